@@ -1,0 +1,76 @@
+"""The composition root: `create_app(config)` wires routes, middleware, services, lifespan.
+
+This is the only place that knows every router. Each `roost.web.*` module ends with a
+`ROUTES` list; order matters where paths overlap (replication before the generic
+`/data/{doctype}/{docid}`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from roost.config import Config
+from roost.services import Services
+from roost.web import auth, data, status
+from roost.web.errors import EXCEPTION_HANDLERS
+from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
+
+# Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
+LifespanHook = Callable[[Services], Any]
+
+
+def route_table() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    routes += status.ROUTES
+    routes += auth.ROUTES
+    routes += data.ROUTES
+    return routes
+
+
+def create_app(
+    config: Config,
+    *,
+    couchdb_url: str | None = None,
+    services: Services | None = None,
+    on_startup: Sequence[LifespanHook] = (),
+    on_shutdown: Sequence[LifespanHook] = (),
+) -> Starlette:
+    url = couchdb_url or config.couchdb_url
+    if services is None:
+        if not url:
+            raise ValueError("create_app needs a CouchDB URL (config.couchdb_url or couchdb_url)")
+        services = Services.build(config, url)
+    built = services
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for hook in on_startup:
+            result = hook(built)
+            if hasattr(result, "__await__"):
+                await result
+        try:
+            yield
+        finally:
+            for hook in on_shutdown:
+                result = hook(built)
+                if hasattr(result, "__await__"):
+                    await result
+            await built.aclose()
+
+    app = Starlette(
+        routes=route_table(),
+        middleware=[
+            Middleware(RequestLogMiddleware),
+            Middleware(InstanceMiddleware, services=built),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.services = built
+    return app

@@ -1,0 +1,124 @@
+"""One typed configuration object, loaded once from a TOML file and `ROOST_*` variables.
+
+Precedence: built-in default < TOML file (`--config` or `ROOST_CONFIG`) < environment.
+Every key is documented in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from roost.errors import BadRequest
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path = Path(".roost-data")
+    # Unset: `roost serve` starts the embedded PouchDB Server. Set: Apache CouchDB 3.x URL,
+    # credentials included (`http://admin:pass@127.0.0.1:5984`).
+    couchdb_url: str | None = None
+    # Prepended to every database name so several deployments (or test runs) share a server.
+    db_prefix: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Requests whose Host matches no instance go here (a box reached by IP or `localhost`).
+    default_instance: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    couch_timeout_seconds: float = 30.0
+    session_ttl_seconds: int = 7 * 24 * 3600
+    login_max_failures: int = 10
+    login_window_seconds: int = 300
+    # How stale an in-process cache (instances, permission documents) may be.
+    cache_ttl_seconds: float = 2.0
+    # Sets the Secure flag on cookies when the public URL is https.
+    https: bool = False
+    log_level: str = "info"
+    # Apps runtime (operator maxima; a manifest may ask for less, never more).
+    apps_max_fuel: int = 20_000_000_000
+    apps_max_memory_mib: int = 256
+    apps_max_wall_seconds: float = 30.0
+    apps_concurrency: int = 2
+    # Hosts a connector may reach even though they resolve to loopback/private addresses.
+    egress_allow_private: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def couch_dir(self) -> Path:
+        return self.data_dir / "couchdb"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+_ENV_KEYS: dict[str, str] = {
+    "ROOST_DATA": "data_dir",
+    "ROOST_COUCHDB_URL": "couchdb_url",
+    "ROOST_DB_PREFIX": "db_prefix",
+    "ROOST_HOST": "host",
+    "ROOST_PORT": "port",
+    "ROOST_DEFAULT_INSTANCE": "default_instance",
+    "ROOST_MAX_BODY_BYTES": "max_body_bytes",
+    "ROOST_HTTPS": "https",
+    "ROOST_LOG_LEVEL": "log_level",
+    "ROOST_EGRESS_ALLOW_PRIVATE": "egress_allow_private",
+}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kinds = {f.name: f.type for f in dataclasses.fields(Config)}
+    kind = str(kinds[name])
+    if raw is None:
+        return None
+    if "Path" in kind:
+        return Path(str(raw)).expanduser()
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    if kind == "int":
+        return int(raw)
+    if kind == "float":
+        return float(raw)
+    if "tuple" in kind:
+        if isinstance(raw, str):
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+        return tuple(str(p) for p in raw)
+    if "str" in kind:
+        text = str(raw)
+        return text or None if "None" in kind else text
+    return raw
+
+
+def load_config(path: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Config:
+    """Read the TOML file (if any), then the environment, then explicit overrides."""
+    env = dict(os.environ) if env is None else env
+    values: dict[str, Any] = {}
+    config_path = path or (Path(env["ROOST_CONFIG"]) if env.get("ROOST_CONFIG") else None)
+    known = {f.name for f in dataclasses.fields(Config)} - {"extra"}
+    if config_path is not None:
+        try:
+            data = tomllib.loads(config_path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise BadRequest(f"cannot read config file {config_path}: {error}") from error
+        section = data.get("roost", data)
+        for key, raw in section.items():
+            if key not in known:
+                raise BadRequest(f"unknown config key {key!r} in {config_path}")
+            values[key] = _coerce(key, raw)
+    for variable, key in _ENV_KEYS.items():
+        if variable in env and env[variable] != "":
+            values[key] = _coerce(key, env[variable])
+    for key, raw in overrides.items():
+        if raw is not None:
+            values[key] = _coerce(key, raw)
+    return Config(**values)

@@ -1,0 +1,357 @@
+"""The one asynchronous CouchDB client: a pooled `httpx.AsyncClient`, retries, error mapping.
+
+Roost builds every store request itself and never forwards a client's request shape
+(PouchDB Server crashes on some shapes; see docs/architecture.md). The same code runs
+against the embedded PouchDB Server and against Apache CouchDB 3.x.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from roost.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    RoostError,
+    StoreUnavailable,
+)
+
+Doc = dict[str, Any]
+
+_SAFE_PREFIX = re.compile(r"[^a-z0-9_$()+-]")
+# How long a request keeps retrying while the store is unreachable (e.g. being restarted).
+_CONNECT_RETRY_SECONDS = 3.0
+
+
+def database_name(prefix: str, doctype: str) -> str:
+    """`{prefix}/{doctype}` with dots turned into dashes, as cozy-stack names them."""
+    return f"{prefix}/{doctype.replace('.', '-')}"
+
+
+def sanitize_prefix(text: str) -> str:
+    """A CouchDB-legal database-name fragment: lowercase, starts with a letter."""
+    cleaned = _SAFE_PREFIX.sub("-", text.lower().replace(".", "-"))
+    if not cleaned or not cleaned[0].isalpha():
+        cleaned = "i" + cleaned
+    return cleaned
+
+
+def quote_db(name: str) -> str:
+    return quote(name, safe="")
+
+
+def quote_doc_id(doc_id: str) -> str:
+    # `_design/x` and `_local/x` keep their slash; CouchDB routes on it.
+    for special in ("_design/", "_local/"):
+        if doc_id.startswith(special):
+            return special + quote(doc_id[len(special) :], safe="")
+    return quote(doc_id, safe="")
+
+
+def _split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
+    parts = urlsplit(url)
+    auth = None
+    if parts.username is not None:
+        from urllib.parse import unquote
+
+        auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")), auth
+
+
+class CouchClient:
+    """Talks to one CouchDB-compatible server. Create once per process; `aclose()` on exit."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, max_connections: int = 64) -> None:
+        base, auth = _split_credentials(url)
+        self.base_url = base
+        self._client = httpx.AsyncClient(
+            base_url=base,
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"Accept": "application/json"},
+        )
+        self._known_dbs: set[str] = set()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- low level ---------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> httpx.Response:
+        """Send one request; connection failures are retried briefly, then 503."""
+        body = content
+        send_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body, separators=(",", ":")).encode()
+            send_headers["Content-Type"] = "application/json"
+        deadline = time.monotonic() + _CONNECT_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                response = await self._client.request(
+                    method, path, params=_encode_params(params), content=body, headers=send_headers
+                )
+            except httpx.ConnectError as error:
+                # Nothing reached the store: any method is safe to resend.
+                if time.monotonic() + delay > deadline:
+                    raise StoreUnavailable(f"CouchDB is unreachable: {error}") from error
+            except (httpx.ReadError, httpx.RemoteProtocolError) as error:
+                # The store may have died mid-request (PouchDB Server does); only reads resend.
+                if method not in ("GET", "HEAD") or time.monotonic() + delay > deadline:
+                    raise StoreUnavailable(f"CouchDB dropped the connection: {error}") from error
+            except httpx.TimeoutException as error:
+                raise StoreUnavailable(f"CouchDB timed out: {error}") from error
+            except httpx.HTTPError as error:
+                raise StoreUnavailable(f"CouchDB request failed: {error}") from error
+            else:
+                if response.status_code >= 500 and method in ("GET", "HEAD"):
+                    if time.monotonic() + delay <= deadline:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 0.5)
+                        continue
+                return response
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def json_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        response = await self.request(
+            method, path, json_body=json_body, params=params, headers=headers
+        )
+        raise_for_couch(response)
+        try:
+            return response.json()
+        except ValueError as error:
+            raise StoreUnavailable("CouchDB answered with invalid JSON") from error
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed response (large `_changes` or `_all_docs`), never fully buffered."""
+        body = None if json_body is None else json.dumps(json_body).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        request = self._client.build_request(
+            method,
+            path,
+            params=_encode_params(params),
+            content=body,
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=5.0) if timeout else httpx.USE_CLIENT_DEFAULT,
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise StoreUnavailable(f"CouchDB is unreachable: {error}") from error
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise_for_couch(response)
+            yield response
+        finally:
+            await response.aclose()
+
+    # -- server and databases ----------------------------------------------------------
+
+    async def server_info(self) -> Doc:
+        result: Doc = await self.json_request("GET", "/")
+        return result
+
+    async def ensure_db(self, db: str) -> None:
+        if db in self._known_dbs:
+            return
+        response = await self.request("PUT", f"/{quote_db(db)}", params={"q": 1})
+        # 412: it already exists (another process created it); both are fine.
+        if response.status_code not in (201, 202, 412):
+            raise_for_couch(response)
+        self._known_dbs.add(db)
+
+    async def db_exists(self, db: str) -> bool:
+        response = await self.request("HEAD", f"/{quote_db(db)}")
+        if response.status_code == 404:
+            return False
+        raise_for_couch(response)
+        return True
+
+    async def delete_db(self, db: str) -> None:
+        self._known_dbs.discard(db)
+        response = await self.request("DELETE", f"/{quote_db(db)}")
+        if response.status_code != 404:
+            raise_for_couch(response)
+
+    async def all_dbs(self) -> list[str]:
+        result: list[str] = await self.json_request("GET", "/_all_dbs")
+        return result
+
+    def forget_db(self, db: str) -> None:
+        self._known_dbs.discard(db)
+
+    # -- documents ---------------------------------------------------------------------
+
+    async def get_doc(self, db: str, doc_id: str, params: Mapping[str, Any] | None = None) -> Doc:
+        """The document, or NotFound (also when the database does not exist yet)."""
+        result: Doc = await self.json_request(
+            "GET", f"/{quote_db(db)}/{quote_doc_id(doc_id)}", params=params
+        )
+        return result
+
+    async def get_doc_or_none(self, db: str, doc_id: str) -> Doc | None:
+        try:
+            return await self.get_doc(db, doc_id)
+        except NotFound:
+            return None
+
+    async def put_doc(self, db: str, doc: Doc, *, params: Mapping[str, Any] | None = None) -> str:
+        """Create or update `doc` (which carries `_id`, and `_rev` to update); returns the rev."""
+        path = f"/{quote_db(db)}/{quote_doc_id(doc['_id'])}"
+        response = await self.request("PUT", path, json_body=doc, params=params)
+        if response.status_code == 404 and _is_missing_db(response):
+            await self.ensure_db(db)
+            response = await self.request("PUT", path, json_body=doc, params=params)
+        raise_for_couch(response)
+        rev: str = response.json()["rev"]
+        doc["_rev"] = rev
+        return rev
+
+    async def delete_doc(self, db: str, doc_id: str, rev: str) -> str:
+        result = await self.json_request(
+            "DELETE", f"/{quote_db(db)}/{quote_doc_id(doc_id)}", params={"rev": rev}
+        )
+        return str(result["rev"])
+
+    async def find(self, db: str, query: Mapping[str, Any]) -> Doc:
+        response = await self.request("POST", f"/{quote_db(db)}/_find", json_body=query)
+        if response.status_code == 404 and _is_missing_db(response):
+            return {"docs": []}
+        raise_for_couch(response)
+        result: Doc = response.json()
+        return result
+
+    async def create_index(self, db: str, index: Mapping[str, Any]) -> Doc:
+        await self.ensure_db(db)
+        result: Doc = await self.json_request("POST", f"/{quote_db(db)}/_index", json_body=index)
+        return result
+
+    async def all_docs(
+        self,
+        db: str,
+        *,
+        keys: Sequence[str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Doc:
+        path = f"/{quote_db(db)}/_all_docs"
+        if keys is not None:
+            response = await self.request("POST", path, json_body={"keys": list(keys)}, params=params)
+        else:
+            response = await self.request("GET", path, params=params)
+        if response.status_code == 404 and _is_missing_db(response):
+            return {"total_rows": 0, "offset": 0, "rows": []}
+        raise_for_couch(response)
+        result: Doc = response.json()
+        return result
+
+    async def bulk_docs(self, db: str, docs: Sequence[Doc], *, new_edits: bool = True) -> list[Doc]:
+        await self.ensure_db(db)
+        body: Doc = {"docs": list(docs)}
+        if not new_edits:
+            body["new_edits"] = False
+        result: list[Doc] = await self.json_request(
+            "POST", f"/{quote_db(db)}/_bulk_docs", json_body=body
+        )
+        return result
+
+
+def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """CouchDB wants JSON-encoded key/startkey values and lowercase booleans."""
+    if not params:
+        return None
+    encoded: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            encoded[key] = "true" if value else "false"
+        elif key in ("key", "keys", "startkey", "endkey", "start_key", "end_key", "open_revs"):
+            encoded[key] = value if isinstance(value, str) and value == "all" else json.dumps(value)
+        else:
+            encoded[key] = str(value)
+    return encoded
+
+
+def _is_missing_db(response: httpx.Response) -> bool:
+    try:
+        reason = str(response.json().get("reason", ""))
+    except ValueError:
+        return False
+    return reason in ("no_db_file", "Database does not exist.") or "does not exist" in reason
+
+
+def raise_for_couch(response: httpx.Response) -> None:
+    """Map a CouchDB error answer to a domain exception."""
+    status = response.status_code
+    if status < 400:
+        return
+    try:
+        payload = response.json()
+        error = str(payload.get("error", ""))
+        reason = str(payload.get("reason", "")) or error
+    except ValueError:
+        error, reason = "", response.text[:200]
+    exception: RoostError
+    if status == 404:
+        exception = NotFound(reason if reason in ("deleted", "missing") else "missing")
+    elif status == 409:
+        exception = Conflict("Document update conflict: the revision is stale")
+    elif status == 412:
+        exception = PreconditionFailed(reason or "precondition failed")
+    elif status == 400:
+        exception = BadRequest(reason or "bad request")
+    elif status == 413:
+        from roost.errors import PayloadTooLarge
+
+        exception = PayloadTooLarge(reason)
+    elif status in (401, 403):
+        # The store refused Roost's own credentials: an operator problem, not the client's.
+        exception = StoreUnavailable(f"CouchDB refused Roost's credentials ({error})")
+    else:
+        exception = StoreUnavailable(f"CouchDB error {status}: {reason}")
+    raise exception

@@ -1,0 +1,53 @@
+"""The services of one stack process, built once from the configuration and passed around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from roost.app_passwords import AppPasswords
+from roost.config import Config
+from roost.couch import CouchClient
+from roost.doctypes import SchemaRegistry
+from roost.documents import DocumentService
+from roost.instances import InstanceService
+from roost.login_limiter import LoginLimiter
+from roost.permission_docs import PermissionDocs
+from roost.principals import Authenticator
+from roost.sessions import SessionService
+from roost.tokens import TokenService
+
+
+@dataclass
+class Services:
+    config: Config
+    couch: CouchClient
+    instances: InstanceService
+    sessions: SessionService
+    permission_docs: PermissionDocs
+    app_passwords: AppPasswords
+    tokens: TokenService
+    documents: DocumentService
+    authenticator: Authenticator
+    login_limiter: LoginLimiter
+
+    @classmethod
+    def build(cls, config: Config, couchdb_url: str) -> Services:
+        couch = CouchClient(couchdb_url, timeout=config.couch_timeout_seconds)
+        permission_docs = PermissionDocs(couch, config.cache_ttl_seconds)
+        sessions = SessionService(couch, config.session_ttl_seconds)
+        app_passwords = AppPasswords(couch, permission_docs, config.cache_ttl_seconds)
+        return cls(
+            config=config,
+            couch=couch,
+            instances=InstanceService(couch, config),
+            sessions=sessions,
+            permission_docs=permission_docs,
+            app_passwords=app_passwords,
+            tokens=TokenService(permission_docs),
+            documents=DocumentService(couch, SchemaRegistry()),
+            authenticator=Authenticator(sessions, permission_docs, app_passwords),
+            login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
+        )
+
+    async def aclose(self) -> None:
+        await self.couch.aclose()

@@ -1,0 +1,1 @@
+"""HTTP: one router module per URL prefix; handlers parse, check permission, call a service."""

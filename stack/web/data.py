@@ -1,0 +1,309 @@
+"""`/data/{doctype}/…`: the CouchDB-shaped document API.
+
+Permission requirements per route follow cozy-stack (docs/permissions.md), with one
+correction: `?revs=true` and `open_revs` are checked like any other read. A document the
+caller may not read answers exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from roost.errors import BadRequest, Conflict, NotFound
+from roost.permissions import (
+    DocumentTarget,
+    PermissionDenied,
+    check,
+    check_readable,
+    check_writable,
+    validate_doctype,
+)
+from roost.principals import Principal
+from roost.types import JSONDoc
+from roost.web.context import instance_of, principal_of, read_json, services_of
+
+DOCTYPES_DOCTYPE = "io.cozy.doctypes"
+
+
+def _doctype(request: Request) -> str:
+    return validate_doctype(request.path_params["doctype"])
+
+
+def _may_touch(principal: Principal, verb: str, doctype: str) -> None:
+    """403 when no rule of the set concerns this verb and doctype at all."""
+    if not principal.permissions.allows_some(verb, doctype):
+        raise PermissionDenied(verb, doctype, f"this token has no {verb} permission on {doctype}")
+
+
+def _readable(principal: Principal, doctype: str, doc: JSONDoc) -> bool:
+    return principal.permissions.allows("GET", doctype, DocumentTarget(doc))
+
+
+def _missing() -> NotFound:
+    return NotFound("missing")
+
+
+def _bool_param(request: Request, name: str) -> bool:
+    value = request.query_params.get(name)
+    if value is None:
+        return False
+    if value not in ("true", "false"):
+        raise BadRequest(f"{name} must be true or false")
+    return value == "true"
+
+
+def _write_answer(doctype: str, doc: JSONDoc, status: int) -> JSONResponse:
+    return JSONResponse(
+        {"id": doc["_id"], "rev": doc["_rev"], "type": doctype, "ok": True, "data": doc},
+        status_code=status,
+    )
+
+
+async def get_document(request: Request) -> Response:
+    doctype = _doctype(request)
+    check_readable(doctype)
+    principal = await principal_of(request)
+    _may_touch(principal, "GET", doctype)
+    services = services_of(request)
+    instance = instance_of(request)
+    doc_id = request.path_params["docid"]
+    open_revs = request.query_params.get("open_revs")
+    revs = _bool_param(request, "revs")
+    if open_revs is not None:
+        return await _get_open_revs(request, principal, doctype, doc_id, open_revs, revs)
+    params: dict[str, Any] = {}
+    for flag in ("revs", "conflicts", "revs_info", "deleted_conflicts", "latest"):
+        if _bool_param(request, flag):
+            params[flag] = True
+    if "rev" in request.query_params:
+        params["rev"] = request.query_params["rev"]
+    try:
+        doc = await services.documents.get(instance, doctype, doc_id, params)
+    except NotFound:
+        raise _missing() from None
+    if not _readable(principal, doctype, doc):
+        raise _missing()
+    if params.get("rev"):
+        # An old revision is readable only if the current one is, too.
+        current = await services.documents.get_or_none(instance, doctype, doc_id)
+        if current is not None and not _readable(principal, doctype, current):
+            raise _missing()
+    return JSONResponse({**doc, "_type": doctype})
+
+
+async def _get_open_revs(
+    request: Request, principal: Principal, doctype: str, doc_id: str, open_revs: str, revs: bool
+) -> Response:
+    services = services_of(request)
+    instance = instance_of(request)
+    wanted: str | list[str]
+    if open_revs == "all":
+        wanted = "all"
+    else:
+        try:
+            wanted = json.loads(open_revs)
+        except ValueError:
+            raise BadRequest('open_revs must be "all" or a JSON list of revisions') from None
+        if not isinstance(wanted, list) or not all(isinstance(r, str) for r in wanted):
+            raise BadRequest('open_revs must be "all" or a JSON list of revisions')
+    entries = await services.documents.open_revs(instance, doctype, doc_id, wanted, revs)
+    whole = principal.permissions.allows_whole_type("GET", doctype)
+    visible: list[JSONDoc] = []
+    for entry in entries:
+        doc = entry.get("ok")
+        if doc is None:
+            visible.append(entry)
+        elif whole or (
+            not doc.get("_deleted") and _readable(principal, doctype, doc)
+        ) or principal.permissions.allows_id("GET", doctype, doc_id):
+            visible.append(entry)
+    if not whole and not any("ok" in entry for entry in visible):
+        raise _missing()
+    return JSONResponse(visible)
+
+
+async def create_document(request: Request) -> Response:
+    doctype = _doctype(request)
+    check_writable(doctype)
+    principal = await principal_of(request)
+    _may_touch(principal, "POST", doctype)
+    services = services_of(request)
+    body = await read_json(request)
+    doc = services.documents.prepare_new(doctype, body, app_slug=principal.app_slug)
+    check(principal.permissions, "POST", doctype, DocumentTarget(doc))
+    await services.documents.save(instance_of(request), doctype, doc)
+    return _write_answer(doctype, doc, 201)
+
+
+async def put_document(request: Request) -> Response:
+    doctype = _doctype(request)
+    check_writable(doctype)
+    principal = await principal_of(request)
+    services = services_of(request)
+    instance = instance_of(request)
+    doc_id = request.path_params["docid"]
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    if "_rev" not in body:
+        _may_touch(principal, "POST", doctype)
+        doc = services.documents.prepare_new(
+            doctype, body, app_slug=principal.app_slug, doc_id=doc_id
+        )
+        check(principal.permissions, "POST", doctype, DocumentTarget(doc))
+        existing = await services.documents.get_or_none(instance, doctype, doc_id)
+        if existing is not None:
+            raise Conflict("Document update conflict: the document exists; send its _rev")
+        await services.documents.save(instance, doctype, doc)
+        return _write_answer(doctype, doc, 201)
+    _may_touch(principal, "PUT", doctype)
+    previous = await services.documents.get_or_none(instance, doctype, doc_id)
+    if previous is None or not _readable(principal, doctype, previous):
+        raise _missing()
+    doc = services.documents.prepare_update(
+        doctype, doc_id, body, previous, app_slug=principal.app_slug
+    )
+    if not principal.permissions.allows_whole_type("PUT", doctype):
+        check(principal.permissions, "PUT", doctype, DocumentTarget(previous))
+        check(principal.permissions, "PUT", doctype, DocumentTarget(doc))
+    await services.documents.save(instance, doctype, doc)
+    return _write_answer(doctype, doc, 200)
+
+
+def _rev_from(request: Request) -> str:
+    query_rev = request.query_params.get("rev")
+    header = request.headers.get("if-match")
+    header_rev = header.strip().strip('"') if header else None
+    if query_rev and header_rev and query_rev != header_rev:
+        raise BadRequest("the rev parameter and the If-Match header differ")
+    rev = query_rev or header_rev
+    if not rev:
+        raise BadRequest("deleting needs the current revision: ?rev= or If-Match")
+    return rev
+
+
+async def delete_document(request: Request) -> Response:
+    doctype = _doctype(request)
+    check_writable(doctype)
+    principal = await principal_of(request)
+    _may_touch(principal, "DELETE", doctype)
+    services = services_of(request)
+    instance = instance_of(request)
+    doc_id = request.path_params["docid"]
+    rev = _rev_from(request)
+    previous = await services.documents.get_or_none(instance, doctype, doc_id)
+    if previous is None or not _readable(principal, doctype, previous):
+        raise _missing()
+    check(principal.permissions, "DELETE", doctype, DocumentTarget(previous))
+    if previous["_rev"] != rev:
+        raise Conflict("Document update conflict: the revision is stale")
+    new_rev = await services.documents.delete(instance, doctype, doc_id, rev)
+    return JSONResponse(
+        {"id": doc_id, "rev": new_rev, "type": doctype, "ok": True, "deleted": True}
+    )
+
+
+async def _whole_type_reader(request: Request) -> tuple[str, Principal]:
+    doctype = _doctype(request)
+    check_readable(doctype)
+    principal = await principal_of(request)
+    check(principal.permissions, "GET", doctype)
+    return doctype, principal
+
+
+async def find_documents(request: Request) -> Response:
+    doctype, _ = await _whole_type_reader(request)
+    query = await read_json(request)
+    services = services_of(request)
+    return JSONResponse(await services.documents.find(instance_of(request), doctype, query))
+
+
+async def create_index(request: Request) -> Response:
+    doctype, _ = await _whole_type_reader(request)
+    body = await read_json(request)
+    services = services_of(request)
+    return JSONResponse(await services.documents.create_index(instance_of(request), doctype, body))
+
+
+def _int_param(value: Any, name: str, minimum: int = 0) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise BadRequest(f"{name} must be an integer") from None
+    if number < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}")
+    return number
+
+
+def _json_param(request: Request, name: str) -> Any:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be JSON-encoded") from None
+
+
+async def all_documents(request: Request) -> Response:
+    doctype, _ = await _whole_type_reader(request)
+    keys: Any = _json_param(request, "keys")
+    if request.method == "POST":
+        body = await read_json(request)
+        if not isinstance(body, dict):
+            raise BadRequest("the body must be a JSON object")
+        keys = body.get("keys")
+    if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)):
+        raise BadRequest("keys must be a list of document ids")
+    startkey = _json_param(request, "startkey") or _json_param(request, "start_key")
+    endkey = _json_param(request, "endkey") or _json_param(request, "end_key")
+    for name, value in (("startkey", startkey), ("endkey", endkey)):
+        if value is not None and not isinstance(value, str):
+            raise BadRequest(f"{name} must be a JSON string")
+    services = services_of(request)
+    result = await services.documents.all_docs(
+        instance_of(request),
+        doctype,
+        keys=keys,
+        include_docs=_bool_param(request, "include_docs"),
+        limit=_int_param(request.query_params.get("limit"), "limit"),
+        skip=_int_param(request.query_params.get("skip"), "skip") or 0,
+        descending=_bool_param(request, "descending"),
+        startkey=startkey,
+        endkey=endkey,
+    )
+    return JSONResponse(result)
+
+
+async def all_doctypes(request: Request) -> Response:
+    principal = await principal_of(request)
+    check(principal.permissions, "GET", DOCTYPES_DOCTYPE)
+    services = services_of(request)
+    doctypes = []
+    for doctype in await services.documents.all_doctypes(instance_of(request)):
+        try:
+            check_readable(doctype)
+        except PermissionDenied:
+            continue
+        doctypes.append(doctype)
+    return JSONResponse(doctypes)
+
+
+ROUTES = [
+    Route("/data/_all_doctypes", all_doctypes, methods=["GET"]),
+    Route("/data/{doctype}/_find", find_documents, methods=["POST"]),
+    Route("/data/{doctype}/_index", create_index, methods=["POST"]),
+    Route("/data/{doctype}/_all_docs", all_documents, methods=["GET", "POST"]),
+    Route("/data/{doctype}/", create_document, methods=["POST"]),
+    Route("/data/{doctype}", create_document, methods=["POST"]),
+    Route("/data/{doctype}/{docid}", get_document, methods=["GET", "HEAD"]),
+    Route("/data/{doctype}/{docid}", put_document, methods=["PUT"]),
+    Route("/data/{doctype}/{docid}", delete_document, methods=["DELETE"]),
+]

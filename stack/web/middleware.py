@@ -1,0 +1,122 @@
+"""ASGI middleware: request ids and JSON access lines; Host → instance resolution."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roost.errors import StoreUnavailable
+from roost.instances import normalize_domain
+from roost.logs import request_id
+from roost.services import Services
+
+log = logging.getLogger("roost.http")
+
+# Routes that answer on any host name, instance or not.
+HOSTLESS_PATHS = ("/status", "/metrics")
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            state = scope.get("state") or {}
+            instance = state.get("instance")
+            log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "instance": getattr(instance, "domain", None),
+                    }
+                },
+            )
+            request_id.reset(token)
+
+
+async def _json_answer(send: Send, status: int, error: str, reason: str) -> None:
+    body = json.dumps({"error": error, "reason": reason}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class InstanceMiddleware:
+    """Find the instance from the Host header (or an app's `{slug}.{instance}` origin)."""
+
+    def __init__(self, app: ASGIApp, services: Services) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = ""
+        for name, value in scope.get("headers", []):
+            if name == b"host":
+                host = value.decode("latin-1")
+                break
+        domain = normalize_domain(host)
+        state = scope.setdefault("state", {})
+        try:
+            instance, app_slug = await self._resolve(domain)
+        except StoreUnavailable as error:
+            if scope["path"] in HOSTLESS_PATHS:
+                instance, app_slug = None, None
+            else:
+                await _json_answer(send, 503, error.error, error.reason)
+                return
+        if instance is None and scope["path"] not in HOSTLESS_PATHS:
+            await _json_answer(send, 404, "not_found", f"no instance is served at {domain or '(no host)'}")
+            return
+        state["instance"] = instance
+        state["app_slug"] = app_slug
+        await self.app(scope, receive, send)
+
+    async def _resolve(self, domain: str) -> tuple[object | None, str | None]:
+        instances = self.services.instances
+        instance = await instances.find(domain) if domain else None
+        if instance is not None:
+            return instance, None
+        label, _, rest = domain.partition(".")
+        if rest and label:
+            parent = await instances.find(rest)
+            if parent is not None:
+                return parent, label
+        default = self.services.config.default_instance
+        if default:
+            return await instances.find(default), None
+        return None, None

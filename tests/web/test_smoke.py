@@ -1,0 +1,40 @@
+"""A first walk through the stack: status, login, a token, a document round trip."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import PASSPHRASE
+
+
+async def test_status_reports_store(client: httpx.AsyncClient) -> None:
+    response = await client.get("/status")
+    assert response.status_code == 200
+    assert response.json()["couchdb"]["ok"] is True
+
+
+async def test_unknown_host_is_404_json(client: httpx.AsyncClient) -> None:
+    response = await client.get("/data/io.cozy.contacts/x", headers={"Host": "nobody.roost.test"})
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+async def test_document_round_trip_with_token(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+    token = await issue_token(instance, "io.cozy.contacts")
+    headers = {"Authorization": f"Bearer {token}"}
+    created = await client.post(
+        "/data/io.cozy.contacts/", json={"fullname": "Bob", "groups": ["family"]}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    doc_id = created.json()["id"]
+    fetched = await client.get(f"/data/io.cozy.contacts/{doc_id}", headers=headers)
+    assert fetched.status_code == 200
+    assert fetched.json()["fullname"] == "Bob"
+    assert fetched.json()["cozyMetadata"]["createdAt"]
+
+
+async def test_json_login_sets_session(client, instance) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/auth/login", json={"passphrase": PASSPHRASE})
+    assert response.status_code == 200, response.text
+    listing = await client.get("/data/_all_doctypes")
+    assert listing.status_code == 200
