@@ -11,7 +11,7 @@ echo "== ruff"
 .venv/bin/ruff check "${PACKAGES[@]}" tests bench
 .venv/bin/ruff format --check "${PACKAGES[@]}" tests bench
 echo "== mypy --strict"
-.venv/bin/mypy --strict -p roost
+bash scripts/typecheck.sh
 echo "== pytest"
 set +e
 .venv/bin/pytest "$@"

@@ -69,7 +69,7 @@ def create_app(
             Middleware(RequestLogMiddleware),
             Middleware(InstanceMiddleware, services=built),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = built

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,13 +18,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from roost.couch import CouchClient
-from roost.errors import NotFound
+from roost.errors import NotFound, RoostError
 from roost.instances import Instance
 from roost.permission_docs import PermissionDocs
 from roost.permissions import PermissionSet
 
+log = logging.getLogger("roost.app_passwords")
+
 APP_PASSWORDS_DOCTYPE = "io.roost.app_passwords"
-SECRET_PREFIX = "roost-ap-"
+SECRET_PREFIX = "roost-ap-"  # noqa: S105 - a format marker, not a secret
 # Write `last_used_at` at most this often, not on every request.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
@@ -56,7 +59,9 @@ def _to_model(doc: dict[str, Any]) -> AppPassword:
 
 
 class AppPasswords:
-    def __init__(self, couch: CouchClient, permission_docs: PermissionDocs, cache_ttl: float) -> None:
+    def __init__(
+        self, couch: CouchClient, permission_docs: PermissionDocs, cache_ttl: float
+    ) -> None:
         self.couch = couch
         self.permission_docs = permission_docs
         self.cache_ttl = cache_ttl
@@ -83,7 +88,10 @@ class AppPasswords:
                 expires_at=expires_at,
             )
         permission_doc = await self.permission_docs.create(
-            instance, "app-password", permissions, source_id=f"{APP_PASSWORDS_DOCTYPE}/{password_id}"
+            instance,
+            "app-password",
+            permissions,
+            source_id=f"{APP_PASSWORDS_DOCTYPE}/{password_id}",
         )
         doc: dict[str, Any] = {
             "_id": password_id,
@@ -135,8 +143,9 @@ class AppPasswords:
             try:
                 await self.couch.put_doc(instance.db(APP_PASSWORDS_DOCTYPE), doc)
                 self._cache[(instance.domain, password_id)] = (time.monotonic(), doc)
-            except Exception:  # noqa: BLE001 - bookkeeping must never fail a request
-                pass
+            except RoostError:
+                # Bookkeeping (a concurrent update, the store hiccuping) never fails a request.
+                log.debug("could not record last use of app password %s", password_id)
         return _to_model(doc)
 
     async def _load(self, instance: Instance, password_id: str) -> dict[str, Any] | None:

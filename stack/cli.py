@@ -25,9 +25,22 @@ from roost.tokens import parse_duration
 T = TypeVar("T")
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 10**6, "mb": 10**6,
-          "mib": 2**20, "g": 10**9, "gb": 10**9, "gib": 2**30, "t": 10**12, "tb": 10**12,
-          "tib": 2**40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 10**6,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 10**9,
+    "gb": 10**9,
+    "gib": 2**30,
+    "t": 10**12,
+    "tb": 10**12,
+    "tib": 2**40,
+}
 
 
 def parse_size(text: str) -> int:
@@ -76,8 +89,13 @@ def _run(config: Config, work: Callable[[Services], Awaitable[T]]) -> T:
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="TOML configuration file (default: $ROOST_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML configuration file (default: $ROOST_CONFIG).",
+)
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """Roost: a personal cloud."""
@@ -153,10 +171,19 @@ def instances_add(config: Config, domain: str, passphrase: str | None, quota: st
 def instances_ls(config: Config, as_json: bool) -> None:
     found = _run(config, lambda s: s.instances.list())
     if as_json:
-        click.echo(json.dumps([
-            {"domain": i.domain, "prefix": i.prefix, "quota_bytes": i.quota_bytes,
-             "created_at": i.created_at} for i in found
-        ]))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "domain": i.domain,
+                        "prefix": i.prefix,
+                        "quota_bytes": i.quota_bytes,
+                        "created_at": i.created_at,
+                    }
+                    for i in found
+                ]
+            )
+        )
         return
     for instance in found:
         quota = f"{instance.quota_bytes} B" if instance.quota_bytes else "no quota"
@@ -220,7 +247,11 @@ def token(config: Config, domain: str, scope: str, ttl: str, audience: str) -> N
     async def work(s: Services) -> str:
         instance = await s.instances.get(domain)
         return await s.tokens.issue(
-            instance, audience=audience, subject="cli", permissions=permissions, ttl=lifetime,
+            instance,
+            audience=audience,
+            subject="cli",
+            permissions=permissions,
+            ttl=lifetime,
             kind="cli",
         )
 

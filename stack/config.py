@@ -99,7 +99,9 @@ def _coerce(name: str, raw: Any) -> Any:
     return raw
 
 
-def load_config(path: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Config:
+def load_config(
+    path: Path | None = None, env: dict[str, str] | None = None, **overrides: Any
+) -> Config:
     """Read the TOML file (if any), then the environment, then explicit overrides."""
     env = dict(os.environ) if env is None else env
     values: dict[str, Any] = {}

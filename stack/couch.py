@@ -165,7 +165,7 @@ class CouchClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
-        timeout: float | None = None,
+        read_timeout: float | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """A streamed response (large `_changes` or `_all_docs`), never fully buffered."""
         body = None if json_body is None else json.dumps(json_body).encode()
@@ -176,7 +176,11 @@ class CouchClient:
             params=_encode_params(params),
             content=body,
             headers=headers,
-            timeout=httpx.Timeout(timeout, connect=5.0) if timeout else httpx.USE_CLIENT_DEFAULT,
+            timeout=(
+                httpx.Timeout(read_timeout, connect=5.0)
+                if read_timeout
+                else httpx.USE_CLIENT_DEFAULT
+            ),
         )
         try:
             response = await self._client.send(request, stream=True)
@@ -280,7 +284,9 @@ class CouchClient:
     ) -> Doc:
         path = f"/{quote_db(db)}/_all_docs"
         if keys is not None:
-            response = await self.request("POST", path, json_body={"keys": list(keys)}, params=params)
+            response = await self.request(
+                "POST", path, json_body={"keys": list(keys)}, params=params
+            )
         else:
             response = await self.request("GET", path, params=params)
         if response.status_code == 404 and _is_missing_db(response):

@@ -61,8 +61,10 @@ class DocumentService:
         response = await self.couch.request(
             "GET",
             f"/{_quote(instance.db(doctype))}/{_quote(_check_id(doc_id))}",
-            params={"open_revs": open_revs if open_revs == "all" else json.dumps(open_revs),
-                    "revs": "true" if revs else "false"},
+            params={
+                "open_revs": open_revs if open_revs == "all" else json.dumps(open_revs),
+                "revs": "true" if revs else "false",
+            },
             headers={"Accept": "application/json"},
         )
         from roost.couch import raise_for_couch
@@ -129,7 +131,13 @@ class DocumentService:
         if not isinstance(query, dict):
             raise BadRequest("the body must be a JSON object")
         unknown = set(query) - {
-            "selector", "limit", "skip", "sort", "fields", "bookmark", "use_index",
+            "selector",
+            "limit",
+            "skip",
+            "sort",
+            "fields",
+            "bookmark",
+            "use_index",
             "execution_stats",
         }
         if unknown:
@@ -138,7 +146,11 @@ class DocumentService:
         if not isinstance(selector, dict):
             raise BadRequest("selector must be a JSON object")
         limit = query.get("limit", DEFAULT_FIND_LIMIT)
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_FIND_LIMIT:
+        if (
+            not isinstance(limit, int)
+            or isinstance(limit, bool)
+            or not 1 <= limit <= MAX_FIND_LIMIT
+        ):
             raise BadRequest(f"limit must be an integer from 1 to {MAX_FIND_LIMIT}")
         skip = query.get("skip", 0)
         if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:

@@ -21,7 +21,9 @@ from roost.couch import CouchClient, database_name, sanitize_prefix
 from roost.errors import BadRequest, Conflict, NotFound
 from roost.passwords import hash_secret_async, verify_secret_async
 
-_DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 MIN_PASSPHRASE_LENGTH = 8
 
 
@@ -37,7 +39,9 @@ def normalize_domain(host: str) -> str:
 def validate_domain(domain: str) -> str:
     domain = normalize_domain(domain)
     if not _DOMAIN.match(domain):
-        raise BadRequest(f"invalid instance domain {domain!r}: use a host name like alice.example.org")
+        raise BadRequest(
+            f"invalid instance domain {domain!r}: use a host name like alice.example.org"
+        )
     return domain
 
 

@@ -90,5 +90,7 @@ class PermissionDocs:
         result = await self.couch.all_docs(
             instance.db(PERMISSIONS_DOCTYPE), params={"include_docs": True}
         )
-        docs = [row["doc"] for row in result["rows"] if row.get("doc") and not row["id"].startswith("_")]
+        docs = [
+            row["doc"] for row in result["rows"] if row.get("doc") and not row["id"].startswith("_")
+        ]
         return [doc for doc in docs if kind is None or doc.get("type") == kind]

@@ -7,7 +7,6 @@ Every run works under its own database prefix, so runs never collide and are cle
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -111,9 +110,7 @@ async def instance(new_instance: Callable[..., Awaitable[Instance]]) -> Instance
 async def client(app: object, instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client addressed to `instance`, talking to the app in-process."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(
-        transport=transport, base_url=f"http://{instance.domain}"
-    ) as http:
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         yield http
 
 
@@ -121,8 +118,9 @@ async def client(app: object, instance: Instance) -> AsyncIterator[httpx.AsyncCl
 def issue_token(services: Services) -> Callable[..., Awaitable[str]]:
     """`await issue_token(instance, "io.cozy.contacts:GET")` → a cli token for that scope."""
 
-    async def issue(instance: Instance, scope: str, *, ttl_seconds: int | None = 600,
-                    audience: str = "cli") -> str:
+    async def issue(
+        instance: Instance, scope: str, *, ttl_seconds: int | None = 600, audience: str = "cli"
+    ) -> str:
         from datetime import timedelta
 
         return await services.tokens.issue(
@@ -143,8 +141,15 @@ class LiveServer:
     def __init__(self, app: object, port: int) -> None:
         self.port = port
         self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,  # type: ignore[arg-type]
-                           access_log=False, lifespan="off", timeout_keep_alive=30)
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_config=None,  # type: ignore[arg-type]
+                access_log=False,
+                lifespan="off",
+                timeout_keep_alive=30,
+            )
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

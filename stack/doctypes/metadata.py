@@ -17,7 +17,8 @@ def stamp_metadata(
     """Set createdAt/createdByApp (kept from `previous`), updatedAt and updatedByApps."""
     moment = (now or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
     old = (previous or {}).get("cozyMetadata") or {}
-    given = doc.get("cozyMetadata") if isinstance(doc.get("cozyMetadata"), dict) else {}
+    raw_given = doc.get("cozyMetadata")
+    given: dict[str, Any] = raw_given if isinstance(raw_given, dict) else {}
     metadata: dict[str, Any] = {**given}
     metadata["metadataVersion"] = METADATA_VERSION
     metadata["doctypeVersion"] = given.get("doctypeVersion", old.get("doctypeVersion", 1))

@@ -37,7 +37,9 @@ class SchemaRegistry:
 
     def schema(self, doctype: str) -> dict[str, Any] | None:
         validator = self._validators.get(doctype)
-        return dict(validator.schema) if validator is not None else None
+        if validator is None or not isinstance(validator.schema, dict):
+            return None
+        return dict(validator.schema)
 
     def validate(self, doctype: str, doc: Mapping[str, Any]) -> None:
         """Raise InvalidDocument naming the failing field; no-op for schemaless doctypes."""

@@ -70,7 +70,11 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 async def read_json(request: Request, *, max_bytes: int | None = None) -> Any:
     limit = max_bytes or services_of(request).config.max_body_bytes
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if content_type and content_type not in ("application/json", "text/plain", "application/vnd.api+json"):
+    if content_type and content_type not in (
+        "application/json",
+        "text/plain",
+        "application/vnd.api+json",
+    ):
         raise UnsupportedMediaType(f"expected application/json, got {content_type}")
     body = await read_body(request, limit)
     if not body.strip():

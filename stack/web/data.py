@@ -118,9 +118,11 @@ async def _get_open_revs(
         doc = entry.get("ok")
         if doc is None:
             visible.append(entry)
-        elif whole or (
-            not doc.get("_deleted") and _readable(principal, doctype, doc)
-        ) or principal.permissions.allows_id("GET", doctype, doc_id):
+        elif (
+            whole
+            or (not doc.get("_deleted") and _readable(principal, doctype, doc))
+            or principal.permissions.allows_id("GET", doctype, doc_id)
+        ):
             visible.append(entry)
     if not whole and not any("ok" in entry for entry in visible):
         raise _missing()
@@ -260,7 +262,9 @@ async def all_documents(request: Request) -> Response:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
         keys = body.get("keys")
-    if keys is not None and (not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)):
+    if keys is not None and (
+        not isinstance(keys, list) or not all(isinstance(k, str) for k in keys)
+    ):
         raise BadRequest("keys must be a list of document ids")
     startkey = _json_param(request, "startkey") or _json_param(request, "start_key")
     endkey = _json_param(request, "endkey") or _json_param(request, "end_key")

@@ -27,7 +27,9 @@ _HTTP_NAMES = {
 }
 
 
-def error_response(status: int, error: str, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, error: str, reason: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": error, "reason": reason}, status_code=status, headers=headers)
 
 

@@ -67,7 +67,10 @@ async def _json_answer(send: Send, status: int, error: str, reason: str) -> None
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -100,7 +103,9 @@ class InstanceMiddleware:
                 await _json_answer(send, 503, error.error, error.reason)
                 return
         if instance is None and scope["path"] not in HOSTLESS_PATHS:
-            await _json_answer(send, 404, "not_found", f"no instance is served at {domain or '(no host)'}")
+            await _json_answer(
+                send, 404, "not_found", f"no instance is served at {domain or '(no host)'}"
+            )
             return
         state["instance"] = instance
         state["app_slug"] = app_slug
