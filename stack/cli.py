@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import secrets
@@ -23,6 +24,8 @@ from roost.services import Services
 from roost.tokens import parse_duration
 
 T = TypeVar("T")
+
+DEMO_DOMAIN = "alice.localhost"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {
@@ -120,6 +123,9 @@ def serve(config: Config, host: str | None, port: int | None, demo: bool) -> Non
     with _store(config) as url:
         if demo:
             asyncio.run(_ensure_demo(config, url, listen_port))
+            if not config.default_instance:
+                # A demo box reached as localhost or by IP still shows alice's instance.
+                config = dataclasses.replace(config, default_instance=DEMO_DOMAIN)
         app = create_app(config, couchdb_url=url)
         uvicorn.run(app, host=listen_host, port=listen_port, log_config=None, access_log=False)
 
@@ -127,7 +133,7 @@ def serve(config: Config, host: str | None, port: int | None, demo: bool) -> Non
 async def _ensure_demo(config: Config, url: str, port: int) -> None:
     services = Services.build(config, url)
     try:
-        domain = "alice.localhost"
+        domain = DEMO_DOMAIN
         secret_file = config.data_dir / "demo-passphrase.txt"
         if await services.instances.find(domain) is None:
             passphrase = secrets.token_urlsafe(12)

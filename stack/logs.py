@@ -39,5 +39,8 @@ def configure_logging(level: str = "info") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # One line per store request is noise; failures surface as domain errors anyway.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     # Our own middleware logs each request once, as JSON.
     logging.getLogger("uvicorn.access").disabled = True
