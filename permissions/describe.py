@@ -1,0 +1,141 @@
+"""Plain-English lines describing a permission set, for consent pages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+from .budget import Budget
+from .doctypes import is_wildcard, trim_wildcard
+from .rules import Rule
+from .targets import ROOT_DIR_ID, TRASH_DIR_ID
+from .verbs import ALL_VERBS, VERB_ORDER
+
+__all__ = ["FRIENDLY_NAMES", "describe_budget", "describe_rule", "describe_set"]
+
+FRIENDLY_NAMES: Final = {
+    "io.cozy.contacts": "your contacts",
+    "io.cozy.contacts.groups": "your contact groups",
+    "io.cozy.files": "your files",
+    "io.cozy.files.versions": "old versions of your files",
+    "io.cozy.photos.albums": "your photo albums",
+    "io.cozy.calendar.events": "your calendar events",
+    "io.cozy.todos": "your to-do lists",
+    "io.cozy.notes.documents": "your notes",
+    "io.cozy.bank.accounts": "your bank accounts",
+    "io.cozy.bank.operations": "your bank operations",
+    "io.cozy.bills": "your bills",
+    "io.cozy.accounts": "your connector accounts",
+    "io.cozy.apps": "your installed apps",
+    "io.cozy.konnectors": "your installed connectors",
+    "io.cozy.jobs": "background jobs",
+    "io.cozy.triggers": "scheduled tasks",
+    "io.cozy.settings": "your settings",
+    "io.cozy.notifications": "your notifications",
+    "io.cozy.doctypes": "the list of your data types",
+    "io.roost.access": "the access log",
+}
+
+_VERB_WORDS: Final = {
+    "GET": "read",
+    "POST": "create",
+    "PUT": "change",
+    "PATCH": "change",
+    "DELETE": "delete",
+}
+
+_ID_NAMES: Final = {
+    ROOT_DIR_ID: "the root folder",
+    TRASH_DIR_ID: "the trash",
+}
+
+
+def _join(words: Sequence[str]) -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _verb_phrase(verbs: frozenset[str]) -> str:
+    words: list[str] = []
+    for verb in VERB_ORDER:
+        if verb in verbs and _VERB_WORDS[verb] not in words:
+            words.append(_VERB_WORDS[verb])
+    phrase = _join(words)
+    return phrase[:1].upper() + phrase[1:]
+
+
+def _noun(doctype: str) -> str:
+    if is_wildcard(doctype):
+        prefix = trim_wildcard(doctype)
+        return f"all data types under {prefix} ({doctype})"
+    friendly = FRIENDLY_NAMES.get(doctype)
+    if friendly is not None:
+        return f"{friendly} ({doctype})"
+    return f"documents of type {doctype}"
+
+
+def _qualifier(rule: Rule) -> str:
+    if rule.whole_type:
+        return ""
+    shown = [_ID_NAMES.get(v, v) for v in rule.values]
+    if rule.selector is not None:
+        if len(shown) == 1:
+            return f" whose {rule.selector} is {shown[0]}"
+        return f" whose {rule.selector} is one of {', '.join(shown)}"
+    if rule.type == "io.cozy.files":
+        things = "folder or file" if len(shown) == 1 else "folders or files"
+        return f" limited to the {things} {', '.join(shown)} and everything inside"
+    if len(shown) == 1:
+        return f" limited to the document {shown[0]}"
+    return f" limited to the documents {', '.join(shown)}"
+
+
+def describe_rule(rule: Rule) -> str:
+    verbs = rule.verbs if rule.verbs else ALL_VERBS
+    line = f"{_verb_phrase(verbs)} {_noun(rule.type)}{_qualifier(rule)}"
+    if rule.description:
+        line += f" — {rule.description}"
+    return line
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def describe_budget(budget: Budget) -> str | None:
+    parts: list[str] = []
+    if budget.wall_seconds is not None:
+        parts.append(f"{_number(budget.wall_seconds)} s")
+    if budget.memory_mib is not None:
+        parts.append(f"{budget.memory_mib} MiB")
+    if budget.fuel is not None:
+        parts.append(f"{budget.fuel:,} fuel units")
+    if not parts:
+        return None
+    return "Runs at most " + ", ".join(parts)
+
+
+def describe_set(
+    rules: Sequence[Rule],
+    *,
+    maximal: bool,
+    egress: Sequence[str],
+    budget: Budget | None,
+    expires_at: datetime | None,
+) -> list[str]:
+    lines: list[str] = []
+    if maximal:
+        lines.append("Full access to everything in your Roost, as its owner")
+    lines.extend(describe_rule(rule) for rule in rules)
+    lines.extend(f"Reach {pattern}" for pattern in egress)
+    if budget is not None:
+        text = describe_budget(budget)
+        if text is not None:
+            lines.append(text)
+    if expires_at is not None:
+        lines.append(f"Until {expires_at.strftime('%Y-%m-%d %H:%M')} UTC")
+    if not lines:
+        lines.append("No access to your data")
+    return lines
