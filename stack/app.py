@@ -17,7 +17,8 @@ from starlette.routing import BaseRoute
 
 from roost.config import Config
 from roost.services import Services
-from roost.web import auth, data, status
+from roost.web import access, auth, data, status
+from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
 
@@ -29,6 +30,7 @@ def route_table() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     routes += status.ROUTES
     routes += auth.ROUTES
+    routes += access.ROUTES
     routes += data.ROUTES
     return routes
 
@@ -68,6 +70,7 @@ def create_app(
         middleware=[
             Middleware(RequestLogMiddleware),
             Middleware(InstanceMiddleware, services=built),
+            Middleware(AccessLogMiddleware, access_log=built.access_log),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from roost.access_log import AccessLog
 from roost.app_passwords import AppPasswords
 from roost.config import Config
 from roost.couch import CouchClient
@@ -29,6 +30,7 @@ class Services:
     documents: DocumentService
     authenticator: Authenticator
     login_limiter: LoginLimiter
+    access_log: AccessLog
 
     @classmethod
     def build(cls, config: Config, couchdb_url: str) -> Services:
@@ -47,7 +49,9 @@ class Services:
             documents=DocumentService(couch, SchemaRegistry()),
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
             login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
+            access_log=AccessLog(couch),
         )
 
     async def aclose(self) -> None:
+        await self.access_log.aclose()
         await self.couch.aclose()
