@@ -226,6 +226,23 @@ class CouchClient:
         result: list[str] = await self.json_request("GET", "/_all_dbs")
         return result
 
+    async def databases_under(self, prefix: str) -> list[str]:
+        """The databases named `{prefix}/…`, by their real names.
+
+        PouchDB Server drops the `/` from the names `_all_dbs` lists (`p/io-cozy-x` is
+        listed, and stored, as `pio-cozy-x`), so a name listed without it is put back
+        together and kept only if the store answers for it.
+        """
+        found: set[str] = set()
+        for name in await self.all_dbs():
+            if name.startswith(prefix + "/"):
+                found.add(name)
+            elif name.startswith(prefix) and len(name) > len(prefix) and "/" not in name:
+                candidate = f"{prefix}/{name[len(prefix) :]}"
+                if await self.db_exists(candidate):
+                    found.add(candidate)
+        return sorted(found)
+
     def forget_db(self, db: str) -> None:
         self._known_dbs.discard(db)
 

@@ -62,7 +62,8 @@ class DocumentService:
             "GET",
             f"/{_quote(instance.db(doctype))}/{_quote(_check_id(doc_id))}",
             params={
-                "open_revs": open_revs if open_revs == "all" else json.dumps(open_revs),
+                # A list is JSON-encoded once, by the client's parameter encoder.
+                "open_revs": open_revs,
                 "revs": "true" if revs else "false",
             },
             headers={"Accept": "application/json"},
@@ -227,8 +228,7 @@ class DocumentService:
         prefix = instance.prefix + "/"
         return sorted(
             db[len(prefix) :].replace("-", ".")
-            for db in await self.couch.all_dbs()
-            if db.startswith(prefix)
+            for db in await self.couch.databases_under(instance.prefix)
         )
 
     def db_name(self, instance: Instance, doctype: str) -> str:
