@@ -68,7 +68,7 @@ def create_app(
     app = Starlette(
         routes=route_table(),
         middleware=[
-            Middleware(RequestLogMiddleware),
+            Middleware(RequestLogMiddleware, metrics=built.metrics),
             Middleware(InstanceMiddleware, services=built),
             Middleware(AccessLogMiddleware, access_log=built.access_log),
         ],

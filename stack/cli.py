@@ -8,7 +8,7 @@ import json
 import re
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -56,17 +56,23 @@ def parse_size(text: str) -> int:
 
 
 @contextmanager
-def _store(config: Config) -> Any:
+def _embedded_or_external(config: Config) -> Iterator[tuple[str, EmbeddedStore | None]]:
     """The CouchDB URL to use: the configured one, or a running embedded store."""
     if config.couchdb_url:
-        yield config.couchdb_url
+        yield config.couchdb_url, None
         return
     store = EmbeddedStore(config.couch_dir, port=_embedded_port(config))
     store.start()
     try:
-        yield store.url
+        yield store.url, store
     finally:
         store.stop()
+
+
+@contextmanager
+def _store(config: Config) -> Iterator[str]:
+    with _embedded_or_external(config) as (url, _):
+        yield url
 
 
 def _embedded_port(config: Config) -> int | None:
@@ -120,13 +126,15 @@ def serve(config: Config, host: str | None, port: int | None, demo: bool) -> Non
     configure_logging(config.log_level)
     listen_host = host or config.host
     listen_port = port or config.port
-    with _store(config) as url:
+    with _embedded_or_external(config) as (url, store):
         if demo:
             asyncio.run(_ensure_demo(config, url, listen_port))
             if not config.default_instance:
                 # A demo box reached as localhost or by IP still shows alice's instance.
                 config = dataclasses.replace(config, default_instance=DEMO_DOMAIN)
         app = create_app(config, couchdb_url=url)
+        if store is not None:
+            app.state.services.store_restarts = lambda: store.restarts
         uvicorn.run(app, host=listen_host, port=listen_port, log_config=None, access_log=False)
 
 

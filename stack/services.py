@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from roost.access_log import AccessLog
@@ -12,6 +13,7 @@ from roost.doctypes import SchemaRegistry
 from roost.documents import DocumentService
 from roost.instances import InstanceService
 from roost.login_limiter import LoginLimiter
+from roost.metrics import Metrics
 from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
 from roost.sessions import SessionService
@@ -31,6 +33,9 @@ class Services:
     authenticator: Authenticator
     login_limiter: LoginLimiter
     access_log: AccessLog
+    metrics: Metrics
+    # How often the embedded store was restarted (always 0 with an external CouchDB).
+    store_restarts: Callable[[], int]
 
     @classmethod
     def build(cls, config: Config, couchdb_url: str) -> Services:
@@ -50,6 +55,8 @@ class Services:
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
             login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
             access_log=AccessLog(couch),
+            metrics=Metrics(),
+            store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from roost.errors import StoreUnavailable
 from roost.instances import normalize_domain
 from roost.logs import request_id
+from roost.metrics import Metrics
 from roost.services import Services
 
 log = logging.getLogger("roost.http")
@@ -21,8 +22,9 @@ HOSTLESS_PATHS = ("/status", "/metrics")
 
 
 class RequestLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,6 +46,8 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.observe(scope["path"], scope["method"], status, elapsed)
             state = scope.get("state") or {}
             instance = state.get("instance")
             log.info(
@@ -53,7 +57,7 @@ class RequestLogMiddleware:
                         "method": scope["method"],
                         "path": scope["path"],
                         "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "ms": round(elapsed * 1000, 2),
                         "instance": getattr(instance, "domain", None),
                     }
                 },

@@ -7,7 +7,7 @@ import tempfile
 import time
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from roost import __version__
@@ -51,4 +51,17 @@ async def status(request: Request) -> Response:
     )
 
 
-ROUTES = [Route("/status", status, methods=["GET"])]
+async def metrics(request: Request) -> Response:
+    """Prometheus text format. Like /status, it answers on any host name: restrict it at
+    the reverse proxy if the box faces the Internet."""
+    services = services_of(request)
+    return PlainTextResponse(
+        services.metrics.render({"roost_store_restarts": float(services.store_restarts())}),
+        media_type="text/plain; version=0.0.4",
+    )
+
+
+ROUTES = [
+    Route("/status", status, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -38,3 +38,10 @@ async def test_json_login_sets_session(client, instance) -> None:  # type: ignor
     assert response.status_code == 200, response.text
     listing = await client.get("/data/_all_doctypes")
     assert listing.status_code == 200
+
+
+async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
+    await client.get("/status")
+    text = (await client.get("/metrics")).text
+    assert 'roost_http_requests_total{area="status",method="GET",status="200"}' in text
+    assert "roost_http_request_duration_seconds_bucket" in text
