@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from roost.config import Config
 from roost.services import Services
-from roost.web import access, auth, data, status
+from roost.web import access, auth, data, settings, status
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
@@ -31,6 +31,7 @@ def route_table() -> list[BaseRoute]:
     routes += status.ROUTES
     routes += auth.ROUTES
     routes += access.ROUTES
+    routes += settings.ROUTES
     routes += data.ROUTES
     return routes
 

@@ -1,0 +1,176 @@
+"""`/settings`: the owner's page of app passwords and recent accesses, and its JSON API.
+
+Only the owner's session may manage app passwords: a token can never mint a password.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from roost.app_passwords import AppPassword
+from roost.errors import BadRequest, Forbidden, RoostError
+from roost.instances import Instance
+from roost.permissions import InvalidRule, PermissionSet
+from roost.principals import Principal
+from roost.sessions import csrf_token
+from roost.tokens import parse_duration
+from roost.web.context import (
+    instance_of,
+    optional_principal,
+    principal_of,
+    read_body,
+    read_json,
+    services_of,
+)
+from roost.web.templating import templates
+
+MAX_LABEL = 100
+
+
+async def _owner(request: Request) -> Principal:
+    principal = await principal_of(request)
+    if not principal.is_owner:
+        raise Forbidden("only the owner, signed in, manages app passwords")
+    return principal
+
+
+def _password_json(password: AppPassword) -> dict[str, Any]:
+    return {
+        "id": password.id,
+        "label": password.label,
+        "scope": password.scope,
+        "created_at": password.created_at,
+        "expires_at": password.expires_at,
+        "last_used_at": password.last_used_at,
+    }
+
+
+async def _create(request: Request, instance: Instance, fields: dict[str, Any]) -> tuple[str, str]:
+    label = fields.get("label")
+    if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL:
+        raise BadRequest(f"label must be a non-empty string of at most {MAX_LABEL} characters")
+    scope = fields.get("scope") or "io.cozy.files"
+    if not isinstance(scope, str):
+        raise BadRequest("scope must be a string of inline rules")
+    try:
+        permissions = PermissionSet.from_inline(scope)
+    except InvalidRule as error:
+        raise BadRequest(f"invalid scope: {error}") from None
+    if not permissions.rules:
+        raise BadRequest("the scope grants nothing")
+    ttl_text = fields.get("ttl") or None
+    try:
+        ttl = parse_duration(ttl_text) if ttl_text else None
+    except (ValueError, TypeError) as error:
+        raise BadRequest(str(error)) from None
+    password, secret = await services_of(request).app_passwords.create(
+        instance, label.strip(), permissions, ttl=ttl
+    )
+    return password.id, secret
+
+
+async def list_passwords(request: Request) -> Response:
+    await _owner(request)
+    passwords = await services_of(request).app_passwords.list(instance_of(request))
+    return JSONResponse([_password_json(p) for p in passwords])
+
+
+async def create_password(request: Request) -> Response:
+    await _owner(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    password_id, secret = await _create(request, instance_of(request), body)
+    return JSONResponse({"id": password_id, "secret": secret}, status_code=201)
+
+
+async def revoke_password(request: Request) -> Response:
+    await _owner(request)
+    await services_of(request).app_passwords.revoke(
+        instance_of(request), request.path_params["password_id"]
+    )
+    return JSONResponse({"ok": True})
+
+
+async def _form(request: Request, principal: Principal) -> dict[str, str]:
+    raw = await read_body(request, 16 * 1024)
+    fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    expected = csrf_token(instance_of(request), principal.session_id or "")
+    if not hmac.compare_digest(expected, fields.get("csrf_token", "")):
+        raise Forbidden("CSRF check failed: reload the page and try again")
+    return fields
+
+
+async def settings_page(request: Request, **extra: Any) -> Response:
+    principal = await optional_principal(request)
+    if principal is None or not principal.is_owner:
+        return RedirectResponse("/auth/login?redirect=/settings", status_code=303)
+    services = services_of(request)
+    instance = instance_of(request)
+    passwords = []
+    for password in await services.app_passwords.list(instance):
+        permissions = await services.permission_docs.load_set(instance, password.permission_id)
+        passwords.append(
+            {**_password_json(password), "describe": permissions.describe() if permissions else []}
+        )
+    entries = await services.access_log.query(instance, limit=50)
+    return templates.TemplateResponse(
+        request,
+        "settings.html",
+        {
+            "domain": instance.domain,
+            "csrf_token": csrf_token(instance, principal.session_id or ""),
+            "passwords": passwords,
+            "entries": entries,
+            "new_secret": None,
+            "new_label": None,
+            "error": None,
+            **extra,
+        },
+    )
+
+
+async def create_password_form(request: Request) -> Response:
+    principal = await _owner(request)
+    fields = await _form(request, principal)
+    try:
+        _, secret = await _create(request, instance_of(request), fields)
+    except RoostError as error:
+        return await settings_page(request, error=error.reason)
+    return await settings_page(request, new_secret=secret, new_label=fields.get("label"))
+
+
+async def revoke_password_form(request: Request) -> Response:
+    principal = await _owner(request)
+    await _form(request, principal)
+    await services_of(request).app_passwords.revoke(
+        instance_of(request), request.path_params["password_id"]
+    )
+    return RedirectResponse("/settings", status_code=303)
+
+
+async def settings(request: Request) -> Response:
+    return await settings_page(request)
+
+
+async def create_password_any(request: Request) -> Response:
+    """The page's form posts here; so do JSON clients."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type == "application/x-www-form-urlencoded":
+        return await create_password_form(request)
+    return await create_password(request)
+
+
+ROUTES = [
+    Route("/settings", settings, methods=["GET"]),
+    Route("/settings/app-passwords", list_passwords, methods=["GET"]),
+    Route("/settings/app-passwords", create_password_any, methods=["POST"]),
+    Route("/settings/app-passwords/{password_id}/revoke", revoke_password_form, methods=["POST"]),
+    Route("/settings/app-passwords/{password_id}", revoke_password, methods=["DELETE"]),
+]
