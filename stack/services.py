@@ -18,6 +18,7 @@ from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
 from roost.sessions import SessionService
 from roost.tokens import TokenService
+from roost.vfs import VFS
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Services:
     app_passwords: AppPasswords
     tokens: TokenService
     documents: DocumentService
+    vfs: VFS
     authenticator: Authenticator
     login_limiter: LoginLimiter
     access_log: AccessLog
@@ -52,6 +54,7 @@ class Services:
             app_passwords=app_passwords,
             tokens=TokenService(permission_docs),
             documents=DocumentService(couch, SchemaRegistry()),
+            vfs=VFS(couch, config.files_dir, cache_ttl=config.cache_ttl_seconds),
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
             login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
             access_log=AccessLog(couch),
