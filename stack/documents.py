@@ -158,7 +158,15 @@ class DocumentService:
             raise BadRequest("skip must be a non-negative integer")
         if "bookmark" in query and query["bookmark"] is not None:
             skip += _decode_bookmark(query["bookmark"])
-        store_query: JSONDoc = {"selector": selector, "limit": limit + 1, "skip": skip}
+        # PouchDB Server counts design documents in `skip` when it answers from `_all_docs`
+        # (an empty or `_id`-only selector), so pages would overlap; an always-true `_id`
+        # condition makes it filter before skipping. CouchDB answers the same either way.
+        always = {"_id": {"$exists": True}}
+        store_query: JSONDoc = {
+            "selector": {"$and": [selector, always]} if selector else always,
+            "limit": limit + 1,
+            "skip": skip,
+        }
         if "sort" in query:
             sort = query["sort"]
             if not isinstance(sort, list) or not all(isinstance(s, (str, dict)) for s in sort):
@@ -188,11 +196,16 @@ class DocumentService:
         if not isinstance(body, dict) or not isinstance(body.get("index"), dict):
             raise BadRequest('the body must be {"index": {"fields": [...]}}')
         fields = body["index"].get("fields")
-        if not isinstance(fields, list) or not fields:
-            raise BadRequest("index.fields must be a non-empty list")
+        if not isinstance(fields, list) or not fields or not all(map(_is_sort_field, fields)):
+            raise BadRequest(
+                'index.fields must be a non-empty list of field names or {"field": "asc"|"desc"}'
+            )
         index: JSONDoc = {"index": {"fields": fields}}
         if "partial_filter_selector" in body["index"]:
-            index["index"]["partial_filter_selector"] = body["index"]["partial_filter_selector"]
+            partial = body["index"]["partial_filter_selector"]
+            if not isinstance(partial, dict):
+                raise BadRequest("index.partial_filter_selector must be a JSON object")
+            index["index"]["partial_filter_selector"] = partial
         for key in ("ddoc", "name"):
             if key in body:
                 if not isinstance(body[key], str) or not body[key]:
@@ -233,6 +246,16 @@ class DocumentService:
 
     def db_name(self, instance: Instance, doctype: str) -> str:
         return database_name(instance.prefix, doctype)
+
+
+def _is_sort_field(field: Any) -> bool:
+    """`"name"` or `{"name": "asc"|"desc"}`: what CouchDB accepts (PouchDB accepts anything)."""
+    if isinstance(field, str):
+        return bool(field)
+    if isinstance(field, dict) and len(field) == 1:
+        [(name, direction)] = field.items()
+        return isinstance(name, str) and bool(name) and direction in ("asc", "desc")
+    return False
 
 
 def _quote(text: str) -> str:
