@@ -1,0 +1,21 @@
+"""Roost's WebAssembly app runtime (import name ``roost.apps``).
+
+Small modules, one job each:
+
+- :mod:`roost.apps.engine` - the process-wide wasmtime Engine and its epoch ticker.
+- :mod:`roost.apps.compiler` - compile and validate at install, ``.cwasm`` cache, ``load()``.
+- :mod:`roost.apps.manifest` - ``manifest.json`` parsing and validation.
+- :mod:`roost.apps.package` - reading a package folder or ``.tar.gz`` safely.
+- :mod:`roost.apps.budget` - per-run budgets capped by operator maxima.
+- :mod:`roost.apps.services` - the Protocols the stack implements (data, files, http, notify, log).
+- :mod:`roost.apps.host_api` - the component linker: WASI p2 + the ``roost:app`` interfaces.
+- :mod:`roost.apps.egress` - the real ``http.fetch``: egress rules, address checks, pinning.
+- :mod:`roost.apps.runner` - ``run_app``: a fresh Store per run, limits, traps to reasons.
+"""
+
+from __future__ import annotations
+
+WORLD_PACKAGE = "roost:app"
+WORLD_VERSIONS: tuple[str, ...] = ("0.1.0",)
+
+__all__ = ["WORLD_PACKAGE", "WORLD_VERSIONS"]

@@ -1,0 +1,245 @@
+"""Run one call of an app: a fresh Store, limits set before instantiation, a worker thread.
+
+``run_app`` never raises for guest behaviour: traps, budget exhaustion and ``err`` results
+come back in :class:`RunResult` with a short ``reason``:
+
+- ``None``: the guest returned ``ok``;
+- ``"app error"``: the guest returned ``err`` (``error`` holds its payload);
+- ``"out of fuel"``, ``"time limit"``, ``"memory limit"``: a budget was exhausted;
+- ``"trap"``: any other trap (a Python exception escaping ``run``, stack overflow...);
+- ``"instantiate"``: the component could not be instantiated (link or start-up failure).
+
+The Store of a trapped run is simply dropped; nothing is reused between runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import wasmtime
+from wasmtime import component
+
+from roost.apps.budget import RunBudget
+from roost.apps.context import CURRENT_RUN, LogLine, RunContext, RunLog
+from roost.apps.engine import AppEngine, get_engine
+from roost.apps.services import AccessEntry, Services
+from roost.permissions import PermissionSet
+
+__all__ = ["RunResult", "classify_trap", "default_executor", "run_app"]
+
+_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def default_executor(max_workers: int = 4) -> concurrent.futures.ThreadPoolExecutor:
+    """A bounded pool for guest calls (wasmtime releases the GIL while wasm runs)."""
+    global _EXECUTOR
+    if _EXECUTOR is None:
+        _EXECUTOR = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="roost-app"
+        )
+    return _EXECUTOR
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    output: str | None
+    error: str | None
+    reason: str | None
+    fuel_used: int
+    wall_seconds: float
+    log: list[LogLine] = field(default_factory=list)
+    host_calls: list[AccessEntry] = field(default_factory=list)
+    #: The raw trap text (wasm backtrace), for operators; never shown to other apps.
+    detail: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "output": self.output,
+            "error": self.error,
+            "reason": self.reason,
+            "fuel_used": self.fuel_used,
+            "wall_seconds": self.wall_seconds,
+            "log": [line.to_json() for line in self.log],
+            "host_calls": [c.to_json() for c in self.host_calls],
+        }
+
+
+def classify_trap(text: str, stderr: str = "") -> str:
+    """Map a wasmtime error (and the guest's stderr) to a short reason."""
+    if "all fuel consumed" in text:
+        return "out of fuel"
+    if "wasm trap: interrupt" in text:
+        return "time limit"
+    if (
+        "exceeds memory limits" in text
+        or "MemoryError" in stderr
+        or "memory allocation of" in stderr
+    ):
+        return "memory limit"
+    return "trap"
+
+
+def _trap_message(reason: str, text: str) -> str:
+    if reason == "out of fuel":
+        return "the app used up its fuel budget (CPU) and was stopped"
+    if reason == "time limit":
+        return "the app ran past its time limit and was stopped"
+    if reason == "memory limit":
+        return "the app needed more memory than its budget allows and was stopped"
+    caused = text.rsplit("Caused by:", 1)[-1].strip() if "Caused by:" in text else ""
+    first = caused.splitlines()[0] if caused else (text.strip().splitlines() or ["trap"])[0]
+    return f"the app crashed: {first}"[:300]
+
+
+def _call_guest(
+    engine: AppEngine,
+    linker: component.Linker,
+    comp: component.Component,
+    input_text: str,
+    budget: RunBudget,
+    run: RunContext,
+) -> RunResult:
+    token = CURRENT_RUN.set(run)
+    start = time.perf_counter()
+    store = wasmtime.Store(engine.engine)
+    try:
+        wasi = wasmtime.WasiConfig()  # nothing granted: no preopens, env, args, network
+        wasi.stdout_custom = run.log.stream("stdout")
+        wasi.stderr_custom = run.log.stream("stderr")
+        store.set_wasi(wasi)
+        store.set_limits(memory_size=budget.memory_bytes)
+        store.set_fuel(budget.fuel)
+        store.set_epoch_deadline(engine.ticks_for(budget.wall_seconds))
+        stage = "instantiate"
+        try:
+            instance = linker.instantiate(store, comp)
+            func = instance.get_func(store, "run")
+            if func is None:
+                raise wasmtime.WasmtimeError("the component does not export run")
+            stage = "run"
+            value = func(store, input_text)
+            try:
+                func.post_return(store)
+            except wasmtime.WasmtimeError:
+                pass
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            run.log.flush()
+            text = str(exc)
+            reason = classify_trap(text, run.log.text("stderr"))
+            if stage == "instantiate" and reason == "trap":
+                reason = "instantiate"
+            return _result(
+                store,
+                budget,
+                start,
+                run,
+                ok=False,
+                output=None,
+                error=_trap_message(reason, text)
+                if reason != "instantiate"
+                else f"the app could not start: {text.splitlines()[0] if text else ''}"[:300],
+                reason=reason,
+                detail=text[-4000:],
+            )
+        run.log.flush()
+        tag = getattr(value, "tag", None)
+        payload = getattr(value, "payload", value)
+        if tag == "ok":
+            return _result(
+                store, budget, start, run, ok=True, output=str(payload), error=None, reason=None
+            )
+        return _result(
+            store, budget, start, run, ok=False, output=None, error=str(payload), reason="app error"
+        )
+    except Exception as exc:  # a host-side failure: report, never crash the caller's thread
+        run.log.flush()
+        return _result(
+            store,
+            budget,
+            start,
+            run,
+            ok=False,
+            output=None,
+            error=f"runtime error: {type(exc).__name__}: {exc}"[:300],
+            reason="trap",
+            detail=repr(exc),
+        )
+    finally:
+        CURRENT_RUN.reset(token)
+
+
+def _result(
+    store: wasmtime.Store,
+    budget: RunBudget,
+    start: float,
+    run: RunContext,
+    *,
+    ok: bool,
+    output: str | None,
+    error: str | None,
+    reason: str | None,
+    detail: str | None = None,
+) -> RunResult:
+    try:
+        fuel_used = budget.fuel - store.get_fuel()
+    except wasmtime.WasmtimeError:
+        fuel_used = budget.fuel
+    return RunResult(
+        ok=ok,
+        output=output,
+        error=error,
+        reason=reason,
+        fuel_used=fuel_used,
+        wall_seconds=time.perf_counter() - start,
+        log=list(run.log.lines),
+        host_calls=list(run.calls),
+        detail=detail,
+    )
+
+
+async def run_app(
+    comp: component.Component,
+    input_text: str,
+    *,
+    app: str,
+    grant: PermissionSet,
+    budget: RunBudget,
+    services: Services,
+    linker: component.Linker,
+    engine: AppEngine | None = None,
+    executor: concurrent.futures.Executor | None = None,
+    job_id: str | None = None,
+    host_call_timeout: float = 30.0,
+) -> RunResult:
+    """Run ``comp``'s ``run(input_text)`` under ``grant`` and ``budget``.
+
+    Host calls are bridged to the current event loop. Access entries are handed to
+    ``services.access_log`` (if any) once the guest has returned.
+    """
+    engine = engine or get_engine()
+    loop = asyncio.get_running_loop()
+    run = RunContext(
+        app=app,
+        grant=grant,
+        services=services,
+        loop=loop,
+        deadline=time.monotonic() + budget.wall_seconds,
+        host_call_timeout=host_call_timeout,
+        job_id=job_id,
+        log=RunLog(),
+    )
+    result = await loop.run_in_executor(
+        executor or default_executor(), _call_guest, engine, linker, comp, input_text, budget, run
+    )
+    if services.access_log is not None and result.host_calls:
+        try:
+            await services.access_log.record(result.host_calls)
+        except Exception as exc:  # the run happened; a log failure must not hide its result
+            result.log.append(LogLine(time.time(), "error", f"access log failed: {exc}"))
+    return result

@@ -1,0 +1,117 @@
+"""``AppRuntime``: the one object the stack holds - engine, module cache, linker, limits, pool.
+
+Typical use by the stack::
+
+    runtime = AppRuntime(cache_dir=data_dir / "apps-cache", limits=OperatorLimits(...))
+    prepared = await runtime.prepare(read_package(path))      # install: compiles (seconds)
+    ...
+    result = await runtime.run(prepared.wasm_sha256, input_json, app=slug, grant=grant,
+                               services=services, budget=prepared.budget)  # never compiles
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+from dataclasses import dataclass
+
+from roost.apps.budget import BudgetLike, OperatorLimits, RunBudget, effective_budget
+from roost.apps.compiler import CompiledApp, ComponentCache
+from roost.apps.engine import AppEngine, get_engine
+from roost.apps.host_api import build_linker
+from roost.apps.manifest import AppManifest
+from roost.apps.package import AppPackage
+from roost.apps.runner import RunResult, run_app
+from roost.apps.services import Services
+from roost.permissions import PermissionSet
+
+__all__ = ["AppRuntime", "PreparedApp"]
+
+
+@dataclass(frozen=True)
+class PreparedApp:
+    """A validated, compiled package, ready to be recorded as installed."""
+
+    manifest: AppManifest
+    compiled: CompiledApp
+    budget: RunBudget
+    grant: PermissionSet
+
+    @property
+    def wasm_sha256(self) -> str:
+        return self.compiled.wasm_sha256
+
+
+class AppRuntime:
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str],
+        *,
+        limits: OperatorLimits | None = None,
+        engine: AppEngine | None = None,
+        max_concurrency: int = 4,
+    ) -> None:
+        self.engine = engine or get_engine()
+        self.engine.start()
+        self.limits = limits or OperatorLimits()
+        self.cache = ComponentCache(cache_dir, self.engine)
+        self.linker = build_linker(self.engine)
+        self.executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_concurrency, thread_name_prefix="roost-app"
+        )
+        self._compile_executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="roost-app-compile"
+        )
+
+    def budget_for(self, requested: BudgetLike | None, compiled: CompiledApp) -> RunBudget:
+        return effective_budget(requested, self.limits, python_guest=compiled.uses_wasi)
+
+    def prepare_sync(self, package: AppPackage) -> PreparedApp:
+        """Validate and compile (or reuse the ``.cwasm``). Blocking: seconds for Python apps."""
+        compiled = self.cache.ensure(package.wasm)
+        grant = package.manifest.grant()
+        budget = self.budget_for(package.manifest.budget, compiled)
+        return PreparedApp(package.manifest, compiled, budget, grant)
+
+    async def prepare(self, package: AppPackage) -> PreparedApp:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._compile_executor, self.prepare_sync, package)
+
+    async def ensure_compiled(self, wasm: bytes) -> CompiledApp:
+        """At start-up: recompile an installed app whose artifact is missing or stale."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._compile_executor, self.cache.ensure, wasm)
+
+    async def run(
+        self,
+        wasm_sha256: str,
+        input_text: str,
+        *,
+        app: str,
+        grant: PermissionSet,
+        services: Services,
+        budget: RunBudget | None = None,
+        job_id: str | None = None,
+    ) -> RunResult:
+        """Run an installed app. Loads the ``.cwasm`` (raises ``NotCompiled``, never compiles)."""
+        comp = self.cache.load(wasm_sha256)
+        if budget is None:
+            budget = effective_budget(grant.budget, self.limits, python_guest=True)
+        return await run_app(
+            comp,
+            input_text,
+            app=app,
+            grant=grant,
+            budget=budget,
+            services=services,
+            linker=self.linker,
+            engine=self.engine,
+            executor=self.executor,
+            job_id=job_id,
+            host_call_timeout=self.limits.max_host_call_seconds,
+        )
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self._compile_executor.shutdown(wait=False, cancel_futures=True)
