@@ -1,0 +1,106 @@
+"""insurance-offer: a usage-based car insurance quote computed inside your Roost.
+
+It reads only your vehicles (``io.roost.vehicles``) and driving trips
+(``io.roost.driving.trips``), computes a quote, and writes it as an
+``io.roost.insurance.offers`` document. It has no egress: nothing about your driving leaves
+your Roost; the insurer sees the offer only if you accept it and send it yourself.
+
+Vehicle: ``{"make", "model", "year", "energy": "petrol"|"diesel"|"electric"|"hybrid",
+"value"}``. Trip: ``{"vehicle", "date", "distance_km", "duration_min", "night_km",
+"harsh_brakes", "speeding_km"}``.
+
+Input (optional): ``{"vehicle": "<id>", "months": 12, "as_of": "2026-11-22"}``.
+Output: the offer documents written (one per vehicle, id ``offer-<vehicle id>``).
+"""
+
+import json
+from datetime import date
+
+import roost_sdk as roost
+import wit_world
+from componentize_py_types import Err
+
+VEHICLES = "io.roost.vehicles"
+TRIPS = "io.roost.driving.trips"
+OFFERS = "io.roost.insurance.offers"
+
+BASE_MONTHLY = 18.0  # EUR, third-party cover
+VALUE_RATE = 0.0009  # per EUR of vehicle value, per month
+PER_KM = 0.021  # EUR per km driven
+ENERGY = {"electric": 0.85, "hybrid": 0.92, "petrol": 1.0, "diesel": 1.04}
+
+
+def _round(x):
+    return round(x + 1e-9, 2)
+
+
+def quote(vehicle, trips, months, as_of):
+    year = int(vehicle.get("year") or as_of.year)
+    age = max(0, as_of.year - year)
+    value = float(vehicle.get("value") or 0)
+    km = sum(float(t.get("distance_km") or 0) for t in trips)
+    night = sum(float(t.get("night_km") or 0) for t in trips)
+    brakes = sum(int(t.get("harsh_brakes") or 0) for t in trips)
+    speeding = sum(float(t.get("speeding_km") or 0) for t in trips)
+    monthly_km = km / months if months else 0.0
+    night_share = night / km if km else 0.0
+    brakes_per_100 = 100.0 * brakes / km if km else 0.0
+    speeding_share = speeding / km if km else 0.0
+
+    base = BASE_MONTHLY + VALUE_RATE * value * (0.97 ** min(age, 15))
+    usage = PER_KM * monthly_km
+    factor = ENERGY.get(str(vehicle.get("energy", "petrol")).lower(), 1.0)
+    factor *= 1.0 + 0.5 * night_share
+    factor *= 1.0 + min(0.3, 0.05 * brakes_per_100)
+    factor *= 1.0 + min(0.4, 2.0 * speeding_share)
+    if km and brakes == 0 and speeding == 0:
+        factor *= 0.9  # smooth-driving discount
+    monthly = _round((base + usage) * factor)
+    return {
+        "_id": "offer-" + vehicle["_id"],
+        "vehicle": vehicle["_id"],
+        "status": "proposed",
+        "currency": "EUR",
+        "monthly_premium": monthly,
+        "annual_premium": _round(monthly * 12),
+        "as_of": as_of.isoformat(),
+        "basis": {
+            "months_observed": months,
+            "trips": len(trips),
+            "km": _round(km),
+            "monthly_km": _round(monthly_km),
+            "night_share": _round(night_share),
+            "harsh_brakes_per_100km": _round(brakes_per_100),
+            "speeding_share": _round(speeding_share),
+            "vehicle_age_years": age,
+        },
+    }
+
+
+def offers(params):
+    months = int(params.get("months", 12))
+    as_of = date.fromisoformat(params["as_of"]) if params.get("as_of") else date.today()
+    wanted = params.get("vehicle")
+    vehicles = roost.find_all(VEHICLES, {"_id": wanted} if wanted else {})
+    if not vehicles:
+        raise roost.RoostError("no_vehicle", "add a vehicle first")
+    trips = roost.find_all(TRIPS)
+    written = []
+    for vehicle in vehicles:
+        mine = [t for t in trips if t.get("vehicle") == vehicle["_id"]]
+        offer = quote(vehicle, mine, months, as_of)
+        outcome, stored = roost.upsert(OFFERS, offer)
+        roost.info(
+            f"{vehicle.get('make', '')} {vehicle.get('model', '')}: "
+            f"{offer['monthly_premium']} EUR/month ({outcome})"
+        )
+        written.append(stored)
+    return {"offers": written}
+
+
+class WitWorld(wit_world.WitWorld):
+    def run(self, input: str) -> str:
+        try:
+            return json.dumps(offers(json.loads(input or "{}")))
+        except roost.RoostError as e:
+            raise Err(json.dumps({"error": e.code, "message": e.message})) from None
