@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from roost.config import Config
 from roost.services import Services
-from roost.web import access, auth, dav, data, settings, status
+from roost.web import access, auth, data, dav, files, settings, status
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
@@ -32,6 +32,7 @@ def route_table() -> list[BaseRoute]:
     routes += auth.ROUTES
     routes += access.ROUTES
     routes += settings.ROUTES
+    routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage
     routes += dav.ROUTES  # /dav/files/ WebDAV (and OPTIONS / for Windows)
     routes += data.ROUTES
     return routes
