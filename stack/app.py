@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from roost.config import Config
 from roost.services import Services
-from roost.web import access, auth, data, dav, files, settings, status
+from roost.web import access, apps, auth, data, dav, files, settings, status
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
@@ -28,6 +28,7 @@ LifespanHook = Callable[[Services], Any]
 
 def route_table() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
+    routes += apps.ROUTES  # app origins ({slug}.{instance}) first, then /apps
     routes += status.ROUTES
     routes += auth.ROUTES
     routes += access.ROUTES

@@ -324,5 +324,10 @@ def apppasswords_revoke(config: Config, domain: str, password_id: str) -> None:
     click.echo(f"revoked {password_id}")
 
 
+from roost.appstore.cli import apps as _apps_group  # noqa: E402 - registers `roost apps`
+
+main.add_command(_apps_group)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,258 @@
+"""``roost.apps.services`` Protocols implemented over the stack's services, bound to an instance.
+
+Host functions have already checked the grant; these adapters only translate: the stack's
+errors become the runtime's ``ServiceError`` codes, and every write is stamped with the app.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from roost import errors
+from roost.access_log import AccessEntry as StackAccessEntry
+from roost.access_log import AccessLog
+from roost.apps.services import AccessEntry, Conflict, Invalid, NotFound, ServiceError, TooLarge
+from roost.documents import DocumentService
+from roost.instances import Instance
+from roost.permissions import FileTarget
+from roost.types import JSONDoc
+from roost.vfs import VFS, FileDoc
+
+__all__ = [
+    "CouchDataService",
+    "InstanceAccessLog",
+    "InstanceNotifier",
+    "VfsFileService",
+]
+
+NOTIFICATIONS = "io.cozy.notifications"
+ChangeHook = Callable[[Instance, str, str, JSONDoc], Awaitable[None]]
+
+
+def _translate(exc: errors.RoostError) -> ServiceError:
+    if isinstance(exc, errors.NotFound):
+        return NotFound(exc.reason)
+    if isinstance(exc, errors.Conflict | errors.PreconditionFailed):
+        return Conflict(exc.reason)
+    if isinstance(exc, errors.PayloadTooLarge):
+        return TooLarge(exc.reason)
+    if isinstance(exc, errors.BadRequest):
+        return Invalid(exc.reason)
+    if isinstance(exc, errors.StoreUnavailable):
+        return ServiceError(exc.reason, code="unavailable")
+    return ServiceError(exc.reason, code=exc.error)
+
+
+class CouchDataService:
+    """DataService over :class:`roost.documents.DocumentService` for one instance."""
+
+    def __init__(
+        self, documents: DocumentService, instance: Instance, on_change: ChangeHook | None = None
+    ) -> None:
+        self.documents = documents
+        self.instance = instance
+        self.on_change = on_change
+
+    async def _changed(self, doctype: str, verb: str, doc: JSONDoc) -> None:
+        if self.on_change is not None:
+            await self.on_change(self.instance, doctype, verb, doc)
+
+    async def get(self, doctype: str, doc_id: str) -> JSONDoc:
+        try:
+            return await self.documents.get(self.instance, doctype, doc_id)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+
+    async def find(
+        self,
+        doctype: str,
+        selector: Mapping[str, Any],
+        *,
+        limit: int,
+        skip: int = 0,
+        sort: Sequence[Any] | None = None,
+    ) -> list[JSONDoc]:
+        query: JSONDoc = {"selector": dict(selector), "limit": limit, "skip": skip}
+        if sort:
+            query["sort"] = list(sort)
+        try:
+            result = await self.documents.find(self.instance, doctype, query)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        docs: list[JSONDoc] = result.get("docs", [])
+        return docs
+
+    async def create(self, doctype: str, doc: Mapping[str, Any], *, app: str) -> JSONDoc:
+        body = dict(doc)
+        doc_id = body.pop("_id", None)
+        try:
+            prepared = self.documents.prepare_new(doctype, body, app_slug=app, doc_id=doc_id)
+            if doc_id is not None:
+                existing = await self.documents.get_or_none(self.instance, doctype, doc_id)
+                if existing is not None:
+                    raise errors.Conflict(f"document {doc_id} already exists")
+            saved = await self.documents.save(self.instance, doctype, prepared)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        await self._changed(doctype, "CREATED", saved)
+        return saved
+
+    async def update(self, doctype: str, doc: Mapping[str, Any], *, app: str) -> JSONDoc:
+        body = dict(doc)
+        doc_id = str(body.get("_id", ""))
+        try:
+            previous = await self.documents.get(self.instance, doctype, doc_id)
+            prepared = self.documents.prepare_update(doctype, doc_id, body, previous, app_slug=app)
+            saved = await self.documents.save(self.instance, doctype, prepared)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        await self._changed(doctype, "UPDATED", saved)
+        return saved
+
+    async def delete(self, doctype: str, doc_id: str, rev: str, *, app: str) -> JSONDoc:
+        try:
+            new_rev = await self.documents.delete(self.instance, doctype, doc_id, rev)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        await self._changed(doctype, "DELETED", {"_id": doc_id, "_rev": new_rev, "_deleted": True})
+        return {"id": doc_id, "rev": new_rev, "ok": True}
+
+    async def changes_since(self, doctype: str, since: str, *, limit: int) -> JSONDoc:
+        db = self.instance.db(doctype)
+        from roost.couch import quote_db
+
+        response = await self.documents.couch.request(
+            "GET",
+            f"/{quote_db(db)}/_changes",
+            params={"since": since or "0", "limit": limit, "include_docs": "true"},
+        )
+        if response.status_code == 404:
+            return {"results": [], "last_seq": since or "0"}
+        if response.status_code >= 400:
+            raise ServiceError(f"changes feed failed ({response.status_code})", code="unavailable")
+        feed = response.json()
+        results = []
+        for row in feed.get("results", []):
+            doc_id = str(row.get("id", ""))
+            if doc_id.startswith("_design/"):
+                continue
+            entry: JSONDoc = {"id": doc_id, "seq": str(row.get("seq", ""))}
+            if row.get("deleted"):
+                entry["deleted"] = True
+            elif isinstance(row.get("doc"), dict):
+                entry["doc"] = row["doc"]
+            results.append(entry)
+        return {"results": results, "last_seq": str(feed.get("last_seq", since))}
+
+
+class VfsFileService:
+    """FileService over the VFS for one instance."""
+
+    def __init__(self, vfs: VFS, instance: Instance) -> None:
+        self.vfs = vfs
+        self.instance = instance
+        self.targets = vfs.targets(instance)
+
+    async def _lookup(self, path: str) -> FileDoc:
+        try:
+            return await self.vfs.lookup(self.instance, path or "/", targets=self.targets)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+
+    async def target(self, path: str) -> FileTarget:
+        doc = await self._lookup(path)
+        target: FileTarget = await self.targets.for_doc(doc)
+        return target
+
+    async def list_dir(self, path: str) -> list[JSONDoc]:
+        doc = await self._lookup(path)
+        try:
+            children = await self.vfs.list_dir(self.instance, doc)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        return [dict(child.doc) for child in children if not child.is_trash_dir]
+
+    async def read(self, path: str, *, max_bytes: int) -> tuple[JSONDoc, bytes]:
+        doc = await self._lookup(path)
+        try:
+            content = await self.vfs.open(self.instance, doc)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        if content.size > max_bytes:
+            raise TooLarge(f"{path} is {content.size} bytes, over the {max_bytes}-byte cap")
+        return dict(doc.doc), content.path.read_bytes()
+
+    async def write(self, path: str, data: bytes, *, mime: str | None, app: str) -> JSONDoc:
+        parent_path, _, name = path.rstrip("/").rpartition("/")
+        parent = await self._lookup(parent_path or "/")
+        guessed = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+        async def chunks() -> Any:
+            yield data
+
+        try:
+            existing = await self.vfs.child(self.instance, parent, name)
+            content = await self.vfs.stage(self.instance, chunks(), size=len(data))
+            async with content:
+                if existing is None:
+                    saved = await self.vfs.create_file(
+                        self.instance, parent, name, content, mime=guessed, app_slug=app
+                    )
+                else:
+                    saved = await self.vfs.overwrite_file(
+                        self.instance, existing, content, mime=guessed, app_slug=app
+                    )
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        return dict(saved.doc)
+
+
+class InstanceNotifier:
+    """Notifications are ``io.cozy.notifications`` documents the person's UI lists."""
+
+    def __init__(self, documents: DocumentService, instance: Instance) -> None:
+        self.documents = documents
+        self.instance = instance
+
+    async def notify(self, app: str, title: str, message: str) -> JSONDoc:
+        body = {"source": app, "title": title, "message": message}
+        try:
+            doc = self.documents.prepare_new(NOTIFICATIONS, body, app_slug=app)
+            saved = await self.documents.save(self.instance, NOTIFICATIONS, doc)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        return {"id": saved["_id"]}
+
+
+class InstanceAccessLog:
+    """AccessLogSink: one ``io.roost.access`` entry per host call, refusals included."""
+
+    def __init__(self, access_log: AccessLog, instance: Instance) -> None:
+        self.access_log = access_log
+        self.instance = instance
+
+    async def record(self, entries: Sequence[AccessEntry]) -> None:
+        for e in entries:
+            status = 200 if e.error is None else (403 if not e.allowed else 400)
+            if e.error == "not_found" and e.allowed:
+                status = 404
+            self.access_log.record(
+                self.instance,
+                StackAccessEntry(
+                    principal=f"app:{e.app}",
+                    verb=e.verb,
+                    doctype=e.doctype or None,
+                    app=e.app,
+                    ids=list(e.ids),
+                    count=e.count,
+                    bytes_out=e.bytes if e.interface != "http" else 0,
+                    bytes_in=e.bytes if e.interface == "http" else 0,
+                    egress_host=e.egress_host,
+                    path=f"{e.interface}.{e.function}"
+                    + (f" ({e.error})" if e.error else "")
+                    + (f" job {e.job_id}" if e.job_id else ""),
+                    status=status,
+                ),
+            )

@@ -1,0 +1,518 @@
+"""Install, upgrade, uninstall and run the apps of an instance.
+
+Installed state lives in the instance's databases, so several stack processes on one CouchDB
+share it: the app document (``io.cozy.apps/{slug}`` in ``io.cozy.apps``, or
+``io.cozy.konnectors/{slug}`` in ``io.cozy.konnectors``), its permission document
+(``io.cozy.permissions``, kind ``app``/``konnector``, ``source_id`` = the app document id) and
+its triggers. Bytes live on disk, shared by content: ``$ROOST_DATA/apps/wasm/{sha256}.wasm``
+and ``$ROOST_DATA/apps/ui/{sha256}/...``; compiled artifacts in ``$ROOST_DATA/cache/apps``.
+
+Consent: a first install, and an upgrade whose grant is not a subset of the installed one,
+raise :class:`ConsentRequired` unless ``consent=True`` (the person accepted the consent page
+or passed ``--yes``). Uninstall deletes the permission document (revoking every token of
+the app), the triggers, the accounts of a connector and the app document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from roost.access_log import AccessLog
+from roost.apps.budget import OperatorLimits, effective_budget
+from roost.apps.egress import EgressFetcher, EgressPolicy
+from roost.apps.manifest import AppManifest, ManifestError, parse_manifest
+from roost.apps.package import AppPackage, PackageError, read_package
+from roost.apps.runner import RunResult
+from roost.apps.runtime import AppRuntime, PreparedApp
+from roost.apps.services import Services as AppServices
+from roost.appstore.accounts import AccountVault
+from roost.appstore.adapters import (
+    CouchDataService,
+    InstanceAccessLog,
+    InstanceNotifier,
+    VfsFileService,
+)
+from roost.config import Config
+from roost.couch import CouchClient
+from roost.documents import DocumentService
+from roost.errors import BadRequest, Forbidden, NotFound
+from roost.instances import Instance
+from roost.permission_docs import PermissionDocs
+from roost.permissions import PermissionSet
+from roost.tokens import TokenService
+from roost.types import JSONDoc
+from roost.vfs import VFS
+
+__all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp"]
+
+APPS_DOCTYPE = "io.cozy.apps"
+KONNECTORS_DOCTYPE = "io.cozy.konnectors"
+APP_WORKER = "app"
+UI_TOKEN_TTL = timedelta(hours=12)
+
+
+class ConsentRequired(Forbidden):
+    """Installing (or this upgrade) needs the person's consent to these permissions."""
+
+    error = "consent_required"
+
+    def __init__(self, manifest: AppManifest, lines: list[str], *, upgrade: bool) -> None:
+        what = "This upgrade asks for more than" if upgrade else "Installing needs consent to"
+        super().__init__(f"{what} the permissions of {manifest.slug}: " + "; ".join(lines))
+        self.manifest = manifest
+        self.lines = lines
+        self.upgrade = upgrade
+
+
+class JobsLike(Protocol):
+    """The part of ``roost.jobs.JobService`` apps use (see .handoff/foundation.md)."""
+
+    def register_worker(self, name: str, handler: Any, **options: Any) -> None: ...
+
+    async def create_trigger(
+        self, instance: Instance, *, type: str, arguments: str, worker: str, message: dict[str, Any]
+    ) -> Any: ...
+
+    async def delete_trigger(self, instance: Instance, trigger_id: str) -> Any: ...
+
+    async def list_triggers(self, instance: Instance, worker: str | None = None) -> list[Any]: ...
+
+    def notify_change(
+        self, instance: Instance, doctype: str, verb: str, doc: Mapping[str, Any]
+    ) -> None: ...
+
+    async def append_log(self, instance: Instance, job_id: str, lines: list[str]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class InstalledApp:
+    doc: JSONDoc
+
+    @property
+    def slug(self) -> str:
+        return str(self.doc["slug"])
+
+    @property
+    def type(self) -> str:
+        return str(self.doc["type"])
+
+    @property
+    def version(self) -> str:
+        return str(self.doc["version"])
+
+    @property
+    def wasm_sha256(self) -> str:
+        return str(self.doc["wasm_sha256"])
+
+    @property
+    def permission_id(self) -> str:
+        return str(self.doc["permissions_id"])
+
+    @property
+    def manifest(self) -> AppManifest:
+        return parse_manifest(self.doc["manifest"])
+
+    @property
+    def doctype(self) -> str:
+        return KONNECTORS_DOCTYPE if self.type == "konnector" else APPS_DOCTYPE
+
+    def to_json(self) -> dict[str, Any]:
+        keys = (
+            "slug",
+            "name",
+            "version",
+            "type",
+            "state",
+            "installed_at",
+            "updated_at",
+            "wasm_sha256",
+            "permissions_id",
+            "budget",
+            "has_ui",
+        )
+        out = {k: self.doc.get(k) for k in keys}
+        out["id"] = self.doc["_id"]
+        out["description"] = self.doc.get("manifest", {}).get("description", [])
+        out["permissions"] = self.doc.get("manifest", {}).get("permissions", {})
+        out["egress"] = self.doc.get("manifest", {}).get("egress", [])
+        out["triggers"] = self.doc.get("manifest", {}).get("triggers", [])
+        return out
+
+
+def app_doc_id(manifest_type: str, slug: str) -> str:
+    doctype = KONNECTORS_DOCTYPE if manifest_type == "konnector" else APPS_DOCTYPE
+    return f"{doctype}/{slug}"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class AppService:
+    def __init__(
+        self,
+        config: Config,
+        couch: CouchClient,
+        documents: DocumentService,
+        vfs: VFS,
+        permission_docs: PermissionDocs,
+        tokens: TokenService,
+        access_log: AccessLog,
+    ) -> None:
+        self.config = config
+        self.couch = couch
+        self.documents = documents
+        self.vfs = vfs
+        self.permission_docs = permission_docs
+        self.tokens = tokens
+        self.access_log = access_log
+        self.accounts = AccountVault(couch)
+        self.jobs: JobsLike | None = None
+        self._runtime: AppRuntime | None = None
+        self.root = config.data_dir / "apps"
+        self.limits = OperatorLimits(
+            max_fuel=config.apps_max_fuel,
+            max_memory_mib=config.apps_max_memory_mib,
+            max_wall_seconds=config.apps_max_wall_seconds,
+            default_fuel=min(OperatorLimits().default_fuel, config.apps_max_fuel),
+            default_memory_mib=min(OperatorLimits().default_memory_mib, config.apps_max_memory_mib),
+            default_wall_seconds=min(
+                OperatorLimits().default_wall_seconds, config.apps_max_wall_seconds
+            ),
+        )
+        self.egress = EgressFetcher(
+            EgressPolicy(
+                allow_private_hosts=frozenset(h.lower() for h in config.egress_allow_private)
+            )
+        )
+
+    # -- plumbing ------------------------------------------------------
+    @property
+    def runtime(self) -> AppRuntime:
+        """Created on first use: a process that never runs apps pays nothing."""
+        if self._runtime is None:
+            self._runtime = AppRuntime(
+                self.config.cache_dir / "apps",
+                limits=self.limits,
+                max_concurrency=max(1, self.config.apps_concurrency),
+            )
+        return self._runtime
+
+    def wasm_path(self, sha256: str) -> Path:
+        return self.root / "wasm" / f"{sha256}.wasm"
+
+    def ui_dir(self, sha256: str) -> Path:
+        return self.root / "ui" / sha256
+
+    def attach_jobs(self, jobs: JobsLike) -> None:
+        """Register the ``app`` worker with the job service (called when the stack starts)."""
+        self.jobs = jobs
+        jobs.register_worker(
+            APP_WORKER,
+            self.run_job,
+            concurrency=max(1, self.config.apps_concurrency),
+            timeout_seconds=self.config.apps_max_wall_seconds + 30,
+            max_attempts=3,
+        )
+
+    async def ensure_compiled(self) -> int:
+        """At start-up: (re)compile every stored wasm whose artifact is missing or stale."""
+        count = 0
+        for path in sorted((self.root / "wasm").glob("*.wasm")):
+            data = await asyncio.to_thread(path.read_bytes)
+            compiled = await self.runtime.ensure_compiled(data)
+            count += 0 if compiled.cached else 1
+        return count
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+    # -- reading ------------------------------------------------------
+    async def get_or_none(self, instance: Instance, slug: str) -> InstalledApp | None:
+        for doctype in (APPS_DOCTYPE, KONNECTORS_DOCTYPE):
+            doc = await self.couch.get_doc_or_none(instance.db(doctype), f"{doctype}/{slug}")
+            if doc is not None:
+                return InstalledApp(doc)
+        return None
+
+    async def get(self, instance: Instance, slug: str) -> InstalledApp:
+        app = await self.get_or_none(instance, slug)
+        if app is None:
+            raise NotFound(f"no app {slug!r} is installed")
+        return app
+
+    async def list_installed(self, instance: Instance) -> list[InstalledApp]:
+        out: list[InstalledApp] = []
+        for doctype in (APPS_DOCTYPE, KONNECTORS_DOCTYPE):
+            result = await self.couch.all_docs(instance.db(doctype), params={"include_docs": True})
+            out += [
+                InstalledApp(row["doc"])
+                for row in result.get("rows", [])
+                if row.get("doc") and not str(row["id"]).startswith("_design/")
+            ]
+        return sorted(out, key=lambda a: a.slug)
+
+    async def grant(self, instance: Instance, app: InstalledApp) -> PermissionSet:
+        grant = await self.permission_docs.load_set(instance, app.permission_id)
+        if grant is None:
+            raise Forbidden(f"the permissions of {app.slug} have been revoked")
+        return grant
+
+    # -- install ------------------------------------------------------
+    async def read(self, source: str | os.PathLike[str] | bytes) -> AppPackage:
+        try:
+            return await asyncio.to_thread(read_package, source)
+        except (PackageError, ManifestError) as exc:
+            raise BadRequest(str(exc)) from None
+
+    async def prepare(self, package: AppPackage) -> PreparedApp:
+        """Validate and compile (seconds for a Python app; once per wasm and engine)."""
+        try:
+            return await self.runtime.prepare(package)
+        except ValueError as exc:  # CompileError, BudgetError, InvalidRule
+            raise BadRequest(str(exc)) from None
+
+    async def consent_lines(self, manifest: AppManifest) -> list[str]:
+        return manifest.describe()
+
+    async def install(
+        self, instance: Instance, package: AppPackage, *, consent: bool
+    ) -> InstalledApp:
+        """Install or upgrade. Without ``consent``, refuses anything needing it."""
+        manifest = package.manifest
+        existing = await self.get_or_none(instance, manifest.slug)
+        if existing is not None and existing.type != manifest.type:
+            raise BadRequest(f"{manifest.slug} is installed as a {existing.type}")
+        new_grant = manifest.grant()
+        if not consent:
+            if existing is None:
+                raise ConsentRequired(manifest, manifest.describe(), upgrade=False)
+            old_grant = await self.permission_docs.load_set(instance, existing.permission_id)
+            if old_grant is None or not new_grant.is_subset_of(old_grant):
+                raise ConsentRequired(manifest, manifest.describe(), upgrade=True)
+        prepared = await self.prepare(package)
+        sha = prepared.wasm_sha256
+        if not self.wasm_path(sha).is_file():
+            await asyncio.to_thread(_write_atomic, self.wasm_path(sha), package.wasm)
+        for rel, data in package.ui.items():
+            target = self.ui_dir(sha) / rel
+            if not target.is_file():
+                await asyncio.to_thread(_write_atomic, target, data)
+        now = datetime.now(UTC).isoformat()
+        doc_id = app_doc_id(manifest.type, manifest.slug)
+        kind = "konnector" if manifest.is_konnector else "app"
+        if existing is not None:
+            perm = await self.permission_docs.get(instance, existing.permission_id)
+            if perm is not None:
+                perm = dict(perm)
+                perm["permissions"] = new_grant.to_json()
+                perm["updated_at"] = now
+                await self.permission_docs.update(instance, perm)
+                permission_id = existing.permission_id
+            else:
+                permission_id = (
+                    await self.permission_docs.create(instance, kind, new_grant, source_id=doc_id)
+                )["_id"]
+        else:
+            permission_id = (
+                await self.permission_docs.create(instance, kind, new_grant, source_id=doc_id)
+            )["_id"]
+        doc: JSONDoc = dict(existing.doc) if existing is not None else {"_id": doc_id}
+        doc.update(
+            slug=manifest.slug,
+            name=manifest.name,
+            version=manifest.version,
+            type=manifest.type,
+            state="ready",
+            manifest=manifest.to_json(),
+            wasm_sha256=sha,
+            permissions_id=permission_id,
+            budget={
+                "fuel": prepared.budget.fuel,
+                "memory_mib": prepared.budget.memory_mib,
+                "wall_seconds": prepared.budget.wall_seconds,
+            },
+            uses_wasi=prepared.compiled.uses_wasi,
+            has_ui=bool(package.ui),
+            updated_at=now,
+        )
+        doc.setdefault("installed_at", now)
+        await self.couch.put_doc(instance.db(manifest.doctype), doc)
+        app = InstalledApp(doc)
+        await self._sync_triggers(instance, app)
+        return app
+
+    async def _sync_triggers(self, instance: Instance, app: InstalledApp) -> None:
+        if self.jobs is None:
+            return
+        await self._delete_triggers(instance, app.slug)
+        for spec in app.manifest.triggers:
+            await self.jobs.create_trigger(
+                instance,
+                type=spec.type,
+                arguments=spec.arguments,
+                worker=APP_WORKER,
+                message={"slug": app.slug, "input": {}},
+            )
+
+    async def _delete_triggers(self, instance: Instance, slug: str) -> None:
+        if self.jobs is None:
+            return
+        for trigger in await self.jobs.list_triggers(instance, worker=APP_WORKER):
+            message = getattr(trigger, "message", None) or {}
+            if message.get("slug") == slug:
+                await self.jobs.delete_trigger(instance, trigger.id)
+
+    async def uninstall(self, instance: Instance, slug: str) -> None:
+        app = await self.get(instance, slug)
+        await self._delete_triggers(instance, slug)
+        try:
+            await self.permission_docs.delete(instance, app.permission_id)
+        except NotFound:
+            pass
+        for perm in await self.permission_docs.find_by_source(instance, app.doc["_id"]):
+            try:
+                await self.permission_docs.delete(instance, perm["_id"])
+            except NotFound:
+                pass
+        if app.type == "konnector":
+            await self.accounts.delete_all(instance, slug)
+        await self.couch.delete_doc(instance.db(app.doctype), app.doc["_id"], app.doc["_rev"])
+
+    # -- tokens for app UIs ------------------------------------------------------
+    def ui_token(self, instance: Instance, app: InstalledApp) -> str:
+        audience = "konn" if app.type == "konnector" else "app"
+        return self.tokens.sign(
+            instance,
+            audience=audience,
+            subject=app.slug,
+            permission_id=app.permission_id,
+            ttl=UI_TOKEN_TTL,
+        )
+
+    # -- running ------------------------------------------------------
+    def services_for(self, instance: Instance) -> AppServices:
+        on_change: Callable[[Instance, str, str, JSONDoc], Awaitable[None]] | None = None
+        jobs = self.jobs
+        if jobs is not None:
+
+            async def on_change(inst: Instance, doctype: str, verb: str, doc: JSONDoc) -> None:
+                assert jobs is not None
+                jobs.notify_change(inst, doctype, verb, doc)  # queues in the background
+
+        return AppServices(
+            data=CouchDataService(self.documents, instance, on_change),
+            files=VfsFileService(self.vfs, instance),
+            http=self.egress,
+            notifier=InstanceNotifier(self.documents, instance),
+            access_log=InstanceAccessLog(self.access_log, instance),
+        )
+
+    async def run(
+        self,
+        instance: Instance,
+        slug: str,
+        input_value: Any,
+        *,
+        job_id: str | None = None,
+        account_id: str | None = None,
+    ) -> RunResult:
+        """Run an installed app. ``input_value`` is any JSON value (an object for connectors)."""
+        app = await self.get(instance, slug)
+        if app.doc.get("state") != "ready":
+            raise Forbidden(f"{slug} is not ready to run")
+        grant = await self.grant(instance, app)
+        if app.type == "konnector":
+            if input_value is None:
+                input_value = {}
+            if not isinstance(input_value, dict):
+                raise BadRequest("a connector's input is a JSON object")
+            account_id = account_id or input_value.pop("account", None)
+            if account_id is None:
+                accounts = await self.accounts.list(instance, slug)
+                account_id = accounts[0]["_id"] if accounts else None
+            if account_id is not None:
+                input_value["credentials"] = await self.accounts.credentials(
+                    instance, str(account_id), slug
+                )
+        requested = grant.budget if grant.budget is not None else app.manifest.budget
+        budget = effective_budget(
+            requested, self.limits, python_guest=bool(app.doc.get("uses_wasi", True))
+        )
+        runtime = self.runtime
+        if not runtime.cache.has(app.wasm_sha256):
+            # Installed by another process, or the engine changed: compile off the request path
+            # is the start-up hook's job; here we refuse rather than compile mid-request.
+            raise Forbidden(f"{slug} is not compiled on this server yet: restart or reinstall")
+        return await runtime.run(
+            app.wasm_sha256,
+            json.dumps(input_value),
+            app=slug,
+            grant=grant,
+            services=self.services_for(instance),
+            budget=budget,
+            job_id=job_id,
+        )
+
+    async def run_job(self, instance: Instance, job: Any) -> dict[str, Any]:
+        """The ``app`` worker: message ``{"slug", "input", "account"?}``."""
+        message: Mapping[str, Any] = getattr(job, "message", None) or {}
+        slug = str(message.get("slug", ""))
+        result = await self.run(
+            instance,
+            slug,
+            message.get("input", {}),
+            job_id=getattr(job, "id", None),
+            account_id=message.get("account"),
+        )
+        if self.jobs is not None and getattr(job, "id", None):
+            lines = [f"[{line.level}] {line.message}" for line in result.log]
+            lines.append(
+                f"[run] {'ok' if result.ok else result.reason}: fuel {result.fuel_used}, "
+                f"{result.wall_seconds * 1000:.1f} ms"
+            )
+            await self.jobs.append_log(instance, job.id, lines)
+        if not result.ok:
+            raise RuntimeError(f"{slug}: {result.reason}: {result.error}")
+        return {"slug": slug, "output": _json_or_text(result.output)}
+
+
+def _json_or_text(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def describe_run(result: RunResult) -> dict[str, Any]:
+    """The JSON answer of ``POST /apps/{slug}/run``."""
+    return {
+        "ok": result.ok,
+        "output": _json_or_text(result.output),
+        "error": _json_or_text(result.error),
+        "reason": result.reason,
+        "fuel_used": result.fuel_used,
+        "wall_ms": round(result.wall_seconds * 1000, 3),
+        "log": [line.to_json() for line in result.log],
+    }

@@ -1,0 +1,254 @@
+"""Apps inside the stack: install with consent, run over HTTP against CouchDB, accounts,
+upgrades, uninstall, access log and the app's own origin. Real store, real components."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from roost.appstore import app_service
+from roost.config import Config
+from roost.instances import Instance
+from roost.services import Services
+from tests.conftest import PASSPHRASE
+
+from .conftest import EXAMPLES, cwasm_cache_dir
+from .servers import FakeBank, Server, serve
+
+pytestmark = pytest.mark.slow
+
+
+def package(
+    slug: str, *, manifest_changes: dict[str, Any] | None = None, ui: dict[str, bytes] | None = None
+) -> bytes:
+    folder = EXAMPLES / slug
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest.update(manifest_changes or {})
+    files = {
+        "manifest.json": json.dumps(manifest).encode(),
+        "app.wasm": (folder / "app.wasm").read_bytes(),
+        **{f"ui/{k}": v for k, v in (ui or {}).items()},
+    }
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{slug}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def stack_apps_ready(config: Config, examples_built: Path, doc_stats_wasm: bytes) -> Path:
+    """Reuse the .cwasm artifacts the runtime tests compiled (same engine, same keys)."""
+    target = config.cache_dir / "apps"
+    target.mkdir(parents=True, exist_ok=True)
+    source = cwasm_cache_dir()
+    if source.is_dir():
+        for path in source.glob("*.cwasm"):
+            if not (target / path.name).exists():
+                shutil.copyfile(path, target / path.name)
+    return target
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    response = await client.post("/auth/login", json={"passphrase": PASSPHRASE})
+    assert response.status_code < 400
+    return client
+
+
+@pytest.fixture
+def bank() -> Iterator[Server]:
+    with serve(FakeBank) as server:
+        yield server
+
+
+async def install(owner: httpx.AsyncClient, data: bytes) -> dict[str, Any]:
+    asked = await owner.post(
+        "/apps/install", content=data, headers={"content-type": "application/gzip"}
+    )
+    assert asked.status_code == 403, asked.text
+    body = asked.json()
+    assert body["error"] == "consent_required" and body["consent"]
+    accepted = await owner.post(f"/apps/install/{body['staging']}/accept")
+    assert accepted.status_code == 201, accepted.text
+    result: dict[str, Any] = accepted.json()
+    return result
+
+
+async def test_install_consent_run_and_uninstall(
+    owner: httpx.AsyncClient, instance: Instance, services: Services, stack_apps_ready: Path
+) -> None:
+    data = package("doc-stats")
+    # Without consent nothing is installed; the answer lists what the app may do.
+    asked = await owner.post("/apps/install", content=data)
+    assert asked.status_code == 403
+    assert any("bank operations" in line for line in asked.json()["consent"])
+    assert (await owner.get("/apps/")).json() == []
+    app = await install(owner, data)
+    assert app["slug"] == "doc-stats" and app["state"] == "ready"
+    # The records: the app document and its permission document.
+    couch = services.couch
+    doc = await couch.get_doc(instance.db("io.cozy.apps"), "io.cozy.apps/doc-stats")
+    perm = await couch.get_doc(instance.db("io.cozy.permissions"), doc["permissions_id"])
+    assert perm["type"] == "app" and perm["source_id"] == "io.cozy.apps/doc-stats"
+    assert perm["permissions"]["rules"]["operations"]["type"] == "io.cozy.bank.operations"
+    # Run it over HTTP against real documents.
+    for i in range(3):
+        created = await owner.post(
+            "/data/io.cozy.bank.operations/",
+            json={"amount": i, "label": "x", "date": "2026-10-0" + str(i + 1)},
+        )
+        assert created.status_code in (200, 201), created.text
+    ran = await owner.post("/apps/doc-stats/run", json={})
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["output"]["count"] == 3 and ran.json()["ok"] is True
+    # Outside its grant: an app error, not a crash.
+    denied = await owner.post("/apps/doc-stats/run", json={"doctype": "io.cozy.contacts"})
+    assert denied.status_code == 422 and denied.json()["error"]["error"] == "forbidden"
+    await services.access_log.flush()
+    entries = await services.access_log.query(instance, app="doc-stats")
+    assert any(e.get("status") == 403 and e.get("doctype") == "io.cozy.contacts" for e in entries)
+    # Uninstall revokes everything.
+    gone = await owner.delete("/apps/doc-stats")
+    assert gone.status_code == 200
+    assert (
+        await couch.get_doc_or_none(instance.db("io.cozy.permissions"), doc["permissions_id"])
+        is None
+    )
+    assert (await owner.post("/apps/doc-stats/run", json={})).status_code == 404
+
+
+async def test_upgrade_that_widens_permissions_needs_consent_again(
+    owner: httpx.AsyncClient, instance: Instance, services: Services, stack_apps_ready: Path
+) -> None:
+    await install(owner, package("doc-stats"))
+    same = package("doc-stats", manifest_changes={"version": "0.1.1"})
+    ok = await owner.post("/apps/install", content=same)
+    assert ok.status_code == 201 and ok.json()["version"] == "0.1.1"
+    wider = package(
+        "doc-stats",
+        manifest_changes={
+            "version": "0.2.0",
+            "permissions": {
+                "everything": {"type": "io.cozy.contacts", "description": "all contacts"}
+            },
+        },
+    )
+    asked = await owner.post("/apps/install", content=wider)
+    assert asked.status_code == 403 and asked.json()["upgrade"] is True
+    assert (await owner.get("/apps/doc-stats")).json()["version"] == "0.1.1"
+    accepted = await owner.post(f"/apps/install/{asked.json()['staging']}/accept")
+    assert accepted.status_code == 201 and accepted.json()["version"] == "0.2.0"
+    assert (await owner.delete("/apps/doc-stats")).status_code == 200
+
+
+async def test_connector_with_encrypted_account_imports_into_couchdb(
+    owner: httpx.AsyncClient,
+    instance: Instance,
+    services: Services,
+    bank: Server,
+    stack_apps_ready: Path,
+) -> None:
+    data = package("bank-connector", manifest_changes={"egress": [bank.url]})
+    app = await install(owner, data)
+    assert app["type"] == "konnector"
+    account = await owner.post(
+        "/apps/bank-connector/accounts",
+        json={
+            "label": "my bank",
+            "credentials": {"login": FakeBank.LOGIN, "password": FakeBank.PASSWORD},
+        },
+    )
+    assert account.status_code == 201, account.text
+    raw = await services.couch.get_doc(instance.db("io.cozy.accounts"), account.json()["_id"])
+    assert FakeBank.PASSWORD not in json.dumps(raw)  # stored encrypted
+    ran = await owner.post("/apps/bank-connector/run", json={"bank_url": bank.url})
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["output"]["operations"]["created"] == 6
+    again = await owner.post("/apps/bank-connector/run", json={"bank_url": bank.url})
+    assert again.json()["output"]["operations"] == {"created": 0, "updated": 0, "unchanged": 6}
+    ops = await services.documents.find(instance, "io.cozy.bank.operations", {"limit": 100})
+    assert len(ops["docs"]) == 6
+    assert all(d["cozyMetadata"]["createdByApp"] == "bank-connector" for d in ops["docs"])
+    await services.access_log.flush()
+    entries = await services.access_log.query(instance, app="bank-connector", limit=200)
+    assert any(e.get("egress_host") == "127.0.0.1" for e in entries)
+    # Uninstall deletes the account too.
+    assert (await owner.delete("/apps/bank-connector")).status_code == 200
+    assert (
+        await services.couch.get_doc_or_none(instance.db("io.cozy.accounts"), account.json()["_id"])
+        is None
+    )
+
+
+async def test_app_ui_on_its_own_origin_with_its_token(
+    owner: httpx.AsyncClient, instance: Instance, app: object, stack_apps_ready: Path
+) -> None:
+    page = b"<!doctype html><html><head><title>stats</title></head><body>hi</body></html>"
+    await install(owner, package("doc-stats", ui={"index.html": page, "app.js": b"1;"}))
+    opened = await owner.get("/apps/doc-stats/open")
+    assert opened.status_code == 303
+    location = opened.headers["location"]
+    assert location.startswith(f"http://doc-stats.{instance.domain}/?roost_token=")
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(
+        transport=transport, base_url=f"http://doc-stats.{instance.domain}"
+    ) as ui:
+        bare = await ui.get("/")
+        assert bare.status_code == 303 and bare.headers["location"].endswith("/apps/doc-stats/open")
+        shown = await ui.get(location)
+        assert shown.status_code == 200
+        assert "default-src 'self'" in shown.headers["content-security-policy"]
+        token = location.split("roost_token=", 1)[1]
+        assert f'<meta name="roost-token" content="{token}">' in shown.text
+        assert (await ui.get("/app.js")).text == "1;"
+        assert (await ui.get("/../../etc/passwd")).status_code == 404
+        auth = {"Authorization": f"Bearer {token}"}
+        allowed = await ui.post(
+            "/data/io.cozy.bank.operations/_find", json={"selector": {}}, headers=auth
+        )
+        assert allowed.status_code == 200, allowed.text
+        refused = await ui.post("/data/io.cozy.contacts/_find", json={"selector": {}}, headers=auth)
+        assert refused.status_code == 403
+    assert (await owner.delete("/apps/doc-stats")).status_code == 200
+
+
+def test_cli_installs_lists_and_removes(
+    config: Config, instance: Instance, stack_apps_ready: Path, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from roost.cli import main
+
+    archive = tmp_path / "doc-stats.tar.gz"
+    archive.write_bytes(package("doc-stats"))
+    runner = CliRunner()
+    env = {
+        "ROOST_DATA": str(config.data_dir),
+        "ROOST_COUCHDB_URL": config.couchdb_url or "",
+        "ROOST_DB_PREFIX": config.db_prefix,
+    }
+    refused = runner.invoke(
+        main, ["apps", "install", instance.domain, str(archive)], env=env, input="n\n"
+    )
+    assert refused.exit_code == 1 and "cannot reach the network" in refused.output
+    done = runner.invoke(main, ["apps", "install", instance.domain, str(archive), "--yes"], env=env)
+    assert done.exit_code == 0, done.output
+    listed = runner.invoke(main, ["apps", "ls", instance.domain], env=env)
+    assert "doc-stats\t0.1.0\twebapp\tready" in listed.output
+    removed = runner.invoke(main, ["apps", "rm", instance.domain, "doc-stats"], env=env)
+    assert removed.exit_code == 0, removed.output
+
+
+def test_app_service_is_shared(services: Services) -> None:
+    assert app_service(services) is app_service(services)
