@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from roost.config import Config
 from roost.services import Services
-from roost.web import access, apps, auth, data, dav, files, settings, status
+from roost.web import access, apps, auth, data, dav, files, replication, settings, status
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
@@ -35,6 +35,7 @@ def route_table() -> list[BaseRoute]:
     routes += settings.ROUTES
     routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage
     routes += dav.ROUTES  # /dav/files/ WebDAV (and OPTIONS / for Windows)
+    routes += replication.ROUTES  # /data/{doctype}/_changes… (before data.ROUTES)
     routes += data.ROUTES
     return routes
 

@@ -16,6 +16,7 @@ from roost.login_limiter import LoginLimiter
 from roost.metrics import Metrics
 from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
+from roost.replication import ReplicationService
 from roost.sessions import SessionService
 from roost.tokens import TokenService
 from roost.vfs import VFS
@@ -31,6 +32,7 @@ class Services:
     app_passwords: AppPasswords
     tokens: TokenService
     documents: DocumentService
+    replication: ReplicationService
     vfs: VFS
     authenticator: Authenticator
     login_limiter: LoginLimiter
@@ -54,6 +56,7 @@ class Services:
             app_passwords=app_passwords,
             tokens=TokenService(permission_docs),
             documents=DocumentService(couch, SchemaRegistry()),
+            replication=ReplicationService(couch, SchemaRegistry()),
             vfs=VFS(couch, config.files_dir, cache_ttl=config.cache_ttl_seconds),
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
             login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),

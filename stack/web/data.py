@@ -111,24 +111,19 @@ async def _get_open_revs(
             raise BadRequest('open_revs must be "all" or a JSON list of revisions') from None
         if not isinstance(wanted, list) or not all(isinstance(r, str) for r in wanted):
             raise BadRequest('open_revs must be "all" or a JSON list of revisions')
-    whole = principal.permissions.allows_whole_type("GET", doctype)
-    by_id = principal.permissions.allows_id("GET", doctype, doc_id)
-    if not by_id:
-        # As with `?rev=`: old revisions are readable only while the current one is, too.
-        current = await services.documents.get_or_none(instance, doctype, doc_id)
-        if current is None or not _readable(principal, doctype, current):
-            raise _missing()
-    entries = await services.documents.open_revs(instance, doctype, doc_id, wanted, revs)
-    visible: list[JSONDoc] = []
-    for entry in entries:
-        doc = entry.get("ok")
-        if doc is None:
-            visible.append(entry)
-        elif by_id or (not doc.get("_deleted") and _readable(principal, doctype, doc)):
-            visible.append(entry)
-    if not whole and not any("ok" in entry for entry in visible):
-        raise _missing()
-    return JSONResponse(visible)
+    # Replication semantics (`latest`, deletion stubs for documents that left a restricted
+    # token's scope, old revisions hidden while the current one is unreadable) live in
+    # roost.replication, shared with `_bulk_get`.
+    entries = await services.replication.open_revs(
+        instance,
+        principal,
+        doctype,
+        doc_id,
+        wanted,
+        revs=revs,
+        latest=_bool_param(request, "latest"),
+    )
+    return JSONResponse(entries)
 
 
 async def create_document(request: Request) -> Response:

@@ -1,0 +1,252 @@
+"""Which revisions a replicator lacks (`_revs_diff`) and fetching revisions (`_bulk_get`,
+`open_revs`), with the credential's scope applied.
+
+`_revs_diff` answers truthfully for every id: it only says which of the revisions the
+device names Roost lacks, and revision ids are hashes a device cannot guess, so it tells
+nothing about documents outside the scope. Only `possible_ancestors` (real revision ids)
+is withheld from restricted tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from roost.couch import CouchClient, quote_db, quote_doc_id, raise_for_couch
+from roost.errors import BadRequest, NotFound
+from roost.replication.scope import (
+    Scope,
+    deletion_stub,
+    missing_entry,
+    once_readable,
+    store_bulk_get,
+)
+from roost.types import JSONDoc
+
+MAX_REVS_PER_ID = 1000
+
+
+def parse_revs_diff(body: Any) -> dict[str, list[str]]:
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object {id: [revs]}")
+    for doc_id, revs in body.items():
+        if not isinstance(revs, list) or not all(isinstance(r, str) for r in revs):
+            raise BadRequest(f"the revisions of {doc_id!r} must be a list of strings")
+        if len(revs) > MAX_REVS_PER_ID:
+            raise BadRequest(f"at most {MAX_REVS_PER_ID} revisions per document")
+    return body
+
+
+def parse_bulk_get(body: Any) -> list[JSONDoc]:
+    if not isinstance(body, dict) or not isinstance(body.get("docs"), list):
+        raise BadRequest('the body must be {"docs": [{"id", "rev"}…]}')
+    docs: list[JSONDoc] = []
+    for item in body["docs"]:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+            raise BadRequest('each entry of "docs" needs an "id"')
+        clean: JSONDoc = {"id": item["id"]}
+        if item.get("rev") is not None:
+            if not isinstance(item["rev"], str):
+                raise BadRequest("rev must be a string")
+            clean["rev"] = item["rev"]
+        atts_since = item.get("atts_since")
+        if atts_since is not None:
+            if not isinstance(atts_since, list) or not all(isinstance(r, str) for r in atts_since):
+                raise BadRequest("atts_since must be a list of revisions")
+            clean["atts_since"] = atts_since
+        docs.append(clean)
+    return docs
+
+
+class Revisions:
+    def __init__(self, couch: CouchClient) -> None:
+        self.couch = couch
+
+    async def revs_diff(self, db: str, scope: Scope, wanted: Mapping[str, list[str]]) -> JSONDoc:
+        if not wanted:
+            return {}
+        try:
+            answer: JSONDoc = await self.couch.json_request(
+                "POST", f"/{quote_db(db)}/_revs_diff", json_body=dict(wanted)
+            )
+        except NotFound:
+            return {doc_id: {"missing": revs} for doc_id, revs in wanted.items() if revs}
+        if not scope.whole:
+            for entry in answer.values():
+                if isinstance(entry, dict):
+                    entry.pop("possible_ancestors", None)
+        return answer
+
+    async def bulk_get_stream(
+        self, db: str, docs: list[JSONDoc], *, revs: bool, latest: bool, attachments: bool
+    ) -> AsyncIterator[bytes]:
+        """The store's answer, byte for byte, for a whole-doctype reader."""
+        params = {
+            "revs": revs or None,
+            "latest": latest or None,
+            "attachments": attachments or None,
+        }
+        try:
+            async with self.couch.stream(
+                "POST", f"/{quote_db(db)}/_bulk_get", params=params, json_body={"docs": docs}
+            ) as response:
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except NotFound:
+            missing = [{"id": d["id"], "docs": [missing_entry(d)]} for d in docs]
+            yield json.dumps({"results": missing}).encode()
+
+    async def bulk_get(
+        self,
+        db: str,
+        scope: Scope,
+        docs: list[JSONDoc],
+        *,
+        revs: bool,
+        latest: bool,
+        attachments: bool,
+    ) -> JSONDoc:
+        """`_bulk_get` for a restricted reader: unreadable revisions become deletion stubs
+        (document left the scope) or `not_found` errors (never in scope)."""
+        # Revisions are always asked for: they tell whether a document left the scope.
+        found = await store_bulk_get(
+            self.couch, db, docs, revs=True, latest=latest, attachments=attachments
+        )
+        results: list[JSONDoc] = []
+        for request, item in zip(docs, found.get("results", []), strict=False):
+            entries = [self._normalise(request, entry) for entry in item.get("docs", [])]
+            results.append({"id": request["id"], "docs": entries})
+        await self._apply_scope(db, scope, results, revs=revs)
+        return {"results": results}
+
+    async def open_revs(
+        self,
+        db: str,
+        scope: Scope,
+        doc_id: str,
+        wanted: str | list[str],
+        *,
+        revs: bool,
+        latest: bool,
+    ) -> list[JSONDoc]:
+        """`GET /{id}?open_revs=…` as a JSON list; 404 when nothing is visible."""
+        response = await self.couch.request(
+            "GET",
+            f"/{quote_db(db)}/{quote_doc_id(doc_id)}",
+            params={
+                "open_revs": wanted,
+                "revs": revs or not scope.whole,
+                "latest": latest or None,
+            },
+            headers={"Accept": "application/json"},
+        )
+        raise_for_couch(response)
+        entries: list[JSONDoc] = response.json()
+        if scope.whole:
+            return entries
+        request = {"id": doc_id}
+        shown = [self._normalise(request, e) for e in entries]
+        await self._apply_scope(db, scope, [{"id": doc_id, "docs": shown}], revs=revs)
+        visible = [{"ok": e["ok"]} if "ok" in e else {"missing": e["error"]["rev"]} for e in shown]
+        if not any("ok" in e for e in visible):
+            raise NotFound("missing")
+        return visible
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _normalise(request: Mapping[str, Any], entry: JSONDoc) -> JSONDoc:
+        if "ok" in entry:
+            return entry
+        if "missing" in entry:
+            return missing_entry(request, str(entry["missing"]))
+        if isinstance(entry.get("error"), dict):
+            return entry
+        return missing_entry(request)
+
+    async def _winners(self, db: str, ids: set[str]) -> dict[str, JSONDoc]:
+        """Each id's winning revision: the live document, or a bare tombstone."""
+        result = await self.couch.all_docs(db, keys=sorted(ids), params={"include_docs": True})
+        winners: dict[str, JSONDoc] = {}
+        for row in result.get("rows", []):
+            value = row.get("value")
+            if isinstance(row.get("doc"), dict):
+                winners[row["id"]] = row["doc"]
+            elif isinstance(value, Mapping) and value.get("deleted"):
+                winners[row["id"]] = {"_id": row["id"], "_rev": value.get("rev"), "_deleted": True}
+        return winners
+
+    async def _apply_scope(
+        self, db: str, scope: Scope, results: list[JSONDoc], *, revs: bool
+    ) -> None:
+        """Replace what `scope` may not see: a readable old revision is shown only while the
+        current one is readable too (as `GET ?rev=` does); an unreadable revision becomes a
+        deletion stub if the document was once in scope, else `not_found`."""
+        found = [
+            entry["ok"]
+            for item in results
+            for entry in item["docs"]
+            if isinstance(entry.get("ok"), dict)
+        ]
+        if not found:
+            return
+        winners = await self._winners(db, {doc["_id"] for doc in found})
+        candidates = [
+            (doc["_id"], doc["_rev"], doc.get("_revisions"))
+            for doc in found
+            if not scope.readable(doc)
+        ]
+        left = await once_readable(self.couch, db, scope, candidates) if candidates else set()
+        for item in results:
+            for index, entry in enumerate(item["docs"]):
+                doc = entry.get("ok")
+                if not isinstance(doc, dict):
+                    continue
+                key = (doc["_id"], doc["_rev"])
+                winner = winners.get(doc["_id"])
+                current_readable = winner is not None and scope.readable(winner)
+                if scope.readable(doc) and (
+                    current_readable or winner is None or winner.get("_rev") == doc["_rev"]
+                ):
+                    shown = doc
+                elif key in left:
+                    shown = deletion_stub(doc["_id"], doc["_rev"], doc.get("_revisions"))
+                else:
+                    item["docs"][index] = missing_entry({"id": doc["_id"]}, doc["_rev"])
+                    continue
+                if not revs:
+                    shown.pop("_revisions", None)
+                item["docs"][index] = {"ok": shown}
+
+    async def all_docs_by_keys(
+        self,
+        db: str,
+        scope: Scope,
+        keys: list[str],
+        *,
+        include_docs: bool,
+        conflicts: bool,
+    ) -> JSONDoc:
+        """`_all_docs` with `keys` for a restricted reader (PouchDB 7 replicators fetch
+        first revisions this way): a document it may not read answers like a missing one."""
+        result = await self.couch.all_docs(
+            db, keys=keys, params={"include_docs": True, "conflicts": conflicts or None}
+        )
+        rows: list[JSONDoc] = []
+        for row in result.get("rows", []):
+            doc = row.get("doc")
+            value = row.get("value")
+            if isinstance(doc, dict):
+                visible = scope.readable(doc)
+            elif isinstance(value, Mapping) and value.get("deleted"):
+                visible = scope.readable({"_id": row.get("id"), "_deleted": True})
+            else:
+                visible = "error" in row
+            if not visible:
+                rows.append({"key": row.get("key"), "error": "not_found"})
+                continue
+            if not include_docs:
+                row.pop("doc", None)
+            rows.append(row)
+        return {"total_rows": len(rows), "offset": 0, "rows": rows}
