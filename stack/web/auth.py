@@ -33,8 +33,18 @@ def _safe_redirect(target: str | None) -> str:
     """Only same-origin paths: never an open redirect to another site."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        # Browsers (and urlsplit) drop tabs and newlines: `/\t/evil.example` is `//evil.example`.
+        return "/"
     parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return "/"
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _same_token(expected: str, given: str) -> bool:
+    """Constant-time comparison that also accepts non-ASCII input (hmac refuses str ones)."""
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
 
 
 async def login_page(request: Request) -> Response:
@@ -73,7 +83,7 @@ async def login(request: Request) -> Response:
 
         fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
         cookie_token = request.cookies.get(CSRF_COOKIE, "")
-        if not cookie_token or not hmac.compare_digest(cookie_token, fields.get("csrf_token", "")):
+        if not cookie_token or not _same_token(cookie_token, fields.get("csrf_token", "")):
             raise Forbidden("CSRF check failed: reload the login page and try again")
         passphrase = fields.get("passphrase", "")
         redirect = _safe_redirect(fields.get("redirect"))
@@ -125,7 +135,7 @@ async def logout(request: Request) -> Response:
         raw = await read_body(request, 16 * 1024)
         fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
         expected = csrf_token(instance, principal.session_id)
-        if not hmac.compare_digest(expected, fields.get("csrf_token", "")):
+        if not _same_token(expected, fields.get("csrf_token", "")):
             raise Forbidden("CSRF check failed")
     await services.sessions.close(instance, principal.session_id)
     answer: Response = (
