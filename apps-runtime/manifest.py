@@ -242,12 +242,15 @@ def _check_trigger(where: str, spec: TriggerSpec, errors: list[str]) -> None:
         if not args:
             errors.append(f"{where}: @event needs a doctype, e.g. io.cozy.bills:CREATED")
             return
-        for item in args.split(" "):
-            doctype, _, verbs = item.partition(":")
-            if not re.match(r"^[a-z0-9]+(\.[a-z0-9_-]+)+$", doctype):
+        for item in args.split():
+            parts = item.split(":")
+            doctype = parts[0]
+            if len(parts) > 4:
+                errors.append(f"{where}: @event rules are doctype[:VERBS[:values[:selector]]]")
+            if not re.match(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", doctype):
                 errors.append(f"{where}: @event has an invalid doctype {doctype!r}")
-            if verbs:
-                bad = [v for v in verbs.split(",") if v not in EVENT_VERBS]
+            if len(parts) > 1 and parts[1]:
+                bad = [v for v in parts[1].split(",") if v not in EVENT_VERBS]
                 if bad:
                     errors.append(
                         f"{where}: @event verbs must be CREATED, UPDATED or DELETED, got {bad}"

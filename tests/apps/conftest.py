@@ -9,15 +9,19 @@ Compiled ``.cwasm`` artifacts are cached under ``<repo>/.cache/apps-cwasm`` (ove
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from roost.apps.budget import MIB, RunBudget
 from roost.apps.compiler import CompiledApp
 from roost.apps.runtime import AppRuntime
+from roost.config import Config
+from tests.conftest import PASSPHRASE
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "examples" / "apps" / "build.sh"
@@ -83,3 +87,23 @@ def budget(
     *, fuel: int = 5_000_000_000, memory_mib: int = 64, wall_seconds: float = 20.0
 ) -> RunBudget:
     return RunBudget(fuel=fuel, memory_bytes=memory_mib * MIB, wall_seconds=wall_seconds)
+
+
+@pytest.fixture(scope="session")
+def stack_apps_ready(config: Config, examples_built: Path, doc_stats_wasm: bytes) -> Path:
+    """Reuse the .cwasm artifacts the runtime tests compiled (same engine, same keys)."""
+    target = config.cache_dir / "apps"
+    target.mkdir(parents=True, exist_ok=True)
+    source = cwasm_cache_dir()
+    if source.is_dir():
+        for path in source.glob("*.cwasm"):
+            if not (target / path.name).exists():
+                shutil.copyfile(path, target / path.name)
+    return target
+
+
+@pytest.fixture
+async def owner(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    response = await client.post("/auth/login", json={"passphrase": PASSPHRASE})
+    assert response.status_code < 400
+    return client

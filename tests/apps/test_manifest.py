@@ -127,3 +127,14 @@ def test_example_manifests_are_valid() -> None:
         "io.roost.driving.trips",
         "io.roost.insurance.offers",
     }
+
+
+def test_event_triggers_take_values_and_selector() -> None:
+    m = parse_manifest(
+        json.dumps(
+            {**GOOD, "triggers": ["@event io.cozy.bank.operations:CREATED:acc1,acc2:account"]}
+        )
+    )
+    assert m.triggers[0].arguments == "io.cozy.bank.operations:CREATED:acc1,acc2:account"
+    errs = errors_of(triggers=["@event io.cozy.bills:CREATED:a:b:c"])
+    assert any("doctype[:VERBS" in e for e in errs)

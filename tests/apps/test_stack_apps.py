@@ -3,13 +3,9 @@ upgrades, uninstall, access log and the app's own origin. Real store, real compo
 
 from __future__ import annotations
 
-import io
 import json
-import shutil
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,71 +14,17 @@ from roost.appstore import app_service
 from roost.config import Config
 from roost.instances import Instance
 from roost.services import Services
-from tests.conftest import PASSPHRASE
 
-from .conftest import EXAMPLES, cwasm_cache_dir
 from .servers import FakeBank, Server, serve
+from .stack_helpers import install, package
 
 pytestmark = pytest.mark.slow
-
-
-def package(
-    slug: str, *, manifest_changes: dict[str, Any] | None = None, ui: dict[str, bytes] | None = None
-) -> bytes:
-    folder = EXAMPLES / slug
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest.update(manifest_changes or {})
-    files = {
-        "manifest.json": json.dumps(manifest).encode(),
-        "app.wasm": (folder / "app.wasm").read_bytes(),
-        **{f"ui/{k}": v for k, v in (ui or {}).items()},
-    }
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(f"{slug}/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-@pytest.fixture(scope="session")
-def stack_apps_ready(config: Config, examples_built: Path, doc_stats_wasm: bytes) -> Path:
-    """Reuse the .cwasm artifacts the runtime tests compiled (same engine, same keys)."""
-    target = config.cache_dir / "apps"
-    target.mkdir(parents=True, exist_ok=True)
-    source = cwasm_cache_dir()
-    if source.is_dir():
-        for path in source.glob("*.cwasm"):
-            if not (target / path.name).exists():
-                shutil.copyfile(path, target / path.name)
-    return target
-
-
-@pytest.fixture
-async def owner(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    response = await client.post("/auth/login", json={"passphrase": PASSPHRASE})
-    assert response.status_code < 400
-    return client
 
 
 @pytest.fixture
 def bank() -> Iterator[Server]:
     with serve(FakeBank) as server:
         yield server
-
-
-async def install(owner: httpx.AsyncClient, data: bytes) -> dict[str, Any]:
-    asked = await owner.post(
-        "/apps/install", content=data, headers={"content-type": "application/gzip"}
-    )
-    assert asked.status_code == 403, asked.text
-    body = asked.json()
-    assert body["error"] == "consent_required" and body["consent"]
-    accepted = await owner.post(f"/apps/install/{body['staging']}/accept")
-    assert accepted.status_code == 201, accepted.text
-    result: dict[str, Any] = accepted.json()
-    return result
 
 
 async def test_install_consent_run_and_uninstall(
