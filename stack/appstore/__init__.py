@@ -15,7 +15,14 @@ from roost.appstore.service import AppService, ConsentRequired, InstalledApp
 if TYPE_CHECKING:
     from roost.services import Services
 
-__all__ = ["AccountVault", "AppService", "ConsentRequired", "InstalledApp", "app_service"]
+__all__ = [
+    "AccountVault",
+    "AppService",
+    "ConsentRequired",
+    "InstalledApp",
+    "app_service",
+    "on_startup",
+]
 
 
 def app_service(services: Services) -> AppService:
@@ -41,3 +48,11 @@ def app_service(services: Services) -> AppService:
         built.attach_jobs(jobs)
     setattr(services, "apps", built)  # noqa: B010 - until Services declares the field
     return built
+
+
+async def on_startup(services: Services) -> None:
+    """Lifespan hook for ``create_app(on_startup=[...])``: register the ``app`` job worker
+    before the job runner starts, and recompile every stored app whose ``.cwasm`` is missing
+    or was made by another wasmtime version or engine configuration - at start-up, never on a
+    request."""
+    await app_service(services).ensure_compiled()

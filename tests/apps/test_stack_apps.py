@@ -194,3 +194,52 @@ def test_cli_installs_lists_and_removes(
 
 def test_app_service_is_shared(services: Services) -> None:
     assert app_service(services) is app_service(services)
+
+
+async def test_consent_page_in_the_browser(
+    owner: httpx.AsyncClient, instance: Instance, stack_apps_ready: Path
+) -> None:
+    import re
+
+    page = await owner.get("/apps", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "No apps installed" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    files = {"package": ("insurance-offer.tar.gz", package("insurance-offer"), "application/gzip")}
+    forged = await owner.post("/apps/install", files=files, data={"csrf_token": "nope"})
+    assert forged.status_code == 403
+    consent = await owner.post("/apps/install", files=files, data={"csrf_token": csrf.group(1)})
+    assert consent.status_code == 200, consent.text
+    text = consent.text
+    assert "Install Insurance offer" in text
+    assert "It cannot reach the network" in text
+    assert "io.roost.driving.trips" in text and "io.roost.vehicles" in text
+    assert "Accept and install" in text
+    action = re.search(r'action="(/apps/install/[0-9a-f]+/accept)"', text)
+    assert action is not None
+    done = await owner.post(action.group(1), data={"csrf_token": csrf.group(1)})
+    assert done.status_code == 200 and "Insurance offer is installed" in done.text
+    assert "insurance-offer" in [a["slug"] for a in (await owner.get("/apps/")).json()]
+    assert (
+        await owner.post(action.group(1), data={"csrf_token": csrf.group(1)})
+    ).status_code == 404
+    assert (await owner.delete("/apps/insurance-offer")).status_code == 200
+
+
+async def test_start_up_recompiles_what_is_missing(
+    owner: httpx.AsyncClient, instance: Instance, services: Services, stack_apps_ready: Path
+) -> None:
+    from roost.appstore import on_startup
+
+    app = await install(owner, package("doc-stats"))
+    service = app_service(services)
+    artifact = service.runtime.cache.path_for(app["wasm_sha256"])
+    artifact.unlink()
+    service.runtime.cache.forget(app["wasm_sha256"])
+    # A run never compiles: without its artifact the app is refused, not compiled mid-request.
+    refused = await owner.post("/apps/doc-stats/run", json={})
+    assert refused.status_code == 403 and "not compiled" in refused.json()["reason"]
+    await on_startup(services)
+    assert artifact.is_file()
+    assert (await owner.post("/apps/doc-stats/run", json={})).status_code == 200
+    assert (await owner.delete("/apps/doc-stats")).status_code == 200
