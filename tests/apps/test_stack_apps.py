@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -243,3 +244,23 @@ async def test_start_up_recompiles_what_is_missing(
     assert artifact.is_file()
     assert (await owner.post("/apps/doc-stats/run", json={})).status_code == 200
     assert (await owner.delete("/apps/doc-stats")).status_code == 200
+
+
+async def test_sealed_credentials_open_only_for_their_connector_and_instance(
+    services: Services, instance: Instance, new_instance: Any
+) -> None:
+    from roost.appstore.accounts import AccountVault
+    from roost.errors import Forbidden
+
+    vault = AccountVault(services.couch)
+    blob = vault.seal(instance, "acc1", "bank-connector", {"password": "hunter2"})
+    assert "hunter2" not in blob
+    assert vault.open(instance, "acc1", "bank-connector", blob) == {"password": "hunter2"}
+    other = await new_instance("bob")
+    for args in (
+        (instance, "acc1", "evil-connector"),
+        (instance, "acc2", "bank-connector"),
+        (other, "acc1", "bank-connector"),
+    ):
+        with pytest.raises(Forbidden):
+            vault.open(*args, blob)
