@@ -503,20 +503,17 @@ SCOPED_TABLE: dict[str, tuple[tuple[int, Json | None], ...]] = {
         _needs_whole(),
         OK,
     ),
+    # `_all_docs` is also a replication endpoint (DESIGN §8): a listing needs GET on the
+    # whole doctype, but a restricted token may ask for given `keys` and sees only what it
+    # may read (a forbidden key answers like a missing one, see below).
     "GET _all_docs": (
-        _whole_lacking_verb(),
-        _whole_other_doctype(),
+        _no_verb("GET"),
+        _no_verb("GET"),
         _needs_whole(),
         _needs_whole(),
         OK,
     ),
-    "POST _all_docs": (
-        _whole_lacking_verb(),
-        _whole_other_doctype(),
-        _needs_whole(),
-        _needs_whole(),
-        OK,
-    ),
+    "POST _all_docs": (_no_verb("GET"), _no_verb("GET"), OK, OK, OK),
     # Needs GET on the whole io.cozy.doctypes; the scopes of this row are on io.cozy.doctypes.
     "GET _all_doctypes": (
         _whole_lacking_verb(DOCTYPES),
@@ -620,7 +617,6 @@ async def _move_to_work(world: World, doc: Json) -> Json:
         pytest.param(lambda rev: {"rev": rev}, id="rev=old"),
         pytest.param(lambda rev: {"rev": rev, "revs": "true"}, id="rev=old&revs=true"),
         pytest.param(lambda rev: {"open_revs": json.dumps([rev])}, id="open_revs=[old]"),
-        pytest.param(lambda rev: {"open_revs": "all"}, id="open_revs=all"),
     ],
 )
 async def test_an_old_revision_is_hidden_once_the_document_left_the_selector(
@@ -636,6 +632,61 @@ async def test_an_old_revision_is_hidden_once_the_document_left_the_selector(
 
     assert response.status_code == 404
     assert response.json() == MISSING
+
+
+async def test_a_document_that_left_the_selector_replicates_as_a_deletion(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    """A replica must learn that a document left its view: `open_revs=all` shows a
+    deletion stub of the current revision, and nothing of its content."""
+    old = await world.seed(["family"], "family")
+    moved = await _move_to_work(world, dict(old))
+    headers = await credential(world, "selector-restricted", ROUTE_BY_NAME["GET doc"], "")
+
+    response = await http.get(
+        _doc_url(Target(old["_id"], "")), params={"open_revs": "all"}, headers=headers
+    )
+
+    assert response.status_code == 200
+    assert response.json() == [{"ok": {"_id": old["_id"], "_rev": moved["_rev"], "_deleted": True}}]
+
+
+async def test_a_document_never_in_the_selector_is_missing_from_open_revs(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    never = await world.seed(["work"], "work secret")
+    headers = await credential(world, "selector-restricted", ROUTE_BY_NAME["GET doc"], "")
+
+    response = await http.get(
+        _doc_url(Target(never["_id"], "")), params={"open_revs": "all"}, headers=headers
+    )
+
+    assert (response.status_code, response.json()) == (404, MISSING)
+
+
+@pytest.mark.parametrize("kind", ["id-restricted", "selector-restricted"])
+async def test_all_docs_by_keys_shows_a_forbidden_key_as_missing(
+    http: httpx.AsyncClient, world: World, kind: str
+) -> None:
+    allowed = await world.seed(["family"], "family")
+    forbidden = await world.seed(["work"], "work secret")
+    missing_id = f"missing-{secrets.token_hex(4)}"
+    headers = await credential(world, kind, ROUTE_BY_NAME["POST _all_docs"], allowed["_id"])
+
+    response = await http.post(
+        f"/data/{CONTACTS}/_all_docs",
+        params={"include_docs": "true"},
+        json={"keys": [allowed["_id"], forbidden["_id"], missing_id]},
+        headers=headers,
+    )
+
+    assert response.status_code == 200, response.text
+    first, second, third = response.json()["rows"]
+    assert first["id"] == allowed["_id"]
+    assert first["doc"]["note"] == "family"
+    assert second == {"key": forbidden["_id"], "error": "not_found"}
+    assert third == {"key": missing_id, "error": "not_found"}
+    assert "work secret" not in response.text
 
 
 async def test_a_whole_doctype_token_reads_an_old_revision(
