@@ -430,6 +430,51 @@ async def test_invalid_credentials_are_refused_with_401(
     assert await world.services.documents.get(world.instance, CONTACTS, target.id) == doc
 
 
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason"),
+    [
+        pytest.param("Bearer not.a.jwt", "invalid token: malformed", id="bearer-garbage"),
+        pytest.param("Bearer", "unsupported authorization scheme 'Bearer'", id="bearer-empty"),
+        pytest.param("Token abc", "unsupported authorization scheme 'Token'", id="other-scheme"),
+        pytest.param("Basic !!!", "malformed Basic credentials", id="basic-not-base64"),
+        pytest.param(_basic("user", ""), "malformed Basic credentials", id="basic-no-password"),
+        pytest.param(
+            _basic("user", "roost-ap-0123456789abcdef-guess"),
+            "invalid app password",
+            id="basic-guessed-app-password",
+        ),
+        pytest.param(
+            _basic("user", "not.a.jwt"), "invalid token: malformed", id="basic-garbage-token"
+        ),
+    ],
+)
+async def test_malformed_credentials_are_401(
+    http: httpx.AsyncClient, world: World, authorization: str, reason: str
+) -> None:
+    doc = await world.seed(["family"], "family")
+    response = await http.get(
+        _doc_url(Target(doc["_id"], "")), headers={"Authorization": authorization}
+    )
+    assert (response.status_code, response.json()) == (
+        401,
+        {"error": "unauthorized", "reason": reason},
+    )
+
+
+async def test_a_token_works_as_a_basic_password(http: httpx.AsyncClient, world: World) -> None:
+    doc = await world.seed(["family"], "family")
+    token = await world.whole_type_token()
+    response = await http.get(
+        _doc_url(Target(doc["_id"], "")), headers={"Authorization": _basic("anyone", token)}
+    )
+    assert response.status_code == 200
+    assert response.json()["_id"] == doc["_id"]
+
+
 # -- 2. valid tokens with some scope: the per-route table ---------------------------------
 
 OK = (200, None)  # the route's own success check applies (201 for creations)
