@@ -264,6 +264,8 @@ class DavServer:
         )
         if principal is None:
             raise Unauthorized("authentication required: an app password or a token")
+        # Where the access-log middleware finds who made the request.
+        request.scope.setdefault("state", {})["principal"] = principal
         return principal
 
     # -- resolution, permissions, locks --------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
@@ -110,8 +111,15 @@ class VFS:
         self.blobs = BlobStore(files_dir)
         self.usage = UsageTracker(couch, cache_ttl)
         self.versions_to_keep = versions_to_keep
+        self.cache_ttl = cache_ttl
         self._ready: set[str] = set()
         self._ready_lock = asyncio.Lock()
+        # Directories read recently, per instance: by id, and (parent id, name) → id. A path
+        # lookup then costs only its last segment. This process's own changes to directories
+        # clear the instance's entries at once; another process's are seen within
+        # `cache_ttl` (the same window as instances and permission sets).
+        self._dirs: dict[str, dict[str, tuple[float, FileDoc]]] = {}
+        self._dir_names: dict[str, dict[tuple[str, str], str]] = {}
         # Leftovers of a crash: temp files of dead processes are invisible but take space.
         self.blobs.sweep_temps()
 
@@ -201,7 +209,39 @@ class VFS:
         return found
 
     async def root(self, instance: Instance) -> FileDoc:
-        return await self.get(instance, ROOT_DIR_ID)
+        return await self.directory(instance, ROOT_DIR_ID)
+
+    async def directory(self, instance: Instance, dir_id: str) -> FileDoc:
+        """A directory by id, from the short-lived cache when fresh (FileNotFound,
+        NotADirectory). Use `get` when the latest revision matters (before a write)."""
+        cached = self._dirs.get(instance.domain, {}).get(dir_id)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_ttl:
+            return cached[1]
+        doc = await self.get(instance, dir_id)
+        if not doc.is_dir:
+            raise NotADirectory(f"{doc.name!r} is not a directory")
+        self._remember_dir(instance, doc)
+        return doc
+
+    def _remember_dir(self, instance: Instance, doc: FileDoc) -> None:
+        self._dirs.setdefault(instance.domain, {})[doc.id] = (time.monotonic(), doc)
+        if doc.dir_id is not None:
+            self._dir_names.setdefault(instance.domain, {})[(doc.dir_id, doc.name)] = doc.id
+
+    def _cached_child(self, instance: Instance, dir_id: str, name: str) -> FileDoc | None:
+        child_id = self._dir_names.get(instance.domain, {}).get((dir_id, name))
+        if child_id is None:
+            return None
+        cached = self._dirs.get(instance.domain, {}).get(child_id)
+        if cached is None or time.monotonic() - cached[0] >= self.cache_ttl:
+            return None
+        doc = cached[1]
+        return doc if doc.dir_id == dir_id and doc.name == name else None
+
+    def forget_directories(self, instance: Instance) -> None:
+        """Drop the cached directories of an instance (after any change to a directory)."""
+        self._dirs.pop(instance.domain, None)
+        self._dir_names.pop(instance.domain, None)
 
     async def child(
         self, instance: Instance, directory: FileDoc | str, name: str
@@ -209,6 +249,9 @@ class VFS:
         """The entry called `name` in `directory`, or None."""
         dir_id = directory if isinstance(directory, str) else directory.id
         name = normalize_name(name)
+        cached = self._cached_child(instance, dir_id, name)
+        if cached is not None:
+            return cached
         await self.ensure(instance)
         reservation = await self.couch.get_doc_or_none(
             self.names_db(instance), _name_key(dir_id, name)
@@ -218,6 +261,8 @@ class VFS:
         doc = await self.get_or_none(instance, str(reservation.get("file_id", "")))
         if doc is None or doc.dir_id != dir_id or doc.name != name:
             return None
+        if doc.is_dir:
+            self._remember_dir(instance, doc)
         return doc
 
     async def list_dir(self, instance: Instance, directory: FileDoc) -> list[FileDoc]:
@@ -291,7 +336,7 @@ class VFS:
         parent = (
             await targets.directory(doc.dir_id)
             if targets is not None
-            else await self.get(instance, doc.dir_id)
+            else await self.directory(instance, doc.dir_id)
         )
         return join_path(parent.path or "/", doc.name)
 
@@ -687,6 +732,8 @@ class VFS:
             except Conflict:
                 current = await self.get(instance, doc.id)
                 continue
+            if doc.is_dir:
+                self.forget_directories(instance)
             return FileDoc(raw)
         raise Conflict("the file kept changing during the update; try again")
 
@@ -783,6 +830,8 @@ class VFS:
         if not same_place:
             await self._release(instance, doc.dir_id or ROOT_DIR_ID, doc.name, doc.id)
         moved = FileDoc(raw)
+        if moved.is_dir:
+            self.forget_directories(instance)
         if moved.is_dir and moved.path != doc.path:
             await self._repath_descendants(instance, moved)
         return moved
@@ -885,7 +934,7 @@ class VFS:
         if doc.in_trash:
             raise Conflict(f"{doc.name!r} is already in the trash")
         parent = await self.get(instance, doc.dir_id or ROOT_DIR_ID)
-        trash_dir = await self.get(instance, TRASH_DIR_ID)
+        trash_dir = await self.directory(instance, TRASH_DIR_ID)
         extra: dict[str, Any] = {"restore_path": parent.path or "/"}
         if doc.is_file:
             extra["trashed"] = True
@@ -946,6 +995,8 @@ class VFS:
         """Delete for good, recursively: documents, names, versions and bytes."""
         if doc.is_root or doc.is_trash_dir:
             raise InvalidMove("the root and trash directories cannot be deleted")
+        if doc.is_dir:
+            self.forget_directories(instance)
         in_trash = doc.in_trash
         if doc.is_dir:
             children = await self.list_dir(instance, doc)

@@ -37,7 +37,7 @@ class FileTargets:
     async def directory(self, dir_id: str) -> FileDoc:
         cached = self._dirs.get(dir_id)
         if cached is None:
-            cached = await self.vfs.get(self.instance, dir_id)
+            cached = await self.vfs.directory(self.instance, dir_id)
             self.remember(cached)
         return cached
 
