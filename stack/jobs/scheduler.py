@@ -1,0 +1,203 @@
+"""Firing triggers: due time-based triggers, matching `@event` triggers, webhooks.
+
+Two processes may find the same trigger due. Each occurrence's job gets an id derived from
+(trigger id, scheduled time), so creating it is a conditional write only one process wins;
+then `next_run_at` is advanced by a conditional update of the trigger (with its `_rev`),
+which again only one process wins. A crash between the two leaves the trigger due: the
+next look re-creates the same job id (409, already there) and advances it, so an
+occurrence is neither lost nor run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from roost.errors import Conflict, NotFound
+from roost.instances import Instance
+from roost.jobs.errors import InvalidTrigger
+from roost.jobs.events import EventRule
+from roost.jobs.job import JOBS_DOCTYPE, JobDoc, new_job_doc
+from roost.jobs.store import Doc, JobStore
+from roost.jobs.times import format_time, parse_time, utc_now
+from roost.jobs.trigger import TRIGGERS_DOCTYPE, TriggerDoc
+from roost.jobs.workers import WorkerSpec
+
+log = logging.getLogger("roost.jobs")
+
+DEFAULT_MAX_ATTEMPTS = 3
+
+
+def occurrence_job_id(trigger_id: str, due: str) -> str:
+    """The id of the job a time-based trigger queues for its run due at `due`."""
+    return hashlib.sha256(f"{trigger_id}\n{due}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class _EventTriggers:
+    loaded_at: float
+    triggers: tuple[tuple[TriggerDoc, tuple[EventRule, ...]], ...]
+
+    def matching(self, doctype: str, verb: str, doc: Mapping[str, Any]) -> list[TriggerDoc]:
+        return [
+            trigger
+            for trigger, rules in self.triggers
+            if any(rule.matches(doctype, verb, doc) for rule in rules)
+        ]
+
+
+class TriggerScheduler:
+    def __init__(
+        self, store: JobStore, workers: Mapping[str, WorkerSpec], event_cache_seconds: float
+    ) -> None:
+        self.store = store
+        self.workers = workers
+        self.event_cache_seconds = event_cache_seconds
+        self._events: dict[str, _EventTriggers] = {}
+        self._event_locks: dict[str, asyncio.Lock] = {}
+
+    def max_attempts_for(self, worker: str) -> int:
+        spec = self.workers.get(worker)
+        return spec.max_attempts if spec is not None else DEFAULT_MAX_ATTEMPTS
+
+    async def queue(
+        self,
+        instance: Instance,
+        trigger: TriggerDoc,
+        message: dict[str, Any],
+        *,
+        job_id: str | None = None,
+    ) -> JobDoc | None:
+        """Queue the trigger's job; None when a job with `job_id` already exists."""
+        doc = new_job_doc(
+            job_id or uuid.uuid4().hex,
+            trigger.worker,
+            message,
+            now=format_time(utc_now()),
+            max_attempts=self.max_attempts_for(trigger.worker),
+            trigger_id=trigger.id,
+        )
+        try:
+            await self.store.create(instance, JOBS_DOCTYPE, doc)
+        except Conflict:
+            if job_id is None:
+                raise
+            return None
+        return JobDoc.from_doc(doc)
+
+    # -- time-based triggers -----------------------------------------------------------
+
+    async def fire_due(self, instance: Instance, now: datetime) -> list[JobDoc]:
+        docs = await self.store.due(instance, TRIGGERS_DOCTYPE, "next_run_at", format_time(now))
+        queued: list[JobDoc] = []
+        for doc in docs:
+            job = await self._fire(instance, doc, now)
+            if job is not None:
+                queued.append(job)
+        return queued
+
+    async def _fire(self, instance: Instance, doc: Doc, now: datetime) -> JobDoc | None:
+        trigger = TriggerDoc.from_doc(doc)
+        due_text = str(doc["next_run_at"])
+        try:
+            schedule = trigger.schedule()
+            due = parse_time(due_text)
+        except (InvalidTrigger, ValueError) as error:
+            # Written by something else than this service; park it rather than retry forever.
+            log.warning(
+                "trigger cannot be scheduled",
+                extra={"fields": {"trigger": trigger.id, "error": str(error)}},
+            )
+            doc.pop("next_run_at", None)
+            doc["error"] = str(error)
+            await self._write_back(instance, doc)
+            return None
+        job_id = occurrence_job_id(trigger.id, due_text)
+        job = await self.queue(instance, trigger, dict(trigger.message), job_id=job_id)
+        following = schedule.following(due, now)
+        if following is None:
+            try:
+                await self.store.delete(instance, TRIGGERS_DOCTYPE, trigger.id, trigger.rev)
+            except (Conflict, NotFound):
+                pass  # another process fired it first, or its owner deleted it
+        else:
+            doc.update(
+                next_run_at=format_time(following),
+                last_run_at=format_time(now),
+                last_job_id=job_id,
+            )
+            await self._write_back(instance, doc)
+        return job
+
+    async def _write_back(self, instance: Instance, doc: Doc) -> None:
+        try:
+            await self.store.replace(instance, TRIGGERS_DOCTYPE, doc)
+        except (Conflict, NotFound):
+            pass  # another process advanced it first, or it was deleted
+
+    # -- @event triggers ---------------------------------------------------------------
+
+    def forget(self, instance: Instance) -> None:
+        """Drop the cached `@event` triggers of an instance (one was created or deleted)."""
+        self._events.pop(instance.domain, None)
+
+    def cached_matches(
+        self, instance: Instance, doctype: str, verb: str, doc: Mapping[str, Any]
+    ) -> bool | None:
+        """Whether a fresh cache says some trigger matches; None when the cache is stale."""
+        cached = self._events.get(instance.domain)
+        if cached is None or time.monotonic() - cached.loaded_at > self.event_cache_seconds:
+            return None
+        return bool(cached.matching(doctype, verb, doc))
+
+    async def _event_triggers(self, instance: Instance) -> _EventTriggers:
+        lock = self._event_locks.setdefault(instance.domain, asyncio.Lock())
+        async with lock:
+            cached = self._events.get(instance.domain)
+            if (
+                cached is not None
+                and time.monotonic() - cached.loaded_at <= self.event_cache_seconds
+            ):
+                return cached
+            loaded_at = time.monotonic()
+            found: list[tuple[TriggerDoc, tuple[EventRule, ...]]] = []
+            for doc in await self.store.all(instance, TRIGGERS_DOCTYPE):
+                if doc.get("type") != "@event":
+                    continue
+                trigger = TriggerDoc.from_doc(doc)
+                try:
+                    found.append((trigger, trigger.event_rules()))
+                except InvalidTrigger:
+                    continue
+            fresh = _EventTriggers(loaded_at, tuple(found))
+            self._events[instance.domain] = fresh
+            return fresh
+
+    async def fire_event(
+        self, instance: Instance, doctype: str, verb: str, doc: Mapping[str, Any]
+    ) -> list[JobDoc]:
+        triggers = await self._event_triggers(instance)
+        queued: list[JobDoc] = []
+        for trigger in triggers.matching(doctype, verb, doc):
+            message = {
+                **trigger.message,
+                "event": {"doctype": doctype, "verb": verb, "doc": dict(doc)},
+            }
+            job = await self.queue(instance, trigger, message)
+            if job is not None:
+                queued.append(job)
+        return queued
+
+    # -- @webhook triggers -------------------------------------------------------------
+
+    async def fire_webhook(self, instance: Instance, trigger: TriggerDoc, payload: Any) -> JobDoc:
+        job = await self.queue(instance, trigger, {**trigger.message, "input": payload})
+        assert job is not None  # a random id never collides
+        return job

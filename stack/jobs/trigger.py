@@ -1,0 +1,92 @@
+"""The trigger document (`io.cozy.triggers`): when to queue a job for a worker.
+
+Time-based triggers (`@at @in @every @cron`) carry `next_run_at`, the instant of their next
+run, indexed like a job's `due_at`. `@event` triggers are matched in memory against the
+changes the stack reports; `@webhook` triggers fire on `POST /jobs/webhooks/{id}` — their id
+is 128 random bits, the only secret a webhook caller holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from roost.jobs.errors import InvalidTrigger
+from roost.jobs.events import EventRule, parse_event_rules
+from roost.jobs.schedule import TIME_TRIGGER_TYPES, TimeSchedule, parse_time_schedule
+
+TRIGGERS_DOCTYPE: Final = "io.cozy.triggers"
+TRIGGER_TYPES: Final = (*TIME_TRIGGER_TYPES, "@event", "@webhook")
+
+
+@dataclass(frozen=True)
+class TriggerDoc:
+    id: str
+    rev: str
+    type: str
+    arguments: str
+    worker: str
+    message: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    next_run_at: str | None = None
+    last_run_at: str | None = None
+    last_job_id: str | None = None
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> TriggerDoc:
+        message = doc.get("message")
+        return cls(
+            id=str(doc["_id"]),
+            rev=str(doc.get("_rev", "")),
+            type=str(doc.get("type", "")),
+            arguments=str(doc.get("arguments", "")),
+            worker=str(doc.get("worker", "")),
+            message=dict(message) if isinstance(message, Mapping) else {},
+            created_at=str(doc.get("created_at", "")),
+            next_run_at=doc.get("next_run_at"),
+            last_run_at=doc.get("last_run_at"),
+            last_job_id=doc.get("last_job_id"),
+        )
+
+    @property
+    def is_time_based(self) -> bool:
+        return self.type in TIME_TRIGGER_TYPES
+
+    def schedule(self) -> TimeSchedule:
+        return parse_time_schedule(self.type, self.arguments)
+
+    def event_rules(self) -> tuple[EventRule, ...]:
+        if self.type != "@event":
+            return ()
+        return parse_event_rules(self.arguments)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "_id": self.id,
+            "_rev": self.rev,
+            "_type": TRIGGERS_DOCTYPE,
+            "type": self.type,
+            "arguments": self.arguments,
+            "worker": self.worker,
+            "message": self.message,
+            "created_at": self.created_at,
+            "next_run_at": self.next_run_at,
+            "last_run_at": self.last_run_at,
+            "last_job_id": self.last_job_id,
+        }
+        if self.type == "@webhook":
+            body["webhook"] = f"/jobs/webhooks/{self.id}"
+        return body
+
+
+def validate_trigger(kind: str, arguments: str) -> None:
+    """Raise InvalidTrigger unless `kind` and `arguments` make a trigger that can fire."""
+    if kind not in TRIGGER_TYPES:
+        raise InvalidTrigger(f"a trigger type is one of {', '.join(TRIGGER_TYPES)}, not {kind!r}")
+    if kind in TIME_TRIGGER_TYPES:
+        parse_time_schedule(kind, arguments)
+    elif kind == "@event":
+        parse_event_rules(arguments)
+    elif arguments.strip():
+        raise InvalidTrigger("@webhook takes no arguments")
