@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 
 from roost.config import Config
 from roost.services import Services
-from roost.web import access, apps, auth, data, dav, files, replication, settings, status
+from roost.web import access, apps, auth, data, dav, files, oauth, replication, settings, status
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
@@ -31,6 +31,7 @@ def route_table() -> list[BaseRoute]:
     routes += apps.ROUTES  # app origins ({slug}.{instance}) first, then /apps
     routes += status.ROUTES
     routes += auth.ROUTES
+    routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES
     routes += settings.ROUTES
     routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage

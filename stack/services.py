@@ -14,6 +14,7 @@ from roost.documents import DocumentService
 from roost.instances import InstanceService
 from roost.login_limiter import LoginLimiter
 from roost.metrics import Metrics
+from roost.oauth import OAuthService
 from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
 from roost.replication import ReplicationService
@@ -33,6 +34,7 @@ class Services:
     tokens: TokenService
     documents: DocumentService
     replication: ReplicationService
+    oauth: OAuthService
     vfs: VFS
     authenticator: Authenticator
     login_limiter: LoginLimiter
@@ -57,6 +59,7 @@ class Services:
             tokens=TokenService(permission_docs),
             documents=DocumentService(couch, SchemaRegistry()),
             replication=ReplicationService(couch, SchemaRegistry()),
+            oauth=OAuthService(couch, permission_docs, TokenService(permission_docs)),
             vfs=VFS(couch, config.files_dir, cache_ttl=config.cache_ttl_seconds),
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
             login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),

@@ -24,7 +24,7 @@ DEVICE_SCRIPT = HERE / "pouchdb_client.js"
 Device = Callable[..., Awaitable[list[Any]]]
 
 
-async def run_device(plan: dict[str, Any], *, timeout: float = 600) -> list[Any]:
+async def run_device(plan: dict[str, Any], *, seconds: float = 600) -> list[Any]:
     """Run one PouchDB session in Node; the steps' results, or an AssertionError with Node's
     own error output."""
     process = await asyncio.create_subprocess_exec(
@@ -34,7 +34,7 @@ async def run_device(plan: dict[str, Any], *, timeout: float = 600) -> list[Any]
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(process.communicate(json.dumps(plan).encode()), timeout)
+    out, err = await asyncio.wait_for(process.communicate(json.dumps(plan).encode()), seconds)
     if process.returncode != 0:
         raise AssertionError(f"PouchDB session failed:\n{err.decode()}")
     results: list[Any] = json.loads(out)
