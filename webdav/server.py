@@ -205,10 +205,11 @@ class DavServer:
         couch: CouchClient,
         *,
         max_xml_bytes: int = MAX_XML_BYTES,
+        cache_ttl: float = 0.0,
     ) -> None:
         self.vfs = vfs
         self.authenticator = authenticator
-        self.locks = LockStore(couch)
+        self.locks = LockStore(couch, cache_ttl)
         self.max_xml_bytes = max_xml_bytes
         self._handlers: dict[str, Callable[[_Call], Coroutine[Any, Any, Response]]] = {
             "GET": self._get,
@@ -311,9 +312,9 @@ class DavServer:
         target = await call.targets.for_new(parent, name, type="directory" if is_dir else "file")
         check(call.permissions, verb, FILES_DOCTYPE, target)
 
-    async def _all_locks(self, call: _Call) -> list[Lock]:
-        if call._locks is None:
-            call._locks = await self.locks.all(call.instance)
+    async def _all_locks(self, call: _Call, *, fresh: bool = False) -> list[Lock]:
+        if call._locks is None or fresh:
+            call._locks = await self.locks.all(call.instance, fresh=fresh)
         return call._locks
 
     async def _check_locks(
@@ -720,7 +721,7 @@ class DavServer:
             await self._allow(call, "PUT", doc)
             if not doc.is_dir:
                 depth = "0"
-        locks = await self._all_locks(call)
+        locks = await self._all_locks(call, fresh=True)
         vfs_path = path.vfs_path
         conflicting = [
             lock
@@ -759,7 +760,7 @@ class DavServer:
         if not lists:
             raise BadRequest("a LOCK without a body refreshes a lock: send its token in If")
         tokens = submitted_tokens(lists)
-        locks = await self._all_locks(call)
+        locks = await self._all_locks(call, fresh=True)
         matching = [
             lock
             for lock in locks
@@ -785,7 +786,7 @@ class DavServer:
         if doc is None:
             raise DavError(404, "not found")
         await self._allow(call, "PUT", doc)
-        locks = await self._all_locks(call)
+        locks = await self._all_locks(call, fresh=True)
         lock = next((item for item in locks if item.token == token), None)
         if lock is None or not lock.covers(call.path.vfs_path):
             raise DavError(
