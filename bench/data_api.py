@@ -24,13 +24,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import median, percentile, write_section  # noqa: E402
+from report import median, percentile, write_section
 
-from roost.config import Config  # noqa: E402
-from roost.couch import quote_db  # noqa: E402
-from roost.embedded_store import EmbeddedStore, free_port  # noqa: E402
-from roost.permissions import PermissionSet  # noqa: E402
-from roost.services import Services  # noqa: E402
+from roost.config import Config
+from roost.couch import quote_db
+from roost.embedded_store import EmbeddedStore, free_port
+from roost.permissions import PermissionSet
+from roost.services import Services
 
 DOCTYPE = "io.cozy.contacts"
 DOMAIN = "bench.roost.test"
@@ -61,8 +61,12 @@ async def run(store_url: str, roost_url: str, config: Config, total: int) -> str
     services = Services.build(config, store_url)
     instance = await services.instances.create(DOMAIN, secrets.token_urlsafe(12))
     token = await services.tokens.issue(
-        instance, audience="cli", subject="bench",
-        permissions=PermissionSet.from_inline(DOCTYPE), ttl=timedelta(hours=1), kind="cli",
+        instance,
+        audience="cli",
+        subject="bench",
+        permissions=PermissionSet.from_inline(DOCTYPE),
+        ttl=timedelta(hours=1),
+        kind="cli",
     )
     db = instance.db(DOCTYPE)
     await services.couch.ensure_db(db)
@@ -71,11 +75,16 @@ async def run(store_url: str, roost_url: str, config: Config, total: int) -> str
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     direct = httpx.AsyncClient(base_url=store_url, limits=limits, timeout=30)
     roost = httpx.AsyncClient(
-        base_url=roost_url, limits=limits, timeout=30,
+        base_url=roost_url,
+        limits=limits,
+        timeout=30,
         headers={"Host": DOMAIN, "Authorization": f"Bearer {token}"},
     )
-    body = {"fullname": "Ada Lovelace", "email": [{"address": "ada@example.org"}],
-            "groups": ["family"]}
+    body = {
+        "fullname": "Ada Lovelace",
+        "email": [{"address": "ada@example.org"}],
+        "groups": ["family"],
+    }
     ids: list[str] = []
     response = await roost.post(f"/data/{DOCTYPE}/", json=body)
     response.raise_for_status()
@@ -98,14 +107,17 @@ async def run(store_url: str, roost_url: str, config: Config, total: int) -> str
     rows = []
     for concurrency in (1, 16):
         count = total if concurrency > 1 else max(200, total // 4)
-        for label, roost_op, direct_op in (("GET by id", roost_get, direct_get),
-                                            ("POST", roost_post, direct_post)):
+        for label, roost_op, direct_op in (
+            ("GET by id", roost_get, direct_get),
+            ("POST", roost_post, direct_post),
+        ):
             await _drive(concurrency, 50, direct_op)  # warm both paths
             await _drive(concurrency, 50, roost_op)
             d_rate, d_lat = await _drive(concurrency, count, direct_op)
             r_rate, r_lat = await _drive(concurrency, count, roost_op)
-            rows.append((label, concurrency, _row("direct", d_rate, d_lat),
-                         _row("roost", r_rate, r_lat)))
+            rows.append(
+                (label, concurrency, _row("direct", d_rate, d_lat), _row("roost", r_rate, r_lat))
+            )
     await direct.aclose()
     await roost.aclose()
 
@@ -138,10 +150,16 @@ def main() -> None:
         store_url = store.url
     prefix = f"bench{secrets.token_hex(3)}-"
     port = free_port()
-    env = dict(os.environ, ROOST_COUCHDB_URL=store_url, ROOST_DB_PREFIX=prefix,
-               ROOST_DATA=str(work / "data"), ROOST_LOG_LEVEL="warning")
+    env = dict(
+        os.environ,
+        ROOST_COUCHDB_URL=store_url,
+        ROOST_DB_PREFIX=prefix,
+        ROOST_DATA=str(work / "data"),
+        ROOST_LOG_LEVEL="warning",
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli", "serve", "--port", str(port)], env=env,
+        [sys.executable, "-m", "roost.cli", "serve", "--port", str(port)],
+        env=env,
     )
     try:
         deadline = time.monotonic() + 30
