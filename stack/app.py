@@ -17,7 +17,19 @@ from starlette.routing import BaseRoute
 
 from roost.config import Config
 from roost.services import Services
-from roost.web import access, apps, auth, data, dav, files, oauth, replication, settings, status
+from roost.web import (
+    access,
+    apps,
+    auth,
+    data,
+    dav,
+    files,
+    jobs,
+    oauth,
+    replication,
+    settings,
+    status,
+)
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
@@ -34,6 +46,7 @@ def route_table() -> list[BaseRoute]:
     routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES
     routes += settings.ROUTES
+    routes += jobs.ROUTES  # /jobs/queue, /jobs/triggers, /jobs/webhooks, /jobs/{id}
     routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage
     routes += dav.ROUTES  # /dav/files/ WebDAV (and OPTIONS / for Windows)
     routes += replication.ROUTES  # /data/{doctype}/_changes… (before data.ROUTES)
@@ -62,9 +75,12 @@ def create_app(
             result = hook(built)
             if hasattr(result, "__await__"):
                 await result
+        # After the hooks, which may register workers; jobs left queued are picked up now.
+        await built.jobs.start()
         try:
             yield
         finally:
+            await built.jobs.stop()
             for hook in on_shutdown:
                 result = hook(built)
                 if hasattr(result, "__await__"):

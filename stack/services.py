@@ -12,6 +12,7 @@ from roost.couch import CouchClient
 from roost.doctypes import SchemaRegistry
 from roost.documents import DocumentService
 from roost.instances import InstanceService
+from roost.jobs import JobService
 from roost.login_limiter import LoginLimiter
 from roost.metrics import Metrics
 from roost.oauth import OAuthService
@@ -40,6 +41,7 @@ class Services:
     login_limiter: LoginLimiter
     access_log: AccessLog
     metrics: Metrics
+    jobs: JobService
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -49,10 +51,11 @@ class Services:
         permission_docs = PermissionDocs(couch, config.cache_ttl_seconds)
         sessions = SessionService(couch, config.session_ttl_seconds)
         app_passwords = AppPasswords(couch, permission_docs, config.cache_ttl_seconds)
+        instances = InstanceService(couch, config)
         return cls(
             config=config,
             couch=couch,
-            instances=InstanceService(couch, config),
+            instances=instances,
             sessions=sessions,
             permission_docs=permission_docs,
             app_passwords=app_passwords,
@@ -65,9 +68,11 @@ class Services:
             login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
             access_log=AccessLog(couch),
             metrics=Metrics(),
+            jobs=JobService(couch, instances, event_cache_seconds=config.cache_ttl_seconds),
             store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:
+        await self.jobs.aclose()
         await self.access_log.aclose()
         await self.couch.aclose()

@@ -136,6 +136,7 @@ async def create_document(request: Request) -> Response:
     doc = services.documents.prepare_new(doctype, body, app_slug=principal.app_slug)
     check(principal.permissions, "POST", doctype, DocumentTarget(doc))
     await services.documents.save(instance_of(request), doctype, doc)
+    services.jobs.notify_change(instance_of(request), doctype, "CREATED", doc)
     return _write_answer(doctype, doc, 201)
 
 
@@ -159,6 +160,7 @@ async def put_document(request: Request) -> Response:
         if existing is not None:
             raise Conflict("Document update conflict: the document exists; send its _rev")
         await services.documents.save(instance, doctype, doc)
+        services.jobs.notify_change(instance, doctype, "CREATED", doc)
         return _write_answer(doctype, doc, 201)
     _may_touch(principal, "PUT", doctype)
     previous = await services.documents.get_or_none(instance, doctype, doc_id)
@@ -171,6 +173,7 @@ async def put_document(request: Request) -> Response:
         check(principal.permissions, "PUT", doctype, DocumentTarget(previous))
         check(principal.permissions, "PUT", doctype, DocumentTarget(doc))
     await services.documents.save(instance, doctype, doc)
+    services.jobs.notify_change(instance, doctype, "UPDATED", doc)
     return _write_answer(doctype, doc, 200)
 
 
@@ -202,6 +205,9 @@ async def delete_document(request: Request) -> Response:
     if previous["_rev"] != rev:
         raise Conflict("Document update conflict: the revision is stale")
     new_rev = await services.documents.delete(instance, doctype, doc_id, rev)
+    services.jobs.notify_change(
+        instance, doctype, "DELETED", {**previous, "_rev": new_rev, "_deleted": True}
+    )
     return JSONResponse(
         {"id": doc_id, "rev": new_rev, "type": doctype, "ok": True, "deleted": True}
     )

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from roost.app import create_app
+from roost.config import Config
 from roost.couch import CouchClient
 from roost.errors import NotFound
 from roost.instances import Instance
@@ -378,3 +380,23 @@ async def test_unknown_workers_and_jobs(
         await jobs.get(instance, "no-such-job")
     with pytest.raises(NotFound):
         await jobs.get(instance, "_design/roost-due_at")
+
+
+async def test_the_app_lifespan_starts_and_stops_the_runner(
+    config: Config, instance: Instance
+) -> None:
+    worker = worker_name("lifespan")
+
+    async def hello(inst: Instance, job: JobDoc) -> str:
+        return "served"
+
+    def register(built: Services) -> None:
+        built.jobs.register_worker(worker, hello)
+
+    app = create_app(config, on_startup=[register])
+    services = app.state.services
+    async with app.router.lifespan_context(app):
+        assert services.jobs.started
+        job = await services.jobs.enqueue(instance, worker)
+        assert (await finished(services.jobs, instance, job.id)).result == "served"
+    assert not services.jobs.started

@@ -1,0 +1,207 @@
+"""`/jobs/…`: queue jobs, read them, manage triggers, receive webhooks.
+
+Permissions follow cozy-stack: queuing checks POST on `io.cozy.jobs` against a document
+whose `worker` is the queued worker (so `io.cozy.jobs:POST:sendmail:worker` may queue only
+sendmail jobs); reading a job or a trigger checks GET on that document; a job or trigger the
+caller may not read answers like a missing one. Webhooks need no credentials: the trigger
+id is the secret.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from roost.errors import BadRequest, NotFound
+from roost.jobs import JOBS_DOCTYPE, TRIGGERS_DOCTYPE, JobDoc, TriggerDoc
+from roost.jobs.events import parse_event_rules
+from roost.jobs.workers import validate_worker_name
+from roost.permissions import DocumentTarget, PermissionDenied, check
+from roost.principals import Principal
+from roost.web.context import instance_of, principal_of, read_body, read_json, services_of
+
+
+def _may_touch(principal: Principal, verb: str, doctype: str) -> None:
+    """403 when no rule of the set concerns this verb and doctype at all."""
+    if not principal.permissions.allows_some(verb, doctype):
+        raise PermissionDenied(verb, doctype, f"this token has no {verb} permission on {doctype}")
+
+
+def _attributes(body: Any) -> dict[str, Any]:
+    """The request's attributes, plain or in cozy-stack's `{"data": {"attributes": …}}`."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    data = body.get("data")
+    if isinstance(data, dict) and isinstance(data.get("attributes"), dict):
+        attributes: dict[str, Any] = data["attributes"]
+        return attributes
+    return body
+
+
+async def _optional_json(request: Request) -> Any:
+    if not request.headers.get("content-length") and "transfer-encoding" not in request.headers:
+        return None
+    body = await read_body(request, services_of(request).config.max_body_bytes)
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest(f"the body is not valid JSON: {error}") from None
+
+
+def _job_target(job: JobDoc) -> DocumentTarget:
+    return DocumentTarget({"_id": job.id, "worker": job.worker, "state": job.state})
+
+
+def _trigger_target(trigger: TriggerDoc) -> DocumentTarget:
+    return DocumentTarget({"_id": trigger.id, "worker": trigger.worker, "type": trigger.type})
+
+
+async def get_job(request: Request) -> Response:
+    principal = await principal_of(request)
+    _may_touch(principal, "GET", JOBS_DOCTYPE)
+    services = services_of(request)
+    job = await services.jobs.get(instance_of(request), request.path_params["job_id"])
+    if not principal.permissions.allows("GET", JOBS_DOCTYPE, _job_target(job)):
+        raise NotFound("missing")
+    return JSONResponse(job.to_json())
+
+
+async def queue_job(request: Request) -> Response:
+    principal = await principal_of(request)
+    worker = validate_worker_name(request.path_params["worker"])
+    check(
+        principal.permissions, "POST", JOBS_DOCTYPE, DocumentTarget({"_id": "", "worker": worker})
+    )
+    attributes = _attributes(await _optional_json(request))
+    message = attributes.get("arguments", attributes.get("message"))
+    options = attributes.get("options")
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise BadRequest("options must be a JSON object")
+    max_attempts = options.get("max_attempts", options.get("max_exec_count"))
+    if max_attempts is not None and (
+        isinstance(max_attempts, bool) or not isinstance(max_attempts, int)
+    ):
+        raise BadRequest("max_attempts must be an integer")
+    services = services_of(request)
+    job = await services.jobs.enqueue(
+        instance_of(request), worker, message, max_attempts=max_attempts
+    )
+    return JSONResponse(job.to_json(), status_code=202)
+
+
+async def list_triggers(request: Request) -> Response:
+    principal = await principal_of(request)
+    _may_touch(principal, "GET", TRIGGERS_DOCTYPE)
+    worker = request.query_params.get("worker") or request.query_params.get("Worker")
+    kind = request.query_params.get("type") or request.query_params.get("Type")
+    services = services_of(request)
+    triggers = await services.jobs.list_triggers(instance_of(request), worker=worker)
+    visible = [
+        trigger.to_json()
+        for trigger in triggers
+        if (kind is None or trigger.type == kind)
+        and principal.permissions.allows("GET", TRIGGERS_DOCTYPE, _trigger_target(trigger))
+    ]
+    return JSONResponse({"triggers": visible})
+
+
+async def create_trigger(request: Request) -> Response:
+    principal = await principal_of(request)
+    _may_touch(principal, "POST", TRIGGERS_DOCTYPE)
+    attributes = _attributes(await read_json(request))
+    kind = attributes.get("type")
+    arguments = attributes.get("arguments", "")
+    worker = attributes.get("worker")
+    if not isinstance(kind, str) or not isinstance(arguments, str) or not isinstance(worker, str):
+        raise BadRequest("a trigger needs type, worker (strings) and arguments (a string)")
+    validate_worker_name(worker)
+    check(
+        principal.permissions,
+        "POST",
+        TRIGGERS_DOCTYPE,
+        DocumentTarget({"_id": "", "type": kind, "worker": worker}),
+    )
+    if kind == "@event" and not principal.is_owner:
+        # The jobs will carry the changed documents: only for one who may read them all.
+        for rule in parse_event_rules(arguments):
+            check(principal.permissions, "GET", rule.doctype)
+    services = services_of(request)
+    trigger = await services.jobs.create_trigger(
+        instance_of(request), kind, arguments, worker, attributes.get("message")
+    )
+    return JSONResponse(trigger.to_json(), status_code=201)
+
+
+async def _readable_trigger(request: Request, principal: Principal) -> TriggerDoc:
+    services = services_of(request)
+    trigger = await services.jobs.get_trigger(
+        instance_of(request), request.path_params["trigger_id"]
+    )
+    if not principal.permissions.allows("GET", TRIGGERS_DOCTYPE, _trigger_target(trigger)):
+        raise NotFound("missing")
+    return trigger
+
+
+async def get_trigger(request: Request) -> Response:
+    principal = await principal_of(request)
+    _may_touch(principal, "GET", TRIGGERS_DOCTYPE)
+    trigger = await _readable_trigger(request, principal)
+    return JSONResponse(trigger.to_json())
+
+
+async def delete_trigger(request: Request) -> Response:
+    principal = await principal_of(request)
+    _may_touch(principal, "DELETE", TRIGGERS_DOCTYPE)
+    trigger = await _readable_trigger(request, principal)
+    check(principal.permissions, "DELETE", TRIGGERS_DOCTYPE, _trigger_target(trigger))
+    await services_of(request).jobs.delete_trigger(instance_of(request), trigger.id)
+    return Response(status_code=204)
+
+
+async def webhook(request: Request) -> Response:
+    services = services_of(request)
+    instance = instance_of(request)
+    # Look the trigger up before reading the body: an unknown id costs no upload.
+    trigger = await services.jobs.get_trigger(instance, request.path_params["trigger_id"])
+    if trigger.type != "@webhook":
+        raise NotFound("missing")
+    body = await read_body(request, services.config.max_body_bytes)
+    payload: Any = None
+    if body.strip():
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("a webhook payload must be JSON or UTF-8 text") from None
+        if content_type in ("application/json", "") or content_type.endswith("+json"):
+            try:
+                payload = json.loads(text)
+            except ValueError:
+                if content_type:
+                    raise BadRequest("the body is not valid JSON") from None
+                payload = text
+        else:
+            payload = text
+    job = await services.jobs.fire_webhook(instance, trigger.id, payload)
+    return JSONResponse({"ok": True, "job_id": job.id}, status_code=202)
+
+
+ROUTES = [
+    Route("/jobs/queue/{worker}", queue_job, methods=["POST"]),
+    Route("/jobs/triggers", list_triggers, methods=["GET"]),
+    Route("/jobs/triggers", create_trigger, methods=["POST"]),
+    Route("/jobs/triggers/{trigger_id}", get_trigger, methods=["GET"]),
+    Route("/jobs/triggers/{trigger_id}", delete_trigger, methods=["DELETE"]),
+    Route("/jobs/webhooks/{trigger_id}", webhook, methods=["POST"]),
+    Route("/jobs/{job_id}", get_job, methods=["GET"]),
+]
