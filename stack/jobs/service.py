@@ -378,6 +378,15 @@ class JobService:
     def started(self) -> bool:
         return self._poller is not None
 
+    def stats(self) -> dict[str, Any]:
+        """For /status and /metrics: is this process running jobs, and how many now."""
+        return {
+            "started": self.started,
+            "process_id": self.process_id,
+            "workers": list(self.workers),
+            "running": self._runner.running,
+        }
+
     async def start(self) -> None:
         """Start polling (jobs left queued by a previous run are picked up by the first look)."""
         if self._poller is not None:

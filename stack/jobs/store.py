@@ -96,6 +96,7 @@ class JobStore:
         )
         if response.status_code == 404:
             self._missing_until[db] = time.monotonic() + MISSING_DB_RECHECK_SECONDS
+            self._indexed.discard(db)  # if it comes back (instance re-created), index it again
             return []
         raise_for_couch(response)
         try:

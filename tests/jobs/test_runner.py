@@ -397,6 +397,7 @@ async def test_the_app_lifespan_starts_and_stops_the_runner(
     services = app.state.services
     async with app.router.lifespan_context(app):
         assert services.jobs.started
+        assert worker in services.jobs.stats()["workers"]
         job = await services.jobs.enqueue(instance, worker)
         assert (await finished(services.jobs, instance, job.id)).result == "served"
     assert not services.jobs.started
