@@ -61,6 +61,7 @@ DEFAULT_VERSIONS_TO_KEEP = 20
 # A reservation whose file document is still missing after this long is a crash leftover.
 _STALE_RESERVATION_SECONDS = 30.0
 _CAS_ATTEMPTS = 20
+_MAX_CACHED_LISTINGS = 32  # per instance
 # Fields `update_fields` may change; name and dir_id go through `move`, content through
 # `overwrite_file`, trash state through `trash`/`restore`.
 UPDATABLE_FIELDS = frozenset(
@@ -120,6 +121,9 @@ class VFS:
         # `cache_ttl` (the same window as instances and permission sets).
         self._dirs: dict[str, dict[str, tuple[float, FileDoc]]] = {}
         self._dir_names: dict[str, dict[tuple[str, str], str]] = {}
+        self._listings: dict[str, dict[str, tuple[float, list[FileDoc]]]] = {}
+        # Bumped by every write, so a listing read across a write is never cached.
+        self._generation: dict[str, int] = {}
         # Leftovers of a crash: temp files of dead processes are invisible but take space.
         self.blobs.sweep_temps()
 
@@ -238,6 +242,31 @@ class VFS:
         doc = cached[1]
         return doc if doc.dir_id == dir_id and doc.name == name else None
 
+    def _changed(self, instance: Instance) -> None:
+        self._generation[instance.domain] = self._generation.get(instance.domain, 0) + 1
+        self._listings.pop(instance.domain, None)
+
+    async def _save(self, instance: Instance, doc: JSONDoc) -> str:
+        self._changed(instance)
+        try:
+            return await self.couch.put_doc(self.files_db(instance), doc)
+        finally:
+            self._changed(instance)
+
+    async def _save_many(self, instance: Instance, docs: list[JSONDoc]) -> list[JSONDoc]:
+        self._changed(instance)
+        try:
+            return await self.couch.bulk_docs(self.files_db(instance), docs)
+        finally:
+            self._changed(instance)
+
+    async def _delete_raw(self, instance: Instance, doc_id: str, rev: str) -> None:
+        self._changed(instance)
+        try:
+            await self.couch.delete_doc(self.files_db(instance), doc_id, rev)
+        finally:
+            self._changed(instance)
+
     def forget_directories(self, instance: Instance) -> None:
         """Drop the cached directories of an instance (after any change to a directory)."""
         self._dirs.pop(instance.domain, None)
@@ -265,10 +294,31 @@ class VFS:
             self._remember_dir(instance, doc)
         return doc
 
-    async def list_dir(self, instance: Instance, directory: FileDoc) -> list[FileDoc]:
-        """Every entry of a directory, sorted by name (the trash directory included for root)."""
+    async def list_dir(
+        self, instance: Instance, directory: FileDoc, *, fresh: bool = False
+    ) -> list[FileDoc]:
+        """Every entry of a directory, sorted by name (the trash directory included for root).
+
+        A listing read less than `cache_ttl` ago is reused unless `fresh` (any change this
+        process makes to the instance's files drops them): file managers list the same
+        folder many times in a row. Pass `fresh=True` before acting on the entries.
+        """
         if not directory.is_dir:
             raise NotADirectory(f"{directory.name!r} is not a directory")
+        listings = self._listings.setdefault(instance.domain, {})
+        cached = listings.get(directory.id)
+        if not fresh and cached is not None and time.monotonic() - cached[0] < self.cache_ttl:
+            return list(cached[1])
+        generation = self._generation.get(instance.domain, 0)
+        read_at = time.monotonic()
+        entries = await self._read_dir(instance, directory)
+        if self._generation.get(instance.domain, 0) == generation:
+            if len(listings) >= _MAX_CACHED_LISTINGS:
+                listings.pop(next(iter(listings)))
+            listings[directory.id] = (read_at, entries)
+        return list(entries)
+
+    async def _read_dir(self, instance: Instance, directory: FileDoc) -> list[FileDoc]:
         await self.ensure(instance)
         reservations = await self.couch.all_docs(
             self.names_db(instance),
@@ -376,7 +426,7 @@ class VFS:
         stamp_metadata(doc, None, app_slug)
         await self._reserve(instance, parent.id, name, doc["_id"])
         try:
-            await self.couch.put_doc(self.files_db(instance), doc)
+            await self._save(instance, doc)
         except BaseException:
             await self._release(instance, parent.id, name, doc["_id"])
             raise
@@ -472,7 +522,7 @@ class VFS:
         await self._reserve(instance, parent.id, name, file_id)
         try:
             await self.blobs.commit(content, instance.domain, file_id, internal_id)
-            await self.couch.put_doc(self.files_db(instance), doc)
+            await self._save(instance, doc)
         except BaseException:
             await self.blobs.remove_all(instance.domain, file_id)
             await self._release(instance, parent.id, name, file_id)
@@ -545,7 +595,7 @@ class VFS:
                 stamp_metadata(doc, current.doc, app_slug)
                 doc["cozyMetadata"]["uploadedAt"] = moment
                 try:
-                    await self.couch.put_doc(self.files_db(instance), doc)
+                    await self._save(instance, doc)
                 except Conflict:
                     current = await self.get(instance, file.id)
                     continue
@@ -728,7 +778,7 @@ class VFS:
             if stamp:
                 stamp_metadata(raw, current.doc, app_slug)
             try:
-                await self.couch.put_doc(self.files_db(instance), raw)
+                await self._save(instance, raw)
             except Conflict:
                 current = await self.get(instance, doc.id)
                 continue
@@ -816,7 +866,7 @@ class VFS:
                 raw.update(extra or {})
                 stamp_metadata(raw, current.doc, app_slug)
                 try:
-                    await self.couch.put_doc(self.files_db(instance), raw)
+                    await self._save(instance, raw)
                 except Conflict:
                     current = await self.get(instance, doc.id)
                     continue
@@ -841,14 +891,14 @@ class VFS:
         pending = [directory]
         while pending:
             current = pending.pop()
-            children = [c for c in await self.list_dir(instance, current) if c.is_dir]
+            children = [c for c in await self.list_dir(instance, current, fresh=True) if c.is_dir]
             updates: list[JSONDoc] = []
             for child in children:
                 raw = dict(child.doc)
                 raw["path"] = join_path(current.path or "/", child.name)
                 updates.append(raw)
             if updates:
-                results = await self.couch.bulk_docs(self.files_db(instance), updates)
+                results = await self._save_many(instance, updates)
                 for raw, result in zip(updates, results, strict=False):
                     if "rev" in result:
                         raw["_rev"] = result["rev"]
@@ -883,7 +933,7 @@ class VFS:
                 copied = await self.set_dav_properties(
                     instance, copied, set_properties=doc.dav_properties
                 )
-            for child in await self.list_dir(instance, doc):
+            for child in await self.list_dir(instance, doc, fresh=True):
                 await self.copy(instance, child, copied, app_slug=app_slug)
             return copied
         await self.usage.check_room(instance, doc.size)
@@ -915,7 +965,7 @@ class VFS:
                 await self.blobs.link(
                     instance.domain, doc.id, source_internal, file_id, internal_id
                 )
-            await self.couch.put_doc(self.files_db(instance), raw)
+            await self._save(instance, raw)
         except BaseException:
             await self.blobs.remove_all(instance.domain, file_id)
             await self._release(instance, parent.id, new_name, file_id)
@@ -985,7 +1035,7 @@ class VFS:
         raise NameConflict(f"no free name for {doc.name!r} in {parent.path}")
 
     async def list_trash(self, instance: Instance) -> list[FileDoc]:
-        return await self.list_dir(instance, await self.get(instance, TRASH_DIR_ID))
+        return await self.list_dir(instance, await self.get(instance, TRASH_DIR_ID), fresh=True)
 
     async def empty_trash(self, instance: Instance) -> None:
         for doc in await self.list_trash(instance):
@@ -999,7 +1049,7 @@ class VFS:
             self.forget_directories(instance)
         in_trash = doc.in_trash
         if doc.is_dir:
-            children = await self.list_dir(instance, doc)
+            children = await self.list_dir(instance, doc, fresh=True)
             for child in children:
                 if child.is_dir:
                     await self.destroy(instance, child)
@@ -1024,7 +1074,7 @@ class VFS:
         if not files:
             return
         deletions = [{"_id": f.id, "_rev": f.rev, "_deleted": True} for f in files]
-        results = await self.couch.bulk_docs(self.files_db(instance), deletions)
+        results = await self._save_many(instance, deletions)
         gone: list[FileDoc] = []
         for file, result in zip(files, results, strict=False):
             if result.get("ok") or "rev" in result:
@@ -1063,7 +1113,7 @@ class VFS:
             if current is None:
                 return
             try:
-                await self.couch.delete_doc(self.files_db(instance), current.id, current.rev)
+                await self._delete_raw(instance, current.id, current.rev)
                 return
             except NotFound:
                 return

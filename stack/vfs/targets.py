@@ -27,8 +27,10 @@ class FileTargets:
     def remember(self, doc: FileDoc) -> None:
         """Keep a directory just read or written (a newer revision replaces an older)."""
         if doc.is_dir:
+            known = self._dirs.get(doc.id)
             self._dirs[doc.id] = doc
-            self._targets.pop(doc.id, None)
+            if known is None or known.rev != doc.rev:
+                self._targets.pop(doc.id, None)
 
     def forget(self, doc_id: str) -> None:
         self._dirs.pop(doc_id, None)
