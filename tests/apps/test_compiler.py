@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from roost.apps.compiler import CompileError, ComponentCache, NotCompiled, allowed_import
+from roost.apps.compiler import (
+    CompiledApp,
+    CompileError,
+    ComponentCache,
+    NotCompiled,
+    allowed_import,
+)
 from roost.apps.engine import AppEngine, EngineSettings, get_engine
 
 RUN_EXPORT = """
@@ -105,7 +111,9 @@ def test_allowed_imports(name: str, ok: bool) -> None:
     assert allowed_import(name) is ok
 
 
-def test_python_guest_imports_wasi(probe) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.slow
+@pytest.mark.timeout(1200)  # builds and compiles the Python test guest once
+def test_python_guest_imports_wasi(probe: CompiledApp) -> None:
     assert probe.uses_wasi
     assert "roost:app/data@0.1.0" in probe.imports
     assert not any(i.startswith("wasi:http") for i in probe.imports)

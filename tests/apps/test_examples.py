@@ -20,7 +20,7 @@ from roost.permissions import PermissionSet
 from .fakes import FakeData, MemoryAccessLog
 from .servers import FakeBank, Server, serve
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # builds + compiles Python guests once
 
 ACCOUNTS, OPS, BILLS = "io.cozy.bank.accounts", "io.cozy.bank.operations", "io.cozy.bills"
 

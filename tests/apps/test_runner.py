@@ -84,7 +84,7 @@ def err_of(seen: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-pytestmark = pytest.mark.slow  # the Python test guest takes ~10 s to compile once
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # builds + compiles Python guests once
 
 
 async def test_echo_and_fuel_accounting(runtime: AppRuntime, probe: CompiledApp) -> None:

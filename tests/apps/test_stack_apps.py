@@ -19,7 +19,7 @@ from roost.services import Services
 from .servers import FakeBank, Server, serve
 from .stack_helpers import install, package
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # builds + compiles Python guests once
 
 
 @pytest.fixture
