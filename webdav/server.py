@@ -449,6 +449,9 @@ class DavServer:
 
     async def _put(self, call: _Call) -> Response:
         path = call.path
+        if "content-range" in call.request.headers:
+            # RFC 9110 §14.5: a partial PUT must not be stored as if it were the whole file.
+            raise BadRequest("PUT with Content-Range (a partial update) is not supported")
         if path.is_root:
             raise DavError(405, "the root is a collection", headers={"Allow": _ALLOW})
         if path.segments[0] == TRASH_DIR_NAME and len(path.segments) == 1:
