@@ -37,6 +37,15 @@ PAGE_SIZE = 500
 _HEARTBEAT_TICK = object()
 
 
+# Marks the end of what one store chunk gave: rows are written out in one piece, not one
+# ASGI message per row.
+class _Flush:
+    pass
+
+
+_FLUSH = _Flush()
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
@@ -53,7 +62,7 @@ class _End:
     pending: int | None
 
 
-_Event = _Row | _End
+_Event = _Row | _End | _Flush
 
 
 class ChangeFeed:
@@ -79,23 +88,23 @@ class ChangeFeed:
     async def _normal(
         self, db: str, scope: Scope, query: ChangesQuery, since: Any
     ) -> AsyncIterator[bytes]:
-        header_sent = False
+        pending: list[str] = ['{"results":[\n']
         wrote_row = False
         end = _End(since, None)
         async for event in _heartbeats(self._scan(db, scope, query, since, query.limit), query):
-            if not header_sent:
-                header_sent = True
-                yield b'{"results":[\n'
-            if event is _HEARTBEAT_TICK:
-                yield b"\n"
-            elif isinstance(event, _Row):
-                yield (",\n" + event.text if wrote_row else event.text).encode()
+            if isinstance(event, _Row):
+                pending.append(",\n" + event.text if wrote_row else event.text)
                 wrote_row = True
-            elif isinstance(event, _End):
+                continue
+            if isinstance(event, _End):
                 end = event
-        if not header_sent:
-            yield b'{"results":[\n'
-        yield _tail(end).encode()
+            elif event is _HEARTBEAT_TICK:
+                pending.append("\n")
+            if pending:
+                yield "".join(pending).encode()
+                pending = []
+        pending.append(_tail(end))
+        yield "".join(pending).encode()
 
     async def _waiting(
         self, db: str, scope: Scope, query: ChangesQuery, since: Any
@@ -111,6 +120,8 @@ class ChangeFeed:
             want = None if query.limit is None else query.limit - sent
             events = _heartbeats(self._scan(db, scope, query, since, want), query)
             async for event in events:
+                if event is _FLUSH:
+                    continue
                 if event is _HEARTBEAT_TICK:
                     yield b"\n"
                 elif isinstance(event, _Row):
@@ -172,6 +183,7 @@ class ChangeFeed:
             stream = ResultsStream()
             rows_read = 0
             held: list[tuple[Any, JSONDoc]] = []  # (row, doc) kept for one page
+            stopped_at: Any = None
             try:
                 async with self.couch.stream(
                     "GET", f"/{quote_db(db)}/_changes", params=_seq_param(params)
@@ -180,19 +192,26 @@ class ChangeFeed:
                         for row in stream.feed(chunk):
                             rows_read += 1
                             value = row.value
-                            if str(value.get("id", "")).startswith("_design/"):
+                            if stopped_at is not None or str(value.get("id", "")).startswith(
+                                "_design/"
+                            ):
                                 continue
-                            if not paged:
-                                yield _Row(row.text, value.get("seq"))
-                                sent += 1
-                                if want is not None and sent >= want:
-                                    yield _End(value.get("seq"), None)
-                                    return
-                            else:
+                            if paged:
                                 held.append((value, value.get("doc") or {}))
+                                continue
+                            yield _Row(row.text, value.get("seq"))
+                            sent += 1
+                            if want is not None and sent >= want:
+                                stopped_at = value.get("seq")
+                        yield _FLUSH
+                    # Read to the end even after the last wanted row: a response left
+                    # unread costs the pooled connection to the store.
                     stream.close()
             except NotFound:
                 yield _End(since, None)
+                return
+            if stopped_at is not None:
+                yield _End(stopped_at, None)
                 return
             if paged:
                 for text, seq in await self._filter_page(db, scope, query, held):

@@ -61,6 +61,26 @@ function interrupted(from, to, step) {
   });
 }
 
+// A live (continuous) pull, as a phone app keeps open: long-polls with heartbeats. Resolves
+// once `until_id` has arrived locally.
+function livePull(from, to, step) {
+  return new Promise((resolve, reject) => {
+    const replication = PouchDB.replicate(from, to, { live: true, retry: false });
+    const timer = setTimeout(() => {
+      replication.cancel();
+      reject(new Error('live pull: ' + step.until_id + ' never arrived'));
+    }, step.timeout_ms || 60000);
+    replication.on('change', (info) => {
+      if (info.docs.some((doc) => doc._id === step.until_id)) {
+        clearTimeout(timer);
+        replication.cancel();
+      }
+    });
+    replication.on('complete', (info) => resolve(summary(info)));
+    replication.on('error', (error) => { clearTimeout(timer); reject(error); });
+  });
+}
+
 function digest(rows) {
   const docs = rows.map((row) => row.doc).sort((a, b) => (a._id < b._id ? -1 : 1));
   const hash = crypto.createHash('sha256');
@@ -88,6 +108,9 @@ async function run(plan) {
           break;
         case 'push':
           results.push({ ...(await replicate(local, remote, step.options, denied)), denied });
+          break;
+        case 'live_pull':
+          results.push(await livePull(remote, local, step));
           break;
         case 'pull_interrupted':
           results.push(await interrupted(remote, local, step));

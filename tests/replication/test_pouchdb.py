@@ -3,6 +3,8 @@ real HTTP with a Bearer token: pull, push, conflicts, checkpoints, filtered scop
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.replication.helpers import CONTACTS, FAMILY, WHOLE, bearer, contact, push
@@ -165,3 +167,20 @@ async def test_ten_thousand_documents_round_trip_intact(
     )
     assert pulled["docs_written"] == 10_000
     assert copy == source == on_server
+
+
+async def test_a_live_pull_receives_a_later_write(client, instance, issue_token, device) -> None:  # type: ignore[no-untyped-def]
+    token = await issue_token(instance, WHOLE)
+    await push(client, token, [contact("ann")])
+    session = asyncio.ensure_future(
+        device(
+            "phone", token, [{"op": "live_pull", "until_id": "late"}, {"op": "get", "id": "late"}]
+        )
+    )
+    # The device long-polls through Roost meanwhile; if it starts late, its first pull
+    # brings the document all the same.
+    await asyncio.sleep(2)
+    await push(client, token, [contact("late", "family")])
+    [live, late] = await session
+    assert live["status"] == "cancelled"
+    assert late["groups"] == ["family"]
