@@ -1132,8 +1132,9 @@ class VFS:
     async def _reserve(self, instance: Instance, dir_id: str, name: str, file_id: str) -> None:
         db = self.names_db(instance)
         key = _name_key(dir_id, name)
-        waited = 0.0
-        for _ in range(200):
+        started = time.monotonic()
+        pause = 0.01
+        while time.monotonic() - started < 2 * _STALE_RESERVATION_SECONDS:
             doc: JSONDoc = {"_id": key, "file_id": file_id, "reserved_at": now_iso()}
             try:
                 await self.couch.put_doc(db, doc)
@@ -1149,13 +1150,12 @@ class VFS:
             holder = await self.get_or_none(instance, holder_id)
             if holder is not None and holder.dir_id == dir_id and holder.name == name:
                 raise NameConflict(f"{name!r} already exists here", existing_id=holder_id)
-            if holder is None and waited < 2.0 and not _is_stale(existing):
-                # Another request reserved the name and is writing the document right now.
-                await asyncio.sleep(0.02)
-                waited += 0.02
-                continue
             if holder is None and not _is_stale(existing):
-                raise NameConflict(f"{name!r} is being created by another request")
+                # Another request reserved the name and is writing its document right now
+                # (or died doing so: then the reservation goes stale and is taken over).
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.2)
+                continue
             doc["_rev"] = existing["_rev"]
             try:
                 await self.couch.put_doc(db, doc)
