@@ -65,14 +65,18 @@ class RunLog:
         """A ``stdout_custom``/``stderr_custom`` callback that splits the stream into lines."""
 
         def write(chunk: bytes) -> int:
-            buf = self._partial.get(name, b"") + chunk
-            *complete, rest = buf.split(b"\n")
-            for line in complete:
-                self.add(name, line.decode("utf-8", "replace"))
-            if len(rest) > 8192:
-                self.add(name, rest.decode("utf-8", "replace"))
-                rest = b""
-            self._partial[name] = rest
+            # Called by wasmtime from the guest's thread: it must never raise.
+            try:
+                buf = self._partial.get(name, b"") + chunk
+                *complete, rest = buf.split(b"\n")
+                for line in complete:
+                    self.add(name, line.decode("utf-8", "replace"))
+                if len(rest) > 8192:
+                    self.add(name, rest.decode("utf-8", "replace"))
+                    rest = b""
+                self._partial[name] = rest
+            except Exception:  # pragma: no cover - defensive
+                self._partial.pop(name, None)
             return len(chunk)
 
         return write
