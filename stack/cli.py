@@ -108,7 +108,10 @@ def _run(config: Config, work: Callable[[Services], Awaitable[T]]) -> T:
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """Roost: a personal cloud."""
-    ctx.obj = load_config(config_path)
+    try:
+        ctx.obj = load_config(config_path)
+    except RoostError as error:
+        raise click.UsageError(error.reason) from None
 
 
 @main.command()

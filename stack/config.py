@@ -75,6 +75,13 @@ _ENV_KEYS: dict[str, str] = {
 
 
 def _coerce(name: str, raw: Any) -> Any:
+    try:
+        return _convert(name, raw)
+    except (TypeError, ValueError):
+        raise BadRequest(f"invalid value {raw!r} for the setting {name}") from None
+
+
+def _convert(name: str, raw: Any) -> Any:
     kinds = {f.name: f.type for f in dataclasses.fields(Config)}
     kind = str(kinds[name])
     if raw is None:

@@ -25,6 +25,10 @@ _DOMAIN = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
 MIN_PASSPHRASE_LENGTH = 8
+# Ends every instance prefix. PouchDB Server stores `p/doctype` as `pdoctype` (it drops the
+# slash), so without an end mark `a` + `bc-d` and `ab` + `c-d` would be one database.
+# Domains never contain `_`, so the first `_` always ends the prefix.
+PREFIX_END = "_"
 
 
 def normalize_domain(host: str) -> str:
@@ -79,6 +83,8 @@ class InstanceService:
     """Create, find, list and remove instances."""
 
     def __init__(self, couch: CouchClient, config: Config) -> None:
+        if PREFIX_END in config.db_prefix:
+            raise BadRequest(f"db_prefix may not contain {PREFIX_END!r}")
         self.couch = couch
         self.config = config
         self.global_db = f"{config.db_prefix}roost-global"
@@ -95,8 +101,9 @@ class InstanceService:
             raise Conflict(f"instance {domain} already exists")
         prefix = self.config.db_prefix + sanitize_prefix(domain)
         taken = {inst.prefix for inst in await self.list()}
-        if prefix in taken:
+        if prefix + PREFIX_END in taken:
             prefix = f"{prefix}-{secrets.token_hex(3)}"
+        prefix += PREFIX_END
         doc: dict[str, Any] = {
             "_id": domain,
             "prefix": prefix,
@@ -166,9 +173,8 @@ class InstanceService:
 
     async def remove(self, domain: str) -> None:
         instance = await self.get(domain)
-        for db in await self.couch.all_dbs():
-            if db.startswith(instance.prefix + "/"):
-                await self.couch.delete_db(db)
+        for db in await self.couch.databases_under(instance.prefix):
+            await self.couch.delete_db(db)
         doc = await self.couch.get_doc(self.global_db, instance.domain)
         await self.couch.delete_doc(self.global_db, instance.domain, doc["_rev"])
         self._cache.pop(instance.domain, None)

@@ -23,7 +23,6 @@ from roost.cli import main
 from tests.conftest import PASSPHRASE, Store
 
 CONTACTS = "io.cozy.contacts"
-EMBEDDED = not os.environ.get("ROOST_COUCHDB_URL")
 
 Run = Callable[..., Any]
 
@@ -194,13 +193,6 @@ async def test_adding_an_existing_instance_fails(roost: Run) -> None:
     assert (again.exit_code, again.stderr) == (1, f"error: instance {domain} already exists\n")
 
 
-@pytest.mark.xfail(
-    EMBEDDED,
-    strict=True,
-    reason="PouchDB Server lists `p/io-cozy-x` as `pio-cozy-x` in _all_dbs, so "
-    "InstanceService.remove (which filters on `prefix/`) deletes none of the instance's "
-    "databases: a new instance of the same domain sees the old data",
-)
 async def test_a_removed_instance_leaves_no_data_behind(
     roost: Run, http: httpx.AsyncClient
 ) -> None:

@@ -146,12 +146,6 @@ def test_the_config_is_immutable() -> None:
         config.port = 1  # type: ignore[misc]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="roost.config._coerce lets int()/float() raise a bare ValueError: "
-    "`ROOST_PORT=abc` crashes the CLI with a traceback instead of a config error",
-)
 def test_a_malformed_number_is_a_config_error() -> None:
     with pytest.raises(BadRequest, match=r"ROOST_PORT|port"):
         load_config(env={"ROOST_PORT": "abc"})
