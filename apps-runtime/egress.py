@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -99,7 +100,7 @@ class EgressFetcher:
         policy: EgressPolicy | None = None,
         *,
         resolver: Resolver | None = None,
-        verify: bool | str = True,
+        verify: bool | ssl.SSLContext = True,
     ) -> None:
         self.policy = policy or EgressPolicy()
         self.resolver = resolver or _system_resolver

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,34 @@ async def test_unreachable_port_is_an_error_not_a_crash() -> None:
     with pytest.raises(ServiceError) as exc:
         await allow_local().fetch(get(url), [f"http://127.0.0.1:{port}"])
     assert exc.value.code == "fetch_failed"
+
+
+async def test_https_pins_the_checked_address_and_verifies_the_name(tmp_path: Path) -> None:
+    import ssl
+
+    from .servers import serve_tls, tls_files
+
+    ca, cert, key = tls_files(tmp_path, "bank.test")
+    trust = ssl.create_default_context(cafile=str(ca))
+    with serve_tls(EchoHandler, cert, key) as server:
+        origin = f"https://bank.test:{server.port}"
+
+        async def to_loopback(host: str, port: int) -> list[str]:
+            return ["127.0.0.1"]
+
+        policy = EgressPolicy(allow_private_hosts=frozenset({"bank.test"}))
+        fetcher = EgressFetcher(policy, resolver=to_loopback, verify=trust)
+        resp = await fetcher.fetch(get(origin + "/echo"), [origin])
+        assert resp.status == 200
+        assert json.loads(resp.body)["headers"]["Host"] == f"bank.test:{server.port}"
+        # The certificate is checked against the name, not the pinned address.
+        other = EgressFetcher(
+            EgressPolicy(allow_private_hosts=frozenset({"other.test"})),
+            resolver=to_loopback,
+            verify=trust,
+        )
+        with pytest.raises(ServiceError) as exc:
+            await other.fetch(
+                get(f"https://other.test:{server.port}/ok"), [f"https://other.test:{server.port}"]
+            )
+        assert exc.value.code == "fetch_failed"

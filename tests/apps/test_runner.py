@@ -112,7 +112,7 @@ async def test_the_loop_keeps_answering_while_a_guest_spins(
     runtime: AppRuntime, probe: CompiledApp, doc_stats: CompiledApp
 ) -> None:
     spinning = asyncio.ensure_future(
-        run(runtime, probe, {"mode": "loop"}, fuel=10**13, wall_seconds=3)
+        run(runtime, probe, {"mode": "loop"}, fuel=10**13, wall_seconds=5)
     )
     await asyncio.sleep(0)  # the spinning guest is now in a worker thread
     small = await runtime.run(
