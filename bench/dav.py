@@ -217,7 +217,8 @@ class Result:
     big_get: float = 0.0
     small_put: float = 0.0  # files/s
     small_get: float = 0.0
-    propfind_ms: float = 0.0
+    propfind_ms: float = 0.0  # median of 5
+    propfind_first_ms: float = 0.0  # the first one, right after the uploads (cold caches)
     cpu_big_put: float = 0.0  # s per GiB
     cpu_big_get: float = 0.0
     cpu_small_put: float = 0.0  # ms per file
@@ -325,6 +326,7 @@ def run(server: Server, big: bytes, small_count: int) -> Result:
             cpus.append(cpu * 1000)
         result.entries = answers[-1].text.count("response>") // 2
         result.propfind_ms = median(timings)
+        result.propfind_first_ms = timings[0]
         result.cpu_propfind = median(cpus)
         if result.entries != small_count + 1:
             result.ok = False
@@ -354,7 +356,8 @@ def table(results: dict[str, Result]) -> str:
         ("GET 256 MiB, MiB/s", "big_get", "{:.0f}", False),
         (f"PUT small 4 KiB, c={CONCURRENCY}, files/s", "small_put", "{:.0f}", False),
         (f"GET small 4 KiB, c={CONCURRENCY}, files/s", "small_get", "{:.0f}", False),
-        ("PROPFIND Depth 1 (all entries), ms", "propfind_ms", "{:.1f}", True),
+        ("PROPFIND Depth 1 (all entries), first, ms", "propfind_first_ms", "{:.1f}", True),
+        ("PROPFIND Depth 1 (all entries), median of 5, ms", "propfind_ms", "{:.1f}", True),
         ("server CPU s per GiB PUT", "cpu_big_put", "{:.2f}", True),
         ("server CPU s per GiB GET", "cpu_big_get", "{:.2f}", True),
         ("server CPU ms per small PUT", "cpu_small_put", "{:.2f}", True),
@@ -413,7 +416,10 @@ def main() -> None:
         f"Roost: one `roost serve` process (uvicorn) and its store ({backend}); nginx 1.22 "
         "with dav_ext (sendfile); WsgiDAV 4.4 on cheroot with its property manager and lock "
         f"storage. One httpx client on loopback, concurrency {CONCURRENCY} for small files, "
-        f"{args.big_mib} MiB big file, {args.small} x 4 KiB small files, PROPFIND median of 5. "
+        f"{args.big_mib} MiB big file, {args.small} x 4 KiB small files; PROPFIND once "
+        "right after the uploads "
+        "(first) and the median of 5 in a row (Roost reuses a listing read within its "
+        "cache_ttl, 2 s). "
         "Server CPU counts each server and its child processes (Roost's includes its store). "
         "Ratios: higher is better for Roost. Goals (issue 3): big GET >= 0.8x nginx, "
         "PROPFIND of 2,000 entries <= 50 ms, small PUT >= 1.5x WsgiDAV.\n\n" + output
