@@ -19,6 +19,7 @@ import hmac
 import html
 import mimetypes
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -64,8 +65,21 @@ async def _owner(request: Request) -> Principal:
     return principal
 
 
+STAGING_MAX_AGE_SECONDS = 3600
+
+
 def _staging_dir(request: Request) -> Path:
-    return _apps(request).root / "staging"
+    """Pending installs of this instance (a package waits here for the owner's consent)."""
+    folder = _apps(request).root / "staging" / instance_of(request).domain
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for old in folder.glob("*.tar.gz"):
+        try:
+            if now - old.stat().st_mtime > STAGING_MAX_AGE_SECONDS:
+                old.unlink()
+        except OSError:
+            pass
+    return folder
 
 
 async def _check_csrf(request: Request, principal: Principal, value: str) -> None:
@@ -177,7 +191,6 @@ async def install(request: Request) -> Response:
     except ConsentRequired as exc:
         staging = secrets.token_hex(16)
         target = _staging_dir(request) / f"{staging}.tar.gz"
-        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         if html_form:
             return templates.TemplateResponse(
