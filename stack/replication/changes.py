@@ -119,20 +119,23 @@ class ChangeFeed:
         while True:
             want = None if query.limit is None else query.limit - sent
             events = _heartbeats(self._scan(db, scope, query, since, want), query)
+            out: list[str] = []
             async for event in events:
-                if event is _FLUSH:
-                    continue
-                if event is _HEARTBEAT_TICK:
-                    yield b"\n"
-                elif isinstance(event, _Row):
+                if isinstance(event, _Row):
                     if continuous:
-                        yield (event.text + "\n").encode()
+                        out.append(event.text + "\n")
                     else:
-                        yield (event.text if not wrote_row else ",\n" + event.text).encode()
+                        out.append(",\n" + event.text if wrote_row else event.text)
                     wrote_row = True
                     sent += 1
+                    continue
+                if event is _HEARTBEAT_TICK:
+                    out.append("\n")
                 elif isinstance(event, _End):
                     since = event.last_seq
+                if out:
+                    yield "".join(out).encode()
+                    out = []
             limit_reached = query.limit is not None and sent >= query.limit
             if limit_reached or (sent and not continuous):
                 break
