@@ -285,6 +285,9 @@ def test_unicode_names_round_trip(dav_site: DavSite, name: str) -> None:
         url = "/dav/files/names/" + quote(name)
         assert http.put(url, content=name.encode()).status_code in (201, 204)
         assert http.get(url).content == name.encode()
+        head = http.head(url)
+        assert head.content == b"" and head.headers["content-length"] == str(len(name.encode()))
+        assert http.get(url, headers={"Range": "bytes=1-2"}).content == name.encode()[1:3]
         listing = http.request("PROPFIND", "/dav/files/names/", headers={"Depth": "1"})
         assert f"/dav/files/names/{quote(name, safe='')}" in _hrefs(listing.text)
 
