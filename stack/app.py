@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
+from roost.appstore import on_startup as apps_on_startup
 from roost.config import Config
 from roost.services import Services
 from roost.web import (
@@ -75,6 +76,8 @@ def create_app(
             result = hook(built)
             if hasattr(result, "__await__"):
                 await result
+        # Compiled apps are checked before any job can run one (never compiled on a request).
+        await apps_on_startup(built)
         # After the hooks, which may register workers; jobs left queued are picked up now.
         await built.jobs.start()
         try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from roost.access_log import AccessLog
 from roost.app_passwords import AppPasswords
+from roost.appstore.service import AppService
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.doctypes import SchemaRegistry
@@ -42,6 +43,7 @@ class Services:
     access_log: AccessLog
     metrics: Metrics
     jobs: JobService
+    apps: AppService
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -52,6 +54,15 @@ class Services:
         sessions = SessionService(couch, config.session_ttl_seconds)
         app_passwords = AppPasswords(couch, permission_docs, config.cache_ttl_seconds)
         instances = InstanceService(couch, config)
+        tokens = TokenService(permission_docs)
+        schemas = SchemaRegistry()
+        documents = DocumentService(couch, schemas)
+        vfs = VFS(couch, config.files_dir, cache_ttl=config.cache_ttl_seconds)
+        access_log = AccessLog(couch)
+        jobs = JobService(couch, instances, event_cache_seconds=config.cache_ttl_seconds)
+        apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
+        # The `app` worker exists before the runner starts: queued app jobs run at once.
+        apps.attach_jobs(jobs)
         return cls(
             config=config,
             couch=couch,
@@ -59,16 +70,17 @@ class Services:
             sessions=sessions,
             permission_docs=permission_docs,
             app_passwords=app_passwords,
-            tokens=TokenService(permission_docs),
-            documents=DocumentService(couch, SchemaRegistry()),
-            replication=ReplicationService(couch, SchemaRegistry()),
-            oauth=OAuthService(couch, permission_docs, TokenService(permission_docs)),
-            vfs=VFS(couch, config.files_dir, cache_ttl=config.cache_ttl_seconds),
+            tokens=tokens,
+            documents=documents,
+            replication=ReplicationService(couch, schemas),
+            oauth=OAuthService(couch, permission_docs, tokens),
+            vfs=vfs,
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
             login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
-            access_log=AccessLog(couch),
+            access_log=access_log,
             metrics=Metrics(),
-            jobs=JobService(couch, instances, event_cache_seconds=config.cache_ttl_seconds),
+            jobs=jobs,
+            apps=apps,
             store_restarts=lambda: 0,
         )
 

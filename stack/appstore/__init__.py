@@ -26,33 +26,13 @@ __all__ = [
 
 
 def app_service(services: Services) -> AppService:
-    """The process's AppService, built on first use from the other services.
-
-    It is kept on the ``Services`` object (as ``services.apps``); when a job service exists
-    (``services.jobs``) the ``app`` worker is registered with it once.
-    """
-    existing = getattr(services, "apps", None)
-    if isinstance(existing, AppService):
-        return existing
-    built = AppService(
-        services.config,
-        services.couch,
-        services.documents,
-        services.vfs,
-        services.permission_docs,
-        services.tokens,
-        services.access_log,
-    )
-    jobs = getattr(services, "jobs", None)
-    if jobs is not None:
-        built.attach_jobs(jobs)
-    setattr(services, "apps", built)  # noqa: B010 - until Services declares the field
-    return built
+    """The process's AppService (built with the other services, its ``app`` worker
+    registered with the job service)."""
+    return services.apps
 
 
 async def on_startup(services: Services) -> None:
-    """Lifespan hook for ``create_app(on_startup=[...])``: register the ``app`` job worker
-    before the job runner starts, and recompile every stored app whose ``.cwasm`` is missing
-    or was made by another wasmtime version or engine configuration - at start-up, never on a
-    request."""
+    """Run by ``create_app``'s lifespan before the job runner starts: recompile every stored
+    app whose ``.cwasm`` is missing or was made by another wasmtime version or engine
+    configuration - at start-up, never on a request."""
     await app_service(services).ensure_compiled()

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from roost.access_log import AccessLog
 from roost.apps.budget import OperatorLimits, effective_budget
@@ -45,6 +45,7 @@ from roost.couch import CouchClient
 from roost.documents import DocumentService
 from roost.errors import BadRequest, Forbidden, NotFound
 from roost.instances import Instance
+from roost.jobs import JobService
 from roost.permission_docs import PermissionDocs
 from roost.permissions import PermissionSet
 from roost.tokens import TokenService
@@ -70,26 +71,6 @@ class ConsentRequired(Forbidden):
         self.manifest = manifest
         self.lines = lines
         self.upgrade = upgrade
-
-
-class JobsLike(Protocol):
-    """The part of ``roost.jobs.JobService`` apps use (see .handoff/foundation.md)."""
-
-    def register_worker(self, name: str, handler: Any, **options: Any) -> None: ...
-
-    async def create_trigger(
-        self, instance: Instance, *, type: str, arguments: str, worker: str, message: dict[str, Any]
-    ) -> Any: ...
-
-    async def delete_trigger(self, instance: Instance, trigger_id: str) -> Any: ...
-
-    async def list_triggers(self, instance: Instance, worker: str | None = None) -> list[Any]: ...
-
-    def notify_change(
-        self, instance: Instance, doctype: str, verb: str, doc: Mapping[str, Any]
-    ) -> None: ...
-
-    async def append_log(self, instance: Instance, job_id: str, lines: list[str]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -185,7 +166,7 @@ class AppService:
         self.tokens = tokens
         self.access_log = access_log
         self.accounts = AccountVault(couch)
-        self.jobs: JobsLike | None = None
+        self.jobs: JobService | None = None
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
         self.limits = OperatorLimits(
@@ -222,7 +203,7 @@ class AppService:
     def ui_dir(self, sha256: str) -> Path:
         return self.root / "ui" / sha256
 
-    def attach_jobs(self, jobs: JobsLike) -> None:
+    def attach_jobs(self, jobs: JobService) -> None:
         """Register the ``app`` worker with the job service (called when the stack starts)."""
         self.jobs = jobs
         jobs.register_worker(
