@@ -43,7 +43,8 @@ def source_of(client_id: str) -> str:
 
 
 class AuthorizationError(OAuthError):
-    """An error the client learns about through its redirect URI (RFC 6749 §4.1.2.1)."""
+    """An error in a request whose redirect URI is the client's: it may be told about it
+    through that URI (RFC 6749 §4.1.2.1)."""
 
     def __init__(self, error: str, reason: str, redirect_uri: str, state: str | None) -> None:
         super().__init__(error, reason)
@@ -139,8 +140,8 @@ class OAuthService:
         self, instance: Instance, params: Mapping[str, str]
     ) -> AuthorizationRequest:
         """Validate an authorization request. Errors before the redirect URI is known to be
-        the client's are `OAuthError` (shown to the person); later ones are
-        `AuthorizationError` (sent back to the client)."""
+        the client's are `OAuthError`; later ones are `AuthorizationError`, which carry the
+        error redirect to the client."""
         client = await self.clients.get(instance, params.get("client_id", ""))
         if client is None:
             raise invalid_request("unknown client_id")

@@ -122,10 +122,14 @@ async def _owner(request: Request) -> Principal | None:
 
 
 def _error_page(request: Request, instance: Instance, error: OAuthError) -> Response:
+    # Never an automatic redirect on error: registration is open, so anyone could register
+    # a client and use its redirect URI to bounce visitors off this site (RFC 9700 §4.11).
+    # Errors the client should hear of get a link back to it instead.
+    back = error.location if isinstance(error, AuthorizationError) else None
     return templates.TemplateResponse(
         request,
         "oauth_error.html",
-        {"domain": instance.domain, "error": error.error, "reason": error.reason},
+        {"domain": instance.domain, "error": error.error, "reason": error.reason, "back": back},
         status_code=error.status,
         headers=_CONSENT_HEADERS,
     )
@@ -135,8 +139,6 @@ async def _checked(request: Request, params: dict[str, str]) -> AuthorizationReq
     instance = instance_of(request)
     try:
         return await _oauth(request).check_authorization(instance, params)
-    except AuthorizationError as error:
-        return RedirectResponse(error.location, status_code=303)
     except OAuthError as error:
         return _error_page(request, instance, error)
 

@@ -191,9 +191,14 @@ async def test_bad_authorization_requests(client) -> None:  # type: ignore[no-un
         response = await client.get(
             "/auth/authorize", params=_authorize_params(client_id, verifier, **overrides)
         )
-        assert response.status_code == 303, overrides
-        assert response.headers["location"].startswith(REDIRECT)
-        assert _query(response.headers["location"])["error"] == error, overrides
+        # Shown to the person, with a link back to the app carrying the error: never an
+        # automatic redirect (open registration would make Roost an open redirector).
+        assert response.status_code == 400, overrides
+        assert "location" not in response.headers
+        back = response.text.split('rel="noreferrer"')[0].rsplit('href="', 1)[1].split('"')[0]
+        back = back.replace("&amp;", "&")
+        assert back.startswith(REDIRECT + "?")
+        assert _query(back)["error"] == error, overrides
 
 
 async def test_consent_form_needs_the_csrf_token_and_can_be_denied(client) -> None:  # type: ignore[no-untyped-def]
