@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from roost.couch import CouchClient, quote_db, quote_doc_id, raise_for_couch
 from roost.errors import BadRequest, NotFound
@@ -250,3 +251,26 @@ class Revisions:
                 row.pop("doc", None)
             rows.append(row)
         return {"total_rows": len(rows), "offset": 0, "rows": rows}
+
+    async def attachment(
+        self, db: str, scope: Scope, doc_id: str, name: str, rev: str | None
+    ) -> tuple[str, AsyncIterator[bytes]]:
+        """(content type, bytes) of one attachment: replicators fetch them one by one. The
+        document must be readable at that revision, and, for a restricted reader, now too."""
+        params = {"rev": rev} if rev else None
+        doc = await self.couch.get_doc(db, doc_id, params=params)
+        if not scope.whole:
+            current = doc if not rev else await self.couch.get_doc_or_none(db, doc_id)
+            if not scope.readable(doc) or current is None or not scope.readable(current):
+                raise NotFound("missing")
+        info = (doc.get("_attachments") or {}).get(name)
+        if not isinstance(info, dict):
+            raise NotFound("missing")
+        path = f"/{quote_db(db)}/{quote_doc_id(doc_id)}/{quote(name, safe='')}"
+
+        async def body() -> AsyncIterator[bytes]:
+            async with self.couch.stream("GET", path, params=params) as response:
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+
+        return str(info.get("content_type") or "application/octet-stream"), body()

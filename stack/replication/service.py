@@ -154,6 +154,19 @@ class ReplicationService:
             latest=latest,
         )
 
+    async def attachment(
+        self,
+        instance: Instance,
+        principal: Principal,
+        doctype: str,
+        doc_id: str,
+        name: str,
+        rev: str | None,
+    ) -> tuple[str, AsyncIterator[bytes]]:
+        return await self.revisions.attachment(
+            instance.db(doctype), self.scope(principal, doctype), doc_id, name, rev
+        )
+
     # -- writing ---------------------------------------------------------------------------
 
     async def bulk_docs(

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from roost.errors import BadRequest
+from roost.errors import BadRequest, NotFound
 from roost.permissions import (
     PermissionDenied,
     check,
@@ -190,6 +190,34 @@ async def all_documents(request: Request) -> Response:
     return JSONResponse(answer)
 
 
+# An attachment is whatever a device stored: it must never run as a page of this origin,
+# where the owner's session lives.
+_ATTACHMENT_HEADERS = {
+    "Content-Disposition": "attachment",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+async def attachment(request: Request) -> Response:
+    doctype, principal = await _reader(request, ("GET",))
+    if request.path_params["docid"].startswith("_"):
+        raise NotFound("missing")
+    services = services_of(request)
+    content_type, chunks = await services.replication.attachment(
+        instance_of(request),
+        principal,
+        doctype,
+        request.path_params["docid"],
+        request.path_params["attachment"],
+        request.query_params.get("rev"),
+    )
+    if request.method == "HEAD":
+        # The body generator never started: no store request was made for the bytes.
+        return Response(media_type=content_type, headers=_ATTACHMENT_HEADERS)
+    return StreamingResponse(chunks, media_type=content_type, headers=_ATTACHMENT_HEADERS)
+
+
 async def ensure_full_commit(request: Request) -> Response:
     await _reader(request)
     # Every write is durable when the store acknowledges it; nothing is left to flush.
@@ -230,4 +258,6 @@ ROUTES = [
         local_document,
         methods=["GET", "HEAD", "PUT", "DELETE"],
     ),
+    # Last: `_local/{id}` would match it too.
+    Route("/data/{doctype}/{docid}/{attachment:path}", attachment, methods=["GET", "HEAD"]),
 ]

@@ -278,3 +278,27 @@ async def test_a_restricted_longpoll_ignores_changes_outside_its_scope(
         changes(client, family, feed="longpoll", since=since, timeout=30000), write_soon()
     )
     assert ids(feed) == ["fred"]
+
+
+async def test_attachments_follow_their_document(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+    owner = await issue_token(instance, WHOLE)
+    data = {"content_type": "text/html", "data": "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="}
+    await push(
+        client,
+        owner,
+        [
+            {**contact("ann", "family"), "_attachments": {"page.html": data}},
+            {**contact("bob", "work"), "_attachments": {"page.html": data}},
+        ],
+    )
+    family = await issue_token(instance, FAMILY_READ)
+    ann = await client.get(f"/data/{CONTACTS}/ann/page.html", headers=bearer(family))
+    assert ann.status_code == 200
+    assert ann.content == b"<script>alert(1)</script>"
+    # Device data never runs as a page of the instance's origin.
+    assert ann.headers["content-disposition"] == "attachment"
+    assert "sandbox" in ann.headers["content-security-policy"]
+    bob = await client.get(f"/data/{CONTACTS}/bob/page.html", headers=bearer(family))
+    assert bob.status_code == 404
+    missing = await client.get(f"/data/{CONTACTS}/ann/other.txt", headers=bearer(family))
+    assert missing.status_code == 404

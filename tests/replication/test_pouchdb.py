@@ -4,6 +4,7 @@ real HTTP with a Bearer token: pull, push, conflicts, checkpoints, filtered scop
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import pytest
 
@@ -184,3 +185,22 @@ async def test_a_live_pull_receives_a_later_write(client, instance, issue_token,
     [live, late] = await session
     assert live["status"] == "cancelled"
     assert late["groups"] == ["family"]
+
+
+async def test_attachments_travel_both_ways(client, instance, issue_token, device) -> None:  # type: ignore[no-untyped-def]
+    token = await issue_token(instance, WHOLE)
+    note = base64.b64encode("a note, é☃".encode()).decode()
+    attachment = {"note.txt": {"content_type": "text/plain", "data": note}}
+    [_, pushed] = await device(
+        "laptop",
+        token,
+        [{"op": "put", "doc": {**contact("ann"), "_attachments": attachment}}, {"op": "push"}],
+    )
+    assert pushed["docs_written"] == 1
+    [pulled, ann] = await device(
+        "phone",
+        token,
+        [{"op": "pull"}, {"op": "get", "id": "ann", "options": {"attachments": True}}],
+    )
+    assert pulled["docs_written"] == 1
+    assert ann["_attachments"]["note.txt"]["data"] == note
