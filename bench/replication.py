@@ -173,7 +173,8 @@ def main() -> None:
         f"size, pulling {args.docs:,} contacts (~330 B each) into an empty database: a phone's "
         f"first sync. Median of {args.runs} interleaved runs after a warm-up. The client, Roost "
         "and the store share the cores: on a small or busy machine Roost's CPU competes "
-        "with both, and the ratio moves with the load. Goal (issue 5): whole-doctype pull ≥ 0.6x direct.\n\n"
+        "with both, and the ratio moves with the load. Goal (issue 5): whole-doctype pull "
+        "≥ 0.6x direct.\n\n"
         + table
         + "\n\nThe cost of filtering: the selector-restricted pull copies half the documents but "
         f"Roost still reads every one from the store to decide; it takes {family_s / whole_s:.2f}x "
