@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.replication.helpers import FAMILY_READ, WHOLE, contact, push
+from tests.replication.helpers import FAMILY_READ, WHOLE, bearer, contact, push
 
 
 async def _replicate(replicator_url: str, source: Any, target: str) -> dict[str, Any]:
@@ -88,3 +88,25 @@ async def test_apache_couchdb_replicates_with_header_credentials(
     finally:
         async with httpx.AsyncClient(base_url=couchdb) as http:
             await http.delete(f"/{target}")
+
+
+async def test_pouchdb_server_pushes_and_roost_refuses_out_of_scope_documents(
+    client, instance, issue_token, replicator, instance_server
+) -> None:  # type: ignore[no-untyped-def]
+    source = f"outbox-{secrets.token_hex(4)}"
+    async with httpx.AsyncClient(base_url=replicator.url, timeout=60) as http:
+        assert (await http.put(f"/{source}")).status_code == 201
+        docs = [contact("ann", "family"), contact("bob", "work"), contact("cy", "family")]
+        written = await http.post(f"/{source}/_bulk_docs", json={"docs": docs})
+        assert written.status_code == 201
+        family = await issue_token(instance, "io.cozy.contacts:ALL:family:groups")
+        answer = await http.post(
+            "/_replicate", json={"source": source, "target": _source(instance_server.port, family)}
+        )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["docs_written"] == 2
+    assert result["doc_write_failures"] == 1
+    owner = await issue_token(instance, WHOLE)
+    rows = (await client.get("/data/io.cozy.contacts/_all_docs", headers=bearer(owner))).json()
+    assert [row["id"] for row in rows["rows"]] == ["ann", "cy"]
