@@ -151,8 +151,36 @@ async def bulk_docs(request: Request) -> Response:
     _needs_some(principal, doctype, ("POST", "PUT", "DELETE"))
     bulk = BulkDocs.parse(await read_json(request, max_bytes=BULK_MAX_BYTES))
     services = services_of(request)
-    answers = await services.replication.bulk_docs(instance_of(request), principal, doctype, bulk)
+    instance = instance_of(request)
+    answers = await services.replication.bulk_docs(instance, principal, doctype, bulk)
+    for verb, doc in _written(bulk, answers):
+        services.jobs.notify_change(instance, doctype, verb, doc)
     return JSONResponse(answers, status_code=201)
+
+
+def _written(bulk: BulkDocs, answers: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The documents `_bulk_docs` stored, with the event each one is (for `@event` triggers).
+
+    CouchDB answers in request order with new edits, and lists only failures without them.
+    """
+    stored: list[dict[str, Any]] = []
+    if bulk.new_edits:
+        for doc, answer in zip(bulk.docs, answers, strict=False):
+            if isinstance(doc, dict) and "error" not in answer and "rev" in answer:
+                stored.append({**doc, "_id": answer["id"], "_rev": answer["rev"]})
+    else:
+        failed = {answer.get("id") for answer in answers if "error" in answer}
+        stored = [d for d in bulk.docs if isinstance(d, dict) and d.get("_id") not in failed]
+    events = []
+    for doc in stored:
+        if doc.get("_deleted"):
+            verb = "DELETED"
+        elif str(doc.get("_rev", "")).startswith("1-"):
+            verb = "CREATED"
+        else:
+            verb = "UPDATED"
+        events.append((verb, doc))
+    return events
 
 
 async def all_documents(request: Request) -> Response:

@@ -290,3 +290,33 @@ async def test_unknown_webhooks_are_404(
         assert answer.status_code == 404, trigger_id
         assert answer.json()["error"] == "not_found"
     await services.jobs.delete_trigger(instance, other.id)
+
+
+async def test_event_triggers_fire_on_replicated_writes(
+    client: httpx.AsyncClient, services: Services, instance: Instance
+) -> None:
+    worker = worker_name("on-sync")
+    services.jobs.register_worker(worker, _noop)
+    trigger = await services.jobs.create_trigger(
+        instance, "@event", "io.cozy.contacts:CREATED,UPDATED", worker
+    )
+    await client.post("/auth/login", json={"passphrase": PASSPHRASE})
+    pushed = await client.post(
+        "/data/io.cozy.contacts/_bulk_docs",
+        json={"docs": [{"_id": "from-phone", "fullname": "Grace"}, {"fullname": 3}]},
+    )
+    assert pushed.status_code == 201, pushed.text
+    assert [("error" in answer) for answer in pushed.json()] == [False, True]
+    replicated = await client.post(
+        "/data/io.cozy.contacts/_bulk_docs",
+        json={
+            "new_edits": False,
+            "docs": [{"_id": "from-laptop", "_rev": "1-abc", "fullname": "Alan"}],
+        },
+    )
+    assert replicated.status_code == 201, replicated.text
+    await services.jobs.flush_events()
+    jobs = await services.jobs.list_jobs(instance, trigger_id=trigger.id)
+    fired = sorted((j.message["event"]["verb"], j.message["event"]["doc"]["_id"]) for j in jobs)
+    # The schema-invalid document was refused, so it fires nothing.
+    assert fired == [("CREATED", "from-laptop"), ("CREATED", "from-phone")]
