@@ -102,26 +102,15 @@ def parse_timeout(header: str | None) -> int:
 
 
 class LockStore:
-    """Locks of every instance. Reads for write checks may come from a per-process copy at
-    most `cache_ttl` old (this process's own changes refresh it at once); taking, refreshing
-    and releasing a lock always read the store, so two processes never grant conflicting
-    locks on what they both see."""
-
-    def __init__(self, couch: CouchClient, cache_ttl: float = 0.0) -> None:
+    def __init__(self, couch: CouchClient) -> None:
         self.couch = couch
-        self.cache_ttl = cache_ttl
-        self._cache: dict[str, tuple[float, list[Lock]]] = {}
 
     @staticmethod
     def db(instance: Instance) -> str:
         return instance.db(LOCKS_DOCTYPE)
 
-    async def all(self, instance: Instance, *, fresh: bool = True) -> list[Lock]:
+    async def all(self, instance: Instance) -> list[Lock]:
         """Every live lock of the instance (expired ones are deleted on the way)."""
-        cached = self._cache.get(instance.domain)
-        if not fresh and cached is not None and time.monotonic() - cached[0] < self.cache_ttl:
-            return [lock for lock in cached[1] if lock.expires_at > time.time()]
-        read_at = time.monotonic()
         result = await self.couch.all_docs(self.db(instance), params={"include_docs": True})
         now = time.time()
         live: list[Lock] = []
@@ -134,7 +123,6 @@ class LockStore:
                 await self._delete(instance, lock)
             else:
                 live.append(lock)
-        self._cache[instance.domain] = (read_at, live)
         return live
 
     async def create(
@@ -160,7 +148,6 @@ class LockStore:
         )
         doc = lock.to_doc()
         await self.couch.put_doc(self.db(instance), doc)
-        self._cache.pop(instance.domain, None)
         return Lock.from_doc(doc)
 
     async def refresh(self, instance: Instance, lock: Lock, seconds: int) -> Lock:
@@ -169,7 +156,6 @@ class LockStore:
         )
         doc = refreshed.to_doc()
         await self.couch.put_doc(self.db(instance), doc)
-        self._cache.pop(instance.domain, None)
         return Lock.from_doc(doc)
 
     async def remove(self, instance: Instance, lock: Lock) -> None:
@@ -182,7 +168,6 @@ class LockStore:
                 await self._delete(instance, lock)
 
     async def _delete(self, instance: Instance, lock: Lock) -> None:
-        self._cache.pop(instance.domain, None)
         try:
             await self.couch.delete_doc(
                 self.db(instance), lock.token[len(TOKEN_PREFIX) :], lock.rev

@@ -215,11 +215,10 @@ class DavServer:
         couch: CouchClient,
         *,
         max_xml_bytes: int = MAX_XML_BYTES,
-        cache_ttl: float = 0.0,
     ) -> None:
         self.vfs = vfs
         self.authenticator = authenticator
-        self.locks = LockStore(couch, cache_ttl)
+        self.locks = LockStore(couch)
         self.max_xml_bytes = max_xml_bytes
         self._handlers: dict[str, Callable[[_Call], Coroutine[Any, Any, Response]]] = {
             "GET": self._get,
@@ -322,9 +321,11 @@ class DavServer:
         target = await call.targets.for_new(parent, name, type="directory" if is_dir else "file")
         check(call.permissions, verb, FILES_DOCTYPE, target)
 
-    async def _all_locks(self, call: _Call, *, fresh: bool = False) -> list[Lock]:
-        if call._locks is None or fresh:
-            call._locks = await self.locks.all(call.instance, fresh=fresh)
+    async def _all_locks(self, call: _Call) -> list[Lock]:
+        # Read from the store on every request (never from a per-process copy): a lock
+        # taken through another stack process must hold here at once.
+        if call._locks is None:
+            call._locks = await self.locks.all(call.instance)
         return call._locks
 
     async def _check_locks(
@@ -746,7 +747,7 @@ class DavServer:
             await self._allow(call, "PUT", doc)
             if not doc.is_dir:
                 depth = "0"
-        locks = await self._all_locks(call, fresh=True)
+        locks = await self._all_locks(call)
         vfs_path = path.vfs_path
         conflicting = [
             lock
@@ -785,7 +786,7 @@ class DavServer:
         if not lists:
             raise BadRequest("a LOCK without a body refreshes a lock: send its token in If")
         tokens = submitted_tokens(lists)
-        locks = await self._all_locks(call, fresh=True)
+        locks = await self._all_locks(call)
         matching = [
             lock
             for lock in locks
@@ -811,7 +812,7 @@ class DavServer:
         if doc is None:
             raise DavError(404, "not found")
         await self._allow(call, "PUT", doc)
-        locks = await self._all_locks(call, fresh=True)
+        locks = await self._all_locks(call)
         lock = next((item for item in locks if item.token == token), None)
         if lock is None or not lock.covers(call.path.vfs_path):
             raise DavError(

@@ -38,6 +38,7 @@ from roost.vfs.errors import (
     IsADirectory,
     NameConflict,
     NotADirectory,
+    ParentNotFound,
     RevisionMismatch,
 )
 from roost.vfs.filedoc import (
@@ -398,6 +399,17 @@ class VFS:
         if parent.in_trash:
             raise Forbidden("nothing can be created in the trash")
 
+    async def _fresh_parent(self, instance: Instance, parent: FileDoc) -> FileDoc:
+        """The parent as stored now: the caller's copy may come from a cache or an earlier
+        read, and a new entry's `path` and trash state must follow the current one."""
+        fresh = await self.get_or_none(instance, parent.id)
+        if fresh is None:
+            raise ParentNotFound(f"the directory {parent.name!r} no longer exists")
+        if fresh.rev != parent.rev:
+            self.forget_directories(instance)
+        self._writable_parent(fresh)
+        return fresh
+
     async def create_dir(
         self,
         instance: Instance,
@@ -412,6 +424,7 @@ class VFS:
         """A new empty directory; NameConflict (409) if `name` is taken in `parent`."""
         name = normalize_name(name)
         self._writable_parent(parent)
+        parent = await self._fresh_parent(instance, parent)
         moment = now_iso()
         doc: JSONDoc = {
             "_id": _new_id(),
@@ -494,6 +507,7 @@ class VFS:
         """
         name = normalize_name(name)
         self._writable_parent(parent)
+        parent = await self._fresh_parent(instance, parent)
         file_id = _new_id()
         internal_id = secrets.token_hex(16)
         moment = now_iso()
@@ -809,6 +823,7 @@ class VFS:
             raise InvalidMove("the root and trash directories cannot be moved")
         target_parent = parent or await self.get(instance, doc.dir_id or ROOT_DIR_ID)
         self._writable_parent(target_parent)
+        target_parent = await self._fresh_parent(instance, target_parent)
         new_name = normalize_name(name) if name is not None else doc.name
         return await self._relocate(
             instance,
@@ -835,6 +850,11 @@ class VFS:
         if not parent.is_dir:
             raise NotADirectory(f"{parent.name!r} is not a directory")
         if doc.is_dir:
+            # A directory's new path derives from its parent's: never from a stale copy.
+            fresh = await self.get_or_none(instance, parent.id)
+            if fresh is None or not fresh.is_dir:
+                raise ParentNotFound(f"the directory {parent.name!r} no longer exists")
+            parent = fresh
             old_path = doc.path or "/"
             parent_path = parent.path or "/"
             if parent.id == doc.id or parent_path.startswith(old_path + "/"):
@@ -915,6 +935,8 @@ class VFS:
     ) -> FileDoc:
         """A copy of a file (bytes shared through a hard link) or of a directory tree."""
         self._writable_parent(parent)
+        if not doc.is_dir:
+            parent = await self._fresh_parent(instance, parent)
         new_name = normalize_name(name) if name is not None else doc.name
         if doc.is_dir:
             parent_path = parent.path or "/"

@@ -18,12 +18,7 @@ def _server(request: Request) -> DavServer:
     server: DavServer | None = getattr(request.app.state, "dav_server", None)
     if server is None:
         services = services_of(request)
-        server = DavServer(
-            services.vfs,
-            services.authenticator,
-            services.couch,
-            cache_ttl=services.config.cache_ttl_seconds,
-        )
+        server = DavServer(services.vfs, services.authenticator, services.couch)
         request.app.state.dav_server = server
     return server
 

@@ -198,3 +198,17 @@ async def test_stage_aborts_on_short_body(vfs: VFS, instance) -> None:  # type: 
     with pytest.raises(IncompleteUpload):
         await vfs.stage(instance, chunks_of(b"abc"), size=10)
     assert set(vfs.blobs.temp_dir.iterdir()) == before
+
+
+async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) -> None:  # type: ignore[no-untyped-def]
+    root = await vfs.root(instance)
+    old = await vfs.create_dir(instance, root, "Before")
+    await vfs.move(instance, old, name="After")  # `old` is now a stale copy
+    child = await vfs.create_dir(instance, old, "Child")
+    assert child.path == "/After/Child"
+    gone = await vfs.create_dir(instance, root, "Gone2")
+    await vfs.trash(instance, gone)
+    from roost.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        await vfs.create_dir(instance, gone, "inside the trash")
