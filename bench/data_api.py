@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +26,9 @@ from report import median, percentile, write_section
 
 from roost.config import Config
 from roost.couch import quote_db
-from roost.embedded_store import EmbeddedStore, free_port
 from roost.permissions import PermissionSet
 from roost.services import Services
+from stack import running_stack
 
 DOCTYPE = "io.cozy.contacts"
 DOMAIN = "bench.roost.test"
@@ -140,46 +138,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="roost-bench-"))
-    external = os.environ.get("ROOST_COUCHDB_URL")
-    store = None
-    if external:
-        store_url = external
-    else:
-        store = EmbeddedStore(work / "couchdb")
-        store.start()
-        store_url = store.url
-    prefix = f"bench{secrets.token_hex(3)}-"
-    port = free_port()
-    env = dict(
-        os.environ,
-        ROOST_COUCHDB_URL=store_url,
-        ROOST_DB_PREFIX=prefix,
-        ROOST_DATA=str(work / "data"),
-        ROOST_LOG_LEVEL="warning",
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli", "serve", "--port", str(port)],
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/status", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        config = Config(data_dir=work / "data", couchdb_url=store_url, db_prefix=prefix)
-        table = asyncio.run(run(store_url, f"http://127.0.0.1:{port}", config, args.requests))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if store is not None:
-            store.stop()
-    backend = "Apache CouchDB (ROOST_COUCHDB_URL)" if external else "embedded PouchDB Server 4.2.0"
+    with running_stack(work) as stack:
+        table = asyncio.run(run(stack.store_url, stack.roost_url, stack.config, args.requests))
     body = (
-        f"Store: {backend}. One `roost serve` process (uvicorn, one worker) and the store on "
-        f"the same machine as the client; `{args.requests}` requests per case at concurrency "
+        f"Store: {stack.backend}. One `roost serve` process (uvicorn, one worker) and the store "
+        f"on the same machine as the client; `{args.requests}` requests per case at concurrency "
         "16, a quarter of that at concurrency 1. Goal: GET ratio ≥ 0.7× at concurrency 16, "
         "p50 overhead ≤ 1 ms.\n\n" + table
     )

@@ -15,26 +15,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from report import median, write_section
 
 from roost.config import Config
 from roost.couch import quote_db
-from roost.embedded_store import EmbeddedStore, free_port
 from roost.permissions import PermissionSet
 from roost.services import Services
+from stack import running_stack
 
 DOCTYPE = "io.cozy.contacts"
 DOMAIN = "bench-replication.roost.test"
@@ -99,54 +95,24 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="roost-bench-replication-"))
-    external = os.environ.get("ROOST_COUCHDB_URL")
-    store = None
-    if external:
-        store_url = external
-    else:
-        store = EmbeddedStore(work / "couchdb")
-        store.start()
-        store_url = store.url
-    prefix = f"bench{secrets.token_hex(3)}-"
-    port = free_port()
-    config = Config(data_dir=work / "data", couchdb_url=store_url, db_prefix=prefix)
-    env = dict(
-        os.environ,
-        ROOST_COUCHDB_URL=store_url,
-        ROOST_DB_PREFIX=prefix,
-        ROOST_DATA=str(work / "data"),
-        ROOST_LOG_LEVEL="warning",
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli", "serve", "--port", str(port)], env=env
-    )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/status", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        db, whole, family = asyncio.run(seed(config, store_url, args.docs))
-        direct_url = f"{store_url.rstrip('/')}/{quote_db(db)}"
-        roost_url = f"http://127.0.0.1:{port}/data/{DOCTYPE}"
-        cases = {
-            "direct from the store": lambda: pull(direct_url, work),
-            "Roost, whole-doctype token": lambda: pull(roost_url, work, whole),
-            "Roost, selector token (groups=family)": lambda: pull(roost_url, work, family),
-        }
-        for run_case in cases.values():  # warm-up: caches, JIT, LevelDB
-            run_case()
-        samples: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
-        for _ in range(args.runs):
-            for name, run_case in cases.items():  # interleaved, so drift hits all alike
-                samples[name].append(run_case())
+        with running_stack(work) as stack:
+            store_url = stack.store_url
+            db, whole, family = asyncio.run(seed(stack.config, store_url, args.docs))
+            direct_url = f"{store_url.rstrip('/')}/{quote_db(db)}"
+            roost_url = f"{stack.roost_url}/data/{DOCTYPE}"
+            cases = {
+                "direct from the store": lambda: pull(direct_url, work),
+                "Roost, whole-doctype token": lambda: pull(roost_url, work, whole),
+                "Roost, selector token (groups=family)": lambda: pull(roost_url, work, family),
+            }
+            for run_case in cases.values():  # warm-up: caches, JIT, LevelDB
+                run_case()
+            samples: dict[str, list[dict[str, float]]] = {name: [] for name in cases}
+            for _ in range(args.runs):
+                for name, run_case in cases.items():  # interleaved, so drift hits all alike
+                    samples[name].append(run_case())
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        if store is not None:
-            store.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     def seconds(name: str) -> float:
@@ -166,7 +132,7 @@ def main() -> None:
         lines.append(f"| {name} | {copied} | {took:.2f} | {rate:.0f} | **{ratio:.2f}x** |")
     family_s = seconds("Roost, selector token (groups=family)")
     table = "\n".join(lines)
-    backend = "Apache CouchDB (ROOST_COUCHDB_URL)" if external else "embedded PouchDB Server 4.2.0"
+    backend = stack.backend
     body = (
         f"Store: {backend}. One `roost serve` process (uvicorn, one worker), the store and the "
         f"client on one machine. The client is PouchDB 9.0.0 in Node (LevelDB), default batch "
