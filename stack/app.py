@@ -33,7 +33,7 @@ from roost.web import (
 )
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
-from roost.web.middleware import InstanceMiddleware, RequestLogMiddleware
+from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
 LifespanHook = Callable[[Services], Any]
@@ -94,6 +94,7 @@ def create_app(
         routes=route_table(),
         middleware=[
             Middleware(RequestLogMiddleware, metrics=built.metrics),
+            Middleware(CrossSiteCookieGuard),
             Middleware(InstanceMiddleware, services=built),
             Middleware(AccessLogMiddleware, access_log=built.access_log),
         ],

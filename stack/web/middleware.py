@@ -129,3 +129,45 @@ class InstanceMiddleware:
         if default:
             return await instances.find(default), None
         return None, None
+
+
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _origin_host(origin: str) -> str | None:
+    scheme, sep, rest = origin.partition("://")
+    if not sep or scheme not in ("http", "https"):
+        return None
+    return rest.split("/", 1)[0].lower()
+
+
+class CrossSiteCookieGuard:
+    """An unsafe request sent from another origin never rides on the owner's session.
+
+    SameSite=Lax keeps the cookie off cross-*site* posts, but an app's own origin
+    (`{slug}.{instance}`) is the same *site* as the instance. So for POST/PUT/PATCH/DELETE
+    whose `Origin` is not the instance's own, or whose `Sec-Fetch-Site` says it came from
+    elsewhere, the Cookie header is removed: the request is anonymous (tokens still work).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in _UNSAFE_METHODS:
+            headers = dict(scope.get("headers", []))
+            if b"cookie" in headers and self._foreign(headers):
+                scope = dict(scope)
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _foreign(headers: dict[bytes, bytes]) -> bool:
+        fetch_site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+        if fetch_site in ("cross-site", "same-site"):
+            return True
+        origin = headers.get(b"origin")
+        if origin is None:
+            return False
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        return _origin_host(origin.decode("latin-1")) != host
