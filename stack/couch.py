@@ -30,13 +30,26 @@ from roost.errors import (
 Doc = dict[str, Any]
 
 _SAFE_PREFIX = re.compile(r"[^a-z0-9_$()+-]")
+# CouchDB's limit on database names (its shard file names add a suffix).
+MAX_DB_NAME_LENGTH = 238
 # How long a request keeps retrying while the store is unreachable (e.g. being restarted).
 _CONNECT_RETRY_SECONDS = 3.0
 
 
 def database_name(prefix: str, doctype: str) -> str:
-    """`{prefix}/{doctype}` with dots turned into dashes, as cozy-stack names them."""
-    return f"{prefix}/{doctype.replace('.', '-')}"
+    """`{prefix}/{doctype}` with dots turned into dashes, as cozy-stack names them.
+
+    BadRequest when the name is too long for a store: CouchDB refuses it, and PouchDB
+    Server silently cuts it at 255 characters, so two long doctypes would share one
+    database (and a grant on one would read the other).
+    """
+    name = f"{prefix}/{doctype.replace('.', '-')}"
+    if len(name) > MAX_DB_NAME_LENGTH:
+        raise BadRequest(
+            f"the doctype {doctype[:40]}… is too long: its database name would have "
+            f"{len(name)} characters, more than {MAX_DB_NAME_LENGTH}"
+        )
+    return name
 
 
 def sanitize_prefix(text: str) -> str:
@@ -55,8 +68,16 @@ def quote_doc_id(doc_id: str) -> str:
     # `_design/x` and `_local/x` keep their slash; CouchDB routes on it.
     for special in ("_design/", "_local/"):
         if doc_id.startswith(special):
-            return special + quote(doc_id[len(special) :], safe="")
-    return quote(doc_id, safe="")
+            return special + _quote_segment(doc_id[len(special) :])
+    return _quote_segment(doc_id)
+
+
+def _quote_segment(text: str) -> str:
+    # `.` and `..` are left alone by `quote` and then removed by URL normalisation (httpx
+    # turns `/db/..` into `/`): the request would reach the server root or the database.
+    if text in (".", ".."):
+        return text.replace(".", "%2E")
+    return quote(text, safe="")
 
 
 def _split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
@@ -250,6 +271,7 @@ class CouchClient:
 
     async def get_doc(self, db: str, doc_id: str, params: Mapping[str, Any] | None = None) -> Doc:
         """The document, or NotFound (also when the database does not exist yet)."""
+        _require_document_id(doc_id)
         result: Doc = await self.json_request(
             "GET", f"/{quote_db(db)}/{quote_doc_id(doc_id)}", params=params
         )
@@ -274,6 +296,7 @@ class CouchClient:
         return rev
 
     async def delete_doc(self, db: str, doc_id: str, rev: str) -> str:
+        _require_document_id(doc_id)
         result = await self.json_request(
             "DELETE", f"/{quote_db(db)}/{quote_doc_id(doc_id)}", params={"rev": rev}
         )
@@ -321,6 +344,13 @@ class CouchClient:
             "POST", f"/{quote_db(db)}/_bulk_docs", json_body=body
         )
         return result
+
+
+def _require_document_id(doc_id: str) -> None:
+    """NotFound for ids that name a database endpoint, not a document: `GET /db/_all_docs`
+    answers a listing (that a caller would take for the document), `DELETE` on it a 405."""
+    if doc_id.startswith("_") and not doc_id.startswith(("_design/", "_local/")):
+        raise NotFound("missing")
 
 
 def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:

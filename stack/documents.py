@@ -33,6 +33,9 @@ def _check_id(doc_id: str) -> str:
         raise BadRequest("document ids starting with '_' are reserved by CouchDB")
     if any(ord(ch) < 32 for ch in doc_id):
         raise BadRequest("document ids may not contain control characters")
+    if doc_id in (".", ".."):
+        # Legal for CouchDB, but clients normalise `/data/x/..` away: unreachable by URL.
+        raise BadRequest("'.' and '..' are not document ids")
     return doc_id
 
 

@@ -24,6 +24,7 @@ from roost.permissions import (
     DocumentTarget,
     PermissionDenied,
     check,
+    check_readable,
     validate_doctype,
 )
 from roost.principals import Principal
@@ -90,6 +91,10 @@ async def check_document(
     missing one. The document need not exist (a konnector's folder is referenced by
     `io.cozy.konnectors/<slug>`, which is no document of the instance's database).
     """
+    # Unreadable reserved doctypes (sessions, permissions…) stay out of reach, even for the
+    # owner, as on the rest of /data. Read-only ones may still reference files (a
+    # konnector's folder is referenced by io.cozy.konnectors/<slug>).
+    check_readable(doctype, verb=verb)
     if not principal.permissions.allows_some(verb, doctype):
         raise PermissionDenied(verb, doctype, f"no {verb} permission on {doctype}")
     doc = await services.documents.get_or_none(instance, doctype, doc_id)
