@@ -275,76 +275,7 @@ def is_write(endpoint: Endpoint) -> bool:
 # -- known bugs in code owned by others: xfail(strict=True) -----------------------------------
 
 # (family, endpoint key, variant label) → the bug.
-KNOWN_BUGS: Final[dict[tuple[str, str, str], str]] = {
-    **{
-        ("auth", "POST /auth/authorize", label): (
-            "stack/web/oauth.py authorize: a request without credentials gets 403 "
-            '{"error":"forbidden","reason":"only the owner, signed in, can authorize a device"} '
-            "instead of 401"
-        )
-        for label in ("anonymous", "garbage-session-cookie", "other-instance-session")
-    },
-    **{
-        ("body", "POST /jobs/queue/{worker}", label): (
-            "stack/web/jobs.py:54 _optional_json: json.loads(body) lets RecursionError out "
-            "(deeply nested JSON body) -> 500"
-        )
-        for label in ("deep-array-100k", "deep-object-50k", "deep-array-1500")
-    },
-    **{
-        ("body", "POST /data/{doctype}/_changes", label): (
-            "stack/web/replication.py:114 changes: json.loads(raw) lets RecursionError out "
-            "(deeply nested JSON body) -> 500"
-        )
-        for label in ("deep-array-100k", "deep-object-50k", "deep-array-1500")
-    },
-    **{
-        ("body", "POST /data/{doctype}/_changes", label): (
-            "stack/web/replication.py:114 changes: json.loads(raw) accepts what is not JSON "
-            "(NaN, Infinity, 1e999 -> inf, lone surrogates, UTF-16) and a null body, and answers "
-            "200; roost.web.context.parse_json refuses them with 400"
-        )
-        for label in (
-            "utf16-bom",
-            "nan",
-            "infinity",
-            "overflow-float",
-            "lone-surrogate",
-            "non-object-null",
-        )
-    },
-    **{
-        ("query", f"{method} /data/{{doctype}}/_all_docs", "keys-deep"): (
-            "stack/web/data.py:255 _json_param: json.loads(?keys=) lets RecursionError out "
-            "(keys=[[[[…5000 levels) -> 500"
-        )
-        for method in ("GET", "POST")
-    },
-    **{
-        ("query", f"{method} /data/{{doctype}}/_all_docs", "keys-lone-surrogate"): (
-            'stack/web/data.py:289 all_documents: ?keys=["\\ud800"] is passed to the store and '
-            "the answer (which echoes the key) cannot be encoded: JSONResponse raises "
-            "UnicodeEncodeError -> 500"
-        )
-        for method in ("GET",)
-    },
-    **{
-        ("query", f"{method} /data/{{doctype}}/{{docid}}", "open-revs-deep"): (
-            "stack/web/data.py:109 _get_open_revs: json.loads(open_revs) lets RecursionError "
-            "out (open_revs=[[[[…5000 levels) -> 500"
-        )
-        for method in ("GET",)
-    },
-    ("ids", "POST /apps/install/{staging}/accept", "staging=very-long"): (
-        "stack/web/apps.py:232 accept: a 5000-character alphanumeric staging id passes "
-        "isalnum() and path.is_file() raises OSError [Errno 36] File name too long -> 500"
-    ),
-    ("oversize", "POST /apps/{slug}/run", "chunked"): (
-        "stack/web/apps.py run: the body is read only when a Content-Length is present, so a "
-        "chunked body (2 MiB here) is silently ignored instead of refused with 413, and an app "
-        "would run with {} instead of the input it was sent"
-    ),
-}
+KNOWN_BUGS: Final[dict[tuple[str, str, str], str]] = {}
 
 
 def cases(family: str, selected: Iterable[Endpoint]) -> list[Any]:
@@ -1123,14 +1054,6 @@ async def test_stale_cases_cover_the_labels(site: Site) -> None:
     assert [c[0] for c in _stale_cases(site)] == STALE_LABELS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'stack/replication/revisions.py bulk_get_stream forwards {"docs": []} to PouchDB '
-        "Server's _bulk_get, which never answers: the request hangs until the store client's "
-        '30 s read timeout (then 503); an empty list should answer {"results": []} at once'
-    ),
-)
 async def test_bulk_get_of_nothing_answers_at_once(site: Site) -> None:
     site_timeout, site.timeout = site.timeout, 5.0
     try:

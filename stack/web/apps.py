@@ -220,7 +220,7 @@ async def accept(request: Request) -> Response:
     principal = await _owner(request)
     instance = instance_of(request)
     staging = request.path_params["staging"]
-    if not staging.isalnum():
+    if not staging.isalnum() or len(staging) > 64:
         raise NotFound("no such pending install")
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     is_form = content_type == "application/x-www-form-urlencoded"
@@ -283,9 +283,11 @@ async def run(request: Request) -> Response:
     slug = request.path_params["slug"]
     if not principal.is_owner and principal.app_slug != slug:
         raise Forbidden("only the owner or the app itself may run it")
-    body = (
-        await read_json(request) if request.headers.get("content-length") not in (None, "0") else {}
+    # No body means no input; any body (chunked too) must be JSON within the limit.
+    has_body = request.headers.get("content-length") not in (None, "0") or (
+        "transfer-encoding" in request.headers
     )
+    body = await read_json(request) if has_body else {}
     result = await _apps(request).run(instance_of(request), slug, body)
     return JSONResponse(describe_run(result), status_code=200 if result.ok else 422)
 

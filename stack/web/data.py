@@ -7,7 +7,6 @@ caller may not read answers exactly like one that does not exist.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
@@ -25,7 +24,7 @@ from roost.permissions import (
 )
 from roost.principals import Principal
 from roost.types import JSONDoc
-from roost.web.context import instance_of, principal_of, read_json, services_of
+from roost.web.context import instance_of, parse_json, principal_of, read_json, services_of
 
 DOCTYPES_DOCTYPE = "io.cozy.doctypes"
 
@@ -106,8 +105,8 @@ async def _get_open_revs(
         wanted = "all"
     else:
         try:
-            wanted = json.loads(open_revs)
-        except ValueError:
+            wanted = parse_json(open_revs)
+        except BadRequest:
             raise BadRequest('open_revs must be "all" or a JSON list of revisions') from None
         if not isinstance(wanted, list) or not all(isinstance(r, str) for r in wanted):
             raise BadRequest('open_revs must be "all" or a JSON list of revisions')
@@ -252,9 +251,9 @@ def _json_param(request: Request, name: str) -> Any:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be JSON-encoded") from None
+        return parse_json(raw)
+    except BadRequest as error:
+        raise BadRequest(f"{name} must be JSON-encoded: {error.reason}") from None
 
 
 async def all_documents(request: Request) -> Response:

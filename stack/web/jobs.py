@@ -22,7 +22,14 @@ from roost.jobs.events import parse_event_rules
 from roost.jobs.workers import validate_worker_name
 from roost.permissions import DocumentTarget, PermissionDenied, check
 from roost.principals import Principal
-from roost.web.context import instance_of, principal_of, read_body, read_json, services_of
+from roost.web.context import (
+    instance_of,
+    parse_json,
+    principal_of,
+    read_body,
+    read_json,
+    services_of,
+)
 
 
 def _may_touch(principal: Principal, verb: str, doctype: str) -> None:
@@ -50,10 +57,7 @@ async def _optional_json(request: Request) -> Any:
     body = await read_body(request, services_of(request).config.max_body_bytes)
     if not body.strip():
         return None
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest(f"the body is not valid JSON: {error}") from None
+    return parse_json(body)
 
 
 def _job_target(job: JobDoc) -> DocumentTarget:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from roost.errors import Forbidden, NotFound
+from roost.errors import Forbidden, NotFound, Unauthorized
 from roost.instances import Instance
 from roost.oauth import AuthorizationError, AuthorizationRequest, OAuthError, OAuthService
 from roost.principals import Principal
@@ -176,7 +176,7 @@ async def authorize(request: Request) -> Response:
     instance = instance_of(request)
     principal = await _owner(request)
     if principal is None:
-        raise Forbidden("only the owner, signed in, can authorize a device")
+        raise Unauthorized("only the owner, signed in, can authorize a device")
     fields = await _form(request)
     expected = csrf_token(instance, principal.session_id or "")
     if not hmac.compare_digest(expected.encode(), fields.get("csrf_token", "").encode()):

@@ -36,7 +36,14 @@ from roost.principals import Principal
 from roost.replication import BulkDocs, ChangesQuery
 from roost.replication.revisions import parse_bulk_get, parse_revs_diff
 from roost.web import data
-from roost.web.context import instance_of, principal_of, read_body, read_json, services_of
+from roost.web.context import (
+    instance_of,
+    parse_json,
+    principal_of,
+    read_body,
+    read_json,
+    services_of,
+)
 
 # Replicators push batches of whole documents (attachments inline): more than one
 # ordinary request body, still bounded.
@@ -110,10 +117,9 @@ async def changes(request: Request) -> Response:
     if request.method == "POST":
         raw = await read_body(request, services_of(request).config.max_body_bytes)
         if raw.strip():
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise BadRequest("the body is not valid JSON") from None
+            body = parse_json(raw)
+            if not isinstance(body, dict):
+                raise BadRequest("the _changes body must be a JSON object")
     query = ChangesQuery.parse(request.query_params, body)
     services = services_of(request)
     chunks = services.replication.changes(instance_of(request), principal, doctype, query)
