@@ -252,8 +252,8 @@ def _json_param(request: Request, name: str) -> Any:
         return None
     try:
         return parse_json(raw)
-    except BadRequest as error:
-        raise BadRequest(f"{name} must be JSON-encoded: {error.reason}") from None
+    except BadRequest:
+        raise BadRequest(f"{name} must be JSON-encoded") from None
 
 
 async def all_documents(request: Request) -> Response:
