@@ -38,8 +38,32 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+class _ContentFields:
+    """Size and checksums, as a file and each of its versions store them (size as a string,
+    the way Cozy does)."""
+
+    doc: JSONDoc
+
+    @property
+    def size(self) -> int:
+        try:
+            return int(self.doc.get("size") or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    @property
+    def md5sum(self) -> str | None:
+        value = self.doc.get("md5sum")
+        return str(value) if value else None
+
+    @property
+    def sha256(self) -> str | None:
+        value = self.doc.get("sha256")
+        return str(value) if value else None
+
+
 @dataclass(frozen=True)
-class FileDoc:
+class FileDoc(_ContentFields):
     """A read-only view over a stored document; `doc` is the raw JSON (do not mutate it)."""
 
     doc: JSONDoc
@@ -86,23 +110,6 @@ class FileDoc:
         """A directory's absolute path (`/Photos/2024`); None for files (see VFS.path_of)."""
         value = self.doc.get("path")
         return str(value) if value is not None else None
-
-    @property
-    def size(self) -> int:
-        try:
-            return int(self.doc.get("size") or 0)
-        except (TypeError, ValueError):
-            return 0
-
-    @property
-    def md5sum(self) -> str | None:
-        value = self.doc.get("md5sum")
-        return str(value) if value else None
-
-    @property
-    def sha256(self) -> str | None:
-        value = self.doc.get("sha256")
-        return str(value) if value else None
 
     @property
     def mime(self) -> str:
@@ -180,7 +187,7 @@ class FileDoc:
 
 
 @dataclass(frozen=True)
-class VersionDoc:
+class VersionDoc(_ContentFields):
     """One old content of a file (`io.cozy.files.versions`, id `{file_id}/{version_id}`)."""
 
     doc: JSONDoc
@@ -196,18 +203,6 @@ class VersionDoc:
     @property
     def version_id(self) -> str:
         return self.id.split("/", 1)[1]
-
-    @property
-    def size(self) -> int:
-        try:
-            return int(self.doc.get("size") or 0)
-        except (TypeError, ValueError):
-            return 0
-
-    @property
-    def md5sum(self) -> str | None:
-        value = self.doc.get("md5sum")
-        return str(value) if value else None
 
     @property
     def updated_at(self) -> str:

@@ -18,7 +18,7 @@ import asyncio
 import secrets
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -533,16 +533,32 @@ class VFS:
         doc["cozyMetadata"]["uploadedAt"] = moment
         if app_slug:
             doc["cozyMetadata"]["uploadedBy"] = {"slug": app_slug}
-        await self._reserve(instance, parent.id, name, file_id)
+        return await self._create_file_doc(
+            instance,
+            parent.id,
+            doc,
+            lambda: self.blobs.commit(content, instance.domain, file_id, internal_id),
+        )
+
+    async def _create_file_doc(
+        self,
+        instance: Instance,
+        parent_id: str,
+        raw: JSONDoc,
+        place_bytes: Callable[[], Awaitable[object]],
+    ) -> FileDoc:
+        """Reserve the name, put the bytes in place, save the document: all or nothing."""
+        file_id, name = raw["_id"], raw["name"]
+        await self._reserve(instance, parent_id, name, file_id)
         try:
-            await self.blobs.commit(content, instance.domain, file_id, internal_id)
-            await self._save(instance, doc)
+            await place_bytes()
+            await self._save(instance, raw)
         except BaseException:
             await self.blobs.remove_all(instance.domain, file_id)
-            await self._release(instance, parent.id, name, file_id)
+            await self._release(instance, parent_id, name, file_id)
             raise
-        self.usage.record(instance, files=content.size)
-        return FileDoc(doc)
+        self.usage.record(instance, files=int(raw.get("size") or 0))
+        return FileDoc(raw)
 
     async def create_empty_file(
         self,
@@ -978,22 +994,17 @@ class VFS:
         )
         stamp_metadata(raw, None, app_slug)
         raw["cozyMetadata"]["uploadedAt"] = moment
-        await self._reserve(instance, parent.id, new_name, file_id)
-        try:
-            source_internal = doc.internal_id
+        source_internal = doc.internal_id
+
+        async def place_bytes() -> None:
             if source_internal is None:
                 await self.blobs.write_empty(instance.domain, file_id, internal_id)
             else:
                 await self.blobs.link(
                     instance.domain, doc.id, source_internal, file_id, internal_id
                 )
-            await self._save(instance, raw)
-        except BaseException:
-            await self.blobs.remove_all(instance.domain, file_id)
-            await self._release(instance, parent.id, new_name, file_id)
-            raise
-        self.usage.record(instance, files=doc.size)
-        return FileDoc(raw)
+
+        return await self._create_file_doc(instance, parent.id, raw, place_bytes)
 
     # -- trash and deletion ----------------------------------------------------------------
 
