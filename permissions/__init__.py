@@ -5,6 +5,7 @@ Pure logic, no I/O, no import of the rest of Roost. See docs/permissions.md.
 
 from .budget import Budget, budget_within
 from .check import check
+from .decision import Decision, Hidden, Outcome, Surface, decide
 from .doctypes import (
     FILES_DOCTYPE,
     RESERVED_DOCTYPES,
@@ -52,13 +53,17 @@ __all__ = [
     "TRASH_DIR_ID",
     "Audience",
     "Budget",
+    "Decision",
     "DocumentTarget",
     "FileTarget",
+    "Hidden",
     "InvalidRule",
     "InvalidToken",
+    "Outcome",
     "PermissionDenied",
     "PermissionSet",
     "Rule",
+    "Surface",
     "Target",
     "TokenClaims",
     "Verb",
@@ -66,6 +71,7 @@ __all__ = [
     "check",
     "check_readable",
     "check_writable",
+    "decide",
     "egress_allows",
     "egress_subset",
     "format_rule",

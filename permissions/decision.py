@@ -1,0 +1,137 @@
+"""The one permission decision every path asks: allow, hide, or deny.
+
+The data API, files, WebDAV, replication, jobs, realtime and every app host call ask
+`decide` and act on its answer; nothing combines `allows`, `allows_some`, `is_expired` and the
+reserved-doctype table by hand any more. The current time is a required argument so expiry is
+never forgotten.
+
+- ``ALLOW``: go on.
+- ``HIDE``: answer exactly as if the document or file did not exist (404 "missing" over HTTP,
+  ``not_found`` "missing" to a guest). The caller could read *something* of this doctype but
+  not this one: telling "forbidden" from "missing" would be an existence oracle.
+- ``DENY``: refuse openly (403 over HTTP) with `reason`, a sentence safe to show.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from .doctypes import check_readable, check_writable, validate_doctype
+from .errors import InvalidRule, PermissionDenied
+from .sets import PermissionSet
+from .targets import Target
+from .verbs import ALL_VERBS, request_verb
+
+__all__ = ["Decision", "Hidden", "Outcome", "Surface", "decide"]
+
+Surface = Literal["data", "stack"]
+"""Through which door the request comes.
+
+``"data"``: the generic doors (``/data``, replication, the apps' ``data`` host calls,
+realtime subscriptions) where cozy-stack's reserved-doctype table applies: some stack-managed
+doctypes are invisible there, others read-only. ``"stack"``: a dedicated API of the stack
+(``/files``, WebDAV, ``/jobs``, settings) that manages its own doctype.
+"""
+
+
+class Outcome(enum.Enum):
+    ALLOW = "allow"
+    HIDE = "hide"
+    DENY = "deny"
+
+
+class Hidden(Exception):
+    """Raised by `Decision.enforce` for ``HIDE``: the edge answers as for a missing item.
+
+    Deliberately not a `PermissionDenied`, so no handler can turn it into a 403 by accident.
+    """
+
+    def __init__(self, verb: str, doctype: str) -> None:
+        super().__init__("missing")
+        self.verb = verb
+        self.doctype = doctype
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    verb: str
+    doctype: str
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is Outcome.ALLOW
+
+    @property
+    def hidden(self) -> bool:
+        return self.outcome is Outcome.HIDE
+
+    def enforce(self) -> None:
+        """Return on ``ALLOW``; raise `Hidden` on ``HIDE``, `PermissionDenied` on ``DENY``."""
+        if self.outcome is Outcome.ALLOW:
+            return
+        if self.outcome is Outcome.HIDE:
+            raise Hidden(self.verb, self.doctype)
+        raise PermissionDenied(self.verb, self.doctype, self.reason)
+
+
+def _deny(verb: str, doctype: str, reason: str) -> Decision:
+    return Decision(Outcome.DENY, verb, doctype, reason)
+
+
+def decide(
+    permissions: PermissionSet,
+    verb: str,
+    doctype: str,
+    target: Target | None = None,
+    *,
+    now: datetime,
+    surface: Surface = "data",
+    visible: Target | None = None,
+) -> Decision:
+    """May `permissions` do `verb` on `doctype` (on `target`, or on the whole doctype)?
+
+    In order: OPTIONS is always allowed and HEAD needs GET; an unknown verb or a malformed
+    doctype is denied; on the ``"data"`` surface the reserved-doctype table is applied; an
+    expired set is denied; a set with no rule for this verb and doctype at all is denied
+    (the caller knows the doctype exists, nothing leaks); with no `target` the whole doctype
+    must be granted. A target the set does not allow is hidden when the caller may not read
+    `visible` (default: `target` itself; for a new file, pass its parent) and denied when it
+    may, since then the item's existence is no secret.
+    """
+    v = request_verb(verb)
+    if v == "OPTIONS":
+        return Decision(Outcome.ALLOW, v, doctype)
+    if v not in ALL_VERBS:
+        return _deny(verb, doctype, f"{verb} is not a method a permission can grant")
+    try:
+        validate_doctype(doctype)
+    except InvalidRule as exc:
+        return _deny(v, doctype, str(exc))
+    if surface == "data":
+        try:
+            if v == "GET":
+                check_readable(doctype, verb=v)
+            else:
+                check_writable(doctype, verb=v)
+        except PermissionDenied as exc:
+            return _deny(v, doctype, exc.reason)
+    if permissions.is_expired(now):
+        return _deny(v, doctype, "this permission has expired")
+    if not permissions.allows_some(v, doctype):
+        return _deny(v, doctype, f"no {v} permission on {doctype}")
+    if target is None:
+        if permissions.allows(v, doctype, None):
+            return Decision(Outcome.ALLOW, v, doctype)
+        return _deny(
+            v, doctype, f"{v} on every {doctype} document needs a permission on the whole doctype"
+        )
+    if permissions.allows(v, doctype, target):
+        return Decision(Outcome.ALLOW, v, doctype)
+    if not permissions.allows("GET", doctype, visible if visible is not None else target):
+        return Decision(Outcome.HIDE, v, doctype)
+    return _deny(v, doctype, f"no {v} permission on this {doctype} document")
