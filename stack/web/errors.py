@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from roost.errors import RoostError, TooManyRequests, Unauthorized
-from roost.permissions import InvalidRule, InvalidToken, PermissionDenied
+from roost.permissions import Hidden, InvalidRule, InvalidToken, PermissionDenied
 
 log = logging.getLogger("roost.web")
 
@@ -50,6 +50,11 @@ async def permission_denied(request: Request, exc: Exception) -> Response:
     return error_response(403, "forbidden", str(exc.reason))
 
 
+async def hidden(request: Request, exc: Exception) -> Response:
+    # Exactly what a missing document answers: a hidden one must be indistinguishable.
+    return error_response(404, "not_found", "missing")
+
+
 async def invalid_token(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidToken)
     return error_response(401, "unauthorized", f"invalid token: {exc.reason}")
@@ -74,6 +79,7 @@ async def unexpected(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     RoostError: roost_error,
     PermissionDenied: permission_denied,
+    Hidden: hidden,
     InvalidToken: invalid_token,
     InvalidRule: invalid_rule,
     HTTPException: http_exception,
