@@ -25,7 +25,7 @@ async def test_root_and_trash_exist_with_fixed_ids(vfs: VFS, instance) -> None: 
     assert root.id == ROOT_DIR_ID and root.path == "/" and root.is_dir
     trash = await vfs.get(instance, TRASH_DIR_ID)
     assert trash.path == "/.cozy_trash" and trash.dir_id == ROOT_DIR_ID
-    vfs._ready.discard(instance.domain)  # a second process: ensure() is idempotent
+    vfs.documents.ready.discard(instance.domain)  # a second process: ensure() is idempotent
     await vfs.ensure(instance)
 
 

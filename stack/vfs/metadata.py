@@ -1,0 +1,198 @@
+"""Metadata of files and directories: the fields a client may change (tags, dates,
+favourite, executable, mime), references from other documents, and WebDAV dead properties.
+Every change is applied to the current revision, re-read and re-applied when someone wrote
+meanwhile, unless the caller pins a revision."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+from roost.doctypes import stamp_metadata
+from roost.errors import BadRequest
+from roost.instances import Instance
+from roost.types import JSONDoc
+from roost.vfs.documents import FileDocuments
+from roost.vfs.errors import InvalidName, StaleRevision
+from roost.vfs.filedoc import FileDoc, checked_time, parse_time
+from roost.vfs.mime import mime_class
+from roost.vfs.retry import retry_on_conflict
+
+# Fields `update_fields` may change; name and dir_id go through `move`, content through
+# `overwrite_file`, trash state through `trash`/`restore`.
+UPDATABLE_FIELDS: Final = frozenset(
+    {"tags", "updated_at", "created_at", "executable", "referenced_by", "cozyMetadata", "mime"}
+)
+MAX_TAGS: Final = 100
+MAX_TAG_LENGTH: Final = 255
+
+Reference = tuple[str, str]  # (doctype, id)
+
+
+def valid_tags(tags: Any) -> list[str]:
+    """A list of tags a file may carry (deduplicated, order kept), or BadRequest."""
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise BadRequest("tags must be a list of strings")
+    if len(tags) > MAX_TAGS:
+        raise BadRequest(f"at most {MAX_TAGS} tags")
+    for tag in tags:
+        if not tag or len(tag) > MAX_TAG_LENGTH or any(ord(ch) < 32 for ch in tag):
+            raise BadRequest(f"invalid tag {tag!r}")
+    return list(dict.fromkeys(tags))
+
+
+def valid_time(value: Any, name: str) -> str | None:
+    """An ISO 8601 date given by a client for `name`, or BadRequest."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or parse_time(value) is None:
+        raise BadRequest(f"{name} must be an ISO 8601 date, like 2024-05-06T07:08:09Z")
+    return value
+
+
+def metadata_changes(doc: FileDoc, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata a client asks to change on `doc` (not name, dir_id nor trash state),
+    validated and ready for `update_fields`: cozy-stack's PATCH /files rules."""
+    fields: dict[str, Any] = {}
+    if "tags" in attributes:
+        fields["tags"] = valid_tags(attributes["tags"])
+    for key in ("created_at", "updated_at"):
+        if key in attributes:
+            if attributes[key] is None:
+                raise BadRequest(f"{key} cannot be removed")
+            fields[key] = valid_time(attributes[key], key)
+    if "executable" in attributes:
+        if not isinstance(attributes["executable"], bool):
+            raise BadRequest("executable must be true or false")
+        if doc.is_file:
+            fields["executable"] = attributes["executable"]
+    if "cozyMetadata" in attributes:
+        given = attributes["cozyMetadata"]
+        if not isinstance(given, dict) or set(given) - {"favorite"}:
+            raise BadRequest("only cozyMetadata.favorite can be changed")
+        if not isinstance(given.get("favorite", False), bool):
+            raise BadRequest("cozyMetadata.favorite must be true or false")
+        current = doc.doc.get("cozyMetadata")
+        fields["cozyMetadata"] = {**(current if isinstance(current, dict) else {}), **given}
+    if "type" in attributes and attributes["type"] != doc.type:
+        raise BadRequest("the type of a file or directory cannot change")
+    return fields
+
+
+def references_of(doc: FileDoc) -> list[Reference]:
+    """The documents that reference a file, as (doctype, id) pairs in stored order."""
+    out: list[Reference] = []
+    for entry in doc.doc.get("referenced_by") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("type"), str):
+            out.append((str(entry["type"]), str(entry.get("id", ""))))
+    return out
+
+
+class Metadata:
+    def __init__(self, documents: FileDocuments) -> None:
+        self.documents = documents
+
+    async def update_fields(
+        self,
+        instance: Instance,
+        doc: FileDoc,
+        fields: Mapping[str, Any],
+        *,
+        if_rev: str | None = None,
+        app_slug: str | None = None,
+    ) -> FileDoc:
+        """Change metadata (`UPDATABLE_FIELDS`: tags, dates, referenced_by, …), retrying on
+        concurrent updates unless `if_rev` pins the revision."""
+        unknown = set(fields) - UPDATABLE_FIELDS
+        if unknown:
+            raise InvalidName(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+        for key in ("updated_at", "created_at"):
+            if key in fields:
+                checked_time(fields[key])
+
+        def change(raw: JSONDoc) -> None:
+            raw.update(fields)
+            if "mime" in fields and raw.get("type") == "file":
+                raw["class"] = mime_class(str(fields["mime"]))
+
+        return await self.update(instance, doc, change, if_rev=if_rev, app_slug=app_slug)
+
+    async def change_references(
+        self,
+        instance: Instance,
+        doc: FileDoc,
+        *,
+        add: Iterable[Reference] = (),
+        remove: Iterable[Reference] = (),
+        app_slug: str | None = None,
+    ) -> FileDoc:
+        """Add and remove references on one file, merged into the current revision (so
+        concurrent additions from two albums are both kept); no write when nothing changes."""
+        added, removed = list(add), set(remove)
+
+        def merged(current: FileDoc) -> list[Reference]:
+            before = references_of(current)
+            after = [ref for ref in before if ref not in removed]
+            return after + [ref for ref in added if ref not in after]
+
+        if merged(doc) == references_of(doc):
+            return doc
+
+        def change(raw: JSONDoc) -> None:
+            after = merged(FileDoc(raw))
+            raw["referenced_by"] = [{"type": t, "id": i} for t, i in after]
+
+        return await self.update(instance, doc, change, app_slug=app_slug)
+
+    async def set_dav_properties(
+        self,
+        instance: Instance,
+        doc: FileDoc,
+        *,
+        set_properties: Mapping[str, str],
+        remove: Iterable[str] = (),
+        if_rev: str | None = None,
+    ) -> FileDoc:
+        """Store or remove WebDAV dead properties (`{namespace}name` → XML text), atomically."""
+        removed = list(remove)
+
+        def change(raw: JSONDoc) -> None:
+            properties = dict(raw.get("dav_properties") or {})
+            properties.update(set_properties)
+            for key in removed:
+                properties.pop(key, None)
+            if properties:
+                raw["dav_properties"] = properties
+            else:
+                raw.pop("dav_properties", None)
+
+        return await self.update(instance, doc, change, if_rev=if_rev, stamp=False)
+
+    async def update(
+        self,
+        instance: Instance,
+        doc: FileDoc,
+        change: Callable[[JSONDoc], None],
+        *,
+        if_rev: str | None = None,
+        app_slug: str | None = None,
+        stamp: bool = True,
+    ) -> FileDoc:
+        """Apply `change` to the current revision of `doc` and save it."""
+
+        async def write(current: FileDoc) -> FileDoc:
+            if if_rev is not None and current.rev != if_rev:
+                raise StaleRevision("the file has changed (its revision differs)")
+            raw = dict(current.doc)
+            change(raw)
+            if stamp:
+                stamp_metadata(raw, current.doc, app_slug)
+            await self.documents.save(instance, raw)
+            if doc.is_dir:
+                self.documents.cache.forget_directories(instance)
+            return FileDoc(raw)
+
+        async def reread() -> FileDoc:
+            return await self.documents.get(instance, doc.id)
+
+        return await retry_on_conflict(write, doc, reread, action="update")
