@@ -17,7 +17,7 @@ from roost.types import JSONDoc
 from roost.vfs.blobs import BlobStore, FileContent, StagedContent
 from roost.vfs.documents import FileDocuments, new_id
 from roost.vfs.errors import FileNotFound, IsADirectory, StaleRevision
-from roost.vfs.filedoc import FileDoc, VersionDoc, checked_time, now_iso
+from roost.vfs.filedoc import FileDoc, checked_time, now_iso
 from roost.vfs.mime import guess_mime, mime_class
 from roost.vfs.names import normalize_name
 from roost.vfs.reservations import NameReservations
@@ -225,7 +225,7 @@ class Content:
         self,
         instance: Instance,
         file: FileDoc,
-        version: VersionDoc,
+        version_id: str,
         *,
         if_rev: str | None = None,
         app_slug: str | None = None,
@@ -237,6 +237,7 @@ class Content:
             raise IsADirectory(f"{file.name!r} is a directory: it has no versions")
         if file.in_trash:
             raise FileNotFound("missing")
+        version = await self.versions.get(instance, file.id, version_id)
         old = self.versions.open(instance, version)
         try:
             staged = await self.stage(

@@ -6,16 +6,18 @@ meanwhile, unless the caller pins a revision."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from roost.doctypes import stamp_metadata
 from roost.errors import BadRequest
 from roost.instances import Instance
-from roost.types import JSONDoc
+from roost.types import DocId, Doctype, JSONDoc
 from roost.vfs.documents import FileDocuments
 from roost.vfs.errors import InvalidName, StaleRevision
 from roost.vfs.filedoc import FileDoc, checked_time, parse_time
 from roost.vfs.mime import mime_class
+from roost.vfs.names import normalize_name
 from roost.vfs.retry import retry_on_conflict
 
 # Fields `update_fields` may change; name and dir_id go through `move`, content through
@@ -26,7 +28,7 @@ UPDATABLE_FIELDS: Final = frozenset(
 MAX_TAGS: Final = 100
 MAX_TAG_LENGTH: Final = 255
 
-Reference = tuple[str, str]  # (doctype, id)
+Reference = tuple[Doctype, DocId]  # a document that references a file
 
 
 def valid_tags(tags: Any) -> list[str]:
@@ -79,18 +81,103 @@ def metadata_changes(doc: FileDoc, attributes: Mapping[str, Any]) -> dict[str, A
     return fields
 
 
+# What a client may send in a PATCH of a file or directory (cozy-stack's PATCH /files).
+PATCHABLE: Final = frozenset(
+    {
+        "name",
+        "dir_id",
+        "tags",
+        "created_at",
+        "updated_at",
+        "executable",
+        "move_to_trash",
+        "cozyMetadata",
+        # Sent back by clients that echo the whole object; ignored when unchanged.
+        "type",
+        "path",
+    }
+)
+
+
+@dataclass(frozen=True)
+class FilePatch:
+    """A PATCH of a file or directory, validated: to the trash, or a move and/or rename
+    (`moving`) with metadata `fields` for `update_fields`."""
+
+    to_trash: bool = False
+    name: str | None = None
+    dir_id: str | None = None
+    moving: bool = False
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def check_patchable(attributes: Mapping[str, Any]) -> None:
+    """BadRequest when a PATCH names an attribute no PATCH may change."""
+    unknown = set(attributes) - PATCHABLE
+    if unknown:
+        raise BadRequest(f"these attributes cannot be changed: {', '.join(sorted(unknown))}")
+
+
+def file_patch(doc: FileDoc, attributes: Mapping[str, Any]) -> FilePatch:
+    """Validate what a client asks to change on `doc` (BadRequest, InvalidName)."""
+    check_patchable(attributes)
+    if attributes.get("move_to_trash") is True:
+        return FilePatch(to_trash=True)
+    if "move_to_trash" in attributes and attributes["move_to_trash"] is not False:
+        raise BadRequest("move_to_trash must be true or false")
+    fields = metadata_changes(doc, attributes)
+    name = attributes.get("name")
+    if name is not None:
+        if not isinstance(name, str):
+            raise BadRequest("name must be a string")
+        name = normalize_name(name)
+    dir_id = attributes.get("dir_id")
+    if dir_id is not None and not isinstance(dir_id, str):
+        raise BadRequest("dir_id must be a string")
+    moving = (name is not None and name != doc.name) or (
+        dir_id is not None and dir_id != doc.dir_id
+    )
+    return FilePatch(name=name, dir_id=dir_id, moving=moving, fields=fields)
+
+
 def references_of(doc: FileDoc) -> list[Reference]:
     """The documents that reference a file, as (doctype, id) pairs in stored order."""
     out: list[Reference] = []
     for entry in doc.doc.get("referenced_by") or []:
         if isinstance(entry, dict) and isinstance(entry.get("type"), str):
-            out.append((str(entry["type"]), str(entry.get("id", ""))))
+            out.append((Doctype(str(entry["type"])), DocId(str(entry.get("id", "")))))
     return out
+
+
+_FIND_BATCH: Final = 1000
 
 
 class Metadata:
     def __init__(self, documents: FileDocuments) -> None:
         self.documents = documents
+
+    async def referencing(self, instance: Instance, doctype: str, doc_id: str) -> list[FileDoc]:
+        """Every file and directory that names the document in its `referenced_by`.
+
+        Batches by `_id` because PouchDB Server has no `_find` bookmarks.
+        """
+        db = self.documents.files_db(instance)
+        await self.documents.ensure(instance)
+        found: list[FileDoc] = []
+        last = ""
+        while True:
+            selector: dict[str, Any] = {
+                "referenced_by": {"$elemMatch": {"type": doctype, "id": doc_id}},
+                "_id": {"$gt": last},
+            }
+            result = await self.documents.couch.find(
+                db, {"selector": selector, "limit": _FIND_BATCH, "sort": [{"_id": "asc"}]}
+            )
+            docs = [d for d in result.get("docs", []) if d.get("type") in ("file", "directory")]
+            found += [FileDoc(d) for d in docs]
+            if len(result.get("docs", [])) < _FIND_BATCH:
+                return found
+            last = str(result["docs"][-1]["_id"])
 
     async def update_fields(
         self,

@@ -105,11 +105,14 @@ class VFS:
         # Metadata.
         self.update_fields = self.metadata.update_fields
         self.change_references = self.metadata.change_references
+        self.referencing = self.metadata.referencing
         self.set_dav_properties = self.metadata.set_dav_properties
         # Trash and deletion.
         self.trash = self.trash_can.trash
         self.restore = self.trash_can.restore
         self.restore_destination = self.trash_can.restore_destination
+        self.check_restorable = self.trash_can.check_restorable
+        self.check_destroyable = self.trash_can.check_destroyable
         self.list_trash = self.trash_can.entries
         self.empty_trash = self.trash_can.empty
         self.destroy = self.trash_can.destroy

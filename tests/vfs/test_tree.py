@@ -12,9 +12,11 @@ from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
 from roost.vfs import (
     VFS,
     FileNotFound,
+    FixedDirectory,
     InvalidMove,
     InvalidName,
     NameConflict,
+    NotInTrash,
     normalize_name,
 )
 from tests.vfs.conftest import chunks_of
@@ -212,3 +214,21 @@ async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) ->
 
     with pytest.raises(Forbidden):
         await vfs.create_dir(instance, gone, "inside the trash")
+
+
+async def test_trash_guards_are_the_domain_s(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+    root = await vfs.root(instance)
+    trash_dir = await vfs.get(instance, TRASH_DIR_ID)
+    for fixed in (root, trash_dir):
+        with pytest.raises(FixedDirectory):
+            await vfs.trash(instance, fixed)
+    folder = await vfs.create_dir(instance, root, "guarded")
+    inner = await upload(instance, folder, "inner.txt", b"i")
+    with pytest.raises(NotInTrash):
+        vfs.check_destroyable(inner)
+    await vfs.trash(instance, folder)
+    nested = await vfs.get(instance, inner.id)
+    vfs.check_destroyable(nested)
+    with pytest.raises(NotInTrash):
+        await vfs.restore(instance, nested)
+    assert (await vfs.get(instance, inner.id)).rev == nested.rev
