@@ -213,8 +213,9 @@ class Metadata:
         remove: Iterable[Reference] = (),
         app_slug: str | None = None,
     ) -> FileDoc:
-        """Add and remove references on one file, merged into the current revision (so
-        concurrent additions from two albums are both kept); no write when nothing changes."""
+        """Add and remove references on one file, merged again into the current revision
+        whenever someone wrote meanwhile (so concurrent additions from two albums are both
+        kept); no write when `doc`, as the caller read it, already says so."""
         added, removed = list(add), set(remove)
 
         def merged(current: FileDoc) -> list[Reference]:
@@ -222,14 +223,20 @@ class Metadata:
             after = [ref for ref in before if ref not in removed]
             return after + [ref for ref in added if ref not in after]
 
-        if merged(doc) == references_of(doc):
-            return doc
-
-        def change(raw: JSONDoc) -> None:
-            after = merged(FileDoc(raw))
+        async def write(current: FileDoc) -> FileDoc:
+            after = merged(current)
+            if after == references_of(current):
+                return current
+            raw = dict(current.doc)
             raw["referenced_by"] = [{"type": t, "id": i} for t, i in after]
+            stamp_metadata(raw, current.doc, app_slug)
+            await self.documents.save(instance, raw)
+            return FileDoc(raw)
 
-        return await self.update(instance, doc, change, app_slug=app_slug)
+        async def reread() -> FileDoc:
+            return await self.documents.get(instance, doc.id)
+
+        return await retry_on_conflict(write, doc, reread, action="update")
 
     async def set_dav_properties(
         self,

@@ -63,7 +63,7 @@ async def test_concurrent_reference_changes_are_all_kept(vfs: VFS, instance, upl
     await asyncio.gather(*(vfs.change_references(instance, photo, add=[ref]) for ref in albums))
     current = await vfs.get(instance, photo.id)
     assert sorted(references_of(current)) == sorted(albums)
-    await vfs.change_references(instance, photo, remove=albums[:2])
+    await vfs.change_references(instance, current, remove=albums[:2])
     current = await vfs.get(instance, photo.id)
     assert sorted(references_of(current)) == sorted(albums[2:])
     listed = await vfs.referencing(instance, ALBUMS, "album-4")

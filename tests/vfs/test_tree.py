@@ -227,8 +227,8 @@ async def test_trash_guards_are_the_domain_s(vfs: VFS, instance, upload) -> None
     with pytest.raises(NotInTrash):
         vfs.check_destroyable(inner)
     await vfs.trash(instance, folder)
+    vfs.check_destroyable(await vfs.get(instance, folder.id))
     nested = await vfs.get(instance, inner.id)
-    vfs.check_destroyable(nested)
     with pytest.raises(NotInTrash):
         await vfs.restore(instance, nested)
     assert (await vfs.get(instance, inner.id)).rev == nested.rev
