@@ -65,11 +65,19 @@ class RequestLogMiddleware:
             request_id.reset(token)
 
 
-async def _json_answer(send: Send, status: int, error: str, reason: str) -> None:
+async def _json_answer(scope: Scope, send: Send, status: int, error: str, reason: str) -> None:
+    """A JSON error answer; on a websocket handshake, the same as an HTTP denial response
+    when the server offers one (uvicorn does), else a close before accepting (403)."""
     body = json.dumps({"error": error, "reason": reason}).encode()
+    prefix = ""
+    if scope["type"] == "websocket":
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+            return
+        prefix = "websocket."
     await send(
         {
-            "type": "http.response.start",
+            "type": f"{prefix}http.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
@@ -77,7 +85,7 @@ async def _json_answer(send: Send, status: int, error: str, reason: str) -> None
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{prefix}http.response.body", "body": body})
 
 
 class InstanceMiddleware:
@@ -104,11 +112,11 @@ class InstanceMiddleware:
             if scope["path"] in HOSTLESS_PATHS:
                 instance, app_slug = None, None
             else:
-                await _json_answer(send, 503, error.error, error.reason)
+                await _json_answer(scope, send, 503, error.error, error.reason)
                 return
         if instance is None and scope["path"] not in HOSTLESS_PATHS:
             await _json_answer(
-                send, 404, "not_found", f"no instance is served at {domain or '(no host)'}"
+                scope, send, 404, "not_found", f"no instance is served at {domain or '(no host)'}"
             )
             return
         state["instance"] = instance
@@ -154,7 +162,12 @@ class CrossSiteCookieGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _UNSAFE_METHODS:
+        # A browser opens a websocket to any origin with the cookies of the target
+        # (cross-site websocket hijacking): a handshake is treated like an unsafe request.
+        unsafe = scope["type"] == "websocket" or (
+            scope["type"] == "http" and scope["method"] in _UNSAFE_METHODS
+        )
+        if unsafe:
             headers = dict(scope.get("headers", []))
             if b"cookie" in headers and self._foreign(headers):
                 scope = dict(scope)
