@@ -39,6 +39,11 @@ class RealtimeHub:
     def followers(self) -> int:
         return len(self._followers)
 
+    def listeners(self, instance: Instance, doctype: str) -> int:
+        """How many subscribers this process has on that database (0: nobody follows it)."""
+        follower = self._followers.get(instance.db(doctype))
+        return 0 if follower is None else len(follower.listeners)
+
     async def listen(
         self, key: object, instance: Instance, doctype: str, listener: Listener
     ) -> None:
