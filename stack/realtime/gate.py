@@ -87,6 +87,7 @@ class EventView:
         self._previous_done = False
         self._previous: Target | None = None
         self._previous_target_done = False
+        self._frame: str | None = None
 
     async def current_target(self) -> Target | None:
         if not self._current_done:
@@ -130,6 +131,12 @@ class EventView:
                 parents.add(doc["dir_id"])
         return parents
 
+    def _whole_frame(self) -> str:
+        # Serialised once for every subscriber that may see the whole event.
+        if self._frame is None:
+            self._frame = self.event.message()
+        return self._frame
+
     async def frame_for(self, permissions: PermissionSet, *, now: datetime) -> str | None:
         """The frame this subscriber may receive for this event, or None."""
         event = self.event
@@ -140,11 +147,11 @@ class EventView:
             return decision.allowed
 
         if allowed(None):
-            return event.message()
+            return self._whole_frame()
         if not event.deleted:
             current = await self.current_target()
             if current is not None and allowed(current):
-                return event.message()
+                return self._whole_frame()
         previous = await self.previous_target()
         if previous is not None and allowed(previous):
             tombstone = {"_id": event.doc_id, "_rev": event.rev, "_deleted": True}
