@@ -87,7 +87,16 @@ class Services:
             metrics=Metrics(),
             jobs=jobs,
             apps=apps,
-            realtime=RealtimeHub(couch, vfs, realtime_limits),
+            # Its own connection pool: one longpoll per followed database.
+            realtime=RealtimeHub(
+                CouchClient(
+                    couchdb_url,
+                    timeout=config.couch_timeout_seconds,
+                    max_connections=realtime_limits.followers + 16,
+                ),
+                vfs,
+                realtime_limits,
+            ),
             realtime_auth=RealtimeAuth(
                 instances, Authenticator(sessions, permission_docs, app_passwords)
             ),
@@ -96,6 +105,7 @@ class Services:
 
     async def aclose(self) -> None:
         await self.realtime.aclose()
+        await self.realtime.couch.aclose()
         await self.jobs.aclose()
         await self.access_log.aclose()
         await self.couch.aclose()

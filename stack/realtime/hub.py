@@ -2,6 +2,10 @@
 
 Subscribers register per (instance, doctype); the first registration starts that database's
 follower, the last one leaving stops it. Nothing here knows about websockets.
+
+Each follower holds one store connection in a longpoll, so the hub should be given a
+`CouchClient` of its own (`Services.build` does): however many databases are followed, the
+request paths' connection pool is never drained by them.
 """
 
 from __future__ import annotations
@@ -14,13 +18,19 @@ from roost.instances import Instance
 from roost.realtime.follower import ChangesFollower, Listener
 from roost.vfs import VFS
 
-__all__ = ["RealtimeHub", "RealtimeLimits"]
+__all__ = ["RealtimeHub", "RealtimeLimits", "TooManyFollowers"]
+
+
+class TooManyFollowers(Exception):
+    """This process already follows `RealtimeLimits.followers` databases."""
 
 
 @dataclass(frozen=True)
 class RealtimeLimits:
     queue_frames: int = 1000  # frames waiting for a slow client before it is closed
     subscriptions: int = 100  # per socket
+    doctypes: int = 20  # distinct doctypes per socket (each may need a follower)
+    followers: int = 200  # databases followed at once by this process (one connection each)
     poll_seconds: float = 25.0  # longpoll timeout of a changes request
     missing_db_seconds: float = 1.0  # how often a not-yet-created database is looked for
     ready_seconds: float = 10.0  # how long a SUBSCRIBE waits for its follower's position
@@ -53,6 +63,10 @@ class RealtimeHub:
         async with self._lock:
             follower = self._followers.get(db)
             if follower is None:
+                if len(self._followers) >= self.limits.followers:
+                    raise TooManyFollowers(
+                        f"this server follows {self.limits.followers} databases already"
+                    )
                 follower = ChangesFollower(
                     self.couch,
                     self.vfs,

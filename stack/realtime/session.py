@@ -15,7 +15,7 @@ from roost.instances import Instance
 from roost.principals import Principal
 from roost.realtime.auth import RealtimeAuth
 from roost.realtime.gate import FILES_DOCTYPE, EventView, may_subscribe
-from roost.realtime.hub import RealtimeHub
+from roost.realtime.hub import RealtimeHub, TooManyFollowers
 from roost.realtime.protocol import (
     CLOSE_POLICY,
     CLOSE_SLOW_CONSUMER,
@@ -158,8 +158,20 @@ class RealtimeSession:
                 doctype,
             )
         if ids is None:
+            if len(self._subscriptions) >= self.limits.doctypes:
+                raise ProtocolError(
+                    429,
+                    "too_many_subscriptions",
+                    f"a socket watches at most {self.limits.doctypes} doctypes",
+                    doctype,
+                )
+            # In place before the follower may deliver anything.
             self._subscriptions[doctype] = {message.doc_id}
-            await self.hub.listen(self, self.instance, doctype, self._offer)
+            try:
+                await self.hub.listen(self, self.instance, doctype, self._offer)
+            except TooManyFollowers as error:
+                del self._subscriptions[doctype]
+                raise ProtocolError(503, "unavailable", str(error), doctype) from None
         else:
             ids.add(message.doc_id)
 

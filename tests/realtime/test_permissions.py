@@ -189,6 +189,20 @@ async def test_subscriptions_per_socket_are_capped(
         assert frame["payload"]["source"] == CONTACTS
 
 
+async def test_doctypes_per_socket_are_capped(
+    live_server: LiveServer, instance: Instance, issue_token: Callable[..., Awaitable[str]]
+) -> None:
+    token = await issue_token(instance, "org.example.capped.*")
+    async with realtime_socket(live_server.port, instance.domain) as rt:
+        await rt.auth(token)
+        for n in range(20):
+            await rt.send("SUBSCRIBE", {"type": f"org.example.capped.d{n}"})
+        await rt.send("SUBSCRIBE", {"type": "org.example.capped.d20"})
+        frame = await rt.next(lambda f: f.get("event") == "error")
+        assert frame["payload"]["status"] == "429"
+        assert frame["payload"]["source"] == "org.example.capped.d20"
+
+
 async def _closed(rt: RealtimeClient, code: int) -> None:
     """Wait (generously) for the server to close the socket; check its close code."""
 
