@@ -173,3 +173,53 @@ async def test_unsubscribe_stops_the_events(
         # The socket left the contacts follower at UNSUBSCRIBE: nothing of it can come.
         await rt.barrier()
         assert contact["id"] not in rt.ids_seen()
+
+
+async def test_replicated_writes_are_events(
+    live_server: LiveServer,
+    instance: Instance,
+    live_http: httpx.AsyncClient,
+    issue_token: Callable[..., Awaitable[str]],
+) -> None:
+    token = await issue_token(instance, f"{CONTACTS}:GET")
+    async with realtime_socket(live_server.port, instance.domain) as rt:
+        await rt.auth(token)
+        await rt.subscribe(CONTACTS)
+        pushed = await live_http.post(
+            f"/data/{CONTACTS}/_bulk_docs",
+            json={
+                "new_edits": False,
+                "docs": [{"_id": "from-a-phone", "_rev": "1-abc", "fullname": "Replicated"}],
+            },
+        )
+        assert pushed.status_code == 201, pushed.text
+        frame = await rt.event("CREATED", "from-a-phone")
+        assert frame["payload"]["doc"]["_rev"] == "1-abc"
+
+
+async def test_trashing_a_file_is_an_update_and_destroying_it_a_deletion(
+    live_server: LiveServer,
+    instance: Instance,
+    live_http: httpx.AsyncClient,
+    issue_token: Callable[..., Awaitable[str]],
+) -> None:
+    token = await issue_token(instance, "io.cozy.files:GET")
+    async with realtime_socket(live_server.port, instance.domain) as rt:
+        await rt.auth(token)
+        await rt.subscribe("io.cozy.files")
+        uploaded = await live_http.post(
+            "/files/io.cozy.files.root-dir",
+            params={"Type": "file", "Name": "old-draft.txt"},
+            content=b"draft",
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        file_id = uploaded.json()["data"]["id"]
+        await rt.event("CREATED", file_id)
+        trashed = await live_http.delete(f"/files/{file_id}")
+        assert trashed.status_code == 200, trashed.text
+        frame = await rt.event("UPDATED", file_id)
+        assert frame["payload"]["doc"]["trashed"] is True
+        destroyed = await live_http.delete(f"/files/trash/{file_id}")
+        assert destroyed.status_code in (200, 204), destroyed.text
+        frame = await rt.event("DELETED", file_id)
+        assert frame["payload"]["doc"]["_deleted"] is True
