@@ -27,6 +27,9 @@ class RequestLogMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -58,6 +61,43 @@ class RequestLogMiddleware:
                         "path": scope["path"],
                         "status": status,
                         "ms": round(elapsed * 1000, 2),
+                        "instance": getattr(instance, "domain", None),
+                    }
+                },
+            )
+            request_id.reset(token)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One line per websocket session, when it ends: 101 if it was accepted, else the
+        status its handshake was refused with (403 from a close before accepting)."""
+        rid = secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 0
+
+        async def watching_send(message: Message) -> None:
+            nonlocal status
+            kind = message["type"]
+            if status == 0:
+                if kind == "websocket.accept":
+                    status = 101
+                elif kind == "websocket.close":
+                    status = 403
+                elif kind == "websocket.http.response.start":
+                    status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching_send)
+        finally:
+            instance = (scope.get("state") or {}).get("instance")
+            log.info(
+                "websocket",
+                extra={
+                    "fields": {
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
                         "instance": getattr(instance, "domain", None),
                     }
                 },
