@@ -250,3 +250,32 @@ async def test_revoked_credentials_close_the_socket(
         await _closed(rt, 1008)
         closing = [f for f in rt.seen if f.get("event") == "error"]
         assert closing[-1]["payload"]["status"] == "401"
+
+
+async def test_malformed_messages_are_answered_and_the_socket_stays_open(
+    live_server: LiveServer,
+    instance: Instance,
+    live_http: httpx.AsyncClient,
+    issue_token: Callable[..., Awaitable[str]],
+) -> None:
+    token = await issue_token(instance, f"{CONTACTS}:GET")
+    async with realtime_socket(live_server.port, instance.domain) as rt:
+        await rt.auth(token)
+        cases = [
+            ("not json", "400"),
+            (json.dumps({"method": "SUBSCRIBE", "payload": {"type": "x" * 2000}}), "400"),
+            (json.dumps([1, 2]), "400"),
+            (json.dumps({"method": "PUBLISH", "payload": {}}), "405"),
+            (json.dumps({"method": "SUBSCRIBE"}), "404"),
+            (json.dumps({"method": "SUBSCRIBE", "payload": {"type": CONTACTS, "id": 7}}), "400"),
+            (json.dumps({"method": "AUTH", "payload": token}), "400"),
+            (json.dumps({"method": "SUBSCRIBE", "payload": {"type": "Not A Doctype"}}), "403"),
+        ]
+        for text, status in cases:
+            await rt.ws.send(text)
+            frame = await rt.next(lambda f: f.get("event") == "error")
+            assert frame["payload"]["status"] == status, (text[:60], frame)
+        # Still open and working.
+        await rt.subscribe(CONTACTS)
+        created = (await live_http.post(f"/data/{CONTACTS}/", json={"fullname": "Ok"})).json()
+        await rt.event("CREATED", created["id"])
