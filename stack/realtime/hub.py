@@ -35,6 +35,7 @@ class RealtimeLimits:
     missing_db_seconds: float = 1.0  # how often a not-yet-created database is looked for
     ready_seconds: float = 10.0  # how long a SUBSCRIBE waits for its follower's position
     revalidate_seconds: float = 1.0  # how often a socket's credentials are checked again
+    auth_seconds: float = 30.0  # a socket with no good AUTH by then is closed
 
 
 class RealtimeHub:

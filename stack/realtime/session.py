@@ -206,10 +206,15 @@ class RealtimeSession:
 
     async def watch_credentials(self) -> None:
         """Run while the socket lives: re-authenticate every `revalidate_seconds` (the
-        caches behind it hold for `cache_ttl_seconds`), close on a refusal."""
+        caches behind it hold for `cache_ttl_seconds`), close on a refusal, and close a
+        socket that has not authenticated within `auth_seconds`."""
+        deadline = asyncio.get_running_loop().time() + self.limits.auth_seconds
         while self._closing is None:
-            await asyncio.sleep(self.limits.revalidate_seconds)
+            await asyncio.sleep(min(self.limits.revalidate_seconds, self.limits.auth_seconds))
             if self.principal is None:
+                if asyncio.get_running_loop().time() >= deadline:
+                    self._refuse_auth(f"no AUTH within {self.limits.auth_seconds:g} seconds")
+                    return
                 continue
             try:
                 instance, principal = await self.auth.principal(

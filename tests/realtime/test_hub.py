@@ -143,3 +143,21 @@ async def test_the_follower_resumes_after_the_store_comes_back(
         await hub.aclose()
         await couch.aclose()
         await proxy.stop()
+
+
+async def test_a_socket_that_never_authenticates_is_closed(
+    services: Services, instance: Instance
+) -> None:
+    hub = RealtimeHub(services.couch, services.vfs, RealtimeLimits(auth_seconds=0.2))
+    session = RealtimeSession(hub, services.realtime_auth, instance.domain, session_cookie=None)
+    try:
+        await asyncio.wait_for(session.watch_credentials(), WAIT)
+        refusal = await session.outgoing()
+        assert isinstance(refusal, str)
+        assert json.loads(refusal)["payload"]["status"] == "401"
+        closing = await session.outgoing()
+        assert isinstance(closing, Close)
+        assert closing.code == 1008
+    finally:
+        await session.aclose()
+        await hub.aclose()
