@@ -331,6 +331,11 @@ from roost.appstore.cli import apps as _apps_group  # noqa: E402 - registers `ro
 
 main.add_command(_apps_group)
 
+from roost.portability.commands import export_command, import_command  # noqa: E402
+
+main.add_command(export_command)
+main.add_command(import_command)
+
 
 if __name__ == "__main__":
     main()

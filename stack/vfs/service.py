@@ -1160,6 +1160,24 @@ class VFS:
         await self.ensure(instance)
         return await self.usage.usage(instance, fresh=fresh)
 
+    # -- for callers that write file documents themselves ---------------------------------
+    # An import keeps ids and revision histories, which `create_file` cannot; it claims
+    # names and places bytes through these, so reservations and caches stay right.
+
+    async def reserve_name(self, instance: Instance, dir_id: str, name: str, file_id: str) -> None:
+        """Claim `name` in directory `dir_id` for `file_id`; NameConflict if another holds it."""
+        await self.ensure(instance)
+        self._changed(instance)
+        await self._reserve(instance, dir_id, normalize_name(name), file_id)
+
+    async def release_name(self, instance: Instance, dir_id: str, name: str, file_id: str) -> None:
+        await self._release(instance, dir_id, normalize_name(name), file_id)
+
+    def forget_cached(self, instance: Instance) -> None:
+        """Drop the instance's cached directories and listings (after direct writes)."""
+        self.forget_directories(instance)
+        self._changed(instance)
+
     # -- name reservations -----------------------------------------------------------------
 
     async def _reserve(self, instance: Instance, dir_id: str, name: str, file_id: str) -> None:
