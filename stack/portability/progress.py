@@ -46,7 +46,7 @@ class BarProgress:
         self._bar = self._tqdm(
             total=total,
             desc=label,
-            unit=unit,
+            unit=unit if unit == "B" else f" {unit}",
             unit_scale=unit == "B",
             unit_divisor=1024,
             leave=False,
