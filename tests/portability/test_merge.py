@@ -6,9 +6,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
+
 from roost.instances import Instance
 from roost.portability import export_instance, import_archive
 from roost.services import Services
+from roost.vfs import QuotaExceeded
 from tests.portability.support import (
     CONTACTS,
     documents,
@@ -127,3 +130,15 @@ async def test_dry_run_into_a_fresh_instance_counts_everything_new(
     assert await snapshot(services, target) == before == ({}, {})
     assert planned.files_new == 10 and planned.files_unchanged == 0
     assert planned.databases["io-cozy-contacts"].new == 3
+
+
+async def test_an_import_over_the_quota_is_refused_before_writing(
+    services: Services, new_instance: NewInstance, tmp_path: Path
+) -> None:
+    archive = await _archive(services, new_instance, tmp_path)
+    target = await new_instance("dst", quota_bytes=1000)
+    await put_file(services, target, "/", "small.txt", b"x" * 100)
+    before = await snapshot(services, target)
+    with pytest.raises(QuotaExceeded, match="exceed the disk quota"):
+        await import_archive(services.couch, services.vfs, target, archive)
+    assert await snapshot(services, target) == before
