@@ -14,11 +14,12 @@ from roost.vfs import FILES_DOCTYPE, NAMES_DOCTYPE, VERSIONS_DOCTYPE
 # The database part of `{prefix}/{database}` for a doctype (`io.cozy.files` → `io-cozy-files`).
 FILES_DATABASE: Final = database_name("", FILES_DOCTYPE)[1:]
 VERSIONS_DATABASE: Final = database_name("", VERSIONS_DOCTYPE)[1:]
+NAMES_DATABASE: Final = database_name("", NAMES_DOCTYPE)[1:]
 
 # Not exported, and refused on import. Why, for each:
 EXCLUDED_DATABASES: Final = {
     # Name reservations are derived from the file documents; the import makes its own.
-    database_name("", NAMES_DOCTYPE)[1:]: "rebuilt from the file documents",
+    NAMES_DATABASE: "rebuilt from the file documents",
     # Login sessions and OAuth codes are credentials of this server.
     "io-cozy-sessions": "credentials",
     "io-cozy-oauth-access_codes": "credentials",

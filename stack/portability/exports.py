@@ -76,12 +76,18 @@ class ExportJobs:
         self.ttl_seconds = ttl_seconds
         # Strong references: the event loop keeps only weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
+        # Two clicks at once must not both find "nothing running" and start two exports.
+        self._starting = asyncio.Lock()
 
     def folder(self, instance: Instance) -> Path:
         return self.root / instance.domain
 
     async def start(self, instance: Instance) -> ExportState:
         """Begin an export in the background; Conflict if one is already running."""
+        async with self._starting:
+            return await self._start(instance)
+
+    async def _start(self, instance: Instance) -> ExportState:
         states = await asyncio.to_thread(self._scan, instance)
         if any(s.state == "running" for s in states):
             raise Conflict("an export is already being written; wait for it to finish")

@@ -48,6 +48,7 @@ from roost.portability.archive import (
 from roost.portability.contents import (
     EXCLUDED_DATABASES,
     FILES_DATABASE,
+    NAMES_DATABASE,
     VERSIONS_DATABASE,
     blob_refs,
 )
@@ -341,15 +342,13 @@ class Importer:
                     if database in (FILES_DATABASE, VERSIONS_DATABASE):
                         keep.append(doc)
                         continue
-                    pending.append(doc)
-                    if len(pending) >= BATCH:
-                        for group in _groups(pending):
-                            await _classify(self.couch, self.db(database), group, changes)
+                    # A batch ends between two ids, never between two leaves of one.
+                    if len(pending) >= BATCH and pending[-1]["_id"] != doc["_id"]:
+                        await _classify(self.couch, self.db(database), pending, changes)
                         pending = []
-                # The last group may share an id with the previous batch's end only if the
-                # exporter split an id across lines far apart, which it never does.
-                for group in _groups(pending):
-                    await _classify(self.couch, self.db(database), group, changes)
+                    pending.append(doc)
+                if pending:
+                    await _classify(self.couch, self.db(database), pending, changes)
                 counted[member.name] = count
             self.progress.advance(1)
         # The archive is complete and every member matches the manifest: now its claims.
@@ -464,7 +463,7 @@ class Importer:
     async def _name_taken(self, parent_id: str, name: str, file_id: str) -> bool:
         """Whether another entry of the instance holds `name` in `parent_id` (read-only)."""
         reservation = await self.couch.get_doc_or_none(
-            self.db("io-roost-files-names"), f"{parent_id}/{name}"
+            self.db(NAMES_DATABASE), f"{parent_id}/{name}"
         )
         if reservation is None or reservation.get("file_id") == file_id:
             return False

@@ -68,6 +68,17 @@ async def populate(services: Services, instance: Instance, tag: str) -> None:
         "fn": f"Two {tag} (from the phone)",
     }
     await services.couch.bulk_docs(instance.db(CONTACTS), [sibling], new_edits=False)
+    # A document with an attachment, as a PouchDB client may store one.
+    await services.couch.put_doc(
+        instance.db("io.cozy.notes"),
+        {
+            "_id": f"{tag}-note",
+            "title": "with a picture",
+            "_attachments": {
+                "pic.png": {"content_type": "image/png", "data": "iVBORw0KGgoAAAANSUhEUg=="}
+            },
+        },
+    )
     await put_file(services, instance, "/", "report.pdf", f"{tag} report".encode())
     await put_file(services, instance, "/Photos/2024", "beach.jpg", bytes(range(256)) * 300)
     notes = await put_file(services, instance, "/Documents", "notes.txt", b"version one")

@@ -44,6 +44,8 @@ async def test_export_then_import_into_a_fresh_instance_is_identical(
             leaf["secret_sha256"] = ""
     for database, docs in exported.items():
         assert imported.get(database) == docs, database  # bodies, revisions, histories
+    [note] = imported["io-cozy-notes"]["a-note"]
+    assert note["_attachments"]["pic.png"]["digest"].startswith("md5-")  # bytes came along
     contact = imported["io-cozy-contacts"]
     assert len(contact["a-2"]) == 2  # the conflict came along, both branches
     assert [leaf["_rev"][:2] for leaf in contact["a-1"]] == ["2-"]
