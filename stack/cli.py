@@ -331,10 +331,10 @@ from roost.appstore.cli import apps as _apps_group  # noqa: E402 - registers `ro
 
 main.add_command(_apps_group)
 
-from roost.portability.commands import export_command, import_command  # noqa: E402
+from roost.portability.commands import portability_commands  # noqa: E402 - `export`, `import`
 
-main.add_command(export_command)
-main.add_command(import_command)
+for _command in portability_commands(_run):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":
