@@ -1,7 +1,8 @@
 """Exports the owner starts from /settings: written in the background, downloaded when ready.
 
-Everything is on disk, under `{data_dir}/exports/{domain}/`, so any stack process sharing
-the data directory can list and serve them:
+Everything is on disk, under `{data_dir}/exports/{domain}/{instance identity}/` (a digest of
+the instance's own secret, so a new instance given the same domain sees none of a removed
+one's archives), and any stack process sharing the data directory can list and serve them:
 
     {id}.tar.gz.part   being written (the archive writer's temp file)
     {id}.tar.gz        ready
@@ -14,6 +15,7 @@ An instance runs one export at a time and keeps its `KEEP` latest; archives olde
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import secrets
@@ -80,7 +82,10 @@ class ExportJobs:
         self._starting = asyncio.Lock()
 
     def folder(self, instance: Instance) -> Path:
-        return self.root / instance.domain
+        # Named after the instance itself, not only its domain: an instance removed and
+        # created again under the same domain must not see the previous owner's archives.
+        identity = hashlib.sha256(b"roost-exports\0" + instance.secret).hexdigest()[:16]
+        return self.root / instance.domain / identity
 
     async def start(self, instance: Instance) -> ExportState:
         """Begin an export in the background; Conflict if one is already running."""
@@ -96,7 +101,7 @@ class ExportJobs:
         moment = datetime.now(UTC)
         export_id = f"{moment.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
         folder = self.folder(instance)
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True, mode=0o700)
+        await asyncio.to_thread(_private_folder, folder)
         target = folder / f"{export_id}{SUFFIX}"
         # The writer creates `.part` at once; touch it first so a listing sees "running".
         await asyncio.to_thread(target.with_name(target.name + ".part").touch, 0o600)
@@ -190,3 +195,8 @@ def _age(path: Path) -> float:
         return time.time() - path.stat().st_mtime
     except FileNotFoundError:
         return float("inf")
+
+
+def _private_folder(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.parent.chmod(0o700)

@@ -8,9 +8,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from roost.instances import Instance
 from roost.portability.archive import ArchiveReader
+from roost.portability.errors import ExportNotFound
+from roost.portability.exports import ExportJobs
 from roost.services import Services
 from tests.conftest import PASSPHRASE
 from tests.portability.support import populate
@@ -95,3 +98,19 @@ async def test_a_token_cannot_export_or_download(
         anonymous = await stranger.get(f"/settings/exports/{export_id}")
         assert anonymous.status_code in (401, 403)
     assert len((await client.get("/settings/exports")).json()) == 1  # nothing started
+
+
+async def test_a_new_instance_under_the_same_domain_sees_no_old_exports(
+    services: Services, new_instance: Callable[..., Awaitable[Instance]], tmp_path: Path
+) -> None:
+    jobs = ExportJobs(services.couch, services.vfs, tmp_path / "exports")
+    first = await new_instance("again")
+    await jobs.start(first)
+    await jobs.wait()
+    [state] = await jobs.states(first)
+    assert state.state == "ready"
+    await services.instances.remove(first.domain)
+    second = await services.instances.create(first.domain, PASSPHRASE)
+    assert await jobs.states(second) == []
+    with pytest.raises(ExportNotFound):
+        jobs.path_of(second, state.id)
