@@ -90,7 +90,12 @@ def portability_commands(run: Runner) -> list[click.Command]:
                 # Check the whole archive against an empty instance before creating one, so a
                 # refused archive leaves no new instance behind.
                 report = await import_archive(
-                    s.couch, s.vfs, _nowhere(config, domain), file, dry_run=True
+                    s.couch,
+                    s.vfs,
+                    _nowhere(config, domain),
+                    file,
+                    dry_run=True,
+                    schemas=s.documents.schemas,
                 )
                 if dry_run:
                     return report
@@ -99,7 +104,13 @@ def portability_commands(run: Runner) -> list[click.Command]:
                 )
                 instance = await s.instances.create(domain, secret)
             return await import_archive(
-                s.couch, s.vfs, instance, file, dry_run=dry_run, progress=BarProgress()
+                s.couch,
+                s.vfs,
+                instance,
+                file,
+                dry_run=dry_run,
+                progress=BarProgress(),
+                schemas=s.documents.schemas,
             )
 
         report = run(config, work)

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roost.couch import CouchClient, quote_db
-from roost.errors import BadRequest, NotFound, RoostError
+from roost.couch import CouchClient, database_name, quote_db
+from roost.doctypes import SchemaRegistry
+from roost.errors import BadRequest, InvalidDocument, NotFound, RoostError
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
 from roost.portability.archive import (
@@ -42,6 +43,7 @@ from roost.portability.archive import (
     ArchiveReader,
     Manifest,
     Member,
+    blob_member,
     check_document_line,
     iter_lines,
 )
@@ -284,8 +286,14 @@ class Importer:
         *,
         progress: Progress | None = None,
         max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+        schemas: SchemaRegistry | None = None,
     ) -> None:
         self.couch = couch
+        registry = schemas or SchemaRegistry()
+        self.schemas = registry
+        # Doctypes with a schema, by database: their documents are checked as replication
+        # checks them, so an archive cannot bring in what no write path would accept.
+        self.schema_of = {database_name("", d)[1:]: d for d in registry.known()}
         self.vfs = vfs
         self.instance = instance
         self.path = path
@@ -313,6 +321,7 @@ class Importer:
         versions: list[dict[str, Any]] = []
         referenced: dict[tuple[str, str], str] = {}
         present: set[tuple[str, str]] = set()
+        sizes_named: dict[tuple[str, str], int] = {}
         self.progress.stage("checking the archive", None, "members")
         reader = ArchiveReader(self.path, max_member_bytes=self.max_member_bytes)
         for member in reader:
@@ -337,8 +346,11 @@ class Importer:
                                 f"{member.name}: {doc['_id'][:40]!r} has no valid size or md5sum"
                             )
                         referenced[(refs[0], refs[1])] = refs[3]
+                        sizes_named[(refs[0], refs[1])] = refs[2]
                     if database == FILES_DATABASE:
                         _check_file_doc(doc, member.name)
+                    if database in self.schema_of:
+                        self._check_schema(self.schema_of[database], doc, member.name)
                     if database in (FILES_DATABASE, VERSIONS_DATABASE):
                         keep.append(doc)
                         continue
@@ -369,6 +381,13 @@ class Importer:
             raise ArchiveRejected(
                 f"the bytes of file {file_id} (content {internal_id}) are not in the archive"
             )
+        member_sizes = {m.name: m.size for m in manifest.members}
+        for (file_id, internal_id), size in sorted(sizes_named.items()):
+            if member_sizes.get(blob_member(file_id, internal_id)) != size:
+                raise ArchiveRejected(
+                    f"the bytes of file {file_id} (content {internal_id}) differ in size "
+                    "from its document"
+                )
         report.source_domain = manifest.domain
         entries = await self._plan_files(file_docs, report)
         version_changes = report.databases.get(VERSIONS_DATABASE)
@@ -501,6 +520,14 @@ class Importer:
             missing = await _missing_revs(self.couch, self.db(VERSIONS_DATABASE), group)
             out.extend(v for v in group if v["_rev"] in missing.get(v["_id"], set()))
         return out
+
+    def _check_schema(self, doctype: str, doc: dict[str, Any], where: str) -> None:
+        try:
+            self.schemas.validate(doctype, {k: v for k, v in doc.items() if not k.startswith("_")})
+        except InvalidDocument as invalid:
+            raise ArchiveRejected(
+                f"{where}: {doc['_id'][:40]!r} is not a valid {doctype}: {invalid.reason}"
+            ) from None
 
     # -- pass 2 ------------------------------------------------------------------------------
 
@@ -649,8 +676,15 @@ async def import_archive(
     dry_run: bool = False,
     progress: Progress | None = None,
     max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+    schemas: SchemaRegistry | None = None,
 ) -> ImportReport:
     importer = Importer(
-        couch, vfs, instance, path, progress=progress, max_member_bytes=max_member_bytes
+        couch,
+        vfs,
+        instance,
+        path,
+        progress=progress,
+        max_member_bytes=max_member_bytes,
+        schemas=schemas,
     )
     return await importer.run(dry_run=dry_run)

@@ -4,6 +4,7 @@ anything is written: the instance is shown unchanged."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import tarfile
@@ -88,7 +89,9 @@ async def test_a_tampered_member_is_refused_by_its_checksum(
     services: Services, target: Instance, good_archive: Path, tmp_path: Path
 ) -> None:
     members = _members(good_archive)
-    index = next(i for i, (info, _) in enumerate(members) if info.name.startswith("blobs/"))
+    index = next(
+        i for i, (info, data) in enumerate(members) if info.name.startswith("blobs/") and data
+    )
     info, data = members[index]
     members[index] = (info, bytes([data[0] ^ 1]) + data[1:])
     tampered = _write(tmp_path / "tampered.tar", members)
@@ -197,3 +200,53 @@ async def test_not_an_archive_is_refused(
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"this is not a tar file at all" * 40)
     await _refused(services, target, junk, "not a readable tar archive|damaged|no manifest")
+
+
+def _replace(members: Members, name: str, data: bytes) -> Members:
+    """Change one member and make the manifest agree: only the content's own claims lie."""
+    index = next(i for i, (info, _) in enumerate(members) if info.name == name)
+    members[index] = (members[index][0], data)
+    manifest = _manifest(members)
+    for entry in manifest["members"]:
+        if entry["name"] == name:
+            entry["size"] = len(data)
+            entry["sha256"] = hashlib.sha256(data).hexdigest()
+    members[-1] = (members[-1][0], json.dumps(manifest).encode())
+    return members
+
+
+async def test_documents_are_checked_like_any_write(
+    services: Services, target: Instance, good_archive: Path, tmp_path: Path
+) -> None:
+    members = _members(good_archive)
+    name = "documents/io-cozy-contacts.ndjson"
+    data = dict(members)[next(info for info, _ in members if info.name == name)]
+    invalid = {
+        "_id": "bad",
+        "_rev": "1-" + "b" * 32,
+        "_revisions": {"start": 1, "ids": ["b" * 32]},
+        "fullname": 42,
+    }
+    manifest = _manifest(members)
+    for entry in manifest["members"]:
+        if entry["name"] == name:
+            entry["documents"] += 1
+    members[-1] = (members[-1][0], json.dumps(manifest).encode())
+    lying = _replace(members, name, data + json.dumps(invalid).encode() + b"\n")
+    await _refused(
+        services, target, _write(tmp_path / "schema.tar", lying), "not a valid io.cozy.contacts"
+    )
+
+    members = _members(good_archive)
+    name = "documents/io-cozy-files.ndjson"
+    data = dict(members)[next(info for info, _ in members if info.name == name)]
+    lines = [json.loads(line) for line in data.splitlines()]
+    report = next(doc for doc in lines if doc.get("name") == "report.pdf")
+    report["size"] = str(int(report["size"]) + 1)
+    data = b"".join(json.dumps(doc).encode() + b"\n" for doc in lines)
+    await _refused(
+        services,
+        target,
+        _write(tmp_path / "size.tar", _replace(members, name, data)),
+        "differ in size from its document",
+    )
