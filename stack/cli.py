@@ -331,6 +331,11 @@ from roost.appstore.cli import apps as _apps_group  # noqa: E402 - registers `ro
 
 main.add_command(_apps_group)
 
+from roost.portability.commands import portability_commands  # noqa: E402 - `export`, `import`
+
+for _command in portability_commands(_run):
+    main.add_command(_command)
+
 
 if __name__ == "__main__":
     main()
