@@ -58,11 +58,21 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-class _Guarded(click.Group):
-    """The top-level guard: a domain error is one line on stderr and exit status 1.
+class _UsageLine(click.ClickException):
+    """A usage error (bad argument or option) shown as one line; exit status 2 like click's."""
 
-    Anything unexpected is one line too, naming the exception, with a hint to rerun with
-    `--debug` (which lets the traceback through).
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Guarded(click.Group):
+    """The top-level guard: every failure of a command is one line on stderr.
+
+    A domain error (`RoostError`) exits with 1, a usage error with 2; anything unexpected
+    exits with 1 and names the exception, with a hint to rerun with `--debug` (which lets
+    the traceback through).
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -71,6 +81,9 @@ class _Guarded(click.Group):
         except RoostError as error:
             click.echo(f"error: {error.reason}", err=True)
             ctx.exit(1)
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx is not None else "roost"
+            raise _UsageLine(f"{error.format_message()} (see `{where} --help`)") from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as error:
@@ -202,7 +215,7 @@ def _scope(scope: str) -> PermissionSet:
     try:
         return PermissionSet.from_inline(scope)
     except InvalidRule as error:
-        raise click.BadParameter(str(error)) from error
+        raise click.BadParameter(str(error), param_hint="'--scope'") from error
 
 
 def _ttl(text: str | None) -> timedelta | None:
@@ -211,7 +224,7 @@ def _ttl(text: str | None) -> timedelta | None:
     try:
         return parse_duration(text)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from error
+        raise click.BadParameter(str(error), param_hint="'--ttl'") from error
 
 
 @main.command()

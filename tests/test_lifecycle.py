@@ -19,16 +19,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from roost.embedded_store import pouchdb_server_command, process_is_running, store_directory
+from roost.embedded_store import (
+    free_port,
+    pouchdb_server_command,
+    process_is_running,
+    store_directory,
+)
 from roost.store_runtime import RUNTIME_NAME, DataDirectoryLock, StoreRuntime
 from tests.conftest import PASSPHRASE
 from tests.roost_process import RoostServer, run_cli
 
 CONTACTS = "io.cozy.contacts"
 STOP_SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
-# How many restarts the quick loop does (each costs a Python start-up and a store start);
-# the slow test does the hundred the issue asks for.
-QUICK_RESTARTS = int(os.environ.get("ROOST_TEST_RESTARTS", "12"))
+# How many restarts in a row (each costs a Python start-up and a store start, 3-9 s); the
+# issue asks that a hundred work: `ROOST_TEST_RESTARTS=100 .venv/bin/pytest
+# tests/test_lifecycle.py -k in_a_row --timeout 3000` (see docs/operating.md).
+RESTARTS = int(os.environ.get("ROOST_TEST_RESTARTS", "10"))
 
 
 class Box:
@@ -136,9 +142,7 @@ def test_after_sigkill_the_store_goes_too_and_a_restart_keeps_the_data(box: Box)
 
 
 @pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "unrecorded"])
-def test_a_store_left_running_is_stopped_before_a_new_one_starts(
-    box: Box, recorded: bool
-) -> None:
+def test_a_store_left_running_is_stopped_before_a_new_one_starts(box: Box, recorded: bool) -> None:
     first = box.serve()
     box.create_instance()
     doc_id = box.write(first, "Kept by the store")
@@ -146,11 +150,11 @@ def test_a_store_left_running_is_stopped_before_a_new_one_starts(
     # A store left behind by an owner that died without stopping it (on a platform without
     # the death signal, or a store that ignored it): a real PouchDB Server on the same
     # files, with its databases open, so a second store there would fail on LevelDB's lock.
-    port = first.port + 1 if first.port < 65000 else first.port - 1
+    port = free_port()
     couch = store_directory(box.data_dir / "couchdb")
+    options = {"--port": str(port), "--host": "127.0.0.1", "--dir": str(couch)}
     stray = subprocess.Popen(
-        [*pouchdb_server_command(), "--port", str(port), "--host", "127.0.0.1"]
-        + ["--dir", str(couch), "--config", str(couch / "config.json"), "--no-stdout-logs"],
+        [*pouchdb_server_command(), *itertools.chain(*options.items()), "--no-stdout-logs"],
         cwd=couch,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -244,9 +248,4 @@ def _restart_in_a_row(box: Box, times: int) -> None:
 
 
 def test_restarts_in_a_row_lose_nothing(box: Box) -> None:
-    _restart_in_a_row(box, QUICK_RESTARTS)
-
-
-@pytest.mark.slow
-def test_a_hundred_restarts_in_a_row_lose_nothing(box: Box) -> None:
-    _restart_in_a_row(box, 100)
+    _restart_in_a_row(box, RESTARTS)
