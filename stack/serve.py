@@ -7,8 +7,9 @@ the embedded store (unless `ROOST_COUCHDB_URL` names one) and record it in the r
 
 Stop: SIGTERM (systemd, `docker stop`, `kill`), SIGINT (Ctrl-C) and SIGHUP (a closed
 terminal) all stop it the same way: uvicorn stops accepting and finishes the requests in
-flight, then the store is stopped, the runtime file removed and the lock released; the exit
-status is 0. A signal that arrives while the store is still starting stops it too.
+flight (for up to `GRACEFUL_STOP_SECONDS`), then the store is stopped, the runtime file
+removed and the lock released; the exit status is 0. A signal that arrives while the
+store is still starting stops it too.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from roost.store_runtime import DataDirectoryLock, StoreRuntime
 DEMO_DOMAIN = "alice.localhost"
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Requests still running this long after a stop signal are cut (long-polled `_changes`
+# would otherwise hold the stop for minutes): well within `docker stop`'s 10 s.
+GRACEFUL_STOP_SECONDS = 5
 
 
 class _StopRequested(Exception):
@@ -86,7 +90,14 @@ def serve(config: Config, host: str, port: int, *, demo: bool) -> None:
                 app = create_app(config, couchdb_url=url)
                 app.state.services.store_restarts = restarts
                 server = uvicorn.Server(
-                    uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+                    uvicorn.Config(
+                        app,
+                        host=host,
+                        port=port,
+                        log_config=None,
+                        access_log=False,
+                        timeout_graceful_shutdown=GRACEFUL_STOP_SECONDS,
+                    )
                 )
                 stop.server = server
                 server.run()
