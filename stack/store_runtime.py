@@ -68,7 +68,8 @@ class DataDirectoryLock:
         """Take the lock if no live process holds it; never waits."""
         if self._fd is not None:
             return True
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # A new data directory is private to its owner: it holds everyone's data.
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Not inherited by children (Python's default): the store must not keep the lock
         # alive after its owner died, or the next owner could never take over.
         fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
