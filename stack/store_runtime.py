@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from roost.errors import Conflict
+from roost.errors import Conflict, Forbidden
 
 Role = Literal["serve", "command"]
 
@@ -31,6 +31,10 @@ RUNTIME_NAME = "store-runtime.json"
 
 class DataDirectoryInUse(Conflict):
     """Another Roost process owns the data directory (a second `roost serve`, typically)."""
+
+
+class DataDirectoryUnusable(Forbidden):
+    """The data directory cannot be created, or it (or its lock) belongs to another user."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +72,21 @@ class DataDirectoryLock:
         """Take the lock if no live process holds it; never waits."""
         if self._fd is not None:
             return True
-        # A new data directory is private to its owner: it holds everyone's data.
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            # A new data directory is private to its owner: it holds everyone's data.
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise DataDirectoryUnusable(
+                f"cannot create the data directory {self.data_dir}: {error.strerror}"
+            ) from None
         # Not inherited by children (Python's default): the store must not keep the lock
         # alive after its owner died, or the next owner could never take over.
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except PermissionError:
+            raise DataDirectoryUnusable(
+                f"cannot open {self.lock_path}: run roost as the user that owns {self.data_dir}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
