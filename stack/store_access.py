@@ -36,7 +36,7 @@ from roost.store_runtime import DataDirectoryLock, Role, StoreRuntime
 T = TypeVar("T")
 
 # How long a command waits for a server that holds the lock to publish its store's port.
-STARTING_SERVER_WAIT_SECONDS = 60.0
+STARTING_SERVER_WAIT_SECONDS = 30.0
 
 
 @contextmanager
@@ -90,12 +90,13 @@ def store_url(config: Config) -> Iterator[str]:
                 lock.release()
             return
         runtime = lock.read()
-        serving = runtime is not None and runtime.role == "serve"
-        if runtime is not None and serving and process_is_running(runtime.owner_pid):
+        holder_alive = runtime is not None and process_is_running(runtime.owner_pid)
+        if runtime is not None and holder_alive and runtime.role == "serve":
+            # A server still starting (or restarting its store) has no answering port yet.
             if runtime.url is not None and _answers(runtime.url):
                 yield runtime.url
                 return
-        elif runtime is not None and runtime.role == "command":
+        elif runtime is not None and holder_alive:
             # Another command owns a store for a moment; wait as long as it lives.
             if not told:
                 print(f"waiting for {runtime.describe()} to finish…", file=sys.stderr)

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import secrets
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -21,9 +22,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from roost.cli import main
-from roost.embedded_store import free_port
+from roost.embedded_store import free_port, process_is_running
+from roost.store_runtime import DataDirectoryLock
 from tests.conftest import PASSPHRASE, Store
-from tests.roost_process import RoostServer, roost_env, run_cli
+from tests.roost_process import ROOST, RoostServer, roost_env, run_cli
 
 CONTACTS = "io.cozy.contacts"
 
@@ -543,3 +545,47 @@ def test_commands_without_a_server_start_and_stop_their_own_store(tmp_path: Path
         assert server.left_behind() == set()
     finally:
         server.kill_all()
+
+
+def test_a_server_started_while_a_command_owns_the_store_is_refused(tmp_path: Path) -> None:
+    from tests.apps.conftest import EXAMPLES, build
+
+    build(EXAMPLES / "doc-stats")
+    data = tmp_path / "data"
+    domain = f"busy{secrets.token_hex(3)}.localhost"
+    assert run_cli(data, "instances", "add", domain, "--passphrase", PASSPHRASE).returncode == 0
+    # Without --yes the install waits for consent with its store running and the lock held.
+    install = subprocess.Popen(
+        [str(ROOST), "apps", "install", domain, str(EXAMPLES / "doc-stats")],
+        env=roost_env(data),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lock = DataDirectoryLock(data)
+        deadline = time.monotonic() + 120
+        while (runtime := lock.read()) is None or runtime.store_pid is None:
+            assert install.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert (runtime.role, runtime.owner_pid) == ("command", install.pid)
+
+        refused = run_cli(data, "serve", "--port", str(free_port()))
+
+        assert refused.returncode == 1
+        assert refused.stderr == (
+            f"error: the data directory {data} is in use by a roost command (pid {install.pid})\n"
+        )
+        out, err = install.communicate("n\n", timeout=60)
+        assert "It will be able to:" in out
+        assert install.returncode == 1
+        assert err.endswith("Not installed.\n") and "Traceback" not in err
+        # The command stopped its store and removed its record; nothing was installed.
+        assert not process_is_running(runtime.store_pid)
+        assert lock.read() is None
+        assert json.loads(run_cli(data, "apps", "ls", domain, "--json").stdout) == []
+    finally:
+        if install.poll() is None:
+            install.kill()
+            install.wait()
