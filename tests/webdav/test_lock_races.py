@@ -140,3 +140,28 @@ async def test_a_collection_and_its_member_are_never_both_locked(
     assert statuses.count(200) <= 1, statuses
     held = _active_locks(dav_site, "/dav/files/race-tree/member.txt")
     assert len(held) == statuses.count(200)
+
+
+async def test_an_expired_lock_excludes_no_more(dav_site: DavSite) -> None:
+    with dav_site.client() as owner:
+        assert owner.request("MKCOL", "/dav/files/race-expiry/").status_code == 201
+        assert owner.put("/dav/files/race-expiry/doc.txt", content=b"e").status_code == 201
+        first = owner.request(
+            "LOCK",
+            "/dav/files/race-expiry/doc.txt",
+            content=_lockinfo("exclusive"),
+            headers={"Timeout": "Second-1"},
+        )
+        assert first.status_code == 200
+        again = owner.request(
+            "LOCK", "/dav/files/race-expiry/doc.txt", content=_lockinfo("exclusive")
+        )
+        assert again.status_code == 423
+        await asyncio.sleep(1.5)  # let the first lock expire
+        second = owner.request(
+            "LOCK", "/dav/files/race-expiry/doc.txt", content=_lockinfo("exclusive")
+        )
+        assert second.status_code == 200
+    assert _active_locks(dav_site, "/dav/files/race-expiry/doc.txt") == [
+        second.headers["Lock-Token"][1:-1]
+    ]
