@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 from roost.permissions import FileTarget, PermissionSet
 
@@ -25,12 +25,12 @@ I_contra = TypeVar("I_contra", contravariant=True)
 # -- value types ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """A file or directory as WebDAV shows it.
 
     `source` is the tree's own record of it, handed back untouched when the server asks the
-    tree to act on this entry.
+    tree to act on this entry. A named tuple: a listing builds thousands of them, and a
+    tuple is the cheapest immutable value to build.
     """
 
     name: str

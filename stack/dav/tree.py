@@ -27,27 +27,28 @@ from .errors import as_port_errors
 
 
 def entry_of(doc: FileDoc) -> Entry:
-    """The WebDAV view of a file document, read straight from its JSON (listings of
-    thousands of entries convert every one)."""
+    """The WebDAV view of a file document, read straight from its JSON: listings of
+    thousands of entries convert every one, so no property of `FileDoc` is called."""
     raw = doc.doc
+    get = raw.get
     is_dir = raw["type"] == "directory"
-    md5sum = raw.get("md5sum") or None
-    dead = raw.get("dav_properties")
+    md5sum = get("md5sum") or None
+    dead = get("dav_properties")
     try:
-        size = int(raw.get("size") or 0)
+        size = int(get("size") or 0)
     except (TypeError, ValueError):
         size = 0
     return Entry(
-        name=str(raw.get("name", "")),
-        is_dir=is_dir,
-        etag=f'"{md5sum}"' if md5sum and not is_dir else f'"{raw.get("_rev", "")}"',
-        updated_at=str(raw.get("updated_at") or ""),
-        created_at=str(raw.get("created_at") or ""),
-        size=size,
-        mime=str(raw.get("mime") or ""),
-        md5sum=str(md5sum) if md5sum else None,
-        dav_properties=dead if isinstance(dead, Mapping) else {},
-        source=doc,
+        get("name") or "",
+        is_dir,
+        f'"{md5sum}"' if md5sum and not is_dir else f'"{get("_rev", "")}"',
+        get("updated_at") or "",
+        get("created_at") or "",
+        size,
+        get("mime") or "",
+        md5sum,
+        dead if type(dead) is dict else {},
+        doc,
     )
 
 
