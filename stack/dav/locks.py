@@ -87,6 +87,11 @@ class CouchLockStore:
                 doc = row.get("doc")
                 if not doc or str(doc.get("_id", "")).startswith("_"):
                     continue
+                if not isinstance(doc.get("locks"), list):
+                    # One lock per document under a random id (before locks were atomic):
+                    # it cannot exclude anything, so it is dropped.
+                    await self._delete(instance, doc)
+                    continue
                 locks = _locks_of(doc)
                 alive = [lock for lock in locks if lock.live(now)]
                 if locks and not alive:
