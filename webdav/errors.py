@@ -13,6 +13,7 @@ from .ports import (
     NotFound,
     OutOfSpace,
     PreconditionFailed,
+    Refused,
     TooLarge,
     TreeError,
     Unauthenticated,
@@ -58,6 +59,7 @@ class Forbidden(DavError):
 # The ports' errors, most specific first (a subclass before its base).
 STATUSES: tuple[tuple[type[TreeError], int], ...] = (
     (Unauthenticated, 401),
+    (Refused, 403),
     (NotFound, 404),
     (LockConflict, 423),
     (Conflict, 409),

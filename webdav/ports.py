@@ -101,6 +101,10 @@ class NameTaken(Conflict):
     """Something of that name appeared in the directory meanwhile."""
 
 
+class Refused(TreeError):
+    """Refused whoever asks (a rule of the tree, not a permission)."""
+
+
 class InvalidInput(TreeError):
     """A name, a time or a body the tree refuses (bad name, upload shorter than announced)."""
 

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from roost.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     InsufficientStorage,
     NotFound,
     PayloadTooLarge,
@@ -24,6 +25,7 @@ _PORT_ERRORS: tuple[tuple[type[RoostError], type[ports.TreeError]], ...] = (
     (NameConflict, ports.NameTaken),
     (InvalidName, ports.InvalidInput),
     (Unauthorized, ports.Unauthenticated),
+    (Forbidden, ports.Refused),
     (NotFound, ports.NotFound),
     (Conflict, ports.Conflict),
     (BadRequest, ports.InvalidInput),
