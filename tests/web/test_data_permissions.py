@@ -482,7 +482,7 @@ OK = (200, None)  # the route's own success check applies (201 for creations)
 
 def _no_verb(verb: str, doctype: str = CONTACTS) -> tuple[int, Json]:
     """Single-document routes refuse at once a token with no rule for this verb/doctype."""
-    return _error(403, "forbidden", f"this token has no {verb} permission on {doctype}")
+    return _error(403, "forbidden", f"no {verb} permission on {doctype}")
 
 
 def _not_this_doc(verb: str) -> tuple[int, Json]:
@@ -502,7 +502,7 @@ def _whole_lacking_verb(doctype: str = CONTACTS) -> tuple[int, Json]:
 
 
 def _whole_other_doctype(doctype: str = CONTACTS) -> tuple[int, Json]:
-    return _error(403, "forbidden", f"no permission on {doctype}")
+    return _error(403, "forbidden", f"no GET permission on {doctype}")
 
 
 SCOPED_KINDS = (
