@@ -92,6 +92,21 @@ class Decision:
             raise Hidden(self.verb, self.doctype)
         raise PermissionDenied(self.verb, self.doctype, self.reason)
 
+    def enforce_openly(self) -> None:
+        """Like `enforce`, but ``HIDE`` is refused openly too (`PermissionDenied`).
+
+        For an item whose existence is no secret because the caller names it into being: a
+        new document with an id of its choice, a job for a named worker. Hiding it would
+        protect nothing and answer 404 to a creation.
+        """
+        if self.outcome is Outcome.HIDE:
+            raise PermissionDenied(
+                self.verb,
+                self.doctype,
+                f"no {self.verb} permission on this {self.doctype} document",
+            )
+        self.enforce()
+
 
 def _deny(verb: str, doctype: str, reason: str) -> Decision:
     return Decision(Outcome.DENY, verb, doctype, reason)
@@ -113,9 +128,9 @@ def decide(
     doctype is denied; on the ``"data"`` surface the reserved-doctype table is applied; an
     expired set is denied; a set with no rule for this verb and doctype at all is denied
     (the caller knows the doctype exists, nothing leaks); `SOME_DOCUMENTS` is then allowed;
-    with no `target` the whole doctype must be granted. A target the set does not allow is hidden when the caller may not read
-    `visible` (default: `target` itself; for a new file, pass its parent) and denied when it
-    may, since then the item's existence is no secret.
+    with no `target` the whole doctype must be granted. A target the set does not allow is
+    hidden when the caller may not read `visible` (default: `target` itself; for a new file,
+    pass its parent) and denied when it may, since then the item's existence is no secret.
     """
     v = request_verb(verb)
     if v == "OPTIONS":

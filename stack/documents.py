@@ -1,7 +1,7 @@
 """Typed documents of a doctype in one instance's database: the service behind `/data`.
 
 No HTTP and no permission logic here: callers (the `/data` handlers, the apps host API,
-replication) prepare a document, ask `roost.permissions.check`, then commit it.
+replication) prepare a document, ask `roost.permissions.decide`, then commit it.
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ class Revisions:
         if not any("ok" in e for e in visible):
             probe = f"{doc_id}~{secrets.token_hex(16)}"
             absent = await self._open_revs(db, probe, {**params, "revs": revs or None})
-            return json.loads(json.dumps(absent).replace(probe, doc_id))
+            renamed: list[JSONDoc] = json.loads(json.dumps(absent).replace(probe, doc_id))
+            return renamed
         return visible
 
     async def _open_revs(self, db: str, doc_id: str, params: Mapping[str, Any]) -> list[JSONDoc]:

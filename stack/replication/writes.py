@@ -137,9 +137,9 @@ class BulkWriter:
         accepted: list[tuple[int, JSONDoc]] = []
         for index, doc in prepared:
             old = olds.get(doc["_id"])
-            refused = _refusal_of(permissions, doctype, old, doc, now)
-            if refused is not None:
-                answers[index] = _refusal(doc["_id"], refused)
+            reason = _refusal_of(permissions, doctype, old, doc, now)
+            if reason is not None:
+                answers[index] = _refusal(doc["_id"], reason)
                 continue
             if request.new_edits and not doc.get("_deleted"):
                 content = {k: v for k, v in doc.items() if not k.startswith("_")}

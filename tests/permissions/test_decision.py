@@ -111,3 +111,12 @@ def test_check_needs_the_current_time_and_refuses_an_expired_set() -> None:
         check(expired, "GET", "io.cozy.contacts", FAMILY_DOC, now=NOW)
     with pytest.raises(TypeError):
         check(FAMILY, "GET", "io.cozy.contacts", FAMILY_DOC)  # type: ignore[call-arg]
+
+
+def test_enforce_openly_refuses_a_hidden_item_with_a_403() -> None:
+    writer = PermissionSet.from_inline("io.cozy.contacts:POST:family:groups")
+    decision = decide(writer, "POST", "io.cozy.contacts", WORK_DOC, now=NOW)
+    assert decision.hidden
+    with pytest.raises(PermissionDenied, match=r"no POST permission on this io\.cozy\.contacts"):
+        decision.enforce_openly()
+    decide(writer, "POST", "io.cozy.contacts", FAMILY_DOC, now=NOW).enforce_openly()
