@@ -72,9 +72,7 @@ class AppInstaller:
         from roost.appstore.service import ConsentRequired
 
         manifest = package.manifest
-        problems = check_triggers(manifest.triggers, trigger_problem)
-        if problems:
-            raise BadRequest(str(ManifestError(problems)))
+        self.check_manifest(manifest)
         existing = await self.apps.get_or_none(instance, manifest.slug)
         if existing is not None and existing.type != manifest.type:
             raise BadRequest(f"{manifest.slug} is installed as a {existing.type}")
@@ -97,6 +95,13 @@ class AppInstaller:
             await self._undo(plan)
             raise
         return app
+
+    @staticmethod
+    def check_manifest(manifest: AppManifest) -> None:
+        """What parsing alone leaves to the stack: triggers, judged by the jobs grammar."""
+        problems = check_triggers(manifest.triggers, trigger_problem)
+        if problems:
+            raise BadRequest(str(ManifestError(problems)))
 
     async def store_bytes(self, package: AppPackage, prepared: PreparedApp) -> None:
         sha = prepared.wasm_sha256

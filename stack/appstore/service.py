@@ -246,10 +246,14 @@ class AppService:
 
     # -- install ------------------------------------------------------
     async def read(self, source: str | os.PathLike[str] | bytes) -> AppPackage:
+        """The package, its manifest checked whole (triggers with the jobs grammar), so a
+        package that could never install is refused before the consent page."""
         try:
-            return await asyncio.to_thread(read_package, source)
+            package = await asyncio.to_thread(read_package, source)
         except (PackageError, ManifestError) as exc:
             raise BadRequest(str(exc)) from None
+        AppInstaller.check_manifest(package.manifest)
+        return package
 
     async def prepare(self, package: AppPackage) -> PreparedApp:
         """Validate and compile (seconds for a Python app; once per wasm and engine)."""

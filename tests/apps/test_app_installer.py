@@ -174,3 +174,14 @@ async def test_a_trigger_the_jobs_api_accepts_installs(
     assert [(t.type, t.arguments, t.message["slug"]) for t in triggers] == [
         ("@every", "1d", app.slug)
     ]
+
+
+async def test_a_package_with_a_bad_trigger_is_refused_when_read(
+    apps: AppService, services: Services, fresh: Instance
+) -> None:
+    """Before the consent page: a package that could never install is not staged."""
+    before = await installed_state(services, fresh)
+    with pytest.raises(BadRequest) as refused:
+        await _read(apps, triggers=["@every 1h", "@cron 61 * * * *"])
+    assert refused.value.reason.startswith("invalid manifest: triggers[1]: ")
+    assert await installed_state(services, fresh) == before
