@@ -19,7 +19,6 @@ from roost.permissions import (
     SOME_DOCUMENTS,
     Decision,
     DocumentTarget,
-    PermissionDenied,
     SomeDocuments,
     Target,
     decide,
@@ -49,16 +48,6 @@ def _decide(
     return decide(
         principal.permissions, verb, doctype, target, now=datetime.now(UTC), visible=visible
     )
-
-
-def _deny_unless_allowed(decision: Decision) -> None:
-    """For a document being created: its id is the caller's own choice, so hiding it would
-    protect nothing (and answer 404 to a POST); a refusal is a 403."""
-    if not decision.allowed:
-        reason = (
-            decision.reason or f"no {decision.verb} permission on this {decision.doctype} document"
-        )
-        raise PermissionDenied(decision.verb, decision.doctype, reason)
 
 
 def _missing() -> NotFound:
@@ -148,7 +137,7 @@ async def create_document(request: Request) -> Response:
     services = services_of(request)
     body = await read_json(request)
     doc = services.documents.prepare_new(doctype, body, app_slug=principal.app_slug)
-    _deny_unless_allowed(_decide(principal, "POST", doctype, DocumentTarget(doc)))
+    _decide(principal, "POST", doctype, DocumentTarget(doc)).enforce_openly()
     await services.documents.save(instance_of(request), doctype, doc)
     services.jobs.notify_change(instance_of(request), doctype, "CREATED", doc)
     return _write_answer(doctype, doc, 201)
@@ -168,7 +157,7 @@ async def put_document(request: Request) -> Response:
         doc = services.documents.prepare_new(
             doctype, body, app_slug=principal.app_slug, doc_id=doc_id
         )
-        _deny_unless_allowed(_decide(principal, "POST", doctype, DocumentTarget(doc)))
+        _decide(principal, "POST", doctype, DocumentTarget(doc)).enforce_openly()
         existing = await services.documents.get_or_none(instance, doctype, doc_id)
         if existing is not None:
             raise Conflict("Document update conflict: the document exists; send its _rev")
