@@ -1,18 +1,21 @@
 """`/apps`: install (with consent), list, run and remove apps; serve app UIs on their origin.
 
 - `GET /apps` (owner page) · `GET /apps/` JSON list · `GET /apps/{slug}` JSON
-- `POST /apps/install` (owner; a `.tar.gz` as multipart field `package` or as the raw body)
-  → the consent page (HTML) or `403 consent_required` with the lines (JSON); the package is
-  kept in a staging area until `POST /apps/install/{staging}/accept`. JSON clients may send
-  `?consent=true` to accept in one step.
-- `POST /apps/{slug}/run` (owner session, or the app's own token): JSON in, JSON out.
-- `POST /apps/{slug}/accounts` (owner): store a connector's credentials, encrypted.
-- `DELETE /apps/{slug}` / `POST /apps/{slug}/uninstall` (owner): revoke and remove.
-- `GET /apps/{slug}/open` (owner): go to the app's UI on `{slug}.{instance}` with its token.
+- `POST /apps/install` (`io.cozy.apps` POST; a `.tar.gz` as multipart field `package` or
+  as the raw body) → the consent page (HTML) or `403 consent_required` with the lines
+  (JSON); the package is kept in a staging area until `POST /apps/install/{staging}/accept`.
+  JSON clients may send `?consent=true` to accept in one step.
+- `POST /apps/{slug}/run` (POST on the app's document, or the app's own token): JSON in,
+  JSON out.
+- `POST /apps/{slug}/accounts` (PUT on the app's document): store a connector's
+  credentials, encrypted.
+- `DELETE /apps/{slug}` / `POST /apps/{slug}/uninstall` (DELETE on it): revoke and remove.
+- `GET /apps/{slug}/open` (the owner's session): go to the app's UI on `{slug}.{instance}`
+  with its token.
 - On an app origin, every other GET serves the app's `ui/` with its token injected and a
   strict CSP; the token allows exactly the manifest's grant.
 
-Installing, reading, uninstalling and configuring apps are rules on `io.cozy.apps` (see
+Installing, reading, running, uninstalling and configuring apps are rules on `io.cozy.apps` (see
 `roost.web.stack_actions`): the owner's session holds them, a token only if granted them.
 An app may always read and run itself (an identity check). The pages, the consent form
 and `/open` (which mints the app's token) are the owner's session's alone.

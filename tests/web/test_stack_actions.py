@@ -38,6 +38,21 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def _register(anyone: httpx.AsyncClient, name: str) -> str:
+    """Register an OAuth client (open to anyone); its id."""
+    registered = await anyone.post(
+        "/auth/register",
+        json={
+            "redirect_uris": ["http://localhost:9999/cb"],
+            "client_name": name,
+            "software_id": f"github.com/example/{name.lower()}",
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    client_id: str = registered.json()["client_id"]
+    return client_id
+
+
 async def _labels(owner: httpx.AsyncClient) -> list[str]:
     listed = await owner.get("/settings/app-passwords")
     assert listed.status_code == 200
@@ -121,16 +136,7 @@ async def test_a_token_granted_exports_and_oauth_clients_may_read_them(
     instance: Instance,
     issue_token: IssueToken,
 ) -> None:
-    registered = await stranger.post(
-        "/auth/register",
-        json={
-            "redirect_uris": ["http://localhost:9999/cb"],
-            "client_name": "Desktop",
-            "software_id": "github.com/example/desktop",
-        },
-    )
-    assert registered.status_code == 201, registered.text
-    client_id = registered.json()["client_id"]
+    client_id = await _register(stranger, "Desktop")
     granted = await issue_token(instance, "io.cozy.exports:GET io.cozy.oauth.clients:GET")
     exports = await stranger.get("/settings/exports", headers=_bearer(granted))
     assert (exports.status_code, exports.json()) == (200, [])
@@ -260,15 +266,7 @@ async def test_the_owners_form_with_the_right_token_works_and_bad_bytes_are_400(
 async def test_oauth_and_apps_forms_need_the_csrf_token(
     owner: httpx.AsyncClient, stranger: httpx.AsyncClient
 ) -> None:
-    registered = await stranger.post(
-        "/auth/register",
-        json={
-            "redirect_uris": ["http://localhost:9999/cb"],
-            "client_name": "Phone",
-            "software_id": "github.com/example/phone",
-        },
-    )
-    client_id = registered.json()["client_id"]
+    client_id = await _register(stranger, "Phone")
     forged = await owner.post(f"/auth/clients/{client_id}/revoke", data={"csrf_token": "x"})
     assert forged.status_code == 403
     assert [c["client_id"] for c in (await owner.get("/auth/clients")).json()] == [client_id]
