@@ -67,10 +67,11 @@ class Example:
 
 @dataclass(frozen=True)
 class PageSetup:
-    """What a page's examples run as: `instance <domain>`, `token <inline scope>`."""
+    """What a page's examples run as: `instance <domain>`, `token <inline scope>`, `https`."""
 
     instance: str = "alice.example.org"
     token_scope: str | None = None
+    https: bool = False  # served behind a TLS proxy (requests carry X-Forwarded-Proto)
 
 
 @dataclass
@@ -174,11 +175,13 @@ def _setup(markdown: str, page: str) -> PageSetup:
     values: dict[str, str] = {}
     for part in found.group(1).split(";"):
         key, _, value = part.strip().partition(" ")
-        if key not in ("instance", "token"):
+        if key not in ("instance", "token", "https"):
             raise ExampleFormatError(f"{page}: unknown examples setting {key!r}")
         values[key] = value.strip()
     return PageSetup(
-        instance=values.get("instance", "alice.example.org"), token_scope=values.get("token")
+        instance=values.get("instance", "alice.example.org"),
+        token_scope=values.get("token"),
+        https="https" in values,
     )
 
 
@@ -202,8 +205,12 @@ def parse_page(path: Path) -> Page:
         answer: Answer | None = None
         at += 1
         if at < len(blocks) and _request(blocks[at], where) is None:
-            answer, used = _answer(blocks, at, f"{path.name}:{blocks[at].line}")
-            at += used
+            try:
+                answer, used = _answer(blocks, at, f"{path.name}:{blocks[at].line}")
+                at += used
+            except ExampleFormatError:
+                if marker != "skip":  # a skipped request may be answered in prose
+                    raise
         elif marker != "skip":
             raise ExampleFormatError(f"{where}: a request without its answer")
         page.examples.append(

@@ -37,13 +37,13 @@ _VOLATILE = re.compile(
 # What an actual value of each shape may look like (looser than the documented shape).
 _ACTUAL = {
     "jwt": rf"[{_WORD}]+\.[{_WORD}]+\.[{_WORD}]+",
-    "rev": r"\d+-[0-9a-f]+",
     "iso_date": _SHAPES["iso_date"],
     "http_date": _SHAPES["http_date"],
     "hex_id": r"[0-9a-f]{32}",
     "secret": rf"[{_WORD}]{{16,}}={{0,2}}",
 }
 _NAMED_ELISION = 12
+_HEX = re.compile(r"[0-9a-f]+")
 _EPOCH_SECONDS = 1_000_000_000
 
 
@@ -71,7 +71,9 @@ class Bindings:
         for found in _VOLATILE.finditer(documented):
             parts.append(re.escape(documented[position : found.start()]))
             token, kind = found.group(0), found.lastgroup or ""
-            if kind == "elided" and len(token) <= _NAMED_ELISION:
+            if kind == "elided" and _HEX.fullmatch(token[:-1]):
+                parts.append(r"[0-9a-f]+")  # a shortened id (`5f0c…`) stands for any id
+            elif kind == "elided" and len(token) <= _NAMED_ELISION:
                 parts.append(re.escape(token[:-1]) + r".*?")  # anonymous: not a variable
             elif token in self.learned:
                 parts.append(re.escape(self.learned[token]))
@@ -80,7 +82,12 @@ class Bindings:
             else:
                 group = f"g{len(pending)}"
                 pending[token] = (group, kind)
-                shape = re.escape(token[:-1]) + r".*?" if kind == "elided" else _ACTUAL[kind]
+                if kind == "elided":
+                    shape = re.escape(token[:-1]) + r".*?"
+                elif kind == "rev":  # the generation is the contract, the hash is generated
+                    shape = re.escape(token.split("-", 1)[0]) + r"-[0-9a-f]+"
+                else:
+                    shape = _ACTUAL[kind]
                 parts.append(f"(?P<{group}>{shape})")
             position = found.end()
         parts.append(re.escape(documented[position:]))
