@@ -95,13 +95,6 @@ class Scenarios:
                     # What a TLS proxy in front adds; uvicorn trusts it from the loopback.
                     request.headers["X-Forwarded-Proto"] = "https"
                 response = await http.send(request)
-                    print(
-                        "\n#####",
-                        example.name,
-                        response.status_code,
-                        dict(response.headers),
-                        "\n",
-                        response.text,
                 outcome.errors = _compare(example.answer, response, bindings)
 
 
