@@ -7,8 +7,8 @@ The convention they follow is written at the top of docs/api/README.md; in short
 - the first fenced block after it is its answer: an `http` block (`HTTP/1.1 201 Created`,
   headers, blank line, body — optionally followed at once by a `json` block holding the
   body) or a `json` block starting with the status (`200 {"ok":true}`);
-- `<!-- example: skip (why) -->`, `<!-- example: known-difference (why) -->` or
-  `<!-- example: last (why) -->` just before a request marks it;
+- `<!-- example: skip|known-difference|last|unordered (why) -->` just before a request
+  marks it;
 - `<!-- examples: instance alice.example.org; token <scope> -->` anywhere on a page says
   what its examples run as.
 """
@@ -25,7 +25,9 @@ _STATUS_LINE = re.compile(r"^HTTP/1\.1 (\d{3})(?: .*)?$")
 _JSON_STATUS = re.compile(r"^(\d{3})(?:\s+(.*))?$", re.DOTALL)
 _ANSWER_STATUS = re.compile(r"<!--\s*answer:\s*(\d{3})\s*-->")
 _FENCE = re.compile(r"^```(\S*)\s*$")
-_MARKER = re.compile(r"<!--\s*example:\s*(skip|known-difference|last)\s*\((.+?)\)\s*-->", re.DOTALL)
+_MARKER = re.compile(
+    r"<!--\s*example:\s*(skip|known-difference|last|unordered)\s*\((.+?)\)\s*-->", re.DOTALL
+)
 _SETUP = re.compile(r"<!--\s*examples:\s*(.+?)\s*-->", re.DOTALL)
 
 Headers = list[tuple[str, str]]
@@ -57,7 +59,7 @@ class Example:
     heading: str
     request: Request
     answer: Answer | None
-    marker: str | None = None  # "skip", "known-difference" or "last"
+    marker: str | None = None  # "skip", "known-difference", "last" or "unordered"
     reason: str = ""
 
     @property

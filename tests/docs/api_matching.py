@@ -54,6 +54,11 @@ class Bindings:
         self.fixed = dict(fixed)  # e.g. the documented host → the test instance's host
         self.learned: dict[str, str] = {}
 
+    def copy(self) -> Bindings:
+        twin = Bindings(self.fixed)
+        twin.learned = dict(self.learned)
+        return twin
+
     def substitute(self, text: str) -> str:
         """`text` (a request's URL, header or body) with every bound value replaced."""
         for table in (self.fixed, self.learned):
@@ -141,8 +146,14 @@ def load_documented_json(text: str) -> Any:
     return json.loads("".join(out))
 
 
-def compare_json(documented: Any, actual: Any, bindings: Bindings, path: str = "$") -> list[str]:
-    """The differences between a documented JSON value and the actual one (none: a match)."""
+def compare_json(
+    documented: Any, actual: Any, bindings: Bindings, path: str = "$", *, unordered: bool = False
+) -> list[str]:
+    """The differences between a documented JSON value and the actual one (none: a match).
+
+    `unordered`: lists are compared as collections (each documented item against the first
+    answered one it matches), for answers whose order depends on generated ids.
+    """
     if isinstance(documented, dict):
         if not isinstance(actual, dict):
             return [f"{path}: expected an object, got {_short(actual)}"]
@@ -154,7 +165,9 @@ def compare_json(documented: Any, actual: Any, bindings: Bindings, path: str = "
             if key not in actual:
                 errors.append(f"{path}.{key}: documented but missing")
                 continue
-            errors += compare_json(value, actual[key], bindings, f"{path}.{key}")
+            errors += compare_json(
+                value, actual[key], bindings, f"{path}.{key}", unordered=unordered
+            )
         if not is_open:
             extra = [key for key in actual if key not in documented]
             if extra:
@@ -167,9 +180,13 @@ def compare_json(documented: Any, actual: Any, bindings: Bindings, path: str = "
         shown = documented[:-1] if is_open else documented
         if len(actual) < len(shown) or (not is_open and len(actual) != len(shown)):
             return [f"{path}: {len(shown)} items documented, {len(actual)} answered"]
+        if unordered:
+            return _compare_unordered(shown, actual, bindings, path)
         errors = []
         for index, value in enumerate(shown):
-            errors += compare_json(value, actual[index], bindings, f"{path}[{index}]")
+            errors += compare_json(
+                value, actual[index], bindings, f"{path}[{index}]", unordered=unordered
+            )
         return errors
     if isinstance(documented, str):
         if documented == ELLIPSIS:
@@ -182,6 +199,23 @@ def compare_json(documented: Any, actual: Any, bindings: Bindings, path: str = "
     if bindings.match_number(documented, actual):
         return []
     return [f"{path}: documented {documented}, got {_short(actual)}"]
+
+
+def _compare_unordered(
+    shown: list[Any], actual: list[Any], bindings: Bindings, path: str
+) -> list[str]:
+    unused = list(range(len(actual)))
+    errors: list[str] = []
+    for index, value in enumerate(shown):
+        for candidate in unused:
+            trial = bindings.copy()
+            if not compare_json(value, actual[candidate], trial, path, unordered=True):
+                bindings.learned = trial.learned
+                unused.remove(candidate)
+                break
+        else:
+            errors.append(f"{path}[{index}]: no answered item matches {_short(value)}")
+    return errors
 
 
 def _short(value: Any) -> str:

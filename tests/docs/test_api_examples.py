@@ -95,7 +95,8 @@ class Scenarios:
                     # What a TLS proxy in front adds; uvicorn trusts it from the loopback.
                     request.headers["X-Forwarded-Proto"] = "https"
                 response = await http.send(request)
-                outcome.errors = _compare(example.answer, response, bindings)
+                unordered = example.marker == "unordered"
+                outcome.errors = _compare(example.answer, response, bindings, unordered)
 
 
 def _build(
@@ -135,7 +136,9 @@ def _build(
     )
 
 
-def _compare(answer: Answer, response: httpx.Response, bindings: Bindings) -> list[str]:
+def _compare(
+    answer: Answer, response: httpx.Response, bindings: Bindings, unordered: bool
+) -> list[str]:
     if response.status_code != answer.status:
         return [
             f"status: documented {answer.status}, got {response.status_code}: {response.text[:300]}"
@@ -168,7 +171,7 @@ def _compare(answer: Answer, response: httpx.Response, bindings: Bindings) -> li
         actual = response.json()
     except ValueError:
         return [*errors, f"body: documented JSON, got {response.text[:300]!r}"]
-    return errors + compare_json(documented, actual, bindings)
+    return errors + compare_json(documented, actual, bindings, unordered=unordered)
 
 
 @pytest.fixture(scope="module")
