@@ -61,10 +61,30 @@ class Example:
     answer: Answer | None
     marker: str | None = None  # "skip", "known-difference", "last" or "unordered"
     reason: str = ""
+    # A `websocket` block: frames sent (">") and received ("<") on the page's socket.
+    frames: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
         return f"{self.page}:{self.line} {self.request.method} {self.request.target}"
+
+
+def _socket_frames(block: _Block, where: str) -> tuple[Request, tuple[tuple[str, str], ...]]:
+    """`GET /realtime/` (optional first line), then `> {sent}` and `< {received}` frames; a
+    line starting with neither continues the frame above."""
+    lines = block.text.strip("\n").split("\n")
+    target = "/realtime/"
+    if _REQUEST_LINE.match(lines[0]):
+        target = lines.pop(0).split()[1]
+    frames: list[list[str]] = []
+    for line in lines:
+        if line[:2] in ("> ", "< "):
+            frames.append([line[0], line[2:]])
+        elif frames:
+            frames[-1][1] += "\n" + line
+        elif line.strip():
+            raise ExampleFormatError(f"{where}: a websocket frame starts with '> ' or '< '")
+    return Request("WEBSOCKET", target, [], ""), tuple((d, t) for d, t in frames)
 
 
 @dataclass(frozen=True)
@@ -199,6 +219,14 @@ def parse_page(path: Path) -> Page:
             if line.startswith("#"):
                 heading = line.lstrip("#").strip()
         where = f"{path.name}:{block.line}"
+        if block.lang == "websocket":
+            request, frames = _socket_frames(block, where)
+            marker, reason = _marker(block.before)
+            page.examples.append(
+                Example(path.name, block.line, heading, request, None, marker, reason, frames)
+            )
+            at += 1
+            continue
         request = _request(block, where)
         if request is None:
             at += 1

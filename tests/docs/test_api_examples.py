@@ -9,12 +9,17 @@ and compared). An example the server disagrees with on purpose-to-be-fixed is ma
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets import Subprotocol
+from websockets.asyncio.client import ClientConnection, connect
 
 from roost.instances import Instance
 from tests.conftest import LiveServer
@@ -30,6 +35,8 @@ from tests.docs.api_matching import Bindings, compare_json, load_documented_json
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api"
 # Headers whose value is the moment or the machine, never the contract.
 VOLATILE_HEADERS = {"date", "server"}
+# A deadline for a realtime frame, not a measure: generous on a shared two-core machine.
+SOCKET_WAIT = 30.0
 
 
 def _load() -> tuple[list[Page], list[str]]:
@@ -80,15 +87,23 @@ class Scenarios:
         if page.setup.token_scope:
             token = await self.issue_token(instance, page.setup.token_scope, ttl_seconds=3600)
         bindings = Bindings({page.setup.instance: instance.domain})
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{self.live_server.port}", timeout=60
-        ) as http:
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{self.live_server.port}", timeout=60
+            ) as http,
+            PageSocket(self.live_server.port, instance.domain) as sockets,
+        ):
             ordered = [e for e in page.examples if e.marker != "last"]
             ordered += [e for e in page.examples if e.marker == "last"]
             for example in ordered:
                 outcome = Outcome()
                 self.outcomes[example.name] = outcome
-                if example.marker == "skip" or example.answer is None:
+                if example.marker == "skip":
+                    continue
+                if example.frames:
+                    outcome.errors = await sockets.play(example, bindings, token)
+                    continue
+                if example.answer is None:
                     continue
                 request = _build(http, example, bindings, instance, token)
                 if page.setup.https:
@@ -97,6 +112,49 @@ class Scenarios:
                 response = await http.send(request)
                 unordered = example.marker == "unordered"
                 outcome.errors = _compare(example.answer, response, bindings, unordered)
+
+
+class PageSocket:
+    """The page's one realtime socket, opened by its first `websocket` example and kept
+    open across the page's other examples (whose writes it then sees)."""
+
+    def __init__(self, port: int, domain: str) -> None:
+        self.port = port
+        self.domain = domain
+        self.socket: ClientConnection | None = None
+        self.stack = AsyncExitStack()
+
+    async def __aenter__(self) -> PageSocket:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stack.aclose()
+
+    async def play(self, example: Example, bindings: Bindings, token: str | None) -> list[str]:
+        if self.socket is None:
+            self.socket = await self.stack.enter_async_context(
+                connect(
+                    f"ws://{self.domain}:{self.port}{example.request.target}",
+                    host="127.0.0.1",
+                    port=self.port,
+                    subprotocols=[Subprotocol("io.cozy.websocket")],
+                    open_timeout=SOCKET_WAIT,
+                )
+            )
+        errors: list[str] = []
+        for direction, text in example.frames:
+            documented = load_documented_json(text)
+            if direction == ">":
+                if documented.get("method") == "AUTH" and "…" in documented.get("payload", ""):
+                    documented["payload"] = token  # the page's token, shown shortened
+                await self.socket.send(bindings.substitute(json.dumps(documented)))
+                continue
+            try:
+                frame = json.loads(await asyncio.wait_for(self.socket.recv(), SOCKET_WAIT))
+            except TimeoutError:
+                return [*errors, f"no frame within {SOCKET_WAIT} s, expected {text}"]
+            errors += compare_json(documented, frame, bindings)
+        return errors
 
 
 def _build(
