@@ -94,6 +94,7 @@ class PageSetup:
     instance: str = "alice.example.org"
     token_scope: str | None = None
     https: bool = False  # served behind a TLS proxy (requests carry X-Forwarded-Proto)
+    declared: bool = True  # False: the page has no `<!-- examples: … -->` comment
 
 
 @dataclass
@@ -193,7 +194,7 @@ def _marker(prose: str) -> tuple[str | None, str]:
 def _setup(markdown: str, page: str) -> PageSetup:
     found = _SETUP.search(markdown)
     if found is None:
-        return PageSetup()
+        return PageSetup(declared=False)
     values: dict[str, str] = {}
     for part in found.group(1).split(";"):
         key, _, value = part.strip().partition(" ")

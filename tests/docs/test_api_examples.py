@@ -245,6 +245,8 @@ def test_every_page_follows_the_convention() -> None:
     assert not FORMAT_ERRORS, "\n".join(FORMAT_ERRORS)
     assert {page.name for page in PAGES} >= {"auth.md", "data.md", "files.md", "oauth.md"}
     for page in PAGES:
+        if page.examples:
+            assert page.setup.declared, f"{page.name}: say what the examples run as"
         for example in page.examples:
             if example.marker is not None:
                 assert example.reason, f"{example.name}: a marker says why"
