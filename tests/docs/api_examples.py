@@ -221,10 +221,10 @@ def parse_page(path: Path) -> Page:
                 heading = line.lstrip("#").strip()
         where = f"{path.name}:{block.line}"
         if block.lang == "websocket":
-            request, frames = _socket_frames(block, where)
+            opening, frames = _socket_frames(block, where)
             marker, reason = _marker(block.before)
             page.examples.append(
-                Example(path.name, block.line, heading, request, None, marker, reason, frames)
+                Example(path.name, block.line, heading, opening, None, marker, reason, frames)
             )
             at += 1
             continue
