@@ -21,6 +21,7 @@ from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
 from roost.replication import ReplicationService
 from roost.sessions import SessionService
+from roost.thumbnails import FileEvents, ThumbnailService
 from roost.tokens import TokenService
 from roost.vfs import VFS
 
@@ -44,6 +45,7 @@ class Services:
     metrics: Metrics
     jobs: JobService
     apps: AppService
+    thumbnails: ThumbnailService
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -63,6 +65,9 @@ class Services:
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
+        thumbnails = ThumbnailService(vfs, jobs)
+        thumbnails.attach_jobs()
+        vfs.listeners.append(FileEvents(jobs, thumbnails))
         return cls(
             config=config,
             couch=couch,
@@ -81,10 +86,12 @@ class Services:
             metrics=Metrics(),
             jobs=jobs,
             apps=apps,
+            thumbnails=thumbnails,
             store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:
         await self.jobs.aclose()
+        await self.thumbnails.aclose()
         await self.access_log.aclose()
         await self.couch.aclose()

@@ -52,6 +52,7 @@ from roost.vfs.filedoc import (
     root_dir_doc,
     trash_dir_doc,
 )
+from roost.vfs.listeners import FileListeners
 from roost.vfs.mime import guess_mime, mime_class
 from roost.vfs.names import conflict_name, join_path, normalize_name, split_path
 from roost.vfs.targets import FileTargets
@@ -66,7 +67,16 @@ _MAX_CACHED_LISTINGS = 32  # per instance
 # Fields `update_fields` may change; name and dir_id go through `move`, content through
 # `overwrite_file`, trash state through `trash`/`restore`.
 UPDATABLE_FIELDS = frozenset(
-    {"tags", "updated_at", "created_at", "executable", "referenced_by", "cozyMetadata", "mime"}
+    {
+        "tags",
+        "updated_at",
+        "created_at",
+        "executable",
+        "referenced_by",
+        "cozyMetadata",
+        "mime",
+        "metadata",  # written by the thumbnail job (EXIF); no HTTP handler passes it
+    }
 )
 
 
@@ -125,6 +135,8 @@ class VFS:
         self._listings: dict[str, dict[str, tuple[float, list[FileDoc]]]] = {}
         # Bumped by every write, so a listing read across a write is never cached.
         self._generation: dict[str, int] = {}
+        # Told of every document written (the @event triggers and thumbnails hear of it).
+        self.listeners = FileListeners()
         # Leftovers of a crash: temp files of dead processes are invisible but take space.
         self.blobs.sweep_temps()
 
@@ -249,24 +261,32 @@ class VFS:
 
     async def _save(self, instance: Instance, doc: JSONDoc) -> str:
         self._changed(instance)
+        created = "_rev" not in doc
         try:
-            return await self.couch.put_doc(self.files_db(instance), doc)
+            rev = await self.couch.put_doc(self.files_db(instance), doc)
         finally:
             self._changed(instance)
+        self.listeners.announce_written(instance, doc, created)
+        return rev
 
     async def _save_many(self, instance: Instance, docs: list[JSONDoc]) -> list[JSONDoc]:
         self._changed(instance)
         try:
-            return await self.couch.bulk_docs(self.files_db(instance), docs)
+            results = await self.couch.bulk_docs(self.files_db(instance), docs)
         finally:
             self._changed(instance)
+        for doc, result in zip(docs, results, strict=False):
+            if "rev" in result and "error" not in result:
+                self.listeners.announce_written(instance, {**doc, "_rev": result["rev"]}, False)
+        return results
 
     async def _delete_raw(self, instance: Instance, doc_id: str, rev: str) -> None:
         self._changed(instance)
         try:
-            await self.couch.delete_doc(self.files_db(instance), doc_id, rev)
+            rev = await self.couch.delete_doc(self.files_db(instance), doc_id, rev)
         finally:
             self._changed(instance)
+        self.listeners.announce(instance, "DELETED", {"_id": doc_id, "_rev": rev, "_deleted": True})
 
     def forget_directories(self, instance: Instance) -> None:
         """Drop the cached directories of an instance (after any change to a directory)."""
