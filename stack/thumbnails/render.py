@@ -86,7 +86,19 @@ def _limit_cpu(seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def _peak_rss() -> int:
+def peak_rss() -> int:
+    """This process's peak resident memory, in bytes.
+
+    From /proc's VmHWM, which belongs to the current program: `ru_maxrss` survives exec on
+    Linux, so a worker started by a big process would report its parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux counts KiB
 
 
@@ -201,7 +213,7 @@ def render_image(
             raise RenderError("the picture needs more memory than a thumbnail may use") from None
         except (OSError, ValueError) as error:
             raise RenderError(f"the thumbnail cannot be made: {error}") from None
-    return Rendered(sizes, metadata, _peak_rss())
+    return Rendered(sizes, metadata, peak_rss())
 
 
 def _video_limits(memory_bytes: int | None, cpu_seconds: int) -> None:
@@ -209,6 +221,14 @@ def _video_limits(memory_bytes: int | None, cpu_seconds: int) -> None:
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+
+
+def _poster_scale(box: int) -> str:
+    # Fit in the box, never enlarged (the quotes keep the commas out of the filter syntax).
+    return (
+        f"scale=w='min(iw,{box})':h='min(ih,{box})'"
+        ":force_original_aspect_ratio=decrease:force_divisible_by=2"
+    )
 
 
 def render_video(
@@ -232,7 +252,7 @@ def render_video(
             command = [
                 ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-threads", "1",
                 "-ss", seek, "-i", source, "-frames:v", "1", "-an", "-sn",
-                "-vf", f"scale=w={box}:h={box}:force_original_aspect_ratio=decrease",
+                "-vf", _poster_scale(box),
                 "-q:v", "3", "-update", "1", "-y", str(frame),
             ]  # fmt: skip
             try:

@@ -80,16 +80,17 @@ def noisy(width: int, height: int) -> Image.Image:
 
 
 def png_bomb(path: Path, width: int = 20_000, height: int = 20_000) -> Path:
-    """A valid RGB PNG of `width` × `height` black pixels: about 1 MB on disk."""
+    """A valid black-and-white PNG of `width` × `height` pixels, a few hundred kB on disk
+    (one bit per pixel keeps writing it quick; decoded, Pillow would hold a byte each)."""
     compressor = zlib.compressobj(9)
-    row = b"\x00" * (1 + 3 * width)  # filter byte, then the pixels
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte, then the pixels
     data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         crc = zlib.crc32(kind + body) & 0xFFFFFFFF
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
     )
