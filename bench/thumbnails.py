@@ -158,7 +158,9 @@ JPEGs ({mean_mb:.1f} MB on average, a third with EXIF orientation 6), all queued
 into `RenderPool` ({pool.workers} worker processes, the ones the `thumbnail` job and
 `GET /files/{{id}}/thumbnails/{{size}}` use). Goal: at least 10 per second. The load average
 during the run was {load()}: the wall-clock rate counts whatever else shared the cores, the
-CPU time per picture does not (capacity = workers ÷ CPU per picture). Goal: {verdict}.
+CPU time per picture does not (capacity = workers ÷ CPU per picture); the workers run at
+nice 5, so on a busy machine they yield the cores to everything else, on purpose (requests
+first). Goal: {verdict}.
 
 | | thumbnails/s (wall clock) | CPU per picture | capacity on free cores | one at a time, p50 |
 |---|---|---|---|---|
