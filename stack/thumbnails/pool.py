@@ -38,6 +38,11 @@ DEFAULT_CPU_SECONDS: Final = 30
 TASKS_PER_WORKER: Final = 500
 
 
+class RenderAborted(RenderError):
+    """The worker was stopped or lost (a time limit, or a crash of any render in the same
+    pool): not a verdict on this file, which may well succeed on its next try."""
+
+
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 4))
 
@@ -115,11 +120,11 @@ class RenderPool:
             log.warning("thumbnail worker overran; its pool is replaced")
             self._discard(executor, kill=True)
             limit = f"{self.wall_seconds:g} s"
-            raise RenderError(f"making the thumbnail took more than {limit}") from None
+            raise RenderAborted(f"making the thumbnail took more than {limit}") from None
         except BrokenProcessPool:
             log.warning("thumbnail worker died; its pool is replaced")
             self._discard(executor, kill=False)
-            raise RenderError(
+            raise RenderAborted(
                 "the thumbnail worker stopped: the file needs more time or memory than allowed"
             ) from None
 

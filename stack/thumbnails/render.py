@@ -76,7 +76,7 @@ def configure_worker(memory_bytes: int | None = None, niceness: int = 0) -> None
     pillow_heif.options.DECODE_THREADS = 1
 
 
-def _limit_cpu(seconds: int) -> None:
+def limit_cpu(seconds: int) -> None:
     """Allow `seconds` more CPU seconds to this process (SIGXCPU ends it past that)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     used = int(usage.ru_utime + usage.ru_stime)
@@ -197,7 +197,7 @@ def render_image(
     """Write the thumbnails of the picture at `source` (largest first, each from the last)."""
     if not targets:
         raise ValueError("no thumbnail asked for")
-    _limit_cpu(cpu_seconds)
+    limit_cpu(cpu_seconds)
     started = _cpu_time()
     ordered = sorted(targets.items(), key=lambda item: -item[1][1])
     with _open(source) as opened:

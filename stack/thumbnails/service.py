@@ -21,7 +21,7 @@ from roost.errors import Conflict, NotFound
 from roost.instances import Instance
 from roost.jobs import JobDoc, JobService
 from roost.thumbnails.errors import NoThumbnail
-from roost.thumbnails.pool import RenderPool
+from roost.thumbnails.pool import RenderAborted, RenderPool
 from roost.thumbnails.render import (
     Rendered,
     RenderError,
@@ -165,6 +165,9 @@ class ThumbnailService:
                     cpu_seconds=self.pool.cpu_seconds,
                     want_metadata=metadata,
                 )
+        except RenderAborted as error:
+            # Maybe another file's fault (one pool): tried again next time, nothing noted.
+            raise NoThumbnail(f"no thumbnail: {error}") from None
         except RenderError as error:
             reason = str(error)
             if self._blob_still_there(content.path):
