@@ -19,6 +19,7 @@ from roost.metrics import Metrics
 from roost.oauth import OAuthService
 from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
+from roost.realtime import RealtimeAuth, RealtimeHub, RealtimeLimits
 from roost.replication import ReplicationService
 from roost.sessions import SessionService
 from roost.thumbnails import FileEvents, ThumbnailService
@@ -46,6 +47,8 @@ class Services:
     jobs: JobService
     apps: AppService
     thumbnails: ThumbnailService
+    realtime: RealtimeHub
+    realtime_auth: RealtimeAuth
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -68,6 +71,9 @@ class Services:
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()
         vfs.listeners.append(FileEvents(jobs, thumbnails))
+        # Credentials are re-checked twice per cache window: a revoked token's socket
+        # closes within 1.5 x cache_ttl_seconds.
+        realtime_limits = RealtimeLimits(revalidate_seconds=max(config.cache_ttl_seconds / 2, 0.1))
         return cls(
             config=config,
             couch=couch,
@@ -87,10 +93,25 @@ class Services:
             jobs=jobs,
             apps=apps,
             thumbnails=thumbnails,
+            # Its own connection pool: one longpoll per followed database.
+            realtime=RealtimeHub(
+                CouchClient(
+                    couchdb_url,
+                    timeout=config.couch_timeout_seconds,
+                    max_connections=realtime_limits.followers + 16,
+                ),
+                vfs,
+                realtime_limits,
+            ),
+            realtime_auth=RealtimeAuth(
+                instances, Authenticator(sessions, permission_docs, app_passwords)
+            ),
             store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:
+        await self.realtime.aclose()
+        await self.realtime.couch.aclose()
         await self.jobs.aclose()
         await self.thumbnails.aclose()
         await self.access_log.aclose()
