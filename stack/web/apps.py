@@ -313,6 +313,7 @@ async def _may_run(request: Request, principal: Principal, slug: str) -> bool:
 
 
 async def run(request: Request) -> Response:
+    """`POST /apps/{slug}/run`: run the app with a JSON input; 200 or 422 with its result."""
     principal = await principal_of(request)
     slug = request.path_params["slug"]
     if not await _may_run(request, principal, slug):
