@@ -15,6 +15,14 @@ Doc = dict[str, Any]
 
 def _matches(doc: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
     for field, cond in selector.items():
+        if field == "$and":
+            if not all(_matches(doc, part) for part in cond):
+                return False
+            continue
+        if field == "$or":
+            if not any(_matches(doc, part) for part in cond):
+                return False
+            continue
         value = doc.get(field)
         if isinstance(cond, Mapping):
             for op, arg in cond.items():
