@@ -91,13 +91,12 @@ class JobRunner:
         self.lease_seconds = lease_seconds
         self._in_flight: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Per (worker, instance): one instance may not hold every slot of a worker.
+        self._per_instance: dict[tuple[str, str], int] = defaultdict(int)
 
     @property
     def running(self) -> int:
         return len(self._tasks)
-
-        # Per (worker, instance): one instance may not hold every slot of a worker.
-        self._per_instance: dict[tuple[str, str], int] = defaultdict(int)
 
     def _instance_full(self, spec: WorkerSpec, instance: Instance) -> bool:
         cap = spec.per_instance

@@ -10,10 +10,16 @@ completes while the sleepers are still blocked).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import shutil
+import tarfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from roost.apps.budget import MIB, RunBudget
@@ -22,11 +28,16 @@ from roost.apps.runner import RunResult
 from roost.apps.runtime import AppRuntime
 from roost.apps.services import Services
 from roost.appstore.runs import describe_run, job_result
+from roost.instances import Instance
 from roost.jobs.runner import BudgetHit
 from roost.permissions import PermissionSet
+from roost.services import Services as StackServices
+from tests.conftest import PASSPHRASE
 
 from .conftest import budget, cwasm_cache_dir
 from .fakes import FakeData, FakeFiles, FakeNotifier, MemoryAccessLog
+from .stack_helpers import install
+from .test_stack_jobs import jobs_of, wait_finished
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -366,3 +377,125 @@ async def test_an_oversized_argument_is_refused_before_any_work(
     )
     assert json.loads(output(result)["err"])["error"] == "invalid"
     assert data.writes == []
+
+
+# -- the same attacks through the stack: HTTP, jobs, the access log, another instance ----------
+HOSTILE_MANIFEST = {
+    "slug": "hostile",
+    "name": "Hostile",
+    "version": "0.1.0",
+    "type": "webapp",
+    "description": ["A hostile test guest."],
+    "permissions": {"ops": {"type": OPS, "verbs": ["GET"], "description": "read"}},
+    "budget": {
+        "fuel": 100_000_000_000,
+        "memory_mib": 128,
+        "wall_seconds": 10,
+        "host_calls": 2000,
+    },
+    "triggers": ["@webhook"],
+}
+
+
+def hostile_package(probe_wasm: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, content in (
+            ("manifest.json", json.dumps(HOSTILE_MANIFEST).encode()),
+            ("app.wasm", probe_wasm),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+async def install_hostile(
+    owner: httpx.AsyncClient, services: StackServices, probe: CompiledApp, probe_wasm: bytes
+) -> None:
+    target = services.config.cache_dir / "apps" / probe.path.name
+    if not target.exists():
+        shutil.copyfile(probe.path, target)
+    await install(owner, hostile_package(probe_wasm))
+
+
+async def test_no_guest_output_makes_the_stack_answer_500(
+    owner: httpx.AsyncClient,
+    instance: Instance,
+    services: StackServices,
+    stack_apps_ready: Path,
+    probe_wasm: bytes,
+    probe: CompiledApp,
+) -> None:
+    await install_hostile(owner, services, probe, probe_wasm)
+    cases = [("NaN", 1), ("[1e999]", 1), ('"\\ud800"', 1), ("[", 200_000)]
+    for text, repeat in cases:
+        for as_error in (False, True):
+            raw = {"mode": "raw", "text": text, "repeat": repeat, "as_error": as_error}
+            answer = await owner.post("/apps/hostile/run", json=raw)
+            assert answer.status_code == (422 if as_error else 200), answer.text
+            shown = answer.json()["error" if as_error else "output"]
+            assert isinstance(shown, str)
+    big = {"mode": "raw", "text": "x" * 1024, "repeat": 50 * 1024}
+    refused = await owner.post("/apps/hostile/run", json=big)
+    assert refused.status_code == 422 and refused.json()["reason"] == "output limit"
+    assert len(refused.content) < 4096
+    # The same outputs as job results: the jobs API shows them.
+    jobs = jobs_of(services)
+    for text, repeat in cases:
+        raw = {"mode": "raw", "text": text, "repeat": repeat}
+        job = await jobs.enqueue(instance, "app", {"slug": "hostile", "input": raw})
+        done = await wait_finished(jobs, instance, job.id)
+        assert done.state == "done", done.error
+        shown = await owner.get(f"/jobs/{job.id}")
+        assert shown.status_code == 200, shown.text
+        assert isinstance(shown.json()["result"]["output"], str)
+    assert (await owner.delete("/apps/hostile")).status_code == 200
+
+
+async def test_a_flood_leaves_a_bounded_log_and_a_failing_trigger(
+    owner: httpx.AsyncClient,
+    instance: Instance,
+    services: StackServices,
+    stack_apps_ready: Path,
+    probe_wasm: bytes,
+    probe: CompiledApp,
+    new_instance: Callable[..., Awaitable[Instance]],
+    app: Any,
+) -> None:
+    await install_hostile(owner, services, probe, probe_wasm)
+    flood = {"mode": "flood", "iface": "data", "fn": "get", "args": ["io.cozy.contacts", "c1"]}
+    ran = await owner.post("/apps/hostile/run", json=flood)
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["output"]["calls"] == 2001
+    assert ran.json()["budget_hit"] == ["host calls"]
+    await services.access_log.flush()
+    entries = await services.access_log.query(instance, app="hostile")
+    assert len(entries) == 2
+    refused = [e for e in entries if e["status"] == 403]
+    assert refused[0]["calls"] == 2000
+    assert "refused 2,000 call(s) of io.cozy.contacts" in refused[0]["path"]
+    # Another instance reads its own documents meanwhile, as usual.
+    other = await new_instance("bob")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://{other.domain}") as bob:
+        assert (await bob.post("/auth/login", json={"passphrase": PASSPHRASE})).status_code < 400
+        made = await bob.post("/data/io.cozy.notes/", json={"text": "bob's"})
+        assert made.status_code in (200, 201), made.text
+        doc_id = made.json().get("id") or made.json().get("_id")
+        assert (await bob.get(f"/data/io.cozy.notes/{doc_id}")).json()["text"] == "bob's"
+    # Through its trigger, the flood fails at once (no retry) and backs the trigger off.
+    jobs = jobs_of(services)
+    trigger = next(
+        t
+        for t in await jobs.list_triggers(instance, worker="app")
+        if t.message.get("slug") == "hostile"
+    )
+    job = await jobs.fire_webhook(instance, trigger.id, flood)
+    failed = await wait_finished(jobs, instance, job.id)
+    assert failed.state == "errored" and failed.attempts == 1
+    assert "host calls" in (failed.error or "")
+    shown = await owner.get(f"/jobs/triggers/{trigger.id}")
+    assert shown.status_code == 200
+    assert shown.json()["state"] == "failing" and shown.json()["backoff_until"]
+    assert (await owner.delete("/apps/hostile")).status_code == 200
