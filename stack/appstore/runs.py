@@ -15,6 +15,7 @@ from typing import Any
 from roost.apps.runner import RunResult
 from roost.errors import RoostError
 from roost.jobs.runner import BudgetHit
+from roost.strict_json import parse_json
 
 __all__ = ["describe_run", "guest_value", "job_result", "safe_text"]
 
@@ -28,9 +29,6 @@ def guest_value(text: str | None) -> Any:
     """A guest's output: its JSON value when strict JSON, else the text itself."""
     if text is None:
         return None
-    # Imported here: roost.web imports the services, which import this module.
-    from roost.web.context import parse_json
-
     try:
         return parse_json(text)
     except RoostError:

@@ -472,9 +472,11 @@ async def test_a_flood_leaves_a_bounded_log_and_a_failing_trigger(
     await services.access_log.flush()
     entries = await services.access_log.query(instance, app="hostile")
     assert len(entries) == 2
-    refused = [e for e in entries if e["status"] == 403]
-    assert refused[0]["calls"] == 2000
+    refused = [e for e in entries if "(forbidden)" in e["path"]]
+    assert refused[0]["calls"] == 2000 and refused[0]["status"] == 403
     assert "refused 2,000 call(s) of io.cozy.contacts" in refused[0]["path"]
+    cut = [e for e in entries if "(budget_exhausted)" in e["path"]]
+    assert cut[0]["calls"] == 1
     # Another instance reads its own documents meanwhile, as usual.
     other = await new_instance("bob")
     transport = httpx.ASGITransport(app=app)
