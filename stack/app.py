@@ -27,6 +27,7 @@ from roost.web import (
     files,
     jobs,
     oauth,
+    realtime,
     replication,
     settings,
     status,
@@ -43,6 +44,7 @@ def route_table() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     routes += apps.ROUTES  # app origins ({slug}.{instance}) first, then /apps
     routes += status.ROUTES
+    routes += realtime.ROUTES  # /realtime/ websocket
     routes += auth.ROUTES
     routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES

@@ -19,6 +19,7 @@ from roost.metrics import Metrics
 from roost.oauth import OAuthService
 from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
+from roost.realtime import RealtimeAuth, RealtimeHub, RealtimeLimits
 from roost.replication import ReplicationService
 from roost.sessions import SessionService
 from roost.tokens import TokenService
@@ -44,6 +45,8 @@ class Services:
     metrics: Metrics
     jobs: JobService
     apps: AppService
+    realtime: RealtimeHub
+    realtime_auth: RealtimeAuth
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -63,6 +66,9 @@ class Services:
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
+        # Credentials are re-checked twice per cache window: a revoked token's socket
+        # closes within 1.5 x cache_ttl_seconds.
+        realtime_limits = RealtimeLimits(revalidate_seconds=max(config.cache_ttl_seconds / 2, 0.1))
         return cls(
             config=config,
             couch=couch,
@@ -81,10 +87,25 @@ class Services:
             metrics=Metrics(),
             jobs=jobs,
             apps=apps,
+            # Its own connection pool: one longpoll per followed database.
+            realtime=RealtimeHub(
+                CouchClient(
+                    couchdb_url,
+                    timeout=config.couch_timeout_seconds,
+                    max_connections=realtime_limits.followers + 16,
+                ),
+                vfs,
+                realtime_limits,
+            ),
+            realtime_auth=RealtimeAuth(
+                instances, Authenticator(sessions, permission_docs, app_passwords)
+            ),
             store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:
+        await self.realtime.aclose()
+        await self.realtime.couch.aclose()
         await self.jobs.aclose()
         await self.access_log.aclose()
         await self.couch.aclose()

@@ -1622,3 +1622,31 @@ async def test_random_files_requests(site: Site) -> None:
             _run_on_loop(loop, assert_unchanged(site, before, [outcome]))
 
     await asyncio.to_thread(check)
+
+
+# == websocket handshakes ========================================================================
+
+
+async def test_websocket_handshakes_never_answer_500(live_server: Any, site: Site) -> None:
+    """A websocket upgrade on every path of the route table, on the instance and on hosts
+    that name none, is refused cleanly (403/404) or, on /realtime/, accepted — never a 500."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    paths = {"/", "/realtime", "/realtime/", "/nothing/here", "/dav/files", "/data/x/y"}
+    paths |= {
+        "/".join("x" if "{" in part else part for part in e.template.split("/")) for e in ENDPOINTS
+    }
+    statuses: dict[str, int] = {}
+    for host in (site.instance.domain, "nobody.example", f"nosuchapp.{site.instance.domain}"):
+        for path in sorted(paths):
+            url = f"ws://{host}:{live_server.port}/{path.lstrip('/')}"
+            try:
+                async with connect(url, host="127.0.0.1", port=live_server.port, open_timeout=30):
+                    statuses[f"{host} {path}"] = 101
+            except InvalidStatus as refused:
+                statuses[f"{host} {path}"] = refused.response.status_code
+    broken = {key: status for key, status in statuses.items() if status >= 500}
+    assert not broken, broken
+    assert statuses[f"{site.instance.domain} /realtime/"] == 101
+    assert statuses["nobody.example /realtime/"] == 404

@@ -51,6 +51,7 @@ from roost.vfs import (
     NameConflict,
 )
 from roost.vfs.filedoc import parse_time
+from roost.web.error_table import answer_for
 from roost.webdav import davxml
 from roost.webdav.davxml import DAV, MS_NS, OC_NS, clark
 from roost.webdav.ifheader import Condition, IfList, etags_match, parse_if_header, submitted_tokens
@@ -262,7 +263,7 @@ class DavServer:
         except PermissionDenied as error:
             return _plain(403, str(error.reason))
         except RoostError as error:
-            return _plain(error.status, error.reason)
+            return _plain(answer_for(error).status, error.reason)
         except ClientDisconnect:
             return _plain(400, "the client went away")
 

@@ -27,6 +27,9 @@ class RequestLogMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -64,12 +67,57 @@ class RequestLogMiddleware:
             )
             request_id.reset(token)
 
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One line per websocket session, when it ends: 101 if it was accepted, else the
+        status its handshake was refused with (403 from a close before accepting)."""
+        rid = secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 0
 
-async def _json_answer(send: Send, status: int, error: str, reason: str) -> None:
+        async def watching_send(message: Message) -> None:
+            nonlocal status
+            kind = message["type"]
+            if status == 0:
+                if kind == "websocket.accept":
+                    status = 101
+                elif kind == "websocket.close":
+                    status = 403
+                elif kind == "websocket.http.response.start":
+                    status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching_send)
+        finally:
+            instance = (scope.get("state") or {}).get("instance")
+            log.info(
+                "websocket",
+                extra={
+                    "fields": {
+                        "path": scope["path"],
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "instance": getattr(instance, "domain", None),
+                    }
+                },
+            )
+            request_id.reset(token)
+
+
+async def _json_answer(scope: Scope, send: Send, status: int, error: str, reason: str) -> None:
+    """A JSON error answer; on a websocket handshake, the same as an HTTP denial response
+    when the server offers one (uvicorn does), else a close before accepting (403)."""
     body = json.dumps({"error": error, "reason": reason}).encode()
+    prefix = ""
+    if scope["type"] == "websocket":
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
+            return
+        prefix = "websocket."
     await send(
         {
-            "type": "http.response.start",
+            "type": f"{prefix}http.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
@@ -77,7 +125,7 @@ async def _json_answer(send: Send, status: int, error: str, reason: str) -> None
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{prefix}http.response.body", "body": body})
 
 
 class InstanceMiddleware:
@@ -104,11 +152,11 @@ class InstanceMiddleware:
             if scope["path"] in HOSTLESS_PATHS:
                 instance, app_slug = None, None
             else:
-                await _json_answer(send, 503, error.error, error.reason)
+                await _json_answer(scope, send, 503, error.error, error.reason)
                 return
         if instance is None and scope["path"] not in HOSTLESS_PATHS:
             await _json_answer(
-                send, 404, "not_found", f"no instance is served at {domain or '(no host)'}"
+                scope, send, 404, "not_found", f"no instance is served at {domain or '(no host)'}"
             )
             return
         state["instance"] = instance
@@ -154,7 +202,12 @@ class CrossSiteCookieGuard:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _UNSAFE_METHODS:
+        # A browser opens a websocket to any origin with the cookies of the target
+        # (cross-site websocket hijacking): a handshake is treated like an unsafe request.
+        unsafe = scope["type"] == "websocket" or (
+            scope["type"] == "http" and scope["method"] in _UNSAFE_METHODS
+        )
+        if unsafe:
             headers = dict(scope.get("headers", []))
             if b"cookie" in headers and self._foreign(headers):
                 scope = dict(scope)
