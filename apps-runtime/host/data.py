@@ -18,7 +18,7 @@ from roost.apps.host.core import (
     visible,
 )
 from roost.apps.services import Invalid, NotFound
-from roost.permissions import DocumentTarget, Rule
+from roost.permissions import DocumentTarget, Rule, match_type
 
 __all__ = ["FUNCTIONS"]
 
@@ -58,11 +58,13 @@ def grant_clause(run: RunContext, doctype: str) -> dict[str, Any] | None:
     for rule in run.grant.rules:
         if not isinstance(rule, Rule) or not rule.allows_verb("GET"):
             continue
-        if rule.type != doctype and not (
-            rule.is_wildcard and doctype.startswith(rule.type.rstrip("*"))
-        ):
+        if not match_type(rule.type, doctype):
             continue
-        alternatives.append({rule.selector or "_id": {"$in": list(rule.values)}})
+        field, values = rule.selector or "_id", list(rule.values)
+        alternatives.append({field: {"$in": values}})
+        if rule.selector is not None:
+            # A rule matches an array field by any of its elements, as the matcher does.
+            alternatives.append({field: {"$elemMatch": {"$in": values}}})
     if not alternatives:
         return {"_id": {"$in": []}}
     return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}

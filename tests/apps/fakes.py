@@ -30,6 +30,11 @@ def _matches(doc: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
                     return False
                 if op == "$in" and value not in arg:
                     return False
+                if op == "$elemMatch" and not (
+                    isinstance(value, list)
+                    and any(_matches({"v": item}, {"v": arg}) for item in value)
+                ):
+                    return False
                 if op == "$gt" and not (value is not None and value > arg):
                     return False
                 if op == "$lt" and not (value is not None and value < arg):

@@ -501,3 +501,69 @@ async def test_a_flood_leaves_a_bounded_log_and_a_failing_trigger(
     assert shown.status_code == 200
     assert shown.json()["state"] == "failing" and shown.json()["backoff_until"]
     assert (await owner.delete("/apps/hostile")).status_code == 200
+
+
+async def test_over_the_store_a_selector_grant_reveals_no_hidden_document(
+    owner: httpx.AsyncClient,
+    instance: Instance,
+    services: StackServices,
+    stack_apps_ready: Path,
+    probe_wasm: bytes,
+    probe: CompiledApp,
+) -> None:
+    manifest = {
+        **HOSTILE_MANIFEST,
+        "slug": "hostile-notes",
+        "permissions": {
+            "notes": {
+                "type": NOTES,
+                "verbs": ["GET"],
+                "selector": "owner",
+                "values": ["a"],
+                "description": "read a's notes",
+            }
+        },
+        "triggers": [],
+    }
+    target = services.config.cache_dir / "apps" / probe.path.name
+    if not target.exists():
+        shutil.copyfile(probe.path, target)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, content in (
+            ("manifest.json", json.dumps(manifest).encode()),
+            ("app.wasm", probe_wasm),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    await install(owner, buf.getvalue())
+    ids = {}
+    # Hidden documents sort first, so an unfiltered `limit: 1` would hand out a hidden one.
+    for key, body in (
+        ("hidden", {"owner": "b", "text": "not yours", "rank": 0}),
+        ("tagged", {"owner": ["x", "a"], "text": "shared", "rank": 1}),
+        ("mine", {"owner": "a", "text": "yours", "rank": 2}),
+    ):
+        made = await owner.post(f"/data/{NOTES}/", json=body)
+        assert made.status_code in (200, 201), made.text
+        ids[key] = made.json().get("id") or made.json().get("_id")
+    calls = [
+        call("data", "get", NOTES, ids["hidden"]),
+        call("data", "get", NOTES, "no-such-id"),
+        call("data", "find", NOTES, json.dumps({"selector": {"rank": {"$gte": 0}}, "limit": 1})),
+        call("data", "find", NOTES, json.dumps({"selector": {}, "limit": 10})),
+        call("data", "changes_since", NOTES, ""),
+    ]
+    ran = await owner.post("/apps/hostile-notes/run", json={"mode": "calls", "calls": calls})
+    assert ran.status_code == 200, ran.text
+    got = ran.json()["output"]
+    assert json.loads(got[0]["err"]) == json.loads(got[1]["err"])
+    assert json.loads(got[0]["err"]) == {"error": "not_found", "message": "missing"}
+    first = [d["_id"] for d in json.loads(got[2]["ok"])["docs"]]
+    assert len(first) == 1 and first[0] in (ids["tagged"], ids["mine"])
+    every = {d["_id"] for d in json.loads(got[3]["ok"])["docs"]}
+    assert every == {ids["tagged"], ids["mine"]}
+    changed = {c["id"] for c in json.loads(got[4]["ok"])["results"]}
+    assert ids["hidden"] not in changed
+    assert (await owner.delete("/apps/hostile-notes")).status_code == 200
