@@ -34,6 +34,7 @@ from roost.vfs.directory_cache import DirectoryCache
 from roost.vfs.documents import NAMES_DOCTYPE, FileDocuments
 from roost.vfs.filedoc import FileDoc, VersionDoc
 from roost.vfs.metadata import UPDATABLE_FIELDS, Metadata
+from roost.vfs.names import normalize_name
 from roost.vfs.reservations import NameReservations
 from roost.vfs.targets import FileTargets
 from roost.vfs.trash import Trash
@@ -145,3 +146,19 @@ class VFS:
     async def disk_usage(self, instance: Instance, *, fresh: bool = True) -> DiskUsage:
         await self.documents.ensure(instance)
         return await self.usage.usage(instance, fresh=fresh)
+
+    # An import keeps file ids and revision histories, so it cannot go through create_file:
+    # it claims names itself, through the same reservations every other write uses.
+    async def reserve_name(self, instance: Instance, dir_id: str, name: str, file_id: str) -> None:
+        """Claim `name` in directory `dir_id` for `file_id`; NameTaken if another holds it."""
+        await self.documents.ensure(instance)
+        self.cache.changed(instance)
+        await self.reservations.reserve(instance, dir_id, normalize_name(name), file_id)
+
+    async def release_name(self, instance: Instance, dir_id: str, name: str, file_id: str) -> None:
+        await self.reservations.release(instance, dir_id, normalize_name(name), file_id)
+
+    def forget_cached(self, instance: Instance) -> None:
+        """Drop the instance's cached directories and listings (after direct writes)."""
+        self.cache.forget_directories(instance)
+        self.cache.changed(instance)
