@@ -192,7 +192,10 @@ class TriggerScheduler:
     ) -> list[JobDoc]:
         triggers = await self._event_triggers(instance)
         queued: list[JobDoc] = []
+        now_text = format_time(utc_now())
         for trigger in triggers.matching(doctype, verb, doc):
+            if trigger.backoff_until and trigger.backoff_until > now_text:
+                continue  # its runs keep hitting their budget: skipped until the backoff ends
             message = {
                 **trigger.message,
                 "event": {"doctype": doctype, "verb": verb, "doc": dict(doc)},
