@@ -97,6 +97,7 @@ class JobService:
         timeout_seconds: float = 60.0,
         max_attempts: int = 3,
         backoff_seconds: float = 2.0,
+        per_instance: int | None = None,
     ) -> None:
         """Run jobs of worker `name` in this process with `handler` (replaces an earlier one)."""
         self._workers[name] = WorkerSpec(
@@ -106,6 +107,7 @@ class JobService:
             timeout_seconds=timeout_seconds,
             max_attempts=max_attempts,
             backoff_seconds=backoff_seconds,
+            per_instance=per_instance,
         )
         self._poke()
 
