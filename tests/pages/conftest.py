@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from roost.instances import Instance
 from tests.conftest import PASSPHRASE, LiveServer
@@ -27,6 +27,8 @@ AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
+# Two shared cores and up to 30 uploads: what "soon" means for `expect`, not a speed claim.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")

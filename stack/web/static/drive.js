@@ -129,7 +129,9 @@ function listen() {
   }
   socket.addEventListener("open", () => {
     socket.send(JSON.stringify({ method: "AUTH", payload: "" }));
-    socket.send(JSON.stringify({ method: "SUBSCRIBE", payload: { type: "io.cozy.files", id: folderId } }));
+    // The whole doctype, not just this folder: an entry that leaves the folder (moved, or
+    // trashed from another device) is no longer "in" it, and a folder subscription misses it.
+    socket.send(JSON.stringify({ method: "SUBSCRIBE", payload: { type: "io.cozy.files" } }));
   });
   socket.addEventListener("message", (event) => {
     let message;
