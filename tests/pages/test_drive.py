@@ -4,7 +4,6 @@ from WebDAV, rename, move, trash and restore, zip downloads, quota, search, phon
 from __future__ import annotations
 
 import base64
-import io
 import struct
 import zipfile
 import zlib
@@ -101,7 +100,8 @@ async def drop_files(page: Page, files: dict[str, bytes]) -> None:
             }
             const target = document.getElementById('entries');
             for (const kind of ['dragenter', 'dragover', 'drop']) {
-                target.dispatchEvent(new DragEvent(kind, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+                const init = { bubbles: true, cancelable: true, dataTransfer: transfer };
+                target.dispatchEvent(new DragEvent(kind, init));
             }
         }""",
         encoded,
@@ -306,7 +306,8 @@ async def test_quota_exceeded_says_so_in_plain_words(
         await page.wait_for_selector("#drive[data-ready=true]")
         await page.locator("#file-input").set_input_files(big)
         await expect(page.get_by_role("status")).to_have_text(
-            "Not enough space: your storage is full. Free some space or empty the trash, then try again."
+            "Not enough space: your storage is full. "
+            "Free some space or empty the trash, then try again."
         )
         await expect(page.locator("#upload-list li.upload.failed")).to_have_count(1)
         await expect(page.locator("#entries li.entry")).to_have_count(0)
