@@ -39,6 +39,7 @@ from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, Reque
 from roost.web.pages import assets as page_assets
 from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
+from roost.web.pages import language as page_language
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
 LifespanHook = Callable[[Services], Any]
@@ -55,6 +56,7 @@ def route_table() -> list[BaseRoute]:
     routes += auth.ROUTES
     routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES
+    routes += page_language.ROUTES  # POST /settings/language
     routes += settings.ROUTES
     routes += jobs.ROUTES  # /jobs/queue, /jobs/triggers, /jobs/webhooks, /jobs/{id}
     routes += archives.ROUTES  # GET /files/archive (before /files/{file_id})

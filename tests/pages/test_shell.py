@@ -84,6 +84,13 @@ async def test_french_from_the_browser_language(browser: Browser, site: Site) ->
         await screenshot(page, "home-desktop-fr")
         await page.goto(site.url("/drive"))
         await expect(page.get_by_role("button", name="Envoyer des fichiers")).to_be_visible()
+        # The owner's own choice wins over the browser's language, on every page after.
+        await page.get_by_label("Langue").select_option("en")
+        await page.get_by_role("button", name="Changer").click()
+        await expect(page).to_have_url(site.url("/drive"))
+        await expect(page.get_by_role("button", name="Upload files")).to_be_visible()
+        await page.goto(site.url("/"))
+        await expect(page.get_by_role("heading", name="Welcome home")).to_be_visible()
     finally:
         await context.close()
 
