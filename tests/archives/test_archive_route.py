@@ -44,7 +44,7 @@ async def test_a_folder_and_a_file_in_one_zip(
     sub = await _mkdir(client, auth, "Day 1", folder)
     big = bytes(range(256)) * 4096  # 1 MiB, several chunks
     await _upload(client, auth, "map.bin", big, sub)
-    await _upload(client, auth, "été.txt", "accents ok".encode(), folder)
+    await _upload(client, auth, "été.txt", b"accents ok", folder)
     loose = await _upload(client, auth, "readme.txt", b"read me", ROOT_DIR_ID)
     answer = await client.get(
         "/files/archive", params=[("Id", folder), ("Id", loose)], headers=auth
@@ -56,7 +56,7 @@ async def test_a_folder_and_a_file_in_one_zip(
         "Trip/": b"",
         "Trip/Day 1/": b"",
         "Trip/Day 1/map.bin": big,
-        "Trip/été.txt": "accents ok".encode(),
+        "Trip/été.txt": b"accents ok",
         "readme.txt": b"read me",
     }
     one = await client.get("/files/archive", params={"Id": folder, "Name": "Voyage"}, headers=auth)
