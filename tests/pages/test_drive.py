@@ -4,6 +4,7 @@ from WebDAV, rename, move, trash and restore, zip downloads, quota, search, phon
 from __future__ import annotations
 
 import base64
+import re
 import struct
 import zipfile
 import zlib
@@ -421,3 +422,20 @@ async def test_drive_on_a_phone_in_french(
                     await screenshot(page, f"drive-search-{suffix}")
             finally:
                 await context.close()
+
+
+async def test_home_shows_the_recent_files_newest_first(
+    page: Page, site: Site, api: httpx.AsyncClient
+) -> None:
+    folder = await mkdir(api, "Letters")
+    await upload(api, "older.txt", b"1", folder)
+    await upload(api, "newer.txt", b"2")
+    trashed = await upload(api, "gone.txt", b"3")
+    assert (await api.delete(f"/files/{trashed}")).status_code == 200
+    await sign_in(page, site)
+    recent = page.get_by_role("region", name="Recent files")
+    links = recent.get_by_role("link")
+    await expect(links).to_have_text(["newer.txt", "older.txt"])
+    await links.nth(1).click()
+    await expect(page).to_have_url(re.compile(f"/drive/{folder}#file-"))
+    await expect(row(page, "older.txt")).to_have_class("entry highlight")
