@@ -25,6 +25,7 @@ from roost.web import (
     auth,
     data,
     dav,
+    file_copies,
     files,
     jobs,
     oauth,
@@ -60,6 +61,7 @@ def route_table() -> list[BaseRoute]:
     routes += settings.ROUTES
     routes += jobs.ROUTES  # /jobs/queue, /jobs/triggers, /jobs/webhooks, /jobs/{id}
     routes += archives.ROUTES  # GET /files/archive (before /files/{file_id})
+    routes += file_copies.ROUTES  # POST /files/{file_id}/copy (before POST /files/{dir_id})
     routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage
     routes += dav.ROUTES  # /dav/files/ WebDAV (and OPTIONS / for Windows)
     routes += replication.ROUTES  # /data/{doctype}/_changes… (before data.ROUTES)

@@ -439,3 +439,28 @@ async def test_home_shows_the_recent_files_newest_first(
     await links.nth(1).click()
     await expect(page).to_have_url(re.compile(f"/drive/{folder}#file-"))
     await expect(row(page, "older.txt")).to_have_class("entry highlight")
+
+
+async def test_copy_a_file_here_and_into_another_folder(
+    page: Page, site: Site, api: httpx.AsyncClient
+) -> None:
+    other = await mkdir(api, "Backup")
+    await upload(api, "plan.txt", b"the plan")
+    await sign_in(page, site)
+    await page.goto(site.url("/drive"))
+    await open_menu(page, "plan.txt")
+    await page.get_by_role("menuitem", name="Copy").click()
+    dialog = page.get_by_role("dialog", name="Copy plan.txt")
+    await dialog.get_by_role("button", name="Copy here").click()
+    await expect(row(page, "plan (2).txt")).to_be_visible()
+    await open_menu(page, "plan.txt")
+    await page.get_by_role("menuitem", name="Copy").click()
+    await dialog.get_by_role("button", name="Backup").click()
+    await expect(dialog.locator("#move-path")).to_contain_text("Backup")
+    await dialog.get_by_role("button", name="Copy here").click()
+    await expect(page.get_by_role("status")).to_have_text("Copied: plan.txt")
+    copied = await listing(api, other)
+    answer = await api.get(f"/files/download/{copied['plan.txt']['id']}")
+    assert answer.content == b"the plan"
+    root = await listing(api, ROOT_DIR_ID)
+    assert {"plan.txt", "plan (2).txt"} <= set(root)

@@ -69,6 +69,10 @@ JS_MESSAGES: Final = (
     "Folder created: %(name)s",
     "%(count)s items",
     "Current version",
+    "Copy %(name)s",
+    "Copied: %(name)s",
+    "Copy here",
+    "Move here",
 )
 VIEWS: Final = ("list", "grid")
 

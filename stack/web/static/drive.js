@@ -455,8 +455,9 @@ async function rename(row) {
   say(t("Renamed: %(name)s", { name }));
 }
 
-async function pickFolder(title, excluded) {
+async function pickFolder(title, excluded, submitLabel = t("Move here")) {
   const dialog = document.getElementById("move-dialog");
+  document.getElementById("move-here").textContent = submitLabel;
   const path = document.getElementById("move-path");
   const folders = document.getElementById("move-folders");
   const error = document.getElementById("move-error");
@@ -522,6 +523,18 @@ async function move(rows) {
   }
   refreshEmpty();
   updateSelection();
+}
+
+async function copy(row) {
+  const name = row.dataset.name;
+  const target = await pickFolder(t("Copy %(name)s", { name }), new Set(), t("Copy here"));
+  if (!target) return;
+  const query = new URLSearchParams({ DirID: target });
+  const response = await fetch(`/files/${encodeURIComponent(row.dataset.id)}/copy?${query}`, { method: "POST" });
+  if (response.status !== 201) return say(problem(response));
+  const answer = await response.json();
+  upsert(answer.data.id, answer.data);
+  say(t("Copied: %(name)s", { name: answer.data.attributes.name }));
 }
 
 async function trash(rows) {
@@ -699,6 +712,7 @@ const actions = {
   },
   rename,
   move: (row) => move([row]),
+  copy,
   versions,
   trash: (row) => trash([row]),
   restore: (row) => restore([row]),
