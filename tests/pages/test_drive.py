@@ -464,3 +464,53 @@ async def test_copy_a_file_here_and_into_another_folder(
     assert answer.content == b"the plan"
     root = await listing(api, ROOT_DIR_ID)
     assert {"plan.txt", "plan (2).txt"} <= set(root)
+
+
+async def test_keyboard_only_rename_and_a_plain_missing_page(
+    page: Page, site: Site, api: httpx.AsyncClient
+) -> None:
+    note = await upload(api, "keys.txt", b"k")
+    await sign_in(page, site)
+    await page.goto(site.url("/drive"))
+    await page.wait_for_selector("#drive[data-ready=true]")
+    more = page.get_by_role("button", name="Actions for keys.txt")
+    await more.focus()
+    await page.keyboard.press("Enter")
+    menu = page.get_by_role("menu")
+    await expect(menu.get_by_role("menuitem", name="Open")).to_be_focused()
+    for _ in range(2):
+        await page.keyboard.press("ArrowDown")
+    await expect(menu.get_by_role("menuitem", name="Rename")).to_be_focused()
+    await page.keyboard.press("Enter")
+    name = page.get_by_role("dialog").get_by_label("Name")
+    await expect(name).to_be_focused()
+    await page.keyboard.press("Control+a")
+    await page.keyboard.type("typed.txt")
+    await page.keyboard.press("Enter")
+    await expect(row(page, "typed.txt")).to_be_visible()
+    await expect(row(page, "typed.txt").locator(".name")).to_be_focused()
+    assert (await api.get(f"/files/{note}")).json()["data"]["attributes"]["name"] == "typed.txt"
+
+    answer = await page.goto(site.url(f"/drive/{note}"))
+    assert answer is not None and answer.status == 404
+    await expect(page.get_by_role("heading", name="This folder is not here")).to_be_visible()
+    await assert_accessible(page)
+
+
+async def test_dark_mode_keeps_the_contrast(
+    browser: Browser, site: Site, api: httpx.AsyncClient
+) -> None:
+    await upload(api, "night.txt", b"n")
+    context = await browser.new_context(color_scheme="dark", locale="en-GB")
+    page = await context.new_page()
+    try:
+        await sign_in(page, site)
+        await assert_accessible(page)
+        await page.goto(site.url("/drive"))
+        await expect(row(page, "night.txt")).to_be_visible()
+        background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 21, 28)"
+        await assert_accessible(page)
+        await screenshot(page, "drive-desktop-dark")
+    finally:
+        await context.close()

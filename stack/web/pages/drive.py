@@ -155,8 +155,9 @@ async def _page(request: Request, folder_id: str, *, trash: bool) -> Response:
     options = _options(request)
     try:
         folder = await _folder(owner, folder_id)
-    except FileNotFound:
-        raise Hidden("GET", FILES_DOCTYPE) from None
+    except (FileNotFound, Hidden):
+        # A person gets a page, not JSON; the same page whether absent or not theirs.
+        return await render(request, owner, "missing.html", {}, space="drive", status_code=404)
     vfs = owner.services.vfs
     entries = await vfs.list_dir(owner.instance, folder)
     entries = [e for e in entries if not e.is_trash_dir]
