@@ -35,7 +35,9 @@ def check(
     """Raise `PermissionDenied` unless `permissions` allow `verb` on `doctype` / `target`.
 
     OPTIONS is always allowed and HEAD needs GET. With no target the whole doctype must be
-    granted. With `now`, an expired set is refused too.
+    granted. An expired set is refused (`now` becomes required once files, WebDAV and the
+    app host calls ask `decide`: branch `service-require-now`). Kept for paths not yet asking
+    `decide` (which also tells "hide" from "deny"); new code asks `decide`.
     """
     v = request_verb(verb)
     if v == "OPTIONS":

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from roost.appstore import on_startup as apps_on_startup
 from roost.config import Config
+from roost.dav import dav_server as build_dav_server
 from roost.services import Services
 from roost.web import (
     access,
@@ -116,4 +117,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = built
+    # WebDAV over the stack's services, through the ports `roost.webdav` declares.
+    app.state.dav_server = build_dav_server(built)
     return app

@@ -1,31 +1,34 @@
-"""`roost`: a thin command-line shell over the services (click)."""
+"""`roost`: a thin command-line shell over the services (click).
+
+Every command works whether or not `roost serve` runs on the same data directory. A command
+that needs the store runs its work with `roost.store_access.run_with_services(config, work)`
+(or takes a bare CouchDB URL from `roost.store_access.store_url(config)`): that is the one
+way to get "a connection to the store, whether a server runs or not" — the running server's
+store when there is one, an embedded store started for the command otherwise.
+
+Errors: a `RoostError` raised anywhere below a command is printed as one `error: …` line on
+stderr with exit status 1 (see `_Guarded`); bad arguments are click's usage errors (status 2).
+Command groups defined elsewhere (`roost.appstore.cli`) are registered at the bottom; they
+import `roost.store_access`, never this module.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import re
-import secrets
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from roost.appstore.cli import apps
 from roost.config import Config, load_config
-from roost.embedded_store import EmbeddedStore
 from roost.errors import RoostError
 from roost.permissions import InvalidRule, PermissionSet
 from roost.services import Services
+from roost.store_access import run_with_services as _run
 from roost.tokens import parse_duration
-
-T = TypeVar("T")
-
-DEMO_DOMAIN = "alice.localhost"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {
@@ -55,49 +58,49 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-@contextmanager
-def _embedded_or_external(config: Config) -> Iterator[tuple[str, EmbeddedStore | None]]:
-    """The CouchDB URL to use: the configured one, or a running embedded store."""
-    if config.couchdb_url:
-        yield config.couchdb_url, None
-        return
-    store = EmbeddedStore(config.couch_dir, port=_embedded_port(config))
-    store.start()
-    try:
-        yield store.url, store
-    finally:
-        store.stop()
+class _UsageLine(click.ClickException):
+    """A usage error (bad argument or option) shown as one line; exit status 2 like click's."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
 
 
-@contextmanager
-def _store(config: Config) -> Iterator[str]:
-    with _embedded_or_external(config) as (url, _):
-        yield url
+class _Guarded(click.Group):
+    """The top-level guard: every failure of a command is one line on stderr.
 
+    A domain error (`RoostError`) exits with 1, a usage error with 2; anything unexpected
+    exits with 1 and names the exception, with a hint to rerun with `--debug` (which lets
+    the traceback through).
+    """
 
-def _embedded_port(config: Config) -> int | None:
-    raw = config.extra.get("embedded_port")
-    return int(raw) if raw else None
-
-
-def _run(config: Config, work: Callable[[Services], Awaitable[T]]) -> T:
-    with _store(config) as url:
-
-        async def main() -> T:
-            services = Services.build(config, url)
-            try:
-                return await work(services)
-            finally:
-                await services.aclose()
-
+    def invoke(self, ctx: click.Context) -> Any:
         try:
-            return asyncio.run(main())
+            return super().invoke(ctx)
         except RoostError as error:
             click.echo(f"error: {error.reason}", err=True)
-            sys.exit(1)
+            ctx.exit(1)
+        except click.UsageError as error:
+            where = error.ctx.command_path if error.ctx is not None else "roost"
+            raise _UsageLine(f"{error.format_message()} (see `{where} --help`)") from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            if ctx.meta.get(_DEBUG):
+                raise
+            click.echo(
+                f"error: unexpected {type(error).__name__}: {error} "
+                "(run `roost --debug …` for the traceback)",
+                err=True,
+            )
+            ctx.exit(1)
 
 
-@click.group()
+_DEBUG = "roost.debug"
+
+
+@click.group(cls=_Guarded)
 @click.option(
     "--config",
     "config_path",
@@ -105,9 +108,14 @@ def _run(config: Config, work: Callable[[Services], Awaitable[T]]) -> T:
     default=None,
     help="TOML configuration file (default: $ROOST_CONFIG).",
 )
+@click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None) -> None:
-    """Roost: a personal cloud."""
+def main(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
+    """Roost: a personal cloud.
+
+    Every command works whether or not `roost serve` runs on the same data directory.
+    """
+    ctx.meta[_DEBUG] = debug
     try:
         ctx.obj = load_config(config_path)
     except RoostError as error:
@@ -120,46 +128,15 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 @click.option("--demo", is_flag=True, help="Create the demo instance alice.localhost if missing.")
 @click.pass_obj
 def serve(config: Config, host: str | None, port: int | None, demo: bool) -> None:
-    """Serve HTTP; starts the embedded store unless ROOST_COUCHDB_URL is set."""
-    import uvicorn
+    """Serve HTTP; starts the embedded store unless ROOST_COUCHDB_URL is set.
 
-    from roost.app import create_app
+    SIGTERM, SIGINT and SIGHUP stop it cleanly, the embedded store included.
+    """
     from roost.logs import configure_logging
+    from roost.serve import serve as run_server
 
     configure_logging(config.log_level)
-    listen_host = host or config.host
-    listen_port = port or config.port
-    with _embedded_or_external(config) as (url, store):
-        if demo:
-            asyncio.run(_ensure_demo(config, url, listen_port))
-            if not config.default_instance:
-                # A demo box reached as localhost or by IP still shows alice's instance.
-                config = dataclasses.replace(config, default_instance=DEMO_DOMAIN)
-        app = create_app(config, couchdb_url=url)
-        if store is not None:
-            app.state.services.store_restarts = lambda: store.restarts
-        uvicorn.run(app, host=listen_host, port=listen_port, log_config=None, access_log=False)
-
-
-async def _ensure_demo(config: Config, url: str, port: int) -> None:
-    services = Services.build(config, url)
-    try:
-        domain = DEMO_DOMAIN
-        secret_file = config.data_dir / "demo-passphrase.txt"
-        if await services.instances.find(domain) is None:
-            passphrase = secrets.token_urlsafe(12)
-            await services.instances.create(domain, passphrase)
-            secret_file.parent.mkdir(parents=True, exist_ok=True)
-            secret_file.write_text(passphrase + "\n")
-            secret_file.chmod(0o600)
-        passphrase = secret_file.read_text().strip() if secret_file.exists() else "(set earlier)"
-        click.echo(
-            f"\n  Demo instance:  http://{domain}:{port}/\n"
-            f"  Passphrase:     {passphrase}\n"
-            f"  (stored in {secret_file})\n"
-        )
-    finally:
-        await services.aclose()
+    run_server(config, host or config.host, port or config.port, demo=demo)
 
 
 @main.group()
@@ -238,7 +215,7 @@ def _scope(scope: str) -> PermissionSet:
     try:
         return PermissionSet.from_inline(scope)
     except InvalidRule as error:
-        raise click.BadParameter(str(error)) from error
+        raise click.BadParameter(str(error), param_hint="'--scope'") from error
 
 
 def _ttl(text: str | None) -> timedelta | None:
@@ -247,7 +224,7 @@ def _ttl(text: str | None) -> timedelta | None:
     try:
         return parse_duration(text)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from error
+        raise click.BadParameter(str(error), param_hint="'--ttl'") from error
 
 
 @main.command()
@@ -327,9 +304,12 @@ def apppasswords_revoke(config: Config, domain: str, password_id: str) -> None:
     click.echo(f"revoked {password_id}")
 
 
-from roost.appstore.cli import apps as _apps_group  # noqa: E402 - registers `roost apps`
+main.add_command(apps)
 
-main.add_command(_apps_group)
+from roost.portability.commands import portability_commands  # noqa: E402 - `export`, `import`
+
+for _command in portability_commands(_run):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -3,24 +3,44 @@
 Used when `ROOST_COUCHDB_URL` is unset. It listens on a free loopback port, keeps its data
 under `$ROOST_DATA/couchdb`, is restarted if it dies (PouchDB Server crashes on some
 requests, see docs/architecture.md), and is stopped with the stack.
+
+No store outlives its owner: `stop()` ends it; on Linux the child also asks the kernel for
+SIGTERM when the thread that started it dies (so a SIGKILLed owner takes its store with it);
+and `stop_stray_stores` finds and stops, before a new start, any store still running on the
+same directory (a platform without that guard, a store that ignored it). Who owns the
+store of a data directory is recorded by `roost.store_runtime`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
+from roost.errors import StoreUnavailable
+
 log = logging.getLogger("roost.store")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# From <linux/prctl.h>.
+_PR_SET_PDEATHSIG = 1
+
+
+class StoreStartError(StoreUnavailable):
+    """The embedded store could not be started (not installed, exited, never answered)."""
 
 
 def free_port() -> int:
@@ -40,37 +60,210 @@ def pouchdb_server_command() -> list[str]:
     found = shutil.which("pouchdb-server")
     if found:
         return [found]
-    raise RuntimeError(
+    raise StoreStartError(
         "pouchdb-server is not installed: run `npm ci` at the repository root "
-        "(scripts/setup.sh does it), or set ROOST_COUCHDB_URL to an Apache CouchDB."
+        "(scripts/setup.sh does it), or set ROOST_COUCHDB_URL to an Apache CouchDB"
     )
 
 
-class EmbeddedStore:
-    """Start, watch and stop one PouchDB Server process."""
+def store_directory(directory: Path) -> Path:
+    """The absolute directory PouchDB Server keeps its databases in.
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
-        self.directory = directory
+    Before this was made absolute, a relative `--dir` was resolved by PouchDB Server against
+    its working directory (the store directory itself), so the databases of a relative
+    `ROOST_DATA` lived one level deeper; such a directory keeps being used, so nothing is lost.
+    """
+    absolute = directory.resolve()
+    if not directory.is_absolute():
+        legacy = absolute / directory
+        if legacy.is_dir() and any(legacy.iterdir()):
+            return legacy.resolve()
+    return absolute
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` asking Linux to SIGTERM the child when the spawning thread dies."""
+    if sys.platform != "linux":
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def guard() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        # The parent may have died between fork and prctl: then no signal would ever come.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return guard
+
+
+def process_is_running(pid: int) -> bool:
+    """True for a live process; a zombie (dead, not yet reaped) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    # The state follows the parenthesised command name, which may itself hold spaces.
+    return stat.rsplit(")", 1)[-1].split()[0] not in {"Z", "X"}
+
+
+def _command_line(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        raw = b""
+    if raw:
+        return raw.rstrip(b"\0").decode(errors="replace").split("\0")
+    if sys.platform == "linux":
+        return None
+    try:
+        out = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            ["ps", "-ww", "-o", "command=", "-p", str(pid)],  # noqa: S607 - ps from PATH
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+    except OSError:
+        return None
+    return out.split() or None
+
+
+def is_store_of(pid: int, directory: Path) -> bool:
+    """Whether `pid` is a PouchDB Server on `directory` (not a recycled pid of anything else)."""
+    argv = _command_line(pid)
+    if not argv or not any("pouchdb-server" in part for part in argv):
+        return False
+    return "--dir" in argv[:-1] and argv[argv.index("--dir") + 1] == str(directory)
+
+
+def _stores_on(directory: Path) -> list[int]:
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    found = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and is_store_of(int(entry.name), directory):
+            found.append(int(entry.name))
+    return found
+
+
+def stop_process(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `timeout`; returns once the process is gone."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not process_is_running(pid):
+                return
+            time.sleep(0.05)
+    raise StoreStartError(f"process {pid} did not stop; stop it by hand")
+
+
+def stop_stray_stores(directory: Path, recorded_pid: int | None) -> list[int]:
+    """Stop every PouchDB Server still running on `directory`; the pids that were stopped.
+
+    `recorded_pid` comes from the runtime file; on Linux the process table is searched too,
+    for a store started by an owner that died before it could record it.
+    """
+    directory = store_directory(directory)
+    candidates = set(_stores_on(directory))
+    if recorded_pid is not None and is_store_of(recorded_pid, directory):
+        candidates.add(recorded_pid)
+    stopped = []
+    for pid in sorted(candidates):
+        if process_is_running(pid):
+            log.warning("stopping a store left running on %s (pid %s)", directory, pid)
+            stop_process(pid)
+            stopped.append(pid)
+    return stopped
+
+
+class EmbeddedStore:
+    """Start, watch and stop one PouchDB Server process.
+
+    One supervisor thread spawns the process, restarts it when it dies and stops it: on
+    Linux the child's death signal is tied to the thread that spawned it, so every spawn
+    happens on the thread that lives exactly as long as the supervision.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        *,
+        on_spawn: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.directory = store_directory(directory)
         self.port = port or free_port()
+        # Called with (pid, port) after each (re)spawn, before the store answers.
+        self._on_spawn = on_spawn
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._start_error: BaseException | None = None
         self.restarts = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 30.0) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._spawn()
-        self.wait_ready(timeout)
-        self._watcher = threading.Thread(target=self._watch, name="roost-store-watch", daemon=True)
+        self._stopping.clear()
+        self._start_error = None
+        started = threading.Event()
+        self._watcher = threading.Thread(
+            target=self._supervise, args=(timeout, started), name="roost-store", daemon=True
+        )
         self._watcher.start()
+        try:
+            started.wait()
+        except BaseException:
+            # A signal handler raised while the store was starting: do not leave it behind.
+            self.stop()
+            raise
+        if self._start_error is not None:
+            self._watcher.join()
+            raise self._start_error
+
+    def _supervise(self, timeout: float, started: threading.Event) -> None:
+        try:
+            self._spawn()
+            self.wait_ready(timeout)
+        except BaseException as error:  # handed to the thread in start()
+            self._start_error = error
+            self._terminate()
+            started.set()
+            return
+        started.set()
+        while not self._stopping.wait(0.5):
+            process = self._process
+            if process is not None and process.poll() is not None:
+                log.warning("embedded store exited with %s; restarting", process.returncode)
+                self.restarts += 1
+                try:
+                    self._spawn()
+                    self.wait_ready()
+                except StoreUnavailable:
+                    log.exception("embedded store failed to restart")
+        self._terminate()
 
     def _spawn(self) -> None:
         log_file = (self.directory / "pouchdb-server.log").open("ab")
         # cwd = data dir: PouchDB Server writes config.json and log.txt in its cwd.
+        # Its own session: a Ctrl-C in the terminal reaches Roost, which stops the store in
+        # order, instead of killing the store under a server still answering requests.
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [
                 *pouchdb_server_command(),
@@ -89,14 +282,17 @@ class EmbeddedStore:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),  # only prctl and getppid: fork-safe
         )
         log_file.close()
+        if self._on_spawn is not None:
+            self._on_spawn(self._process.pid, self.port)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stopping.is_set():
             if self._process is not None and self._process.poll() is not None:
-                raise RuntimeError(
+                raise StoreStartError(
                     f"pouchdb-server exited with {self._process.returncode}; "
                     f"see {self.directory / 'pouchdb-server.log'}"
                 )
@@ -106,19 +302,20 @@ class EmbeddedStore:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"pouchdb-server did not answer on {self.url} within {timeout:.0f} s")
+        if self._stopping.is_set():
+            raise StoreStartError("the embedded store was stopped while starting")
+        raise StoreStartError(f"pouchdb-server did not answer on {self.url} within {timeout:.0f} s")
 
-    def _watch(self) -> None:
-        while not self._stopping.wait(0.5):
-            process = self._process
-            if process is not None and process.poll() is not None:
-                log.warning("embedded store exited with %s; restarting", process.returncode)
-                self.restarts += 1
-                try:
-                    self._spawn()
-                    self.wait_ready()
-                except RuntimeError:
-                    log.exception("embedded store failed to restart")
+    def _terminate(self) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def kill(self) -> None:
         """Stop the process without stopping supervision (tests use it to simulate a crash)."""
@@ -128,23 +325,13 @@ class EmbeddedStore:
 
     def pause(self) -> None:
         """Stop supervision and the process: the store stays down until `resume()`."""
-        self._stopping.set()
-        if self._watcher is not None:
-            self._watcher.join()
-        self.kill()
+        self.stop()
 
     def resume(self) -> None:
-        self._stopping.clear()
         self.start()
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._watcher is not None:
+        if self._watcher is not None and self._watcher is not threading.current_thread():
             self._watcher.join()
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        self._terminate()

@@ -1,74 +1,78 @@
-"""Domain errors of the stack, turned into JSON `{"error", "reason"}` answers at the edge.
+"""The kinds of failure of the stack's domain, as plain exception classes.
 
-Services raise these; `roost.web.errors` maps each class to its HTTP status once.
+Services raise these (or a refinement named for what went wrong, like
+`roost.vfs.FileNotFound`); they carry a reason — a sentence safe to show — and nothing about
+HTTP. The edge decides the answer of each class once: `roost.web.error_table` maps classes
+to (status, error code) for JSON, and the WebDAV adapter reuses the same table.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
 
 class RoostError(Exception):
-    """Base class: `status` and `error` name the HTTP answer, the message is the reason."""
-
-    status = 500
-    error = "internal_error"
+    """Base class: the message is the reason."""
 
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason)
-        self.reason = reason or self.error.replace("_", " ")
+        self.reason = reason or _snake(type(self).__name__).replace("_", " ")
+
+    def __getattr__(self, name: str) -> Any:
+        # kept for callers outside the files area that still read `exc.error`: the class's
+        # name in snake case; the answer itself comes from roost.web.error_table.
+        if name == "error":
+            return _snake(type(self).__name__)
+        raise AttributeError(name)
 
 
 class BadRequest(RoostError):
-    status = 400
-    error = "bad_request"
+    """The request is malformed or asks for something impossible."""
 
 
 class InvalidDocument(BadRequest):
-    error = "invalid_document"
+    """A document does not follow its doctype's schema."""
 
 
 class Unauthorized(RoostError):
-    status = 401
-    error = "unauthorized"
+    """No credentials, or credentials that prove nothing."""
 
 
 class Forbidden(RoostError):
-    status = 403
-    error = "forbidden"
+    """Known caller, refused action."""
 
 
 class NotFound(RoostError):
-    status = 404
-    error = "not_found"
+    """Nothing there (or nothing the caller may know of)."""
 
 
 class MethodNotAllowed(RoostError):
-    status = 405
-    error = "method_not_allowed"
+    """This resource does not take this method."""
 
 
 class Conflict(RoostError):
-    status = 409
-    error = "conflict"
+    """The request contradicts the current state (a name taken, a stale revision…)."""
 
 
 class PreconditionFailed(RoostError):
-    status = 412
-    error = "precondition_failed"
+    """A condition the caller set (If-Match, a checksum) does not hold."""
 
 
 class PayloadTooLarge(RoostError):
-    status = 413
-    error = "payload_too_large"
+    """The body is larger than this endpoint accepts."""
 
 
 class UnsupportedMediaType(RoostError):
-    status = 415
-    error = "unsupported_media_type"
+    """The body is in a format this endpoint does not read."""
 
 
 class TooManyRequests(RoostError):
-    status = 429
-    error = "too_many_requests"
+    """Slow down; `retry_after` seconds is how long."""
 
     def __init__(self, reason: str = "", retry_after: int = 60) -> None:
         super().__init__(reason)
@@ -76,12 +80,16 @@ class TooManyRequests(RoostError):
 
 
 class InsufficientStorage(RoostError):
-    status = 507
-    error = "insufficient_storage"
+    """No room left to store this."""
 
 
 class StoreUnavailable(RoostError):
     """CouchDB did not answer (down, restarting, or timed out)."""
 
-    status = 503
-    error = "store_unavailable"
+
+class RangeNotSatisfiable(RoostError):
+    """No byte range a client asked for overlaps the content."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"no requested range overlaps the {size}-byte content")
+        self.size = size

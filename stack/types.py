@@ -1,4 +1,8 @@
-"""Names for the shapes passed around the stack."""
+"""Names for the shapes passed around the stack.
+
+`JSONDoc` is any CouchDB document; `Doctype`, `DocId` and `Rev` name the strings that
+identify one (a file's references are `(Doctype, DocId)` pairs, a write answers a `Rev`).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""`roost apps install/ls/rm/run`: the operator's side of app installs (registered in roost.cli)."""
+"""`roost apps install/ls/rm/run`: the operator's side of app installs.
+
+Registered by `roost.cli`; reaches the store through `roost.store_access`, like every
+command, so it imports nothing of `roost.cli`.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,9 @@ import click
 
 from roost.config import Config
 from roost.services import Services
+from roost.store_access import run_with_services as _run
 
 __all__ = ["apps"]
-
-
-def _run(config: Config, work: Any) -> Any:
-    from roost.cli import _run as run_with_services
-
-    return run_with_services(config, work)
 
 
 @click.group()

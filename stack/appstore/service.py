@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from roost.appstore.adapters import (
     InstanceNotifier,
     VfsFileService,
 )
+from roost.appstore.installer import AppInstaller
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.documents import DocumentService
@@ -131,20 +131,6 @@ class InstalledApp:
 def app_doc_id(manifest_type: str, slug: str) -> str:
     doctype = KONNECTORS_DOCTYPE if manifest_type == "konnector" else APPS_DOCTYPE
     return f"{doctype}/{slug}"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class AppService:
@@ -260,10 +246,14 @@ class AppService:
 
     # -- install ------------------------------------------------------
     async def read(self, source: str | os.PathLike[str] | bytes) -> AppPackage:
+        """The package, its manifest checked whole (triggers with the jobs grammar), so a
+        package that could never install is refused before the consent page."""
         try:
-            return await asyncio.to_thread(read_package, source)
+            package = await asyncio.to_thread(read_package, source)
         except (PackageError, ManifestError) as exc:
             raise BadRequest(str(exc)) from None
+        AppInstaller.check_manifest(package.manifest)
+        return package
 
     async def prepare(self, package: AppPackage) -> PreparedApp:
         """Validate and compile (seconds for a Python app; once per wasm and engine)."""
@@ -278,82 +268,9 @@ class AppService:
     async def install(
         self, instance: Instance, package: AppPackage, *, consent: bool
     ) -> InstalledApp:
-        """Install or upgrade. Without ``consent``, refuses anything needing it."""
-        manifest = package.manifest
-        existing = await self.get_or_none(instance, manifest.slug)
-        if existing is not None and existing.type != manifest.type:
-            raise BadRequest(f"{manifest.slug} is installed as a {existing.type}")
-        new_grant = manifest.grant()
-        if not consent:
-            if existing is None:
-                raise ConsentRequired(manifest, manifest.describe(), upgrade=False)
-            old_grant = await self.permission_docs.load_set(instance, existing.permission_id)
-            if old_grant is None or not new_grant.is_subset_of(old_grant):
-                raise ConsentRequired(manifest, manifest.describe(), upgrade=True)
-        prepared = await self.prepare(package)
-        sha = prepared.wasm_sha256
-        if not self.wasm_path(sha).is_file():
-            await asyncio.to_thread(_write_atomic, self.wasm_path(sha), package.wasm)
-        for rel, data in package.ui.items():
-            target = self.ui_dir(sha) / rel
-            if not target.is_file():
-                await asyncio.to_thread(_write_atomic, target, data)
-        now = datetime.now(UTC).isoformat()
-        doc_id = app_doc_id(manifest.type, manifest.slug)
-        kind = "konnector" if manifest.is_konnector else "app"
-        if existing is not None:
-            perm = await self.permission_docs.get(instance, existing.permission_id)
-            if perm is not None:
-                perm = dict(perm)
-                perm["permissions"] = new_grant.to_json()
-                perm["updated_at"] = now
-                await self.permission_docs.update(instance, perm)
-                permission_id = existing.permission_id
-            else:
-                permission_id = (
-                    await self.permission_docs.create(instance, kind, new_grant, source_id=doc_id)
-                )["_id"]
-        else:
-            permission_id = (
-                await self.permission_docs.create(instance, kind, new_grant, source_id=doc_id)
-            )["_id"]
-        doc: JSONDoc = dict(existing.doc) if existing is not None else {"_id": doc_id}
-        doc.update(
-            slug=manifest.slug,
-            name=manifest.name,
-            version=manifest.version,
-            type=manifest.type,
-            state="ready",
-            manifest=manifest.to_json(),
-            wasm_sha256=sha,
-            permissions_id=permission_id,
-            budget={
-                "fuel": prepared.budget.fuel,
-                "memory_mib": prepared.budget.memory_mib,
-                "wall_seconds": prepared.budget.wall_seconds,
-            },
-            uses_wasi=prepared.compiled.uses_wasi,
-            has_ui=bool(package.ui),
-            updated_at=now,
-        )
-        doc.setdefault("installed_at", now)
-        await self.couch.put_doc(instance.db(manifest.doctype), doc)
-        app = InstalledApp(doc)
-        await self._sync_triggers(instance, app)
-        return app
-
-    async def _sync_triggers(self, instance: Instance, app: InstalledApp) -> None:
-        if self.jobs is None:
-            return
-        await self._delete_triggers(instance, app.slug)
-        for spec in app.manifest.triggers:
-            await self.jobs.create_trigger(
-                instance,
-                type=spec.type,
-                arguments=spec.arguments,
-                worker=APP_WORKER,
-                message={"slug": app.slug, "input": {}},
-            )
+        """Install or upgrade, all or nothing (`roost.appstore.installer`). Without
+        ``consent``, refuses anything needing it."""
+        return await AppInstaller(self).install(instance, package, consent=consent)
 
     async def _delete_triggers(self, instance: Instance, slug: str) -> None:
         if self.jobs is None:

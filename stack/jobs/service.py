@@ -225,6 +225,26 @@ class JobService:
         self._touch(instance)
         return TriggerDoc.from_doc(doc)
 
+    async def restore_trigger(self, instance: Instance, trigger: TriggerDoc) -> TriggerDoc:
+        """Write back a trigger deleted a moment ago, under its own id and with its own schedule
+        (an app install undoing its changes). A webhook keeps its URL, its only secret."""
+        doc: Doc = {
+            "_id": trigger.id,
+            "type": trigger.type,
+            "arguments": trigger.arguments,
+            "worker": trigger.worker,
+            "message": dict(trigger.message),
+            "created_at": trigger.created_at,
+        }
+        for name in ("next_run_at", "last_run_at", "last_job_id"):
+            value = getattr(trigger, name)
+            if value is not None:
+                doc[name] = value
+        await self._store.create(instance, TRIGGERS_DOCTYPE, doc)
+        self._scheduler.forget(instance)
+        self._touch(instance)
+        return TriggerDoc.from_doc(doc)
+
     async def get_trigger(self, instance: Instance, trigger_id: str) -> TriggerDoc:
         doc = await self._store.get(instance, TRIGGERS_DOCTYPE, trigger_id)
         if "type" not in doc or "worker" not in doc:

@@ -90,3 +90,16 @@ def validate_trigger(kind: str, arguments: str) -> None:
         parse_event_rules(arguments)
     elif arguments.strip():
         raise InvalidTrigger("@webhook takes no arguments")
+
+
+def trigger_problem(kind: str, arguments: str) -> str | None:
+    """Why `kind` and `arguments` make no valid trigger, or None: the one trigger grammar.
+
+    `roost.apps` takes it as its `TriggerGrammar` port, so a manifest and `POST /jobs/triggers`
+    get the same answer for every trigger.
+    """
+    try:
+        validate_trigger(kind, arguments)
+    except InvalidTrigger as error:
+        return error.reason
+    return None

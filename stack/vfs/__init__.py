@@ -1,35 +1,45 @@
 """The virtual file system: `io.cozy.files` documents in CouchDB, bytes on disk.
 
-See `roost.vfs.service.VFS` (the service), `FileDoc` (a file or directory document),
-`FileTargets` (permission targets with ancestry) and `roost.vfs.errors`.
+See `roost.vfs.service.VFS` (the facade callers use), `FileDoc` (a file or directory
+document), `FileTargets` (permission targets with ancestry) and `roost.vfs.errors`.
 """
 
-from roost.vfs.blobs import StagedContent
+from roost.permissions import FILES_DOCTYPE
+from roost.vfs.blobs import FileContent, StagedContent
+from roost.vfs.documents import NAMES_DOCTYPE
 from roost.vfs.errors import (
     ChecksumMismatch,
     FileNotFound,
+    FixedDirectory,
     IncompleteUpload,
     InvalidMove,
     InvalidName,
     IsADirectory,
-    NameConflict,
+    NameTaken,
     NotADirectory,
-    ParentNotFound,
+    NotInTrash,
+    ParentMissing,
     QuotaExceeded,
-    RevisionMismatch,
+    StaleRevision,
+    WriteConflict,
 )
 from roost.vfs.filedoc import (
-    FILES_DOCTYPE,
     TRASH_DIR_NAME,
     TRASH_DIR_PATH,
     VERSIONS_DOCTYPE,
     FileDoc,
     VersionDoc,
 )
+from roost.vfs.metadata import UPDATABLE_FIELDS
 from roost.vfs.names import MAX_NAME_BYTES, join_path, normalize_name, split_path
-from roost.vfs.service import NAMES_DOCTYPE, UPDATABLE_FIELDS, VFS, FileContent
+from roost.vfs.service import VFS
 from roost.vfs.targets import FileTargets
 from roost.vfs.usage import DiskUsage
+
+# kept for the webdav adapter; remove after merge
+NameConflict = NameTaken
+ParentNotFound = ParentMissing
+RevisionMismatch = StaleRevision
 
 __all__ = [
     "FILES_DOCTYPE",
@@ -46,17 +56,23 @@ __all__ = [
     "FileDoc",
     "FileNotFound",
     "FileTargets",
+    "FixedDirectory",
     "IncompleteUpload",
     "InvalidMove",
     "InvalidName",
     "IsADirectory",
     "NameConflict",
+    "NameTaken",
     "NotADirectory",
+    "NotInTrash",
+    "ParentMissing",
     "ParentNotFound",
     "QuotaExceeded",
     "RevisionMismatch",
     "StagedContent",
+    "StaleRevision",
     "VersionDoc",
+    "WriteConflict",
     "join_path",
     "normalize_name",
     "split_path",

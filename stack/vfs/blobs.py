@@ -37,6 +37,18 @@ STALE_TEMP_SECONDS = 3600.0
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class FileContent:
+    """Where to read a file's (or a version's) bytes; the blob never changes once written."""
+
+    path: Path
+    size: int
+    md5sum: str | None
+    sha256: str | None
+    mime: str
+    etag: str
+
+
 async def _in_thread(function: Callable[..., T], *args: object) -> T:
     """Run blocking work in a worker thread; if the caller is cancelled (a client that went
     away), wait for the worker anyway, so no one closes a file it is still writing."""

@@ -1,7 +1,9 @@
-"""Errors of the VFS: subclasses of the stack's domain errors, so the edge maps them once.
+"""What can go wrong in the VFS, named for what went wrong; no HTTP status here.
 
-WebDAV and `/files` tell them apart by class (a missing parent is a 409 in RFC 4918, a
-missing resource a 404), never by parsing the reason.
+Each class refines one of the stack's kinds of failure (`roost.errors`), so a caller that
+only cares about "missing" or "in conflict" catches the kind. The HTTP answer of each class
+(status and error code) is decided once, at the edge, by `roost.web.error_table`; WebDAV
+and `/files` tell the classes apart by type, never by parsing the reason.
 """
 
 from __future__ import annotations
@@ -13,16 +15,12 @@ class FileNotFound(NotFound):
     """No file or directory with this id or path (or it is not visible)."""
 
 
-class ParentNotFound(Conflict):
+class ParentMissing(Conflict):
     """The directory a file would be created or moved into does not exist."""
 
-    error = "parent_not_found"
 
-
-class NameConflict(Conflict):
+class NameTaken(Conflict):
     """A file or directory with the same name already exists in that directory."""
-
-    error = "name_conflict"
 
     def __init__(self, reason: str = "", *, existing_id: str | None = None) -> None:
         super().__init__(reason)
@@ -30,44 +28,51 @@ class NameConflict(Conflict):
 
 
 class InvalidName(BadRequest):
-    error = "invalid_name"
+    """A name or a date the VFS cannot store (empty, too long, `/`, not ISO 8601…)."""
 
 
 class NotADirectory(Conflict):
     """An operation wanted a directory (a parent, a listing) and got a file."""
 
-    error = "not_a_directory"
-
 
 class IsADirectory(Conflict):
     """An operation wanted a file (content, versions) and got a directory."""
-
-    error = "is_a_directory"
 
 
 class InvalidMove(Conflict):
     """A directory moved into itself or its own subtree, or a fixed directory moved."""
 
-    error = "invalid_move"
+
+class FixedDirectory(BadRequest):
+    """The root and trash directories cannot be trashed."""
 
 
-class RevisionMismatch(PreconditionFailed):
+class NotInTrash(BadRequest):
+    """Restore or destroy asked for something that is not (at the top of) the trash."""
+
+
+class StaleRevision(PreconditionFailed):
     """`if_rev` did not match the current revision (an HTTP If-Match)."""
+
+
+class WriteConflict(Conflict):
+    """The document changed between our read and our write (the store refused the stale
+    revision); `retry_on_conflict` re-reads and tries again."""
 
 
 class ChecksumMismatch(PreconditionFailed):
     """The bytes received do not match the MD5 the client announced (Content-MD5)."""
 
-    error = "checksum_mismatch"
-
 
 class QuotaExceeded(InsufficientStorage):
-    """Storing this would take the instance over its quota (507)."""
-
-    error = "quota_exceeded"
+    """Storing this would take the instance over its quota."""
 
 
 class IncompleteUpload(BadRequest):
     """The body ended before the announced size (the client went away, or lied)."""
 
-    error = "incomplete_upload"
+
+# kept for the webdav adapter; remove after merge
+ParentNotFound = ParentMissing
+NameConflict = NameTaken
+RevisionMismatch = StaleRevision

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 
 from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
 from roost.types import JSONDoc
+from roost.vfs.errors import InvalidName
 
-FILES_DOCTYPE = "io.cozy.files"
 VERSIONS_DOCTYPE = "io.cozy.files.versions"
 TRASH_DIR_NAME = ".cozy_trash"
 TRASH_DIR_PATH = "/" + TRASH_DIR_NAME
@@ -36,6 +36,15 @@ def parse_time(value: str | None) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def checked_time(value: str | None) -> str | None:
+    """`value` when it is an ISO 8601 date (or None); InvalidName otherwise."""
+    if value is None:
+        return None
+    if parse_time(value) is None:
+        raise InvalidName(f"invalid date {value!r}: use ISO 8601")
+    return value
 
 
 class _ContentFields:

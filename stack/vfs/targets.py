@@ -7,19 +7,22 @@ parents fetch each directory at most once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from roost.instances import Instance
 from roost.permissions import FileTarget
 from roost.vfs.filedoc import FileDoc
 
-if TYPE_CHECKING:
-    from roost.vfs.service import VFS
+
+class Directories(Protocol):
+    """Where targets read the directories they have not seen yet."""
+
+    async def directory(self, instance: Instance, dir_id: str) -> FileDoc: ...
 
 
 class FileTargets:
-    def __init__(self, vfs: VFS, instance: Instance) -> None:
-        self.vfs = vfs
+    def __init__(self, directories: Directories, instance: Instance) -> None:
+        self.directories = directories
         self.instance = instance
         self._dirs: dict[str, FileDoc] = {}
         self._targets: dict[str, FileTarget] = {}
@@ -39,7 +42,7 @@ class FileTargets:
     async def directory(self, dir_id: str) -> FileDoc:
         cached = self._dirs.get(dir_id)
         if cached is None:
-            cached = await self.vfs.directory(self.instance, dir_id)
+            cached = await self.directories.directory(self.instance, dir_id)
             self.remember(cached)
         return cached
 

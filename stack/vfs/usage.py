@@ -15,8 +15,9 @@ from typing import Any
 from roost.couch import CouchClient, quote_db
 from roost.errors import Conflict, NotFound
 from roost.instances import Instance
+from roost.permissions import FILES_DOCTYPE
 from roost.vfs.errors import QuotaExceeded
-from roost.vfs.filedoc import FILES_DOCTYPE, VERSIONS_DOCTYPE
+from roost.vfs.filedoc import VERSIONS_DOCTYPE
 
 USAGE_DESIGN = "_design/roost-usage"
 _FILES_VIEW = {

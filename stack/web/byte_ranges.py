@@ -16,22 +16,14 @@ import anyio.to_thread
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
-from roost.errors import RoostError
+from roost.errors import RangeNotSatisfiable
+from roost.web.error_table import answer_for
 from roost.web.errors import error_response
 
 CHUNK_BYTES: Final = 256 * 1024
 # Many small ranges cost more than the whole body and are a known amplification trick;
 # past this count the Range header is ignored (RFC 9110 allows it) and 200 is answered.
 MAX_RANGES: Final = 32
-
-
-class RangeNotSatisfiable(RoostError):
-    status = 416
-    error = "range_not_satisfiable"
-
-    def __init__(self, size: int) -> None:
-        super().__init__(f"no requested range overlaps the {size}-byte content")
-        self.size = size
 
 
 @dataclass(frozen=True)
@@ -158,9 +150,10 @@ def content_response(
         ranges = parse_range(range_header, size)
     except RangeNotSatisfiable as unsatisfiable:
         file.close()
+        answer = answer_for(unsatisfiable)
         return error_response(
-            416,
-            unsatisfiable.error,
+            answer.status,
+            answer.code,
             unsatisfiable.reason,
             {**headers, "Content-Range": f"bytes */{size}"},
         )

@@ -1,4 +1,7 @@
-"""One exception handler turns every error into JSON `{"error", "reason"}` with its status."""
+"""One exception handler turns every error into JSON `{"error", "reason"}` with its status.
+
+The status and code of a domain error come from `roost.web.error_table`, nowhere else.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from roost.errors import RoostError, TooManyRequests, Unauthorized
 from roost.permissions import Hidden, InvalidRule, InvalidToken, PermissionDenied
+from roost.web.error_table import answer_for
 
 log = logging.getLogger("roost.web")
 
@@ -40,9 +44,10 @@ async def roost_error(request: Request, exc: Exception) -> Response:
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="roost"'
-    if exc.status >= 500:
+    answer = answer_for(exc)
+    if answer.status >= 500:
         log.warning("store error", extra={"fields": {"reason": exc.reason}})
-    return error_response(exc.status, exc.error, exc.reason, headers)
+    return error_response(answer.status, answer.code, exc.reason, headers)
 
 
 async def permission_denied(request: Request, exc: Exception) -> Response:

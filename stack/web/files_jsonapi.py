@@ -11,8 +11,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from roost.permissions import FILES_DOCTYPE
-
-VERSIONS_DOCTYPE: Final = "io.cozy.files.versions"
+from roost.vfs.filedoc import VERSIONS_DOCTYPE
 
 _FILE_ATTRIBUTES: Final = (
     "type",

@@ -9,7 +9,7 @@ the caller may read are listed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -17,19 +17,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from roost.errors import BadRequest, Conflict, NotFound
+from roost.errors import BadRequest
 from roost.instances import Instance
 from roost.permissions import (
     FILES_DOCTYPE,
     DocumentTarget,
-    PermissionDenied,
-    check,
     check_readable,
+    decide,
     validate_doctype,
 )
 from roost.principals import Principal
 from roost.services import Services
-from roost.vfs import FileDoc, RevisionMismatch
+from roost.types import DocId, Doctype
+from roost.vfs import FileDoc
+from roost.vfs.metadata import Reference, references_of
 from roost.web.context import read_json
 from roost.web.file_access import FileAccess
 from roost.web.files_jsonapi import file_object
@@ -38,10 +39,6 @@ JSONAPI: Final = "application/vnd.api+json"
 MAX_REFERENCES_PER_REQUEST: Final = 1000
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1000
-_FIND_BATCH: Final = 1000
-_CAS_ATTEMPTS: Final = 20
-
-Reference = tuple[str, str]  # (doctype, id)
 
 
 def _answer(content: Any, status: int = 200) -> Response:
@@ -65,15 +62,7 @@ def _identifiers(body: Any) -> list[Reference]:
             raise BadRequest('every reference needs a "type" and an "id" (strings)')
         validate_doctype(doctype)
         if (doctype, ref_id) not in out:
-            out.append((doctype, ref_id))
-    return out
-
-
-def _references_of(doc: FileDoc) -> list[Reference]:
-    out: list[Reference] = []
-    for entry in doc.doc.get("referenced_by") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("type"), str):
-            out.append((str(entry["type"]), str(entry.get("id", ""))))
+            out.append((Doctype(doctype), DocId(ref_id)))
     return out
 
 
@@ -85,7 +74,7 @@ async def check_document(
     doctype: str,
     doc_id: str,
 ) -> None:
-    """`check` `verb` on the referencing document (fetched, so selector rules apply).
+    """May the principal `verb` the referencing document (fetched, so selector rules apply)?
 
     No rule at all for the doctype: 403. A document the caller may not read: 404, like a
     missing one. The document need not exist (a konnector's folder is referenced by
@@ -93,48 +82,14 @@ async def check_document(
     """
     # Unreadable reserved doctypes (sessions, permissions…) stay out of reach, even for the
     # owner, as on the rest of /data. Read-only ones may still reference files (a
-    # konnector's folder is referenced by io.cozy.konnectors/<slug>).
+    # konnector's folder is referenced by io.cozy.konnectors/<slug>): hence the "stack"
+    # surface below, with only the readability rule of the reserved table applied here.
     check_readable(doctype, verb=verb)
-    if not principal.permissions.allows_some(verb, doctype):
-        raise PermissionDenied(verb, doctype, f"no {verb} permission on {doctype}")
     doc = await services.documents.get_or_none(instance, doctype, doc_id)
     target = DocumentTarget(doc if doc is not None else {"_id": doc_id})
-    try:
-        check(principal.permissions, verb, doctype, target)
-    except PermissionDenied:
-        if not principal.permissions.allows("GET", doctype, target):
-            raise NotFound("missing") from None
-        raise
-
-
-async def change_references(
-    access: FileAccess,
-    doc: FileDoc,
-    *,
-    add: Iterable[Reference] = (),
-    remove: Iterable[Reference] = (),
-) -> FileDoc:
-    """Add and remove references on one file, re-reading it when someone wrote meanwhile
-    (so concurrent additions from two albums are both kept)."""
-    added, removed = list(add), set(remove)
-    current = doc
-    for _ in range(_CAS_ATTEMPTS):
-        before = _references_of(current)
-        after = [ref for ref in before if ref not in removed]
-        after += [ref for ref in added if ref not in after]
-        if after == before:
-            return current
-        try:
-            return await access.vfs.update_fields(
-                access.instance,
-                current,
-                {"referenced_by": [{"type": t, "id": i} for t, i in after]},
-                if_rev=current.rev,
-                app_slug=access.app_slug,
-            )
-        except RevisionMismatch:
-            current = await access.vfs.get(access.instance, doc.id)
-    raise Conflict("the file kept changing; try again")
+    decide(
+        principal.permissions, verb, doctype, target, now=datetime.now(UTC), surface="stack"
+    ).enforce()
 
 
 # -- from the file side: /files/{id}/relationships/referenced_by ----------------------------
@@ -148,11 +103,14 @@ async def _file_side(request: Request, *, adding: bool) -> Response:
         await check_document(
             access.services, access.instance, access.principal, "PUT", doctype, ref_id
         )
-    if adding:
-        updated = await change_references(access, doc, add=refs)
-    else:
-        updated = await change_references(access, doc, remove=refs)
-    current = _references_of(updated)
+    updated = await access.vfs.change_references(
+        access.instance,
+        doc,
+        add=refs if adding else (),
+        remove=() if adding else refs,
+        app_slug=access.app_slug,
+    )
+    current = references_of(updated)
     return _answer(
         {
             "meta": {"rev": updated.rev, "count": len(current)},
@@ -172,31 +130,6 @@ async def remove_referenced_by(request: Request) -> Response:
 # -- from the document side: /data/{doctype}/{id}/relationships/references -----------------
 
 
-async def _referencing_files(access: FileAccess, doctype: str, doc_id: str) -> list[FileDoc]:
-    """Every file that names the document, by id.
-
-    A Mango query on the files database while the VFS has no such lookup (requested in
-    .handoff/vfs-requests.md); batches by `_id` because PouchDB Server has no bookmarks.
-    """
-    db = access.vfs.files_db(access.instance)
-    await access.vfs.ensure(access.instance)
-    found: list[FileDoc] = []
-    last = ""
-    while True:
-        selector: dict[str, Any] = {
-            "referenced_by": {"$elemMatch": {"type": doctype, "id": doc_id}},
-            "_id": {"$gt": last},
-        }
-        result = await access.services.couch.find(
-            db, {"selector": selector, "limit": _FIND_BATCH, "sort": [{"_id": "asc"}]}
-        )
-        docs = [d for d in result.get("docs", []) if d.get("type") in ("file", "directory")]
-        found += [FileDoc(d) for d in docs]
-        if len(result.get("docs", [])) < _FIND_BATCH:
-            return found
-        last = str(result["docs"][-1]["_id"])
-
-
 def _page(request: Request) -> tuple[int, str | None]:
     raw = request.query_params.get("page[limit]")
     limit = DEFAULT_PAGE
@@ -214,8 +147,8 @@ async def list_references(request: Request) -> Response:
     limit, cursor = _page(request)
     await check_document(access.services, access.instance, access.principal, "GET", doctype, doc_id)
     visible: list[FileDoc] = []
-    if access.principal.permissions.allows_some("GET", FILES_DOCTYPE):
-        for file in await _referencing_files(access, doctype, doc_id):
+    if access.holds_some("GET"):
+        for file in await access.vfs.referencing(access.instance, doctype, doc_id):
             if access.can_read(await access.target(file)):
                 visible.append(file)
     remaining = [file for file in visible if cursor is None or file.id > cursor]
@@ -241,7 +174,7 @@ async def _document_side(request: Request, *, adding: bool) -> Response:
         if file_type != FILES_DOCTYPE:
             raise BadRequest(f"only {FILES_DOCTYPE} can be referenced here, not {file_type}")
         file_ids.append(file_id)
-    access.may_touch("PUT")
+    access.require_some("PUT")
     await check_document(access.services, access.instance, access.principal, "PUT", doctype, doc_id)
     # Every file is checked before any is changed: a refusal leaves all of them untouched.
     files = []
@@ -250,12 +183,15 @@ async def _document_side(request: Request, *, adding: bool) -> Response:
         if adding and not file.is_file:
             raise BadRequest(f"{file.name!r} is a directory: only files can be referenced")
         files.append(file)
-    reference = (doctype, doc_id)
+    reference = (Doctype(doctype), DocId(doc_id))
     for file in files:
-        if adding:
-            await change_references(access, file, add=[reference])
-        else:
-            await change_references(access, file, remove=[reference])
+        await access.vfs.change_references(
+            access.instance,
+            file,
+            add=[reference] if adding else (),
+            remove=() if adding else [reference],
+            app_slug=access.app_slug,
+        )
     return Response(status_code=204)
 
 

@@ -1,6 +1,7 @@
-"""`/settings`: the owner's page of app passwords and recent accesses, and its JSON API.
+"""`/settings`: the owner's page of app passwords, exports and recent accesses, and its JSON API.
 
-Only the owner's session may manage app passwords: a token can never mint a password.
+Only the owner's session may manage app passwords and exports: a token can never mint a
+password or carry away the whole instance.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from roost.app_passwords import AppPassword
 from roost.errors import BadRequest, Forbidden, RoostError
 from roost.instances import Instance
 from roost.permissions import InvalidRule, PermissionSet
+from roost.portability.exports import ExportJobs
 from roost.principals import Principal
 from roost.sessions import csrf_token
 from roost.tokens import parse_duration
@@ -120,6 +122,7 @@ async def settings_page(request: Request, **extra: Any) -> Response:
             {**_password_json(password), "describe": permissions.describe() if permissions else []}
         )
     entries = await services.access_log.query(instance, limit=50)
+    exports = [state.to_json() for state in await export_jobs(request).states(instance)]
     return templates.TemplateResponse(
         request,
         "settings.html",
@@ -128,6 +131,7 @@ async def settings_page(request: Request, **extra: Any) -> Response:
             "csrf_token": csrf_token(instance, principal.session_id or ""),
             "passwords": passwords,
             "entries": entries,
+            "exports": exports,
             "new_secret": None,
             "new_label": None,
             "error": None,
@@ -167,10 +171,65 @@ async def create_password_any(request: Request) -> Response:
     return await create_password(request)
 
 
+# -- exports -------------------------------------------------------------------------------
+
+
+def export_jobs(request: Request) -> ExportJobs:
+    """One per application (its running exports live in this process)."""
+    jobs: ExportJobs | None = getattr(request.app.state, "export_jobs", None)
+    if jobs is None:
+        services = services_of(request)
+        jobs = ExportJobs(services.couch, services.vfs, services.config.data_dir / "exports")
+        request.app.state.export_jobs = jobs
+    return jobs
+
+
+async def _export_owner(request: Request) -> Principal:
+    principal = await principal_of(request)
+    if not principal.is_owner:
+        raise Forbidden("only the owner, signed in, exports the instance")
+    return principal
+
+
+async def list_exports(request: Request) -> Response:
+    await _export_owner(request)
+    states = await export_jobs(request).states(instance_of(request))
+    return JSONResponse([state.to_json() for state in states])
+
+
+async def start_export(request: Request) -> Response:
+    principal = await _export_owner(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if content_type == "application/x-www-form-urlencoded":
+        await _form(request, principal)
+        try:
+            await export_jobs(request).start(instance_of(request))
+        except RoostError as error:
+            return await settings_page(request, error=error.reason)
+        return RedirectResponse("/settings", status_code=303)
+    state = await export_jobs(request).start(instance_of(request))
+    return JSONResponse(state.to_json(), status_code=202)
+
+
+async def download_export(request: Request) -> Response:
+    await _export_owner(request)
+    instance = instance_of(request)
+    export_id = request.path_params["export_id"]
+    path = export_jobs(request).path_of(instance, export_id)
+    return FileResponse(
+        path,
+        media_type="application/gzip",
+        filename=f"{instance.domain}-{export_id}.tar.gz",
+    )
+
+
 ROUTES = [
     Route("/settings", settings, methods=["GET"]),
     Route("/settings/app-passwords", list_passwords, methods=["GET"]),
     Route("/settings/app-passwords", create_password_any, methods=["POST"]),
     Route("/settings/app-passwords/{password_id}/revoke", revoke_password_form, methods=["POST"]),
     Route("/settings/app-passwords/{password_id}", revoke_password, methods=["DELETE"]),
+    Route("/settings/exports", list_exports, methods=["GET"]),
+    Route("/settings/exports", start_export, methods=["POST"]),
+    Route("/settings/exports/{export_id}", download_export, methods=["GET"]),
 ]

@@ -121,3 +121,24 @@ def test_sweep_removes_dead_temps(tmp_path) -> None:  # type: ignore[no-untyped-
     os.utime(old, (past, past))
     assert store.sweep_temps() == 2
     assert not dead.exists() and not old.exists() and mine.exists()
+
+
+async def test_revert_makes_a_version_current_and_keeps_the_replaced_one(
+    vfs: VFS, instance, upload
+) -> None:  # type: ignore[no-untyped-def]
+    root = await vfs.root(instance)
+    file = await upload(instance, root, "revert.txt", b"first")
+    content = await vfs.stage(instance, chunks_of(b"second"))
+    async with content:
+        file = await vfs.overwrite_file(instance, file, content)
+    [old] = await vfs.list_versions(instance, file.id)
+    reverted = await vfs.revert(instance, file, old.version_id)
+    assert (await vfs.open(instance, reverted)).path.read_bytes() == b"first"
+    kept = [
+        (await vfs.open_version(instance, v)).path.read_bytes()
+        for v in await vfs.list_versions(instance, file.id)
+    ]
+    assert kept == [b"first", b"second"]
+    with pytest.raises(RevisionMismatch):
+        await vfs.revert(instance, reverted, old.version_id, if_rev=file.rev)
+    assert (await vfs.get(instance, file.id)).rev == reverted.rev

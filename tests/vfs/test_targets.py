@@ -32,17 +32,17 @@ async def test_lookup_primes_the_target_cache(vfs: VFS, instance, upload) -> Non
     found = await vfs.lookup(instance, "/x/y/z/f", targets=targets)
     assert found.id == file.id
     calls = 0
-    original = vfs.get
+    original = vfs.documents.get
 
     async def counting_get(*args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal calls
         calls += 1
         return await original(*args, **kwargs)
 
-    vfs.get = counting_get  # type: ignore[method-assign]
+    vfs.documents.get = counting_get  # type: ignore[method-assign]
     try:
         target = await targets.for_doc(found)
     finally:
-        del vfs.get
+        del vfs.documents.get
     assert calls == 0
     assert len(target.ancestors) == 4 and target.ancestors[-1].id == root.id

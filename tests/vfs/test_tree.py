@@ -12,9 +12,11 @@ from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
 from roost.vfs import (
     VFS,
     FileNotFound,
+    FixedDirectory,
     InvalidMove,
     InvalidName,
     NameConflict,
+    NotInTrash,
     normalize_name,
 )
 from tests.vfs.conftest import chunks_of
@@ -25,7 +27,7 @@ async def test_root_and_trash_exist_with_fixed_ids(vfs: VFS, instance) -> None: 
     assert root.id == ROOT_DIR_ID and root.path == "/" and root.is_dir
     trash = await vfs.get(instance, TRASH_DIR_ID)
     assert trash.path == "/.cozy_trash" and trash.dir_id == ROOT_DIR_ID
-    vfs._ready.discard(instance.domain)  # a second process: ensure() is idempotent
+    vfs.documents.ready.discard(instance.domain)  # a second process: ensure() is idempotent
     await vfs.ensure(instance)
 
 
@@ -212,3 +214,21 @@ async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) ->
 
     with pytest.raises(Forbidden):
         await vfs.create_dir(instance, gone, "inside the trash")
+
+
+async def test_trash_guards_are_the_domain_s(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+    root = await vfs.root(instance)
+    trash_dir = await vfs.get(instance, TRASH_DIR_ID)
+    for fixed in (root, trash_dir):
+        with pytest.raises(FixedDirectory):
+            await vfs.trash(instance, fixed)
+    folder = await vfs.create_dir(instance, root, "guarded")
+    inner = await upload(instance, folder, "inner.txt", b"i")
+    with pytest.raises(NotInTrash):
+        vfs.check_destroyable(inner)
+    await vfs.trash(instance, folder)
+    vfs.check_destroyable(await vfs.get(instance, folder.id))
+    nested = await vfs.get(instance, inner.id)
+    with pytest.raises(NotInTrash):
+        await vfs.restore(instance, nested)
+    assert (await vfs.get(instance, inner.id)).rev == nested.rev

@@ -1,0 +1,16 @@
+"""Errors of export and import, mapped once at the edges (one CLI line, one HTTP status)."""
+
+from __future__ import annotations
+
+from roost.errors import BadRequest, NotFound
+
+
+class ArchiveRejected(BadRequest):
+    """The archive is truncated, tampered with, unsafe or not a Roost export; nothing was
+    written."""
+
+    error = "archive_rejected"
+
+
+class ExportNotFound(NotFound):
+    """No ready export with this id for this instance (or it expired)."""

@@ -1,0 +1,174 @@
+"""The `io.cozy.files` documents of an instance: its databases, their set-up, reads and
+writes (every write tells the directory cache, so no listing outlives a change)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+from typing import Final
+
+from roost.couch import CouchClient
+from roost.errors import Conflict, NotFound
+from roost.instances import Instance
+from roost.permissions import FILES_DOCTYPE, ROOT_DIR_ID, TRASH_DIR_ID
+from roost.types import DocId, JSONDoc, Rev
+from roost.vfs.directory_cache import DirectoryCache
+from roost.vfs.errors import FileNotFound, NotADirectory, WriteConflict
+from roost.vfs.filedoc import TRASH_DIR_NAME, VERSIONS_DOCTYPE, FileDoc, root_dir_doc, trash_dir_doc
+from roost.vfs.retry import retry_on_conflict
+from roost.vfs.usage import UsageTracker
+
+NAMES_DOCTYPE: Final = "io.roost.files.names"
+
+
+def new_id() -> DocId:
+    return DocId(uuid.uuid4().hex)
+
+
+def name_key(dir_id: str, name: str) -> str:
+    """The id of the reservation of `name` in the directory `dir_id`."""
+    return f"{dir_id}/{name}"
+
+
+class FileDocuments:
+    def __init__(self, couch: CouchClient, cache: DirectoryCache, usage: UsageTracker) -> None:
+        self.couch = couch
+        self.cache = cache
+        self.usage = usage
+        self.ready: set[str] = set()
+        self._ready_lock = asyncio.Lock()
+
+    # -- databases and set-up --------------------------------------------------------------
+
+    @staticmethod
+    def files_db(instance: Instance) -> str:
+        return instance.db(FILES_DOCTYPE)
+
+    @staticmethod
+    def names_db(instance: Instance) -> str:
+        return instance.db(NAMES_DOCTYPE)
+
+    @staticmethod
+    def versions_db(instance: Instance) -> str:
+        return instance.db(VERSIONS_DOCTYPE)
+
+    async def ensure(self, instance: Instance) -> None:
+        """Create the root and trash directories and the indexes, once per process."""
+        if instance.domain in self.ready:
+            return
+        async with self._ready_lock:
+            if instance.domain in self.ready:
+                return
+            db = self.files_db(instance)
+            for doc in (root_dir_doc(), trash_dir_doc()):
+                try:
+                    await self.couch.put_doc(db, doc)
+                except Conflict:
+                    pass  # created by an earlier process: the fixed ids make this idempotent
+            try:
+                await self.couch.put_doc(
+                    self.names_db(instance),
+                    {"_id": name_key(ROOT_DIR_ID, TRASH_DIR_NAME), "file_id": TRASH_DIR_ID},
+                )
+            except Conflict:
+                pass
+            await self.couch.ensure_db(self.versions_db(instance))
+            await self.couch.create_index(
+                db,
+                {
+                    "index": {"fields": ["dir_id", "name"]},
+                    "ddoc": "by-dir-name",
+                    "name": "dir-name",
+                },
+            )
+            await self.couch.create_index(
+                db, {"index": {"fields": ["path"]}, "ddoc": "by-path", "name": "path"}
+            )
+            await self.usage.ensure_views(instance)
+            self.ready.add(instance.domain)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, instance: Instance, file_id: str) -> FileDoc:
+        doc = await self.get_or_none(instance, file_id)
+        if doc is None:
+            raise FileNotFound(f"no file or directory {file_id}")
+        return doc
+
+    async def get_or_none(self, instance: Instance, file_id: str) -> FileDoc | None:
+        if not file_id or file_id.startswith("_"):
+            return None
+        await self.ensure(instance)
+        raw = await self.couch.get_doc_or_none(self.files_db(instance), file_id)
+        if raw is None or raw.get("type") not in ("file", "directory"):
+            return None
+        return FileDoc(raw)
+
+    async def get_many(self, instance: Instance, ids: Iterable[str]) -> dict[str, FileDoc]:
+        wanted = [i for i in ids if i and not i.startswith("_")]
+        if not wanted:
+            return {}
+        await self.ensure(instance)
+        result = await self.couch.all_docs(
+            self.files_db(instance), keys=wanted, params={"include_docs": True}
+        )
+        found: dict[str, FileDoc] = {}
+        for row in result["rows"]:
+            raw = row.get("doc")
+            if raw and raw.get("type") in ("file", "directory"):
+                found[raw["_id"]] = FileDoc(raw)
+        return found
+
+    async def directory(self, instance: Instance, dir_id: str) -> FileDoc:
+        """A directory by id, from the short-lived cache when fresh (FileNotFound,
+        NotADirectory). Use `get` when the latest revision matters (before a write)."""
+        cached = self.cache.directory(instance, dir_id)
+        if cached is not None:
+            return cached
+        doc = await self.get(instance, dir_id)
+        if not doc.is_dir:
+            raise NotADirectory(f"{doc.name!r} is not a directory")
+        self.cache.remember(instance, doc)
+        return doc
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def save(self, instance: Instance, doc: JSONDoc) -> Rev:
+        """Write one document; WriteConflict when its `_rev` is no longer the current one."""
+        self.cache.changed(instance)
+        try:
+            return Rev(await self.couch.put_doc(self.files_db(instance), doc))
+        except Conflict as exc:
+            raise WriteConflict(exc.reason) from None
+        finally:
+            self.cache.changed(instance)
+
+    async def save_many(self, instance: Instance, docs: list[JSONDoc]) -> list[JSONDoc]:
+        self.cache.changed(instance)
+        try:
+            return await self.couch.bulk_docs(self.files_db(instance), docs)
+        finally:
+            self.cache.changed(instance)
+
+    async def delete(self, instance: Instance, doc: FileDoc) -> None:
+        """Delete a document, whatever revision it has reached meanwhile."""
+
+        async def delete_current(current: FileDoc | None) -> None:
+            if current is None:
+                return
+            self.cache.changed(instance)
+            try:
+                await self.couch.delete_doc(self.files_db(instance), current.id, current.rev)
+            except NotFound:
+                return
+            except Conflict as exc:
+                raise WriteConflict(exc.reason) from None
+            finally:
+                self.cache.changed(instance)
+
+        async def reread() -> FileDoc | None:
+            return await self.get_or_none(instance, doc.id)
+
+        first: FileDoc | None = doc
+        await retry_on_conflict(delete_current, first, reread, action="deletion")
