@@ -120,6 +120,8 @@ class ManifestBudget:
     fuel: int | None = None
     memory_mib: int | None = None
     wall_seconds: float | None = None
+    host_calls: int | None = None
+    host_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,8 @@ class AppManifest:
                     ("fuel", self.budget.fuel),
                     ("memory_mib", self.budget.memory_mib),
                     ("wall_seconds", self.budget.wall_seconds),
+                    ("host_calls", self.budget.host_calls),
+                    ("host_bytes", self.budget.host_bytes),
                 )
                 if v is not None
             },
@@ -319,7 +323,7 @@ def _parse_budget(raw: object, errors: list[str]) -> ManifestBudget:
     if not isinstance(raw, Mapping):
         errors.append("budget: must be an object with fuel, memory_mib, wall_seconds")
         return ManifestBudget()
-    unknown = set(raw) - {"fuel", "memory_mib", "wall_seconds"}
+    unknown = set(raw) - {"fuel", "memory_mib", "wall_seconds", "host_calls", "host_bytes"}
     if unknown:
         errors.append(f"budget: unknown keys {sorted(unknown)}")
     fuel, mem, wall = raw.get("fuel"), raw.get("memory_mib"), raw.get("wall_seconds")
@@ -332,7 +336,14 @@ def _parse_budget(raw: object, errors: list[str]) -> ManifestBudget:
     if wall is not None and not (_is_number(wall) and wall > 0):
         errors.append(f"budget.wall_seconds: must be a positive number, got {wall!r}")
         wall = None
-    return ManifestBudget(fuel=fuel, memory_mib=mem, wall_seconds=wall)
+    host = {}
+    for key in ("host_calls", "host_bytes"):
+        value = raw.get(key)
+        if value is not None and not (_is_int(value) and value > 0):
+            errors.append(f"budget.{key}: must be a positive integer, got {value!r}")
+            value = None
+        host[key] = value
+    return ManifestBudget(fuel=fuel, memory_mib=mem, wall_seconds=wall, **host)
 
 
 def _parse_fields(raw: object, app_type: object, errors: list[str]) -> tuple[ManifestField, ...]:

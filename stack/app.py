@@ -34,6 +34,7 @@ from roost.web import (
     replication,
     settings,
     status,
+    thumbnails,
 )
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
@@ -63,6 +64,7 @@ def route_table() -> list[BaseRoute]:
     routes += jobs.ROUTES  # /jobs/queue, /jobs/triggers, /jobs/webhooks, /jobs/{id}
     routes += archives.ROUTES  # GET /files/archive (before /files/{file_id})
     routes += file_copies.ROUTES  # POST /files/{file_id}/copy (before POST /files/{dir_id})
+    routes += thumbnails.ROUTES  # /files/{id}/thumbnails/{size} (before files.ROUTES)
     routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage
     routes += dav.ROUTES  # /dav/files/ WebDAV (and OPTIONS / for Windows)
     routes += replication.ROUTES  # /data/{doctype}/_changes… (before data.ROUTES)

@@ -40,6 +40,7 @@ from roost.appstore.adapters import (
     VfsFileService,
 )
 from roost.appstore.installer import AppInstaller
+from roost.appstore.runs import describe_run, job_result, safe_text
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.documents import DocumentService
@@ -52,7 +53,7 @@ from roost.tokens import TokenService
 from roost.types import JSONDoc
 from roost.vfs import VFS
 
-__all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp"]
+__all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp", "describe_run"]
 
 APPS_DOCTYPE = "io.cozy.apps"
 KONNECTORS_DOCTYPE = "io.cozy.konnectors"
@@ -164,6 +165,11 @@ class AppService:
             default_wall_seconds=min(
                 OperatorLimits().default_wall_seconds, config.apps_max_wall_seconds
             ),
+            max_host_calls=config.apps_max_host_calls,
+            max_host_bytes=config.apps_max_host_bytes,
+            default_host_calls=min(OperatorLimits().default_host_calls, config.apps_max_host_calls),
+            default_host_bytes=min(OperatorLimits().default_host_bytes, config.apps_max_host_bytes),
+            max_output_bytes=config.apps_max_output_bytes,
         )
         self.egress = EgressFetcher(
             EgressPolicy(
@@ -180,8 +186,16 @@ class AppService:
                 self.config.cache_dir / "apps",
                 limits=self.limits,
                 max_concurrency=max(1, self.config.apps_concurrency),
+                per_tenant_concurrency=self.per_instance_concurrency,
             )
         return self._runtime
+
+    @property
+    def per_instance_concurrency(self) -> int:
+        """Slots one instance's apps may hold: never all of them when there are several."""
+        total = max(1, self.config.apps_concurrency)
+        asked = self.config.apps_per_instance_concurrency
+        return max(1, min(asked, total) if asked > 0 else total - 1)
 
     def wasm_path(self, sha256: str) -> Path:
         return self.root / "wasm" / f"{sha256}.wasm"
@@ -198,6 +212,7 @@ class AppService:
             concurrency=max(1, self.config.apps_concurrency),
             timeout_seconds=self.config.apps_max_wall_seconds + 30,
             max_attempts=3,
+            per_instance=self.per_instance_concurrency,
         )
 
     async def ensure_compiled(self) -> int:
@@ -369,6 +384,7 @@ class AppService:
             services=self.services_for(instance),
             budget=budget,
             job_id=job_id,
+            tenant=instance.domain,
         )
 
     async def run_job(self, instance: Instance, job: Any) -> dict[str, Any]:
@@ -387,30 +403,7 @@ class AppService:
             lines.append(
                 f"[run] {'ok' if result.ok else result.reason}: fuel {result.fuel_used}, "
                 f"{result.wall_seconds * 1000:.1f} ms"
+                + (f"; budget hit: {', '.join(result.marks)}" if result.marks else "")
             )
-            await self.jobs.append_log(instance, job.id, lines)
-        if not result.ok:
-            raise RuntimeError(f"{slug}: {result.reason}: {result.error}")
-        return {"slug": slug, "output": _json_or_text(result.output)}
-
-
-def _json_or_text(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def describe_run(result: RunResult) -> dict[str, Any]:
-    """The JSON answer of ``POST /apps/{slug}/run``."""
-    return {
-        "ok": result.ok,
-        "output": _json_or_text(result.output),
-        "error": _json_or_text(result.error),
-        "reason": result.reason,
-        "fuel_used": result.fuel_used,
-        "wall_ms": round(result.wall_seconds * 1000, 3),
-        "log": [line.to_json() for line in result.log],
-    }
+            await self.jobs.append_log(instance, job.id, [safe_text(line) for line in lines])
+        return job_result(slug, result)

@@ -61,6 +61,8 @@ class VFS:
         self.usage = UsageTracker(couch, cache_ttl)
         self.cache = DirectoryCache(cache_ttl)
         self.documents = FileDocuments(couch, self.cache, self.usage)
+        # Told of every document written (`roost.vfs.listeners`).
+        self.listeners = self.documents.listeners
         self.reservations = NameReservations(self.documents)
         self.tree = Tree(self.documents, self.reservations, self.cache)
         self.versions = Versions(self.documents, self.blobs, self.usage, keep=versions_to_keep)
