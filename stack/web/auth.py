@@ -1,4 +1,4 @@
-"""`/auth/…`: the owner's login and logout (HTML form and JSON)."""
+"""`/auth/…`: the owner's login and logout (HTML form and JSON). Home is `roost.web.pages.home`."""
 
 from __future__ import annotations
 
@@ -145,20 +145,7 @@ async def logout(request: Request) -> Response:
     return answer
 
 
-async def home(request: Request) -> Response:
-    instance = instance_of(request)
-    principal = await optional_principal(request)
-    if principal is None or not principal.is_owner or principal.session_id is None:
-        return RedirectResponse("/auth/login", status_code=303)
-    return templates.TemplateResponse(
-        request,
-        "home.html",
-        {"domain": instance.domain, "csrf_token": csrf_token(instance, principal.session_id)},
-    )
-
-
 ROUTES = [
-    Route("/", home, methods=["GET"]),
     Route("/auth/login", login_page, methods=["GET"]),
     Route("/auth/login", login, methods=["POST"]),
     Route("/auth/logout", logout, methods=["POST"]),
