@@ -1,4 +1,4 @@
-"""`/auth/…`: the owner's login and logout (HTML form and JSON)."""
+"""`/auth/…`: the owner's login and logout (HTML form and JSON). Home is `roost.web.pages.home`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from roost.web.forms import (
     owner_session,
     read_form,
     read_owner_form,
-    session_csrf_token,
     verify_csrf,
 )
 from roost.web.templating import templates
@@ -133,21 +132,7 @@ async def logout(request: Request) -> Response:
     return answer
 
 
-async def home(request: Request) -> Response:
-    """`GET /`: the owner's home page; anyone else goes to the login page."""
-    instance = instance_of(request)
-    principal = await owner_session(request)
-    if principal is None:
-        return RedirectResponse("/auth/login", status_code=303)
-    return templates.TemplateResponse(
-        request,
-        "home.html",
-        {"domain": instance.domain, "csrf_token": session_csrf_token(request, principal)},
-    )
-
-
 ROUTES = [
-    Route("/", home, methods=["GET"]),
     Route("/auth/login", login_page, methods=["GET"]),
     Route("/auth/login", login, methods=["POST"]),
     Route("/auth/logout", logout, methods=["POST"]),
