@@ -43,6 +43,8 @@ MAX_LABEL = 100
 PASSWORDS_REFUSED = "only the owner, signed in, manages app passwords"
 EXPORTS_REFUSED = "only the owner, signed in, exports the instance"
 DEVICES_REFUSED = "only the owner, signed in, revokes devices"
+CHANGE_REFUSED = "only the owner, signed in, changes the passphrase"
+SESSIONS_REFUSED = "only the owner, signed in, signs out sessions"
 MAX_FOLDERS = 2000
 ACCESS_LOG_PAGE = 500
 
@@ -242,11 +244,19 @@ async def settings(request: Request) -> Response:
     return await settings_page(request)
 
 
+async def _owner_session_id(request: Request, refusal: str) -> str:
+    """The signed-in owner's session: anonymous callers get a 401, tokens a 403."""
+    await principal_of(request)
+    principal = await owner_session(request)
+    if principal is None or principal.session_id is None:
+        raise Forbidden(refusal)
+    return principal.session_id
+
+
 async def change_passphrase(request: Request) -> Response:
     """`POST /settings/passphrase`: current passphrase, new one twice; other sessions end."""
+    session_id = await _owner_session_id(request, CHANGE_REFUSED)
     fields = await read_owner_form(request)
-    principal = await owner_session(request)
-    assert principal is not None and principal.session_id is not None  # read_owner_form
     new = fields.get("new_passphrase", "")
     if new != fields.get("confirm_passphrase", ""):
         return await settings_page(
@@ -262,18 +272,15 @@ async def change_passphrase(request: Request) -> Response:
             request, status_code=answer_for(error).status, error=error.reason
         )
     request.state.instance = instance
-    closed = await services.sessions.keep_only(instance, principal.session_id)
+    closed = await services.sessions.keep_only(instance, session_id)
     return await settings_page(request, notice="passphrase", closed=closed)
 
 
 async def sign_out_others(request: Request) -> Response:
     """`POST /settings/sessions/sign-out-others`: every session but this one ends."""
+    session_id = await _owner_session_id(request, SESSIONS_REFUSED)
     await read_owner_form(request)
-    principal = await owner_session(request)
-    assert principal is not None and principal.session_id is not None  # read_owner_form
-    closed = await services_of(request).sessions.keep_only(
-        instance_of(request), principal.session_id
-    )
+    closed = await services_of(request).sessions.keep_only(instance_of(request), session_id)
     return await settings_page(request, notice="sessions", closed=closed)
 
 

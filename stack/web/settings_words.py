@@ -130,13 +130,17 @@ def _who(entry: Mapping[str, Any], names: Mapping[str, str]) -> str:
 def group_accesses(entries: list[dict[str, Any]], names: Mapping[str, str]) -> list[AccessGroup]:
     """Entries (newest first) folded by (who, action, data); groups ordered by last access.
 
+    Only what happened counts: refused and failed requests are left to the JSON log.
+
     `names` maps app slugs, app password ids and device ids to what the person called
     them; an unnamed caller's `who` is "" (the template says "A program").
     """
     groups: dict[tuple[str, str, str], AccessGroup] = {}
     for entry in entries:
         doctype = entry.get("doctype") or ""
-        if not doctype:
+        status = entry.get("status")
+        if not doctype or (isinstance(status, int) and status >= 400):
+            # Refused or failed: nothing was read or written (the JSON log keeps them).
             continue
         files = doctype == FILES_DOCTYPE
         who = _who(entry, names)
