@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from roost.app import create_app
 from roost.config import Config
@@ -138,14 +139,14 @@ def issue_token(services: Services) -> Callable[..., Awaitable[str]]:
 class LiveServer:
     """Roost served by uvicorn on a loopback port, in a thread, for external clients."""
 
-    def __init__(self, app: object, port: int) -> None:
+    def __init__(self, app: Starlette, port: int) -> None:
         self.port = port
         self.server = uvicorn.Server(
             uvicorn.Config(
                 app,
                 host="127.0.0.1",
                 port=port,
-                log_config=None,  # type: ignore[arg-type]
+                log_config=None,
                 access_log=False,
                 lifespan="off",
                 timeout_keep_alive=30,

@@ -394,7 +394,7 @@ class Site:
         headers: Mapping[str, str | bytes] | None = None,
         content: bytes | AsyncIterator[bytes] | None = None,
         params: Iterable[tuple[str, str]] | None = None,
-        host: str | None = None,
+        host: str | bytes | None = None,
         label: str = "",
     ) -> Outcome:
         all_headers: dict[str, str | bytes] = {**self.auth(principal), **(headers or {})}

@@ -790,7 +790,7 @@ async def test_unknown_hosts_and_app_origins(site: Site) -> None:
             outcomes.append(await site.send("GET", path, principal="anonymous", host=host))
     outcomes.append(
         await site.send("GET", "/", principal="anonymous", host="h\xe9llo".encode("latin-1"))
-    )  # type: ignore[arg-type]
+    )
     assert_sane(outcomes)
     assert_refused([o for o in outcomes if "nosuchapp" in o.url or "nobody" in o.url])
 
@@ -807,7 +807,17 @@ async def _stream(*chunks: bytes) -> AsyncIterator[bytes]:
 
 def _stale_cases(
     site: Site,
-) -> list[tuple[str, str, str, dict[str, str], bytes | None, list[tuple[str, str]], set[int]]]:
+) -> list[
+    tuple[
+        str,
+        str,
+        str,
+        dict[str, str],
+        bytes | AsyncIterator[bytes] | None,
+        list[tuple[str, str]],
+        set[int],
+    ]
+]:
     item = f"/data/{ITEMS}/{site.seeds['item_id']}"
     rev = site.seeds["item_rev"]
     file_id = site.seeds["file_id"]

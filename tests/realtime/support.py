@@ -43,7 +43,7 @@ class RealtimeClient:
 
         async def read() -> dict[str, Any]:
             while True:
-                frame = json.loads(await self.ws.recv())
+                frame: dict[str, Any] = json.loads(await self.ws.recv())
                 self.seen.append(frame)
                 if wanted(frame):
                     return frame

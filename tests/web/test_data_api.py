@@ -539,7 +539,7 @@ UNUSABLE = "is a reserved doctype: it cannot be used through this API"
 async def test_stack_managed_doctypes_are_read_only_or_invisible_even_to_the_owner(
     owner: httpx.AsyncClient, method: str, path: str, expected: tuple[int, Json]
 ) -> None:
-    body = {} if method in ("POST", "PUT") else None
+    body: Json | None = {} if method in ("POST", "PUT") else None
     response = await owner.request(method, path, json=body)
     assert _answer(response) == expected
 
@@ -599,7 +599,7 @@ SCHEMA_VIOLATIONS = [
         id="albums-period-start",
     ),
 ]
-VALID_DOCUMENTS = {
+VALID_DOCUMENTS: dict[str, Json] = {
     CONTACTS: {"fullname": "Valid", "email": [{"address": "v@example.org"}]},
     "io.cozy.bank.accounts": {"label": "Main", "currency": "EUR"},
     "io.cozy.bank.operations": {"label": "Rent", "amount": -800, "date": "2024-01-31"},
@@ -709,7 +709,7 @@ async def test_the_owner_writes_without_an_app_slug(owner: httpx.AsyncClient) ->
 async def items(owner: httpx.AsyncClient, services: Services) -> list[str]:
     """ITEM_COUNT documents {n: i, parity: even|odd}, written straight to the store."""
     instance = instance_of(owner)
-    docs = [
+    docs: list[Json] = [
         {"_id": f"item-{n:04d}", "n": n, "parity": "even" if n % 2 == 0 else "odd"}
         for n in range(ITEM_COUNT)
     ]

@@ -48,12 +48,13 @@ async def test_references_from_the_file_side(
     assert removed.json()["meta"]["count"] == 1
     assert (await api.references(ALBUMS, other)).json()["data"] == []
 
-    for bad in (
+    bad_bodies: list[object] = [
         {"data": [{"type": ALBUMS}]},
         {"data": [{"type": "Not A Doctype", "id": "x"}]},
         {"data": "nope"},
         [],
-    ):
+    ]
+    for bad in bad_bodies:
         response = await client.post(
             f"/files/{photo}/relationships/referenced_by", json=bad, headers=api.headers
         )

@@ -66,14 +66,19 @@ async def world(
     db = instance.db(CONTACTS)
     await couch.ensure_db(db)
     forbidden_id = f"work-{secrets.token_hex(4)}"
-    first = {"_id": forbidden_id, "fullname": "A colleague", "groups": ["work"]}
+    first: dict[str, Any] = {"_id": forbidden_id, "fullname": "A colleague", "groups": ["work"]}
     first["_attachments"] = _attachment("a secret note")
     old_rev = await couch.put_doc(db, first)
     current = await couch.get_doc(db, forbidden_id)
     current["fullname"] = "A colleague, renamed"
     rev = await couch.put_doc(db, current)
     # A conflicting branch, as two devices editing offline leave behind.
-    conflict = {"_id": forbidden_id, "_rev": old_rev, "fullname": "Other", "groups": ["work"]}
+    conflict: dict[str, Any] = {
+        "_id": forbidden_id,
+        "_rev": old_rev,
+        "fullname": "Other",
+        "groups": ["work"],
+    }
     conflict_rev = "2-" + "c" * 32
     conflict["_rev"] = conflict_rev
     conflict["_revisions"] = {"start": 2, "ids": ["c" * 32, old_rev.split("-", 1)[1]]}

@@ -91,7 +91,7 @@ def test_put_get_range_etag_and_versions(dav_site: DavSite, services: Services) 
         assert head.headers["content-length"] == str(len(data)) and head.content == b""
 
         # chunked upload (Finder sends no Content-Length) overwrites and keeps a version
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks():
             yield b"new "
             yield b"content"
 
@@ -206,7 +206,7 @@ async def test_over_quota_is_507_and_leaves_nothing(dav_site: DavSite, services:
             known = http.put("/dav/files/quota/big.bin", content=b"a" * (room + 10))
             assert known.status_code == 507
 
-            def stream():  # type: ignore[no-untyped-def]
+            def stream():
                 for _ in range(room // 65536 + 10):
                     yield b"b" * 65536
 
