@@ -19,6 +19,7 @@ from roost.config import Config
 from roost.instances import Instance
 from roost.services import Services
 from tests.conftest import PASSPHRASE
+from tests.stored import stored_databases, stored_revs
 
 CONTACTS = "io.cozy.contacts"
 ITEMS = "org.example.items"  # no schema: any JSON object goes
@@ -481,11 +482,14 @@ async def test_a_body_over_max_body_bytes_is_413(
 )
 async def test_an_invalid_doctype_name_is_400(
     owner: httpx.AsyncClient,
+    services: Services,
     send: Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]],
     doctype: str,
     problem: str,
 ) -> None:
+    before = await stored_databases(services, instance_of(owner))
     response = await send(owner, doctype)
+    assert await stored_databases(services, instance_of(owner)) == before
     assert _answer(response) == _error(
         400, "bad_request", f"{doctype!r} is not a valid doctype name: {problem}"
     )
@@ -537,11 +541,19 @@ UNUSABLE = "is a reserved doctype: it cannot be used through this API"
     ],
 )
 async def test_stack_managed_doctypes_are_read_only_or_invisible_even_to_the_owner(
-    owner: httpx.AsyncClient, method: str, path: str, expected: tuple[int, Json]
+    owner: httpx.AsyncClient,
+    services: Services,
+    method: str,
+    path: str,
+    expected: tuple[int, Json],
 ) -> None:
+    instance = instance_of(owner)
+    doctype = path.split("/")[2]
+    before = await stored_revs(services, instance, doctype)
     body: Json | None = {} if method in ("POST", "PUT") else None
     response = await owner.request(method, path, json=body)
     assert _answer(response) == expected
+    assert await stored_revs(services, instance, doctype) == before
 
 
 async def test_a_real_permission_document_cannot_be_read(
