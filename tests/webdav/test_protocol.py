@@ -180,6 +180,7 @@ async def test_lock_unmapped_url_creates_an_empty_locked_file(dav_site: DavSite)
         token = lock.headers["Lock-Token"]
         assert http.get("/dav/files/locked/new.txt").content == b""
         assert http.put("/dav/files/locked/new.txt", content=b"no token").status_code == 423
+        assert http.get("/dav/files/locked/new.txt").content == b""
         ok = http.put("/dav/files/locked/new.txt", content=b"with", headers={"If": f"({token})"})
         assert ok.status_code == 204
         assert (

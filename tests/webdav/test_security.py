@@ -8,8 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from roost.dav.locks import LOCKS_DOCTYPE
 from roost.permissions import PermissionSet
 from roost.services import Services
+from tests.stored import FILES, stored_revs
 from tests.webdav.conftest import DavSite
 from tests.webdav.rawhttp import raw_request
 
@@ -196,6 +198,8 @@ async def test_another_instance_is_not_reachable(
         assert http.request("PROPFIND", "/dav/files/", headers={"Depth": "0"}).status_code == 401
 
 
+# Dead properties live in the file documents, locks in their own database.
+STORED = (FILES, LOCKS_DOCTYPE)
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(
@@ -225,6 +229,7 @@ async def test_xml_bombs_are_refused_with_flat_memory(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         await http.put("/dav/files/target.txt", content=b"t", auth=("u", secret))
+        before = [await stored_revs(services, instance, doctype) for doctype in STORED]
         tracemalloc.start()
         try:
             response = await http.request(
@@ -236,3 +241,6 @@ async def test_xml_bombs_are_refused_with_flat_memory(
         assert response.status_code == 400
         assert peak < 4 * 1024 * 1024, peak
         assert b"root:" not in response.content
+        # Refused before any change: no property set, no lock taken, the file as it was.
+        assert [await stored_revs(services, instance, doctype) for doctype in STORED] == before
+        assert (await http.get("/dav/files/target.txt", auth=("u", secret))).content == b"t"
