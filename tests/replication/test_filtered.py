@@ -17,6 +17,7 @@ from tests.replication.helpers import (
     ids,
     push,
 )
+from tests.stored import stored_revs
 
 
 async def _seed(client, token):
@@ -210,15 +211,17 @@ async def test_replicated_pushes_are_checked_too(client, instance, issue_token) 
 
 
 async def test_a_read_only_restricted_token_cannot_push_but_keeps_checkpoints(
-    client, instance, issue_token
+    client, instance, issue_token, services
 ) -> None:
     family = await issue_token(instance, FAMILY_READ)
+    before = await stored_revs(services, instance, CONTACTS)
     refused = await client.post(
         f"/data/{CONTACTS}/_bulk_docs",
         json={"docs": [contact("x", "family")]},
         headers=bearer(family),
     )
     assert refused.status_code == 403
+    assert await stored_revs(services, instance, CONTACTS) == before
     checkpoint = await client.put(
         f"/data/{CONTACTS}/_local/abc", json={"last_seq": 1}, headers=bearer(family)
     )

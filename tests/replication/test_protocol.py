@@ -12,6 +12,7 @@ import json
 import httpx
 
 from tests.replication.helpers import CONTACTS, WHOLE, bearer, changes, contact, ids, push
+from tests.stored import FILES, stored_revs
 
 
 async def test_database_info_of_a_doctype_never_written_looks_empty(
@@ -38,10 +39,11 @@ async def test_database_info_needs_credentials_and_a_readable_doctype(
 
 
 async def test_creating_the_database_needs_post_on_the_whole_doctype(
-    client, instance, issue_token
+    client, instance, issue_token, services
 ) -> None:
     reader = await issue_token(instance, "io.cozy.contacts:GET")
     assert (await client.put(f"/data/{CONTACTS}/", headers=bearer(reader))).status_code == 403
+    assert not await services.couch.db_exists(instance.db(CONTACTS))
     writer = await issue_token(instance, "io.cozy.contacts:POST")
     created = await client.put(f"/data/{CONTACTS}/", headers=bearer(writer))
     assert created.status_code == 201, created.text
@@ -289,8 +291,10 @@ async def test_bulk_docs_refuses_per_document_what_may_not_be_stored(
 
 
 async def test_bulk_docs_needs_a_write_verb_and_a_writable_doctype(
-    client, instance, issue_token
+    client, instance, issue_token, services
 ) -> None:
+    contacts_before = await stored_revs(services, instance, CONTACTS)
+    files_before = await stored_revs(services, instance, FILES)
     reader = await issue_token(instance, "io.cozy.contacts:GET")
     response = await client.post(
         f"/data/{CONTACTS}/_bulk_docs", json={"docs": [contact("x")]}, headers=bearer(reader)
@@ -301,6 +305,9 @@ async def test_bulk_docs_needs_a_write_verb_and_a_writable_doctype(
         "/data/io.cozy.files/_bulk_docs", json={"docs": [{"_id": "f"}]}, headers=bearer(files)
     )
     assert response.status_code == 403
+    # Refused as a whole, before the store: neither "x" nor "f" was written.
+    assert await stored_revs(services, instance, CONTACTS) == contacts_before
+    assert await stored_revs(services, instance, FILES) == files_before
 
 
 async def test_local_documents_of_two_tokens_never_collide(client, instance, issue_token) -> None:
