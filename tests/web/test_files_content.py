@@ -194,10 +194,10 @@ async def test_content_md5_mismatch_stores_nothing(
     assert await api.rev(file_id) == rev
     assert (await api.download(file_id)).content == b"hello"
 
-    before, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
+    stored, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
     malformed = await api.upload("bad2.txt", b"x", headers={"Content-MD5": "not base64!"})
     assert malformed.status_code == 400
-    assert await stored_revs(services, instance, FILES) == before
+    assert await stored_revs(services, instance, FILES) == stored
     assert files_on_disk(config.files_dir) <= on_disk
 
 
