@@ -89,7 +89,7 @@ async def services(config: Config) -> AsyncIterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def app(config: Config, services: Services) -> object:
+def app(config: Config, services: Services) -> Starlette:
     return create_app(config, services=services)
 
 
@@ -108,9 +108,9 @@ async def instance(new_instance: Callable[..., Awaitable[Instance]]) -> Instance
 
 
 @pytest.fixture
-async def client(app: object, instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: Starlette, instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client addressed to `instance`, talking to the app in-process."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         yield http
 

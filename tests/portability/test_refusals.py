@@ -42,8 +42,13 @@ async def target(services: Services, new_instance: NewInstance) -> Instance:
 
 
 def _members(archive: Path) -> Members:
+    members: Members = []
     with tarfile.open(archive) as tar:
-        return [(info, tar.extractfile(info).read()) for info in tar]  # type: ignore[union-attr]
+        for info in tar:
+            content = tar.extractfile(info)
+            assert content is not None, f"{info.name}: an export holds regular files only"
+            members.append((info, content.read()))
+    return members
 
 
 def _write(path: Path, members: Members) -> Path:

@@ -98,7 +98,8 @@ async def test_stale_reservation_is_taken_over(vfs: VFS, instance) -> None:
     )
     assert await vfs.child(instance, root, "Ghost") is None
     ghost = await vfs.create_dir(instance, root, "Ghost")
-    assert (await vfs.child(instance, root, "Ghost")).id == ghost.id  # type: ignore[union-attr]
+    child = await vfs.child(instance, root, "Ghost")
+    assert child is not None and child.id == ghost.id
 
 
 async def test_move_directory_updates_descendant_paths(vfs: VFS, instance, upload) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from roost.app import create_app
 from roost.config import Config
@@ -37,10 +38,10 @@ def _answer(response: httpx.Response) -> tuple[int, Any]:
 
 
 @pytest.fixture(scope="module")
-async def owner(app: object, new_instance: Callable[..., Awaitable[Instance]]) -> Any:
+async def owner(app: Starlette, new_instance: Callable[..., Awaitable[Instance]]) -> Any:
     """A client logged in as the owner of a fresh instance, for the whole module."""
     instance = await new_instance("data")
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         login = await http.post("/auth/login", json={"passphrase": PASSPHRASE})
         assert login.status_code == 200, login.text
@@ -400,7 +401,7 @@ SMALL_LIMIT = 256
 
 
 @pytest.fixture(scope="module")
-async def small_body_app(config: Config) -> AsyncIterator[object]:
+async def small_body_app(config: Config) -> AsyncIterator[Starlette]:
     """An app (its own services) whose max_body_bytes is tiny."""
     small = dataclasses.replace(config, max_body_bytes=SMALL_LIMIT)
     services = Services.build(small, small.couchdb_url or "")
@@ -425,7 +426,7 @@ async def _stream(data: bytes) -> AsyncIterator[bytes]:
     ],
 )
 async def test_a_body_over_max_body_bytes_is_413(
-    small_body_app: object,
+    small_body_app: Starlette,
     new_instance: Callable[..., Awaitable[Instance]],
     issue_token: Callable[..., Awaitable[str]],
     size: int,
@@ -437,7 +438,7 @@ async def test_a_body_over_max_body_bytes_is_413(
     padding = "x" * (size - len('{"pad": ""}'))
     body = f'{{"pad": "{padding}"}}'.encode()
     assert len(body) == size
-    transport = httpx.ASGITransport(app=small_body_app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=small_body_app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         response = await http.post(
             f"/data/{ITEMS}/",
@@ -675,7 +676,7 @@ async def test_an_unknown_well_formed_doctype_is_schemaless(owner: httpx.AsyncCl
 
 
 async def test_cozy_metadata_is_stamped_by_the_stack(
-    app: object, owner: httpx.AsyncClient, issue_token: Callable[..., Awaitable[str]]
+    app: Starlette, owner: httpx.AsyncClient, issue_token: Callable[..., Awaitable[str]]
 ) -> None:
     instance = instance_of(owner)
     # An `app` token: the stack knows which app writes (its slug is the token's subject).

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from roost.couch import quote_db
 from roost.instances import Instance
@@ -100,8 +101,8 @@ async def world(
 
 
 @pytest.fixture
-async def http(app: object, world: World) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+async def http(app: Starlette, world: World) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url=f"http://{world.instance.domain}",
@@ -196,9 +197,9 @@ ROUTES: dict[str, Ask] = {
 
 
 @pytest.fixture(scope="module")
-async def owner_checkpoint(app: object, world: World) -> None:
+async def owner_checkpoint(app: Starlette, world: World) -> None:
     """The owner keeps a `_local` document under the forbidden id."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url=f"http://{world.instance.domain}",

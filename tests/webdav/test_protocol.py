@@ -67,8 +67,10 @@ def test_quota_properties(dav_site: DavSite) -> None:
     with dav_site.client() as http:
         response = http.request("PROPFIND", "/dav/files/", headers={"Depth": "0"}, content=body)
     assert response.status_code == 207
-    used = int(re.search(r"<D:quota-used-bytes>(\d+)<", response.text).group(1))  # type: ignore[union-attr]
-    available = int(re.search(r"<D:quota-available-bytes>(\d+)<", response.text).group(1))  # type: ignore[union-attr]
+    used_match = re.search(r"<D:quota-used-bytes>(\d+)<", response.text)
+    available_match = re.search(r"<D:quota-available-bytes>(\d+)<", response.text)
+    assert used_match and available_match, response.text
+    used, available = int(used_match.group(1)), int(available_match.group(1))
     assert used >= 0 and available > 0
 
 
