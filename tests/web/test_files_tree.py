@@ -150,6 +150,8 @@ async def test_patch_if_match(
     assert stale.status_code == 412
     assert (await api.attributes(file_id))["name"] == "im.txt"
     assert (await api.trash(file_id, {"If-Match": rev})).status_code == 412
+    kept = await api.attributes(file_id)
+    assert (kept["trashed"], kept["tags"], kept["dir_id"]) == (False, ["a"], ROOT_DIR_ID)
 
 
 async def test_trash_restore_and_destroy(
