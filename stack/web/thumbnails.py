@@ -21,6 +21,7 @@ from roost.permissions import FILES_DOCTYPE, FileTarget, Outcome, decide
 from roost.thumbnails import SIZES, ThumbnailSize
 from roost.vfs import FileNotFound
 from roost.web.context import instance_of, principal_of, services_of
+from roost.web.preconditions import none_match
 
 
 def _missing() -> FileNotFound:
@@ -33,16 +34,6 @@ def _size(request: Request) -> ThumbnailSize:
     if size is None:
         raise BadRequest(f"a thumbnail size is one of {', '.join(SIZES)}, not {name!r}")
     return size
-
-
-def _none_match(header: str | None, etag: str) -> bool:
-    if header is None:
-        return False
-    if header.strip() == "*":
-        return True
-    # If-None-Match uses the weak comparison (RFC 9110 §13.1.2).
-    bare = etag.removeprefix("W/")
-    return any(part.strip().removeprefix("W/") == bare for part in header.split(","))
 
 
 def _read(path: Path) -> bytes | None:
@@ -79,7 +70,7 @@ async def get_thumbnail(request: Request) -> Response:
         "Cache-Control": "private, no-cache",
         "X-Content-Type-Options": "nosniff",
     }
-    if _none_match(request.headers.get("if-none-match"), thumbnail.etag):
+    if none_match(request.headers.get("if-none-match"), thumbnail.etag):
         return Response(status_code=304, headers=headers)
     body = await anyio.to_thread.run_sync(_read, thumbnail.path)
     if body is None:
