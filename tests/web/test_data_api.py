@@ -37,21 +37,31 @@ def _answer(response: httpx.Response) -> tuple[int, Any]:
     return response.status_code, response.json()
 
 
+class OwnerClient(httpx.AsyncClient):
+    """A client of one instance's owner that knows which instance it talks to."""
+
+    def __init__(self, app: Starlette, instance: Instance) -> None:
+        super().__init__(
+            transport=httpx.ASGITransport(app=app), base_url=f"http://{instance.domain}"
+        )
+        self.instance = instance
+
+
 @pytest.fixture(scope="module")
-async def owner(app: Starlette, new_instance: Callable[..., Awaitable[Instance]]) -> Any:
+async def owner(
+    app: Starlette, new_instance: Callable[..., Awaitable[Instance]]
+) -> AsyncIterator[OwnerClient]:
     """A client logged in as the owner of a fresh instance, for the whole module."""
     instance = await new_instance("data")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
+    async with OwnerClient(app, instance) as http:
         login = await http.post("/auth/login", json={"passphrase": PASSPHRASE})
         assert login.status_code == 200, login.text
-        http.instance = instance  # type: ignore[attr-defined]
         yield http
 
 
 def instance_of(http: httpx.AsyncClient) -> Instance:
-    instance: Instance = http.instance  # type: ignore[attr-defined]
-    return instance
+    assert isinstance(http, OwnerClient), "only the module's `owner` client knows its instance"
+    return http.instance
 
 
 async def _create(http: httpx.AsyncClient, body: Json, doctype: str = CONTACTS) -> Json:
