@@ -404,6 +404,8 @@ class Site:
             request = http.build_request(
                 method,
                 url,
+                # httpx's stub takes str or bytes values, not both in one mapping; its
+                # runtime takes both, and raw bytes (a latin-1 Host) are the point here.
                 headers=all_headers,  # type: ignore[arg-type]
                 content=content,
                 params=list(params) if params is not None else None,

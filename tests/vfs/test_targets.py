@@ -39,6 +39,7 @@ async def test_lookup_primes_the_target_cache(vfs: VFS, instance, upload) -> Non
         calls += 1
         return await original(*args, **kwargs)
 
+    # Counting the real store reads, on purpose: mypy forbids assigning to a method.
     vfs.documents.get = counting_get  # type: ignore[method-assign]
     try:
         target = await targets.for_doc(found)

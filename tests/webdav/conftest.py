@@ -44,6 +44,7 @@ class DavSite:
             base_url=self.base,
             auth=("user", password or self.password),
             timeout=60,
+            # Passed through to httpx.Client as given; its keywords have many distinct types.
             **kwargs,  # type: ignore[arg-type]
         )
 
