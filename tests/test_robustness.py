@@ -135,6 +135,9 @@ PUBLIC: Final = frozenset(
         "DELETE /auth/register/{client_id}",
         "POST /auth/access_token",
         "POST /auth/revoke",
+        # Content-hashed CSS and ES modules of the pages (the sign-in page needs them too).
+        "GET /static/{name}",
+        "HEAD /static/{name}",
     }
 )
 # The owner's HTML pages: anonymous visitors are redirected to the login page.
@@ -152,6 +155,23 @@ PAGES: Final = frozenset(
         "HEAD /auth/authorize",
         "GET /auth/clients",
         "HEAD /auth/clients",
+        "GET /drive",
+        "HEAD /drive",
+        "GET /drive/trash",
+        "HEAD /drive/trash",
+        "GET /drive/search",
+        "HEAD /drive/search",
+        "GET /drive/{folder_id}",
+        "HEAD /drive/{folder_id}",
+        "GET /photos",
+        "HEAD /photos",
+        "GET /banks",
+        "HEAD /banks",
+        "GET /collect",
+        "HEAD /collect",
+        "GET /store",
+        "HEAD /store",
+        "POST /settings/language",
     }
 )
 # RFC 6749 §5.2 errors: `{"error", "error_description"}`.

@@ -39,11 +39,11 @@ def _disposition(name: str) -> str:
 
 
 async def download_archive(request: Request) -> Response:
+    principal = await principal_of(request)  # credentials first: 401 before any 400
     ids = _ids(request)
     name = request.query_params.get("Name", "").strip()
     if name and ("/" in name or "\\" in name or len(name) > 255 or not name.isprintable()):
         raise BadRequest("Name must be a plain file name")
-    principal = await principal_of(request)
     archive = FileArchive(
         services_of(request).vfs, instance_of(request), principal.permissions, datetime.now(UTC)
     )

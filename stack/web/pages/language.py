@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from roost.errors import BadRequest
+from roost.errors import BadRequest, Forbidden
 from roost.web.auth import _safe_redirect
 from roost.web.context import services_of
 from roost.web.forms import read_owner_form
@@ -24,6 +24,9 @@ ONE_YEAR = 365 * 24 * 3600
 async def choose_language(request: Request) -> Response:
     owner = await owner_or_login(request)
     if isinstance(owner, Response):
+        if request.headers.get("authorization"):
+            # A token or an app password is not a person at a browser: refuse, don't redirect.
+            raise Forbidden("only the owner's signed-in session chooses the pages' language")
         return owner
     fields = await read_owner_form(request, max_bytes=4096)
     language = fields.get("language", "")
