@@ -24,6 +24,7 @@ from roost.replication import ReplicationService
 from roost.sessions import SessionService
 from roost.tokens import TokenService
 from roost.vfs import VFS
+from roost.vfs.blob_config import blob_store_for
 
 
 @dataclass
@@ -60,7 +61,12 @@ class Services:
         tokens = TokenService(permission_docs)
         schemas = SchemaRegistry()
         documents = DocumentService(couch, schemas)
-        vfs = VFS(couch, config.files_dir, cache_ttl=config.cache_ttl_seconds)
+        vfs = VFS(
+            couch,
+            config.files_dir,
+            cache_ttl=config.cache_ttl_seconds,
+            blobs=blob_store_for(config),
+        )
         access_log = AccessLog(couch)
         jobs = JobService(couch, instances, event_cache_seconds=config.cache_ttl_seconds)
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)

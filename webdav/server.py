@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,7 +49,9 @@ from roost.vfs import (
     FileTargets,
     NameConflict,
 )
+from roost.vfs.errors import BlobMissing
 from roost.vfs.filedoc import parse_time
+from roost.web.byte_ranges import content_response
 from roost.web.error_table import answer_for
 from roost.webdav import davxml
 from roost.webdav.davxml import DAV, MS_NS, OC_NS, clark
@@ -414,6 +415,20 @@ class DavServer:
         if doc.is_dir:
             return await self._listing(call, doc, headers)
         content = await self.vfs.open(call.instance, doc)
+        if content.path is None:
+            # An object store: the bytes stream from it, ranges included.
+            try:
+                reader = await content.open()
+            except BlobMissing:
+                raise DavError(404, "the file's content is missing") from None
+            return content_response(
+                reader,
+                size=content.size,
+                content_type=content.mime,
+                headers=headers,
+                range_header=call.request.headers.get("range"),
+                head_only=call.request.method == "HEAD",
+            )
         try:
             stat = os.stat(content.path)
             if stat.st_size <= _INLINE_READ and "range" not in call.request.headers:
@@ -847,7 +862,7 @@ class _PropRenderer:
             self.quota_used = usage.used
             available = usage.available
             if available is None:
-                available = shutil.disk_usage(self.server.vfs.blobs.root.parent).free
+                available = self.server.vfs.free_bytes()
             self.quota_available = available
 
     def response(self, doc: FileDoc, segments: tuple[str, ...]) -> str:

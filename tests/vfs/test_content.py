@@ -9,7 +9,7 @@ import time
 import pytest
 
 from roost.vfs import VFS, ChecksumMismatch, QuotaExceeded, RevisionMismatch
-from roost.vfs.blobs import BlobStore
+from roost.vfs.blobs import LocalBlobStore
 from tests.vfs.conftest import chunks_of
 
 
@@ -108,7 +108,7 @@ async def test_disk_usage_counts_trash_and_versions(vfs: VFS, new_instance, uplo
 
 
 def test_sweep_removes_dead_temps(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     store.temp_dir.mkdir(parents=True)
     from roost.vfs.blobs import _HOST
 
@@ -119,7 +119,7 @@ def test_sweep_removes_dead_temps(tmp_path) -> None:  # type: ignore[no-untyped-
         path.write_bytes(b"partial")
     past = time.time() - 7200
     os.utime(old, (past, past))
-    assert store.sweep_temps() == 2
+    assert store.sweep_temps_now() == 2
     assert not dead.exists() and not old.exists() and mine.exists()
 
 
