@@ -88,9 +88,7 @@ def blob_settings(request: pytest.FixtureRequest, db_prefix: str) -> dict[str, s
 
 
 @pytest.fixture(scope="session")
-def config(
-    store: Store, db_prefix: str, data_dir: Path, blob_settings: dict[str, str]
-) -> Config:
+def config(store: Store, db_prefix: str, data_dir: Path, blob_settings: dict[str, str]) -> Config:
     return Config(
         data_dir=data_dir,
         couchdb_url=store.url,

@@ -61,9 +61,7 @@ def md5_b64(data: bytes) -> str:
 
 
 @pytest.mark.parametrize("size", [0, 5000, 20 * MiB + 17])
-async def test_staged_bytes_become_a_blob_with_their_checksums(
-    blobs: BlobStore, size: int
-) -> None:
+async def test_staged_bytes_become_a_blob_with_their_checksums(blobs: BlobStore, size: int) -> None:
     data = os.urandom(size)
     staged = await blobs.stage(chunks_of(data), expected_size=size)
     assert (staged.size, staged.md5sum, staged.sha256) == (

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from roost.config import Config
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
-from tests.web.files_support import FilesApi, IssueToken, content_md5, files_api, files_on_disk
+from roost.services import Services
+from tests.web.files_support import FilesApi, IssueToken, content_md5, files_api, stored_bytes
 
 
 async def _owner(
@@ -171,15 +171,15 @@ async def test_if_match_on_overwrite(
 
 
 async def test_content_md5_mismatch_stores_nothing(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, config: Config
+    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, services: Services
 ) -> None:
     api = await _owner(client, instance, issue_token)
-    before = files_on_disk(config.files_dir)
+    before = await stored_bytes(services, instance)
     response = await api.upload("bad.txt", b"hello", headers={"Content-MD5": content_md5(b"other")})
     assert response.status_code == 412
     assert response.json()["error"]
     assert (await api.metadata("/bad.txt")).status_code == 404
-    assert files_on_disk(config.files_dir) <= before
+    assert (await stored_bytes(services, instance)).nothing_added_since(before)
 
     file_id = await api.upload_ok("good.txt", b"hello")
     rev = await api.rev(file_id)
@@ -236,14 +236,14 @@ async def test_quota_is_507_before_storing(
     client: httpx.AsyncClient,
     issue_token: IssueToken,
     new_instance: Callable[..., Awaitable[Instance]],
-    config: Config,
+    services: Services,
 ) -> None:
     small = await new_instance("quota", quota_bytes=1000)
     api = await files_api(client, small, issue_token, "io.cozy.files")
     host = {"Host": small.domain}
     api.headers.update(host)
     await api.upload_ok("fits.bin", b"x" * 600)
-    before = files_on_disk(config.files_dir)
+    before = await stored_bytes(services, small)
 
     consumed = 0
 
@@ -264,7 +264,7 @@ async def test_quota_is_507_before_storing(
     streamed = await api.upload("big2.bin", body())
     assert streamed.status_code == 507
     assert (await api.metadata("/big2.bin")).status_code == 404
-    assert files_on_disk(config.files_dir) <= before
+    assert (await stored_bytes(services, small)).nothing_added_since(before)
 
     usage = (await api.disk_usage()).json()["data"]["attributes"]
     assert int(usage["used"]) == 600
