@@ -88,7 +88,9 @@ class Services:
             oauth=OAuthService(couch, permission_docs, tokens),
             vfs=vfs,
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
-            login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
+            login_limiter=LoginLimiter(
+                couch, config.login_max_failures, config.login_window_seconds
+            ),
             access_log=access_log,
             metrics=Metrics(),
             jobs=jobs,

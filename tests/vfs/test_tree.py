@@ -183,11 +183,11 @@ async def test_destroy_is_recursive_and_removes_bytes(vfs: VFS, instance, upload
     top = await vfs.create_dir(instance, root, "Top")
     mid = await vfs.create_dir(instance, top, "Mid")
     files = [await upload(instance, mid, f"f{i}", b"z" * 100) for i in range(3)]
-    paths = [(await vfs.open(instance, f)).path for f in files]
+    contents = [await vfs.open(instance, f) for f in files]
     await vfs.destroy(instance, top)
-    for file, path in zip(files, paths, strict=True):
+    for file, content in zip(files, contents, strict=True):
         assert await vfs.get_or_none(instance, file.id) is None
-        assert not path.exists()
+        assert not await vfs.blobs.exists(instance.domain, file.id, content.internal_id)
     assert await vfs.get_or_none(instance, mid.id) is None
     assert await vfs.child(instance, root, "Top") is None
     await vfs.create_dir(instance, root, "Top")  # the name is free again
