@@ -8,7 +8,7 @@ Small modules, one job each:
 - :mod:`roost.apps.package` - reading a package folder or ``.tar.gz`` safely.
 - :mod:`roost.apps.budget` - per-run budgets capped by operator maxima.
 - :mod:`roost.apps.services` - the Protocols the stack implements (data, files, http, notify, log).
-- :mod:`roost.apps.host_api` - the component linker: WASI p2 + the ``roost:app`` interfaces.
+- :mod:`roost.apps.host` - the component linker: one module per WIT interface, shared core.
 - :mod:`roost.apps.egress` - the real ``http.fetch``: egress rules, address checks, pinning.
 - :mod:`roost.apps.runner` - ``run_app``: a fresh Store per run, limits, traps to reasons.
 """

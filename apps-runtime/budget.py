@@ -3,7 +3,9 @@
 Fuel is wasmtime's instruction budget: about 1e10 fuel per CPU-second of guest code
 (measured: a spinning Python guest burns 1e10 fuel in ~0.98 s; one ordinary run of a small
 Python app uses ~0.3 M). Memory is a Store limit on linear memory. Wall time is an epoch
-deadline (ticks of the engine's ticker) and also bounds host calls made by the run.
+deadline (ticks of the engine's ticker) and also bounds host calls made by the run; the
+runner abandons a guest blocked in a WASI call at the deadline (see runner.py). Host calls
+have their own budget: a number of calls and a number of bytes moved through them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = [
+    "DEFAULT_HOST_BYTES",
+    "DEFAULT_HOST_CALLS",
+    "DEFAULT_MAX_OUTPUT_BYTES",
     "FUEL_PER_CPU_SECOND",
     "MIB",
     "MIN_PYTHON_MEMORY_MIB",
@@ -45,6 +50,12 @@ class BudgetLike(Protocol):
     def wall_seconds(self) -> float | None: ...
 
 
+DEFAULT_HOST_CALLS = 10_000
+DEFAULT_HOST_BYTES = 64 * MIB
+#: The largest result or error a run may return (config ``apps_max_output_bytes``).
+DEFAULT_MAX_OUTPUT_BYTES = MIB
+
+
 @dataclass(frozen=True)
 class OperatorLimits:
     """Operator maxima and defaults for a run (config keys ``apps.max_*`` / ``apps.default_*``)."""
@@ -57,6 +68,11 @@ class OperatorLimits:
     default_wall_seconds: float = 10.0
     #: Cap on one host call (a fetch, a query), itself inside the run's wall time.
     max_host_call_seconds: float = 30.0
+    max_host_calls: int = 100_000
+    max_host_bytes: int = 512 * MIB
+    default_host_calls: int = DEFAULT_HOST_CALLS
+    default_host_bytes: int = DEFAULT_HOST_BYTES
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,9 @@ class RunBudget:
     fuel: int
     memory_bytes: int
     wall_seconds: float
+    host_calls: int = DEFAULT_HOST_CALLS
+    host_bytes: int = DEFAULT_HOST_BYTES
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
 
     @property
     def memory_mib(self) -> float:
@@ -108,4 +127,18 @@ def effective_budget(
             )
         mem = MIN_PYTHON_MEMORY_MIB
     wall_s = min(wall if wall is not None else limits.default_wall_seconds, limits.max_wall_seconds)
-    return RunBudget(fuel=int(fuel), memory_bytes=int(mem * MIB), wall_seconds=float(wall_s))
+    # Older budget objects (and permission documents) have no host-call fields.
+    calls = getattr(requested, "host_calls", None)
+    moved = getattr(requested, "host_bytes", None)
+    _positive(calls, "host_calls")
+    _positive(moved, "host_bytes")
+    calls = min(calls if calls is not None else limits.default_host_calls, limits.max_host_calls)
+    moved = min(moved if moved is not None else limits.default_host_bytes, limits.max_host_bytes)
+    return RunBudget(
+        fuel=int(fuel),
+        memory_bytes=int(mem * MIB),
+        wall_seconds=float(wall_s),
+        host_calls=int(calls),
+        host_bytes=int(moved),
+        max_output_bytes=limits.max_output_bytes,
+    )

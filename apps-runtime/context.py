@@ -12,19 +12,37 @@ import concurrent.futures
 import contextvars
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from roost.apps.services import AccessEntry, ServiceError, Services
 from roost.permissions import PermissionSet
 
-__all__ = ["CURRENT_RUN", "HostTimeout", "LogLine", "RunContext", "RunLog", "current_run"]
+__all__ = [
+    "CURRENT_RUN",
+    "HostBudgetExhausted",
+    "HostTimeout",
+    "LogLine",
+    "RunContext",
+    "RunLog",
+    "current_run",
+]
 
 T = TypeVar("T")
 
 
 class HostTimeout(ServiceError):
     code = "timeout"
+
+
+class HostBudgetExhausted(ServiceError):
+    """The run has used its host-call budget: every further call answers this ``err``."""
+
+    code = "budget_exhausted"
+
+
+#: Access entries a run keeps at most (aggregated by kind, so a flood is a handful of kinds).
+MAX_ACCESS_KINDS = 200
 
 
 @dataclass(frozen=True)
@@ -103,15 +121,48 @@ class RunContext:
     max_find_limit: int = 1000
     max_file_bytes: int = 16 * 1024 * 1024
     log: RunLog = field(default_factory=RunLog)
-    calls: list[AccessEntry] = field(default_factory=list)
+    host_calls: int = 10_000
+    host_bytes: int = 64 * 1024 * 1024
+    calls_made: int = 0
+    bytes_moved: int = 0
+    #: Budgets the run hit without being stopped (``"host calls"``, ``"host bytes"``).
+    marks: set[str] = field(default_factory=set)
+    #: One access entry per kind of call (interface, function, verb, doctype, outcome):
+    #: a flood of 50,000 refused reads is one entry with ``calls=50000``, not 50,000.
+    aggregated: dict[tuple[Any, ...], AccessEntry] = field(default_factory=dict)
+    #: Set by the runner when it gives up on a guest blocked past its deadline.
+    abandoned: bool = False
+
+    @property
+    def calls(self) -> list[AccessEntry]:
+        return list(self.aggregated.values())
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
+    def charge_call(self, in_bytes: int) -> None:
+        """Count one host call and the bytes it brings in; refuse past the budget."""
+        if self.abandoned:
+            raise HostTimeout("the run's time is up")
+        if self.calls_made >= self.host_calls:
+            self.marks.add("host calls")
+            raise HostBudgetExhausted(f"the run used its budget of {self.host_calls} host calls")
+        self.calls_made += 1
+        self.charge_bytes(in_bytes)
+
+    def charge_bytes(self, size: int) -> None:
+        if self.bytes_moved + size > self.host_bytes:
+            self.marks.add("host bytes")
+            self.bytes_moved = self.host_bytes
+            raise HostBudgetExhausted(
+                f"the run used its budget of {self.host_bytes} bytes through host calls"
+            )
+        self.bytes_moved += size
+
     def bridge(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the run's event loop from the worker thread, within the time left."""
         timeout = min(self.remaining(), self.host_call_timeout)
-        if timeout <= 0:
+        if timeout <= 0 or self.abandoned:
             coro.close()
             raise HostTimeout("the run's time is up")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -122,7 +173,36 @@ class RunContext:
             raise HostTimeout(f"the host call took longer than {timeout:.1f} s") from None
 
     def record(self, entry: AccessEntry) -> None:
-        self.calls.append(entry)
+        key = (
+            entry.interface,
+            entry.function,
+            entry.verb,
+            entry.doctype,
+            entry.allowed,
+            entry.error,
+            entry.egress_host,
+        )
+        seen = self.aggregated.get(key)
+        if seen is None:
+            if len(self.aggregated) >= MAX_ACCESS_KINDS:
+                key = ("*", "*", "*", "", entry.allowed, "too many kinds", None)
+                seen = self.aggregated.get(key)
+                if seen is None:
+                    self.aggregated[key] = replace(
+                        entry, interface="*", function="*", verb="*", doctype="", ids=()
+                    )
+                    return
+            else:
+                self.aggregated[key] = entry
+                return
+        ids = seen.ids if len(seen.ids) >= 20 else (seen.ids + entry.ids)[:20]
+        self.aggregated[key] = replace(
+            seen,
+            calls=seen.calls + entry.calls,
+            count=seen.count + entry.count,
+            bytes=seen.bytes + entry.bytes,
+            ids=ids,
+        )
 
 
 CURRENT_RUN: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(

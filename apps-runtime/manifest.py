@@ -18,13 +18,20 @@
     }
 
 All problems are collected and reported together in :class:`ManifestError`.
+
+Triggers have one grammar, the jobs service's (``roost.jobs``), which this package may not
+import (``roost.apps`` depends on ``roost.permissions`` and its own ports only). So the
+grammar is a port: :data:`TriggerGrammar`, passed to :func:`parse_manifest` or
+:func:`check_triggers`. Without one only the shape is checked (a ``@type`` string and an
+arguments string); the stack always passes ``roost.jobs.trigger_problem``, before it writes
+anything.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,20 +40,22 @@ from roost.permissions import InvalidRule, PermissionSet, normalise_egress_patte
 
 __all__ = [
     "FIELD_TYPES",
-    "TRIGGER_TYPES",
     "AppManifest",
     "ManifestBudget",
     "ManifestError",
     "ManifestPermission",
+    "TriggerGrammar",
     "TriggerSpec",
+    "check_triggers",
     "parse_manifest",
 ]
 
+TriggerGrammar = Callable[[str, str], "str | None"]
+"""``grammar(type, arguments)``: why this trigger is invalid, or None when it is valid."""
+
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
-DURATION_RE = re.compile(r"^(?:\d+[hms])+$")
-EVENT_VERBS = frozenset({"CREATED", "UPDATED", "DELETED"})
-TRIGGER_TYPES = frozenset({"@cron", "@every", "@in", "@at", "@event", "@webhook"})
+TRIGGER_TYPE_RE = re.compile(r"^@[a-z]+$")
 FIELD_TYPES = frozenset({"text", "password", "email", "number", "date", "url", "hidden"})
 APP_TYPES = frozenset({"webapp", "konnector"})
 TOP_KEYS = frozenset(
@@ -111,6 +120,8 @@ class ManifestBudget:
     fuel: int | None = None
     memory_mib: int | None = None
     wall_seconds: float | None = None
+    host_calls: int | None = None
+    host_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +205,8 @@ class AppManifest:
                     ("fuel", self.budget.fuel),
                     ("memory_mib", self.budget.memory_mib),
                     ("wall_seconds", self.budget.wall_seconds),
+                    ("host_calls", self.budget.host_calls),
+                    ("host_bytes", self.budget.host_bytes),
                 )
                 if v is not None
             },
@@ -214,50 +227,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_trigger(where: str, spec: TriggerSpec, errors: list[str]) -> None:
-    kind, args = spec.type, spec.arguments.strip()
-    if kind not in TRIGGER_TYPES:
-        errors.append(f"{where}: unknown trigger type {kind!r} (one of {sorted(TRIGGER_TYPES)})")
-        return
-    if kind == "@webhook":
-        if args:
-            errors.append(f"{where}: @webhook takes no arguments")
-    elif kind in ("@every", "@in"):
-        if not DURATION_RE.match(args):
-            errors.append(f"{where}: {kind} needs a duration like 30m, 1h or 1h30m, got {args!r}")
-    elif kind == "@cron":
-        parts = args.split()
-        if len(parts) not in (5, 6):
-            errors.append(f"{where}: @cron needs 5 or 6 fields, got {args!r}")
-        elif not all(re.match(r"^[\d*/,\-A-Za-z?]+$", p) for p in parts):
-            errors.append(f"{where}: @cron has an invalid field in {args!r}")
-    elif kind == "@at":
-        from datetime import datetime
-
-        try:
-            datetime.fromisoformat(args)
-        except ValueError:
-            errors.append(f"{where}: @at needs an ISO 8601 date-time, got {args!r}")
-    elif kind == "@event":
-        if not args:
-            errors.append(f"{where}: @event needs a doctype, e.g. io.cozy.bills:CREATED")
-            return
-        for item in args.split():
-            parts = item.split(":")
-            doctype = parts[0]
-            if len(parts) > 4:
-                errors.append(f"{where}: @event rules are doctype[:VERBS[:values[:selector]]]")
-            if not re.match(r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", doctype):
-                errors.append(f"{where}: @event has an invalid doctype {doctype!r}")
-            if len(parts) > 1 and parts[1]:
-                bad = [v for v in parts[1].split(",") if v not in EVENT_VERBS]
-                if bad:
-                    errors.append(
-                        f"{where}: @event verbs must be CREATED, UPDATED or DELETED, got {bad}"
-                    )
+def check_triggers(triggers: Sequence[TriggerSpec], grammar: TriggerGrammar) -> list[str]:
+    """Every problem `grammar` finds in `triggers`, each prefixed with where it is."""
+    errors: list[str] = []
+    for i, spec in enumerate(triggers):
+        problem = grammar(spec.type, spec.arguments)
+        if problem is not None:
+            errors.append(f"triggers[{i}]: {problem}")
+    return errors
 
 
-def _parse_triggers(raw: object, errors: list[str]) -> tuple[TriggerSpec, ...]:
+def _parse_triggers(
+    raw: object, errors: list[str], grammar: TriggerGrammar | None
+) -> tuple[TriggerSpec, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -278,8 +260,12 @@ def _parse_triggers(raw: object, errors: list[str]) -> tuple[TriggerSpec, ...]:
         else:
             errors.append(f"{where}: must be a string like '@every 1h' or an object")
             continue
-        _check_trigger(where, spec, errors)
+        if not TRIGGER_TYPE_RE.match(spec.type):
+            errors.append(f"{where}: a trigger type looks like @every or @cron, not {spec.type!r}")
+            continue
         out.append(spec)
+    if grammar is not None:
+        errors.extend(check_triggers(out, grammar))
     return tuple(out)
 
 
@@ -337,7 +323,7 @@ def _parse_budget(raw: object, errors: list[str]) -> ManifestBudget:
     if not isinstance(raw, Mapping):
         errors.append("budget: must be an object with fuel, memory_mib, wall_seconds")
         return ManifestBudget()
-    unknown = set(raw) - {"fuel", "memory_mib", "wall_seconds"}
+    unknown = set(raw) - {"fuel", "memory_mib", "wall_seconds", "host_calls", "host_bytes"}
     if unknown:
         errors.append(f"budget: unknown keys {sorted(unknown)}")
     fuel, mem, wall = raw.get("fuel"), raw.get("memory_mib"), raw.get("wall_seconds")
@@ -350,7 +336,14 @@ def _parse_budget(raw: object, errors: list[str]) -> ManifestBudget:
     if wall is not None and not (_is_number(wall) and wall > 0):
         errors.append(f"budget.wall_seconds: must be a positive number, got {wall!r}")
         wall = None
-    return ManifestBudget(fuel=fuel, memory_mib=mem, wall_seconds=wall)
+    host = {}
+    for key in ("host_calls", "host_bytes"):
+        value = raw.get(key)
+        if value is not None and not (_is_int(value) and value > 0):
+            errors.append(f"budget.{key}: must be a positive integer, got {value!r}")
+            value = None
+        host[key] = value
+    return ManifestBudget(fuel=fuel, memory_mib=mem, wall_seconds=wall, **host)
 
 
 def _parse_fields(raw: object, app_type: object, errors: list[str]) -> tuple[ManifestField, ...]:
@@ -398,8 +391,13 @@ def _parse_egress(raw: object, errors: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def parse_manifest(raw: bytes | str | Mapping[str, Any]) -> AppManifest:
-    """Parse and validate a manifest; raise :class:`ManifestError` listing every problem."""
+def parse_manifest(
+    raw: bytes | str | Mapping[str, Any], *, trigger_grammar: TriggerGrammar | None = None
+) -> AppManifest:
+    """Parse and validate a manifest; raise :class:`ManifestError` listing every problem.
+
+    Triggers are judged by `trigger_grammar` when given (see the module's docstring).
+    """
     if isinstance(raw, bytes | str):
         try:
             data = json.loads(raw)
@@ -442,7 +440,7 @@ def parse_manifest(raw: bytes | str | Mapping[str, Any]) -> AppManifest:
     permissions = _parse_permissions(data.get("permissions"), errors)
     egress = _parse_egress(data.get("egress"), errors)
     budget = _parse_budget(data.get("budget"), errors)
-    triggers = _parse_triggers(data.get("triggers"), errors)
+    triggers = _parse_triggers(data.get("triggers"), errors, trigger_grammar)
     fields = _parse_fields(data.get("fields"), app_type, errors)
     if errors:
         raise ManifestError(errors)

@@ -1,4 +1,12 @@
-"""Run one call of an app: a fresh Store, limits set before instantiation, a worker thread.
+"""Run one call of an app: a fresh Store, limits set before instantiation, its own thread.
+
+Wall time binds whatever the guest does. Wasm code is stopped by the epoch deadline; a
+guest blocked *outside* wasm (a WASI ``poll``/sleep, which wasmtime-py cannot interrupt) is
+**abandoned** at ``deadline + ABANDON_GRACE_SECONDS``: ``run_app`` returns "time limit" and
+its caller frees the run slot at once. The abandoned thread is left to finish its blocking
+call; every host call it then makes answers ``timeout`` and its first wasm instruction traps
+on the passed epoch deadline, so it can do nothing more. Its cost is one parked OS thread
+and the Store's memory until the blocking call returns.
 
 ``run_app`` never raises for guest behaviour: traps, budget exhaustion and ``err`` results
 come back in :class:`RunResult` with a short ``reason``:
@@ -6,6 +14,7 @@ come back in :class:`RunResult` with a short ``reason``:
 - ``None``: the guest returned ``ok``;
 - ``"app error"``: the guest returned ``err`` (``error`` holds its payload);
 - ``"out of fuel"``, ``"time limit"``, ``"memory limit"``: a budget was exhausted;
+- ``"output limit"``: the result or error is larger than the run's output cap;
 - ``"trap"``: any other trap (a Python exception escaping ``run``, stack overflow...);
 - ``"instantiate"``: the component could not be instantiated (link or start-up failure).
 
@@ -16,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +39,19 @@ from roost.apps.engine import AppEngine, get_engine
 from roost.apps.services import AccessEntry, Services
 from roost.permissions import PermissionSet
 
-__all__ = ["RunResult", "classify_trap", "default_executor", "run_app"]
+__all__ = [
+    "ABANDON_GRACE_SECONDS",
+    "BUDGET_REASONS",
+    "RunResult",
+    "classify_trap",
+    "default_executor",
+    "run_app",
+]
+
+#: How long after its deadline a guest blocked outside wasm is abandoned.
+ABANDON_GRACE_SECONDS = 0.5
+#: Reasons that mean "the app hit a budget" (not a transient failure worth retrying).
+BUDGET_REASONS = frozenset({"out of fuel", "time limit", "memory limit", "output limit"})
 
 _EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -56,6 +78,14 @@ class RunResult:
     host_calls: list[AccessEntry] = field(default_factory=list)
     #: The raw trap text (wasm backtrace), for operators; never shown to other apps.
     detail: str | None = None
+    #: Budgets the run hit without being stopped by them (``"host calls"``, ``"host bytes"``).
+    marks: tuple[str, ...] = ()
+    #: The guest was left blocked in a WASI call past its deadline.
+    abandoned: bool = False
+
+    @property
+    def hit_budget(self) -> bool:
+        return self.reason in BUDGET_REASONS or bool(self.marks)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +97,7 @@ class RunResult:
             "wall_seconds": self.wall_seconds,
             "log": [line.to_json() for line in self.log],
             "host_calls": [c.to_json() for c in self.host_calls],
+            "marks": list(self.marks),
         }
 
 
@@ -150,6 +181,21 @@ def _call_guest(
         run.log.flush()
         tag = getattr(value, "tag", None)
         payload = getattr(value, "payload", value)
+        if not isinstance(payload, str):
+            payload = str(payload)
+        if _too_large(payload, budget.max_output_bytes):
+            del value, payload
+            return _result(
+                store,
+                budget,
+                start,
+                run,
+                ok=False,
+                output=None,
+                error=f"the app's {'result' if tag == 'ok' else 'error'} is larger than "
+                f"the {budget.max_output_bytes}-byte output cap",
+                reason="output limit",
+            )
         if tag == "ok":
             return _result(
                 store, budget, start, run, ok=True, output=str(payload), error=None, reason=None
@@ -172,6 +218,12 @@ def _call_guest(
         )
     finally:
         CURRENT_RUN.reset(token)
+
+
+def _too_large(text: str, cap: int) -> bool:
+    if len(text) > cap:  # every character is at least one byte
+        return True
+    return len(text) * 4 > cap and len(text.encode("utf-8", "surrogatepass")) > cap
 
 
 def _result(
@@ -200,7 +252,42 @@ def _result(
         log=list(run.log.lines),
         host_calls=list(run.calls),
         detail=detail,
+        marks=tuple(sorted(run.marks)),
     )
+
+
+def _start_thread(
+    loop: asyncio.AbstractEventLoop, target: Any, *args: Any
+) -> asyncio.Future[RunResult]:
+    """Run ``target(*args)`` in a new daemon thread; its result lands in an asyncio future.
+
+    A thread per run, not a pool: a pool's thread stuck in a blocking WASI call would stay
+    taken, and the pool could not replace it.
+    """
+    future: asyncio.Future[RunResult] = loop.create_future()
+
+    def deliver(value: RunResult | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)  # type: ignore[arg-type]
+
+    def body() -> None:
+        value: RunResult | None = None
+        error: BaseException | None = None
+        try:
+            value = target(*args)
+        except BaseException as exc:  # pragma: no cover - _call_guest never raises
+            error = exc
+        try:
+            loop.call_soon_threadsafe(deliver, value, error)
+        except RuntimeError:
+            pass  # the loop is gone: an abandoned run finishing late
+
+    threading.Thread(target=body, name="roost-app-run", daemon=True).start()
+    return future
 
 
 async def run_app(
@@ -216,11 +303,14 @@ async def run_app(
     executor: concurrent.futures.Executor | None = None,
     job_id: str | None = None,
     host_call_timeout: float = 30.0,
+    on_abandon: Any = None,
 ) -> RunResult:
     """Run ``comp``'s ``run(input_text)`` under ``grant`` and ``budget``.
 
-    Host calls are bridged to the current event loop. Access entries are handed to
-    ``services.access_log`` (if any) once the guest has returned.
+    Host calls are bridged to the current event loop. The run's aggregated access entries
+    are handed to ``services.access_log`` (if any) once the guest has returned or been
+    abandoned. ``executor`` is ignored (kept for callers of the pool era): each run has its
+    own thread. ``on_abandon(thread)`` is told about a thread left blocked past the deadline.
     """
     engine = engine or get_engine()
     loop = asyncio.get_running_loop()
@@ -233,10 +323,32 @@ async def run_app(
         host_call_timeout=host_call_timeout,
         job_id=job_id,
         log=RunLog(),
+        host_calls=budget.host_calls,
+        host_bytes=budget.host_bytes,
     )
-    result = await loop.run_in_executor(
-        executor or default_executor(), _call_guest, engine, linker, comp, input_text, budget, run
-    )
+    started = time.perf_counter()
+    future = _start_thread(loop, _call_guest, engine, linker, comp, input_text, budget, run)
+    try:
+        result = await asyncio.wait_for(
+            asyncio.shield(future), timeout=budget.wall_seconds + ABANDON_GRACE_SECONDS
+        )
+    except TimeoutError:
+        run.abandoned = True
+        run.log.add("error", "the app was blocked past its time limit and was abandoned")
+        result = RunResult(
+            ok=False,
+            output=None,
+            error="the app ran past its time limit (blocked outside wasm) and was stopped",
+            reason="time limit",
+            fuel_used=0,
+            wall_seconds=time.perf_counter() - started,
+            log=list(run.log.lines),
+            host_calls=list(run.calls),
+            marks=tuple(sorted(run.marks)),
+            abandoned=True,
+        )
+        if on_abandon is not None:
+            on_abandon(future)
     if services.access_log is not None and result.host_calls:
         try:
             await services.access_log.record(result.host_calls)

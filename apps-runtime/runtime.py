@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from roost.apps.budget import BudgetLike, OperatorLimits, RunBudget, effective_budget
 from roost.apps.compiler import CompiledApp, ComponentCache
 from roost.apps.engine import AppEngine, get_engine
-from roost.apps.host_api import build_linker
+from roost.apps.host import build_linker
 from roost.apps.manifest import AppManifest
 from roost.apps.package import AppPackage
 from roost.apps.runner import RunResult, run_app
 from roost.apps.services import Services
+from roost.apps.slots import RunSlots
 from roost.permissions import PermissionSet
 
 __all__ = ["AppRuntime", "PreparedApp"]
@@ -51,15 +52,24 @@ class AppRuntime:
         limits: OperatorLimits | None = None,
         engine: AppEngine | None = None,
         max_concurrency: int = 4,
+        per_tenant_concurrency: int | None = None,
+        max_abandoned: int = 32,
     ) -> None:
         self.engine = engine or get_engine()
         self.engine.start()
         self.limits = limits or OperatorLimits()
         self.cache = ComponentCache(cache_dir, self.engine)
         self.linker = build_linker(self.engine)
+        # Kept for compatibility; runs have their own threads (see runner.py).
         self.executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_concurrency, thread_name_prefix="roost-app"
+            max_workers=1, thread_name_prefix="roost-app"
         )
+        self.slots = RunSlots(max_concurrency, per_tenant_concurrency)
+        #: Runs left blocked past their deadline, by (tenant, app): while one is still
+        #: blocked, that app may not start another (so a sleeping app parks one thread, not
+        #: one per trigger tick), and at most ``max_abandoned`` are parked in all.
+        self.abandoned: dict[tuple[str, str], asyncio.Future[RunResult]] = {}
+        self.max_abandoned = max_abandoned
         self._compile_executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="roost-app-compile"
         )
@@ -93,24 +103,49 @@ class AppRuntime:
         services: Services,
         budget: RunBudget | None = None,
         job_id: str | None = None,
+        tenant: str = "",
     ) -> RunResult:
-        """Run an installed app. Loads the ``.cwasm`` (raises ``NotCompiled``, never compiles)."""
+        """Run an installed app in a slot of ``tenant`` (the instance).
+
+        Loads the ``.cwasm`` (raises ``NotCompiled``, never compiles).
+        """
         comp = self.cache.load(wasm_sha256)
         if budget is None:
             budget = effective_budget(grant.budget, self.limits, python_guest=True)
-        return await run_app(
-            comp,
-            input_text,
-            app=app,
-            grant=grant,
-            budget=budget,
-            services=services,
-            linker=self.linker,
-            engine=self.engine,
-            executor=self.executor,
-            job_id=job_id,
-            host_call_timeout=self.limits.max_host_call_seconds,
-        )
+        key = (tenant, app)
+        self._forget_finished()
+        if key in self.abandoned or len(self.abandoned) >= self.max_abandoned:
+            return RunResult(
+                ok=False,
+                output=None,
+                error="a previous run of this app is still blocked past its time limit",
+                reason="time limit",
+                fuel_used=0,
+                wall_seconds=0.0,
+            )
+
+        def on_abandon(future: asyncio.Future[RunResult]) -> None:
+            self.abandoned[key] = future
+
+        async with self.slots.hold(tenant):
+            return await run_app(
+                comp,
+                input_text,
+                app=app,
+                grant=grant,
+                budget=budget,
+                services=services,
+                linker=self.linker,
+                engine=self.engine,
+                job_id=job_id,
+                host_call_timeout=self.limits.max_host_call_seconds,
+                on_abandon=on_abandon,
+            )
+
+    def _forget_finished(self) -> None:
+        for key, future in list(self.abandoned.items()):
+            if future.done():
+                del self.abandoned[key]
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -144,7 +144,11 @@ class Notifier(Protocol):
 
 @dataclass(frozen=True)
 class AccessEntry:
-    """One host call, as the access log (``io.roost.access``) records it."""
+    """Host calls of one kind in one run, as the access log (``io.roost.access``) records them.
+
+    ``calls`` is how many calls of this kind (interface, function, verb, doctype, outcome)
+    the run made; ``count``/``bytes`` are summed over them, ``ids`` keeps the first few.
+    """
 
     at: float
     app: str
@@ -159,10 +163,12 @@ class AccessEntry:
     egress_host: str | None = None
     error: str | None = None
     job_id: str | None = None
+    calls: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return {
             "at": self.at,
+            "calls": self.calls,
             "app": self.app,
             "interface": self.interface,
             "function": self.function,

@@ -5,7 +5,7 @@ Pure logic, no I/O, no import of the rest of Roost. See docs/permissions.md.
 
 from .budget import Budget, budget_within
 from .check import check
-from .decision import Decision, Hidden, Outcome, Surface, decide
+from .decision import SOME_DOCUMENTS, Decision, Hidden, Outcome, SomeDocuments, Surface, decide
 from .doctypes import (
     FILES_DOCTYPE,
     RESERVED_DOCTYPES,
@@ -50,6 +50,7 @@ __all__ = [
     "FILES_DOCTYPE",
     "RESERVED_DOCTYPES",
     "ROOT_DIR_ID",
+    "SOME_DOCUMENTS",
     "TRASH_DIR_ID",
     "Audience",
     "Budget",
@@ -63,6 +64,7 @@ __all__ = [
     "PermissionDenied",
     "PermissionSet",
     "Rule",
+    "SomeDocuments",
     "Surface",
     "Target",
     "TokenClaims",

@@ -11,7 +11,7 @@ from .errors import InvalidRule
 
 __all__ = ["Budget", "budget_within"]
 
-_FIELDS = ("fuel", "memory_mib", "wall_seconds")
+_FIELDS = ("fuel", "memory_mib", "wall_seconds", "host_calls", "host_bytes")
 
 
 def _check_int(name: str, value: object) -> None:
@@ -25,7 +25,8 @@ def _check_int(name: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class Budget:
-    """Limits per run: `fuel` (wasm instructions), `memory_mib`, `wall_seconds`.
+    """Limits per run: `fuel` (wasm instructions), `memory_mib`, `wall_seconds`, and the
+    host-call budget: `host_calls` (calls) and `host_bytes` (bytes moved through them).
 
     None means "no limit from this budget" (the runtime's own caps still apply).
     """
@@ -33,10 +34,14 @@ class Budget:
     fuel: int | None = None
     memory_mib: int | None = None
     wall_seconds: float | None = None
+    host_calls: int | None = None
+    host_bytes: int | None = None
 
     def __post_init__(self) -> None:
         _check_int("fuel", self.fuel)
         _check_int("memory_mib", self.memory_mib)
+        _check_int("host_calls", self.host_calls)
+        _check_int("host_bytes", self.host_bytes)
         wall = self.wall_seconds
         if wall is not None:
             if isinstance(wall, bool) or not isinstance(wall, int | float):
@@ -47,7 +52,7 @@ class Budget:
 
     @property
     def unlimited(self) -> bool:
-        return self.fuel is None and self.memory_mib is None and self.wall_seconds is None
+        return all(getattr(self, name) is None for name in _FIELDS)
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _FIELDS if getattr(self, name) is not None}
@@ -59,14 +64,9 @@ class Budget:
         unknown = set(data) - set(_FIELDS)
         if unknown:
             raise InvalidRule(
-                f"unknown budget key(s) {sorted(map(str, unknown))}: "
-                "expected fuel, memory_mib, wall_seconds"
+                f"unknown budget key(s) {sorted(map(str, unknown))}: expected " + ", ".join(_FIELDS)
             )
-        return cls(
-            fuel=data.get("fuel"),
-            memory_mib=data.get("memory_mib"),
-            wall_seconds=data.get("wall_seconds"),
-        )
+        return cls(**{name: data.get(name) for name in _FIELDS})
 
 
 def _limit_within(child: float | None, parent: float | None) -> bool:
@@ -84,4 +84,6 @@ def budget_within(child: Budget | None, parent: Budget | None) -> bool:
         _limit_within(c.fuel, parent.fuel)
         and _limit_within(c.memory_mib, parent.memory_mib)
         and _limit_within(c.wall_seconds, parent.wall_seconds)
+        and _limit_within(c.host_calls, parent.host_calls)
+        and _limit_within(c.host_bytes, parent.host_bytes)
     )

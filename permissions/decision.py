@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 from .doctypes import check_readable, check_writable, validate_doctype
 from .errors import InvalidRule, PermissionDenied
@@ -25,7 +25,7 @@ from .sets import PermissionSet
 from .targets import Target
 from .verbs import ALL_VERBS, request_verb
 
-__all__ = ["Decision", "Hidden", "Outcome", "Surface", "decide"]
+__all__ = ["SOME_DOCUMENTS", "Decision", "Hidden", "Outcome", "SomeDocuments", "Surface", "decide"]
 
 Surface = Literal["data", "stack"]
 """Through which door the request comes.
@@ -35,6 +35,20 @@ realtime subscriptions) where cozy-stack's reserved-doctype table applies: some 
 doctypes are invisible there, others read-only. ``"stack"``: a dedicated API of the stack
 (``/files``, WebDAV, ``/jobs``, settings) that manages its own doctype.
 """
+
+
+class SomeDocuments(enum.Enum):
+    """The target of a request-level decision: "at least some documents of the doctype".
+
+    Routes that touch many documents, or one not fetched yet (`_changes`, `_bulk_get`, a read
+    by id), first ask whether the set grants the verb on the doctype at all (DENY, 403,
+    otherwise: nothing leaks, the doctype is no secret), then decide each document on its own.
+    """
+
+    SOME = "some"
+
+
+SOME_DOCUMENTS: Final = SomeDocuments.SOME
 
 
 class Outcome(enum.Enum):
@@ -78,6 +92,21 @@ class Decision:
             raise Hidden(self.verb, self.doctype)
         raise PermissionDenied(self.verb, self.doctype, self.reason)
 
+    def enforce_openly(self) -> None:
+        """Like `enforce`, but ``HIDE`` is refused openly too (`PermissionDenied`).
+
+        For an item whose existence is no secret because the caller names it into being: a
+        new document with an id of its choice, a job for a named worker. Hiding it would
+        protect nothing and answer 404 to a creation.
+        """
+        if self.outcome is Outcome.HIDE:
+            raise PermissionDenied(
+                self.verb,
+                self.doctype,
+                f"no {self.verb} permission on this {self.doctype} document",
+            )
+        self.enforce()
+
 
 def _deny(verb: str, doctype: str, reason: str) -> Decision:
     return Decision(Outcome.DENY, verb, doctype, reason)
@@ -87,7 +116,7 @@ def decide(
     permissions: PermissionSet,
     verb: str,
     doctype: str,
-    target: Target | None = None,
+    target: Target | SomeDocuments | None = None,
     *,
     now: datetime,
     surface: Surface = "data",
@@ -98,10 +127,10 @@ def decide(
     In order: OPTIONS is always allowed and HEAD needs GET; an unknown verb or a malformed
     doctype is denied; on the ``"data"`` surface the reserved-doctype table is applied; an
     expired set is denied; a set with no rule for this verb and doctype at all is denied
-    (the caller knows the doctype exists, nothing leaks); with no `target` the whole doctype
-    must be granted. A target the set does not allow is hidden when the caller may not read
-    `visible` (default: `target` itself; for a new file, pass its parent) and denied when it
-    may, since then the item's existence is no secret.
+    (the caller knows the doctype exists, nothing leaks); `SOME_DOCUMENTS` is then allowed;
+    with no `target` the whole doctype must be granted. A target the set does not allow is
+    hidden when the caller may not read `visible` (default: `target` itself; for a new file,
+    pass its parent) and denied when it may, since then the item's existence is no secret.
     """
     v = request_verb(verb)
     if v == "OPTIONS":
@@ -124,12 +153,15 @@ def decide(
         return _deny(v, doctype, "this permission has expired")
     if not permissions.allows_some(v, doctype):
         return _deny(v, doctype, f"no {v} permission on {doctype}")
+    if target is SOME_DOCUMENTS:
+        return Decision(Outcome.ALLOW, v, doctype)
     if target is None:
         if permissions.allows(v, doctype, None):
             return Decision(Outcome.ALLOW, v, doctype)
         return _deny(
             v, doctype, f"{v} on every {doctype} document needs a permission on the whole doctype"
         )
+    assert not isinstance(target, SomeDocuments)
     if permissions.allows(v, doctype, target):
         return Decision(Outcome.ALLOW, v, doctype)
     if not permissions.allows("GET", doctype, visible if visible is not None else target):

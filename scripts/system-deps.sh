@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian tools the test suites drive as real clients: litmus (WebDAV conformance) and
-# rclone (sync). Installed only when missing and only when we may (root, apt available).
+# rclone (sync); and ffmpeg, which Roost runs for video posters (thumbnails) when present.
+# Installed only when missing and only when we may (root, apt available).
 set -euo pipefail
 missing=()
 command -v litmus >/dev/null 2>&1 || missing+=(litmus)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

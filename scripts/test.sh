@@ -12,6 +12,8 @@ echo "== ruff"
 .venv/bin/ruff format --check "${PACKAGES[@]}" tests bench
 echo "== mypy --strict"
 bash scripts/typecheck.sh
+echo "== import contracts"
+bash scripts/lint-imports.sh
 echo "== pytest"
 set +e
 .venv/bin/pytest "$@"

@@ -4,6 +4,13 @@ Every token- or app-password-authenticated request, and every host call an app m
 appends an entry to the instance's `io.roost.access` doctype. Entries are buffered and
 written in batches (one `_bulk_docs` per instance per second at most), so logging never
 adds a store round trip to a request. The owner reads them at `GET /settings/access-log`.
+
+Writes are bounded per instance: at most `MAX_ENTRIES_PER_MINUTE` entries an instance per
+minute. Past that, entries are counted, not written, and one summary entry ("dropped 1,234
+entries") is written when the next minute opens, so a flood from one instance (an app's
+host calls, a script's requests) can neither grow the log without bound nor slow the store
+for other instances. App runs add one entry per kind of host call, not per call (see
+`roost.appstore.adapters.InstanceAccessLog`).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +31,8 @@ ACCESS_DOCTYPE = "io.roost.access"
 FLUSH_DELAY_SECONDS = 1.0
 MAX_BUFFERED = 500
 MAX_IDS_PER_ENTRY = 20
+MAX_ENTRIES_PER_MINUTE = 600
+WINDOW_SECONDS = 60.0
 
 log = logging.getLogger("roost.access_log")
 
@@ -40,6 +50,8 @@ class AccessEntry:
     egress_host: str | None = None
     path: str | None = None
     status: int | None = None
+    #: How many requests or host calls this entry stands for (aggregated by kind).
+    calls: int = 1
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_doc(self) -> dict[str, Any]:
@@ -54,10 +66,40 @@ class AccessLog:
         self.couch = couch
         self._buffers: dict[str, tuple[Instance, list[dict[str, Any]]]] = {}
         self._flush_task: asyncio.Task[None] | None = None
+        # Per instance: (window start, entries written in it, entries dropped in it).
+        self._windows: dict[str, tuple[float, int, int]] = {}
+
+    def _admit(self, instance: Instance) -> AccessEntry | bool:
+        """Whether one more entry fits this minute; at a new minute, the previous drop summary."""
+        now = time.monotonic()
+        start, written, dropped = self._windows.get(instance.domain, (now, 0, 0))
+        summary: AccessEntry | None = None
+        if now - start >= WINDOW_SECONDS:
+            if dropped:
+                summary = AccessEntry(
+                    principal="stack",
+                    verb="LOG",
+                    doctype=ACCESS_DOCTYPE,
+                    count=dropped,
+                    calls=dropped,
+                    path=f"dropped {dropped:,} entries over the limit of "
+                    f"{MAX_ENTRIES_PER_MINUTE} a minute",
+                )
+            start, written, dropped = now, 0, 0
+        if written >= MAX_ENTRIES_PER_MINUTE:
+            self._windows[instance.domain] = (start, written, dropped + 1)
+            return False
+        self._windows[instance.domain] = (start, written + 1 + (summary is not None), dropped)
+        return summary if summary is not None else True
 
     def record(self, instance: Instance, entry: AccessEntry) -> None:
-        """Buffer an entry; a flush is scheduled on the running loop."""
+        """Buffer an entry (or count it as dropped); a flush is scheduled on the running loop."""
+        admitted = self._admit(instance)
+        if admitted is False:
+            return
         _, buffer = self._buffers.setdefault(instance.domain, (instance, []))
+        if isinstance(admitted, AccessEntry):
+            buffer.append(admitted.to_doc())
         buffer.append(entry.to_doc())
         if len(buffer) >= MAX_BUFFERED or self._flush_task is None or self._flush_task.done():
             self._flush_task = asyncio.get_running_loop().create_task(self._flush_later())

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute
 
 from roost.appstore import on_startup as apps_on_startup
 from roost.config import Config
+from roost.dav import dav_server as build_dav_server
 from roost.services import Services
 from roost.web import (
     access,
@@ -32,6 +33,7 @@ from roost.web import (
     replication,
     settings,
     status,
+    thumbnails,
 )
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
@@ -51,6 +53,7 @@ def route_table() -> list[BaseRoute]:
     routes += access.ROUTES
     routes += settings.ROUTES
     routes += jobs.ROUTES  # /jobs/queue, /jobs/triggers, /jobs/webhooks, /jobs/{id}
+    routes += thumbnails.ROUTES  # /files/{id}/thumbnails/{size} (before files.ROUTES)
     routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage
     routes += dav.ROUTES  # /dav/files/ WebDAV (and OPTIONS / for Windows)
     routes += replication.ROUTES  # /data/{doctype}/_changes… (before data.ROUTES)
@@ -109,4 +112,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = built
+    # WebDAV over the stack's services, through the ports `roost.webdav` declares.
+    app.state.dav_server = build_dav_server(built)
     return app

@@ -43,6 +43,13 @@ class Config:
     apps_max_memory_mib: int = 256
     apps_max_wall_seconds: float = 30.0
     apps_concurrency: int = 2
+    # Most app runs one instance may hold at once (0: apps_concurrency - 1, at least 1).
+    apps_per_instance_concurrency: int = 0
+    # Host-call budget maxima per run (a manifest may ask for less, never more).
+    apps_max_host_calls: int = 100_000
+    apps_max_host_bytes: int = 512 * 1024 * 1024
+    # The largest result or error a run may return.
+    apps_max_output_bytes: int = 1024 * 1024
     # Hosts a connector may reach even though they resolve to loopback/private addresses.
     egress_allow_private: tuple[str, ...] = ()
     # Where file bytes live: "local" (`{data_dir}/files`) or "s3" (an S3-compatible object

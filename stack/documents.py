@@ -1,7 +1,7 @@
 """Typed documents of a doctype in one instance's database: the service behind `/data`.
 
 No HTTP and no permission logic here: callers (the `/data` handlers, the apps host API,
-replication) prepare a document, ask `roost.permissions.check`, then commit it.
+replication) prepare a document, ask `roost.permissions.decide`, then commit it.
 """
 
 from __future__ import annotations
@@ -37,6 +37,22 @@ def _check_id(doc_id: str) -> str:
         # Legal for CouchDB, but clients normalise `/data/x/..` away: unreachable by URL.
         raise BadRequest("'.' and '..' are not document ids")
     return doc_id
+
+
+def _without_type(doctype: str, body: dict[str, Any]) -> dict[str, Any]:
+    """The body without the `_type` that `GET /data/{doctype}/{id}` adds to its answer.
+
+    Clients send back what they read; `_type` is never stored (the doctype is the database),
+    so it is accepted when it names this doctype and refused when it names another.
+    """
+    if "_type" not in body:
+        return body
+    if body["_type"] != doctype:
+        raise BadRequest(
+            f"_type is {body['_type']!r} but this document is written to {doctype}; "
+            "leave _type out or make it match the doctype in the URL"
+        )
+    return {key: value for key, value in body.items() if key != "_type"}
 
 
 class DocumentService:
@@ -85,6 +101,7 @@ class DocumentService:
         """Validate and stamp a new document; nothing is written yet."""
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
+        body = _without_type(doctype, body)
         if doc_id is None:
             reserved = sorted(key for key in body if key.startswith("_"))
             if reserved:
@@ -106,6 +123,7 @@ class DocumentService:
     ) -> JSONDoc:
         if not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object")
+        body = _without_type(doctype, body)
         if body.get("_id", doc_id) != doc_id:
             raise BadRequest("the _id in the body differs from the id in the URL")
         reserved = sorted(

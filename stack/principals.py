@@ -1,7 +1,7 @@
 """Who is asking: the owner (session cookie), a token, or an app password.
 
 `Authenticator.authenticate` is the only place credentials become a `Principal`; the HTTP
-API, WebDAV and replication all call it, then ask `roost.permissions.check`.
+API, WebDAV and replication all call it, then ask `roost.permissions.decide`.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from roost.principals import Authenticator
 from roost.realtime import RealtimeAuth, RealtimeHub, RealtimeLimits
 from roost.replication import ReplicationService
 from roost.sessions import SessionService
+from roost.thumbnails import FileEvents, ThumbnailService
 from roost.tokens import TokenService
 from roost.vfs import VFS
 from roost.vfs.blob_config import blob_store_for
@@ -46,6 +47,7 @@ class Services:
     metrics: Metrics
     jobs: JobService
     apps: AppService
+    thumbnails: ThumbnailService
     realtime: RealtimeHub
     realtime_auth: RealtimeAuth
     # How often the embedded store was restarted (always 0 with an external CouchDB).
@@ -72,6 +74,9 @@ class Services:
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
+        thumbnails = ThumbnailService(vfs, jobs)
+        thumbnails.attach_jobs()
+        vfs.listeners.append(FileEvents(jobs, thumbnails))
         # Credentials are re-checked twice per cache window: a revoked token's socket
         # closes within 1.5 x cache_ttl_seconds.
         realtime_limits = RealtimeLimits(revalidate_seconds=max(config.cache_ttl_seconds / 2, 0.1))
@@ -95,6 +100,7 @@ class Services:
             metrics=Metrics(),
             jobs=jobs,
             apps=apps,
+            thumbnails=thumbnails,
             # Its own connection pool: one longpoll per followed database.
             realtime=RealtimeHub(
                 CouchClient(
@@ -115,5 +121,6 @@ class Services:
         await self.realtime.aclose()
         await self.realtime.couch.aclose()
         await self.jobs.aclose()
+        await self.thumbnails.aclose()
         await self.access_log.aclose()
         await self.couch.aclose()

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from roost.errors import BadRequest
+from .errors import BadRequest
 
 DAV: Final = "DAV:"
 MS_NS: Final = "urn:schemas-microsoft-com:"
@@ -207,12 +207,4 @@ def propstat(props: list[str], status: int) -> str:
     return (
         f"<D:propstat><D:prop>{''.join(props)}</D:prop>"
         f"<D:status>{status_line(status)}</D:status></D:propstat>"
-    )
-
-
-def error_body(condition: str) -> str:
-    """An RFC 4918 §16 error body naming a precondition (`propfind-finite-depth`…)."""
-    return (
-        '<?xml version="1.0" encoding="utf-8"?>\n'
-        f'<D:error xmlns:D="DAV:"><D:{condition}/></D:error>'
     )

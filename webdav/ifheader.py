@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from roost.errors import BadRequest
+from .errors import BadRequest
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,24 @@ spelling (`%2e%2e`) is refused instead of being resolved.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
-from roost.errors import BadRequest
-from roost.vfs import InvalidName, normalize_name
+from .errors import BadRequest, DavError
+from .ports import InvalidInput
 
 PREFIX = "/dav/files"
 
+Normalize = Callable[[str], str]
+"""The tree's name rule: a segment's canonical form, or `InvalidInput`."""
 
-class OutsideNamespace(BadRequest):
-    """A Destination (or If tag) that is not a URL of this WebDAV tree on this host."""
 
-    status = 502
-    error = "bad_gateway"
+class OutsideNamespace(DavError):
+    """A Destination (or If tag) that is not a URL of this WebDAV tree on this host (502)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(502, reason)
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def href_for(segments: tuple[str, ...] | list[str], *, collection: bool) -> str:
     return f"{PREFIX}/{encoded}/" if collection else f"{PREFIX}/{encoded}"
 
 
-def parse_raw_path(raw: str) -> DavPath:
+def parse_raw_path(raw: str, normalize: Normalize) -> DavPath:
     """`/dav/files/a%20b/c/` → DavPath(("a b", "c"), trailing_slash=True), or BadRequest."""
     if "#" in raw:
         raise BadRequest("a request URL may not carry a fragment")
@@ -87,13 +91,15 @@ def parse_raw_path(raw: str) -> DavPath:
         if segment in (".", ".."):
             raise BadRequest("'.' and '..' are not allowed in paths")
         try:
-            segments.append(normalize_name(segment))
-        except InvalidName as error:
+            segments.append(normalize(segment))
+        except InvalidInput as error:
             raise BadRequest(f"invalid path segment: {error.reason}") from None
     return DavPath(tuple(segments), rest.endswith("/") or rest == "")
 
 
-def parse_destination(header: str, request_host: str, request_scheme: str) -> DavPath:
+def parse_destination(
+    header: str, request_host: str, request_scheme: str, normalize: Normalize
+) -> DavPath:
     """The Destination header as a path of this tree, or OutsideNamespace (502)."""
     header = header.strip()
     if not header:
@@ -106,4 +112,4 @@ def parse_destination(header: str, request_host: str, request_scheme: str) -> Da
             raise OutsideNamespace("the Destination is on another server")
     if parts.query:
         raise BadRequest("the Destination may not have a query")
-    return parse_raw_path(parts.path)
+    return parse_raw_path(parts.path, normalize)

@@ -230,14 +230,50 @@ class InstanceNotifier:
         return {"id": saved["_id"]}
 
 
+#: Access-log entries one run may write (its host calls are already aggregated by kind).
+MAX_ENTRIES_PER_RUN = 20
+
+
+def _describe(e: AccessEntry) -> str:
+    what = f"{e.interface}.{e.function}"
+    if not e.allowed:
+        target = f" of {e.doctype}" if e.doctype else ""
+        return f"{what}: refused {e.calls:,} call(s){target} ({e.error})"
+    suffix = f" ({e.error})" if e.error else ""
+    return f"{what}: {e.calls:,} call(s){suffix}"
+
+
 class InstanceAccessLog:
-    """AccessLogSink: one ``io.roost.access`` entry per host call, refusals included."""
+    """AccessLogSink: one ``io.roost.access`` entry per run and kind of host call.
+
+    A run's calls arrive aggregated (a flood of 49,213 refused reads is one entry saying
+    so); past ``MAX_ENTRIES_PER_RUN`` kinds the rest are folded into one more entry.
+    """
 
     def __init__(self, access_log: AccessLog, instance: Instance) -> None:
         self.access_log = access_log
         self.instance = instance
 
     async def record(self, entries: Sequence[AccessEntry]) -> None:
+        entries = list(entries)
+        if len(entries) > MAX_ENTRIES_PER_RUN:
+            rest = entries[MAX_ENTRIES_PER_RUN - 1 :]
+            first = rest[0]
+            folded = AccessEntry(
+                at=first.at,
+                app=first.app,
+                interface="*",
+                function="*",
+                verb="*",
+                doctype="",
+                allowed=all(e.allowed for e in rest),
+                count=sum(e.count for e in rest),
+                bytes=sum(e.bytes for e in rest),
+                error=f"{len(rest)} more kinds of call",
+                job_id=first.job_id,
+                calls=sum(e.calls for e in rest),
+            )
+            entries = [*entries[: MAX_ENTRIES_PER_RUN - 1], folded]
         for e in entries:
             status = 200 if e.error is None else (403 if not e.allowed else 400)
             if e.error == "not_found" and e.allowed:
@@ -251,12 +287,11 @@ class InstanceAccessLog:
                     app=e.app,
                     ids=list(e.ids),
                     count=e.count,
+                    calls=e.calls,
                     bytes_out=e.bytes if e.interface != "http" else 0,
                     bytes_in=e.bytes if e.interface == "http" else 0,
                     egress_host=e.egress_host,
-                    path=f"{e.interface}.{e.function}"
-                    + (f" ({e.error})" if e.error else "")
-                    + (f" job {e.job_id}" if e.job_id else ""),
+                    path=_describe(e) + (f" job {e.job_id}" if e.job_id else ""),
                     status=status,
                 ),
             )

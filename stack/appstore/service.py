@@ -18,10 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,8 @@ from roost.appstore.adapters import (
     InstanceNotifier,
     VfsFileService,
 )
+from roost.appstore.installer import AppInstaller
+from roost.appstore.runs import describe_run, job_result, safe_text
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.documents import DocumentService
@@ -52,7 +53,7 @@ from roost.tokens import TokenService
 from roost.types import JSONDoc
 from roost.vfs import VFS
 
-__all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp"]
+__all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp", "describe_run"]
 
 APPS_DOCTYPE = "io.cozy.apps"
 KONNECTORS_DOCTYPE = "io.cozy.konnectors"
@@ -133,20 +134,6 @@ def app_doc_id(manifest_type: str, slug: str) -> str:
     return f"{doctype}/{slug}"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class AppService:
     def __init__(
         self,
@@ -178,6 +165,11 @@ class AppService:
             default_wall_seconds=min(
                 OperatorLimits().default_wall_seconds, config.apps_max_wall_seconds
             ),
+            max_host_calls=config.apps_max_host_calls,
+            max_host_bytes=config.apps_max_host_bytes,
+            default_host_calls=min(OperatorLimits().default_host_calls, config.apps_max_host_calls),
+            default_host_bytes=min(OperatorLimits().default_host_bytes, config.apps_max_host_bytes),
+            max_output_bytes=config.apps_max_output_bytes,
         )
         self.egress = EgressFetcher(
             EgressPolicy(
@@ -194,8 +186,16 @@ class AppService:
                 self.config.cache_dir / "apps",
                 limits=self.limits,
                 max_concurrency=max(1, self.config.apps_concurrency),
+                per_tenant_concurrency=self.per_instance_concurrency,
             )
         return self._runtime
+
+    @property
+    def per_instance_concurrency(self) -> int:
+        """Slots one instance's apps may hold: never all of them when there are several."""
+        total = max(1, self.config.apps_concurrency)
+        asked = self.config.apps_per_instance_concurrency
+        return max(1, min(asked, total) if asked > 0 else total - 1)
 
     def wasm_path(self, sha256: str) -> Path:
         return self.root / "wasm" / f"{sha256}.wasm"
@@ -212,6 +212,7 @@ class AppService:
             concurrency=max(1, self.config.apps_concurrency),
             timeout_seconds=self.config.apps_max_wall_seconds + 30,
             max_attempts=3,
+            per_instance=self.per_instance_concurrency,
         )
 
     async def ensure_compiled(self) -> int:
@@ -260,10 +261,14 @@ class AppService:
 
     # -- install ------------------------------------------------------
     async def read(self, source: str | os.PathLike[str] | bytes) -> AppPackage:
+        """The package, its manifest checked whole (triggers with the jobs grammar), so a
+        package that could never install is refused before the consent page."""
         try:
-            return await asyncio.to_thread(read_package, source)
+            package = await asyncio.to_thread(read_package, source)
         except (PackageError, ManifestError) as exc:
             raise BadRequest(str(exc)) from None
+        AppInstaller.check_manifest(package.manifest)
+        return package
 
     async def prepare(self, package: AppPackage) -> PreparedApp:
         """Validate and compile (seconds for a Python app; once per wasm and engine)."""
@@ -278,82 +283,9 @@ class AppService:
     async def install(
         self, instance: Instance, package: AppPackage, *, consent: bool
     ) -> InstalledApp:
-        """Install or upgrade. Without ``consent``, refuses anything needing it."""
-        manifest = package.manifest
-        existing = await self.get_or_none(instance, manifest.slug)
-        if existing is not None and existing.type != manifest.type:
-            raise BadRequest(f"{manifest.slug} is installed as a {existing.type}")
-        new_grant = manifest.grant()
-        if not consent:
-            if existing is None:
-                raise ConsentRequired(manifest, manifest.describe(), upgrade=False)
-            old_grant = await self.permission_docs.load_set(instance, existing.permission_id)
-            if old_grant is None or not new_grant.is_subset_of(old_grant):
-                raise ConsentRequired(manifest, manifest.describe(), upgrade=True)
-        prepared = await self.prepare(package)
-        sha = prepared.wasm_sha256
-        if not self.wasm_path(sha).is_file():
-            await asyncio.to_thread(_write_atomic, self.wasm_path(sha), package.wasm)
-        for rel, data in package.ui.items():
-            target = self.ui_dir(sha) / rel
-            if not target.is_file():
-                await asyncio.to_thread(_write_atomic, target, data)
-        now = datetime.now(UTC).isoformat()
-        doc_id = app_doc_id(manifest.type, manifest.slug)
-        kind = "konnector" if manifest.is_konnector else "app"
-        if existing is not None:
-            perm = await self.permission_docs.get(instance, existing.permission_id)
-            if perm is not None:
-                perm = dict(perm)
-                perm["permissions"] = new_grant.to_json()
-                perm["updated_at"] = now
-                await self.permission_docs.update(instance, perm)
-                permission_id = existing.permission_id
-            else:
-                permission_id = (
-                    await self.permission_docs.create(instance, kind, new_grant, source_id=doc_id)
-                )["_id"]
-        else:
-            permission_id = (
-                await self.permission_docs.create(instance, kind, new_grant, source_id=doc_id)
-            )["_id"]
-        doc: JSONDoc = dict(existing.doc) if existing is not None else {"_id": doc_id}
-        doc.update(
-            slug=manifest.slug,
-            name=manifest.name,
-            version=manifest.version,
-            type=manifest.type,
-            state="ready",
-            manifest=manifest.to_json(),
-            wasm_sha256=sha,
-            permissions_id=permission_id,
-            budget={
-                "fuel": prepared.budget.fuel,
-                "memory_mib": prepared.budget.memory_mib,
-                "wall_seconds": prepared.budget.wall_seconds,
-            },
-            uses_wasi=prepared.compiled.uses_wasi,
-            has_ui=bool(package.ui),
-            updated_at=now,
-        )
-        doc.setdefault("installed_at", now)
-        await self.couch.put_doc(instance.db(manifest.doctype), doc)
-        app = InstalledApp(doc)
-        await self._sync_triggers(instance, app)
-        return app
-
-    async def _sync_triggers(self, instance: Instance, app: InstalledApp) -> None:
-        if self.jobs is None:
-            return
-        await self._delete_triggers(instance, app.slug)
-        for spec in app.manifest.triggers:
-            await self.jobs.create_trigger(
-                instance,
-                type=spec.type,
-                arguments=spec.arguments,
-                worker=APP_WORKER,
-                message={"slug": app.slug, "input": {}},
-            )
+        """Install or upgrade, all or nothing (`roost.appstore.installer`). Without
+        ``consent``, refuses anything needing it."""
+        return await AppInstaller(self).install(instance, package, consent=consent)
 
     async def _delete_triggers(self, instance: Instance, slug: str) -> None:
         if self.jobs is None:
@@ -452,6 +384,7 @@ class AppService:
             services=self.services_for(instance),
             budget=budget,
             job_id=job_id,
+            tenant=instance.domain,
         )
 
     async def run_job(self, instance: Instance, job: Any) -> dict[str, Any]:
@@ -470,30 +403,7 @@ class AppService:
             lines.append(
                 f"[run] {'ok' if result.ok else result.reason}: fuel {result.fuel_used}, "
                 f"{result.wall_seconds * 1000:.1f} ms"
+                + (f"; budget hit: {', '.join(result.marks)}" if result.marks else "")
             )
-            await self.jobs.append_log(instance, job.id, lines)
-        if not result.ok:
-            raise RuntimeError(f"{slug}: {result.reason}: {result.error}")
-        return {"slug": slug, "output": _json_or_text(result.output)}
-
-
-def _json_or_text(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def describe_run(result: RunResult) -> dict[str, Any]:
-    """The JSON answer of ``POST /apps/{slug}/run``."""
-    return {
-        "ok": result.ok,
-        "output": _json_or_text(result.output),
-        "error": _json_or_text(result.error),
-        "reason": result.reason,
-        "fuel_used": result.fuel_used,
-        "wall_ms": round(result.wall_seconds * 1000, 3),
-        "log": [line.to_json() for line in result.log],
-    }
+            await self.jobs.append_log(instance, job.id, [safe_text(line) for line in lines])
+        return job_result(slug, result)

@@ -8,7 +8,7 @@ docs/api/jobs.md for the HTTP API and the guarantees.
 from roost.jobs.errors import InvalidTrigger, UnknownWorker
 from roost.jobs.job import DONE, ERRORED, JOB_STATES, JOBS_DOCTYPE, QUEUED, RUNNING, JobDoc
 from roost.jobs.service import JobService
-from roost.jobs.trigger import TRIGGER_TYPES, TRIGGERS_DOCTYPE, TriggerDoc
+from roost.jobs.trigger import TRIGGER_TYPES, TRIGGERS_DOCTYPE, TriggerDoc, trigger_problem
 from roost.jobs.workers import JobHandler
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "JobService",
     "TriggerDoc",
     "UnknownWorker",
+    "trigger_problem",
 ]

@@ -32,13 +32,26 @@ from roost.jobs.job import (
 )
 from roost.jobs.store import Doc, JobStore
 from roost.jobs.times import format_time, utc_now
+from roost.jobs.trigger import TRIGGERS_DOCTYPE
 from roost.jobs.workers import WorkerSpec
 
 log = logging.getLogger("roost.jobs")
 
+# A trigger whose runs hit their budget waits this long, doubling per failure, capped.
+TRIGGER_BACKOFF_SECONDS = 60.0
+MAX_TRIGGER_BACKOFF_SECONDS = 24 * 3600.0
+
 # Writing an outcome is retried this often (one second apart) while the store is down;
 # after that the claim lapses and the job runs again somewhere.
 _FINISH_RETRIES = 10
+
+
+class BudgetHit(Exception):
+    """Raised by a handler whose work hit a resource budget: retrying would hit it again.
+
+    The job fails at once (no retry) and its trigger, if any, is backed off and marked
+    failing until a run succeeds.
+    """
 
 
 @dataclass(frozen=True)
@@ -46,10 +59,20 @@ class _Outcome:
     ok: bool
     result: Any = None
     error: str | None = None
+    budget_hit: bool = False
+
+
+def _safe_text(text: str) -> str:
+    """A lone surrogate cannot be stored or rendered as UTF-8: replace it."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def trigger_backoff(failures: int) -> float:
+    return min(TRIGGER_BACKOFF_SECONDS * 2.0 ** min(failures - 1, 32), MAX_TRIGGER_BACKOFF_SECONDS)
 
 
 def _describe(error: BaseException) -> str:
-    text = str(error).strip()
+    text = _safe_text(str(error).strip())[:2000]
     name = type(error).__name__
     return f"{name}: {text}" if text else name
 
@@ -68,21 +91,27 @@ class JobRunner:
         self.lease_seconds = lease_seconds
         self._in_flight: dict[str, int] = defaultdict(int)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Per (worker, instance): one instance may not hold every slot of a worker.
+        self._per_instance: dict[tuple[str, str], int] = defaultdict(int)
 
     @property
     def running(self) -> int:
         return len(self._tasks)
 
-    def _free_slots(self) -> dict[str, int]:
+    def _instance_full(self, spec: WorkerSpec, instance: Instance) -> bool:
+        cap = spec.per_instance
+        return cap is not None and self._per_instance[(spec.name, instance.domain)] >= cap
+
+    def _free_slots(self, instance: Instance) -> dict[str, int]:
         return {
             name: spec.concurrency - self._in_flight[name]
             for name, spec in self.workers.items()
-            if self._in_flight[name] < spec.concurrency
+            if self._in_flight[name] < spec.concurrency and not self._instance_full(spec, instance)
         }
 
     async def claim_due(self, instance: Instance) -> int:
         """Claim and start what this instance has due, within the free slots; how many."""
-        free = self._free_slots()
+        free = self._free_slots(instance)
         if not free:
             return 0
         docs = await self.store.due(
@@ -99,21 +128,27 @@ class JobRunner:
             spec = self.workers.get(str(doc.get("worker")))
             if spec is None or self._in_flight[spec.name] >= spec.concurrency:
                 continue
+            if self._instance_full(spec, instance):
+                continue
             # Reserve the slot before awaiting, so concurrent instance polls cannot overfill it.
-            self._in_flight[spec.name] += 1
+            self._take(spec, instance, 1)
             try:
                 claimed = await self._claim(instance, doc, spec)
             except BaseException:
-                self._in_flight[spec.name] -= 1
+                self._take(spec, instance, -1)
                 raise
             if claimed is None:
-                self._in_flight[spec.name] -= 1
+                self._take(spec, instance, -1)
                 continue
             task = asyncio.get_running_loop().create_task(self._run(instance, claimed, spec))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
         return started
+
+    def _take(self, spec: WorkerSpec, instance: Instance, delta: int) -> None:
+        self._in_flight[spec.name] += delta
+        self._per_instance[(spec.name, instance.domain)] += delta
 
     async def _claim(self, instance: Instance, doc: Doc, spec: WorkerSpec) -> Doc | None:
         now = utc_now()
@@ -179,7 +214,7 @@ class JobRunner:
             await self._finish(instance, job, spec, outcome)
         finally:
             heartbeat.cancel()
-            self._in_flight[spec.name] -= 1
+            self._take(spec, instance, -1)
 
     async def _execute(self, instance: Instance, job: JobDoc, spec: WorkerSpec) -> _Outcome:
         try:
@@ -190,11 +225,14 @@ class JobRunner:
             return _Outcome(False, error=f"timed out after {spec.timeout_seconds:g} s")
         except asyncio.CancelledError:
             raise
+        except BudgetHit as error:
+            return _Outcome(False, error=_describe(error), budget_hit=True)
         except Exception as error:
             return _Outcome(False, error=_describe(error))
         try:
-            json.dumps(result, allow_nan=False)
-        except (TypeError, ValueError) as error:
+            # ensure_ascii=False: a lone surrogate fails here, not later when the job is shown.
+            json.dumps(result, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except (TypeError, ValueError, RecursionError) as error:
             return _Outcome(False, error=f"the worker's result is not JSON: {error}")
         return _Outcome(True, result=result)
 
@@ -214,6 +252,15 @@ class JobRunner:
                 doc["result"] = outcome.result
                 doc["error"] = None
                 append_log_lines(doc, now_text, [f"attempt {attempt} done"])
+            elif outcome.budget_hit:
+                _finish_fields(doc, now_text, state=ERRORED)
+                doc["error"] = outcome.error
+                doc["budget_hit"] = True
+                append_log_lines(
+                    doc,
+                    now_text,
+                    [f"attempt {attempt} hit its budget: {outcome.error}; not retried"],
+                )
             elif attempt < max_attempts:
                 delay = spec.backoff(attempt)
                 doc.update(
@@ -243,6 +290,9 @@ class JobRunner:
                         "job claim lost before its outcome was written",
                         extra={"fields": {"job": job.id, "domain": instance.domain}},
                     )
+                    return
+                if job.trigger_id and (outcome.ok or outcome.budget_hit):
+                    await self._mark_trigger(instance, job.trigger_id, outcome)
                 return
             except NotFound:
                 return  # deleted meanwhile
@@ -251,6 +301,31 @@ class JobRunner:
                     "cannot record a job outcome yet", extra={"fields": {"error": str(error)}}
                 )
                 await asyncio.sleep(1.0)
+
+    async def _mark_trigger(self, instance: Instance, trigger_id: str, outcome: _Outcome) -> None:
+        """Back a trigger off while its runs hit budgets; clear the mark on a success."""
+
+        def mark(doc: Doc) -> bool:
+            now = utc_now()
+            if outcome.ok:
+                if not doc.get("budget_failures"):
+                    return False
+                for key in ("budget_failures", "backoff_until", "failing"):
+                    doc.pop(key, None)
+                return True
+            failures = int(doc.get("budget_failures", 0)) + 1
+            delay = trigger_backoff(failures)
+            doc.update(
+                budget_failures=failures,
+                backoff_until=format_time(now + timedelta(seconds=delay)),
+                failing=f"its last {failures} run(s) hit a budget: {outcome.error}"[:500],
+            )
+            return True
+
+        try:
+            await self.store.update(instance, TRIGGERS_DOCTYPE, trigger_id, mark)
+        except (NotFound, RoostError) as error:
+            log.warning("cannot mark a trigger", extra={"fields": {"error": str(error)}})
 
     async def _heartbeat(self, instance: Instance, job_id: str, attempt: int) -> None:
         interval = self.lease_seconds / 3

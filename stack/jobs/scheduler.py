@@ -120,7 +120,16 @@ class TriggerScheduler:
             await self._write_back(instance, doc)
             return None
         job_id = occurrence_job_id(trigger.id, due_text)
-        job = await self.queue(instance, trigger, dict(trigger.message), job_id=job_id)
+        backoff_until = str(doc.get("backoff_until") or "")
+        job: JobDoc | None = None
+        if backoff_until > format_time(now):
+            # Its runs keep hitting their budget: skip occurrences until the backoff ends.
+            log.info(
+                "trigger backed off: occurrence skipped",
+                extra={"fields": {"trigger": trigger.id, "until": backoff_until}},
+            )
+        else:
+            job = await self.queue(instance, trigger, dict(trigger.message), job_id=job_id)
         following = schedule.following(due, now)
         if following is None:
             try:
@@ -128,11 +137,9 @@ class TriggerScheduler:
             except (Conflict, NotFound):
                 pass  # another process fired it first, or its owner deleted it
         else:
-            doc.update(
-                next_run_at=format_time(following),
-                last_run_at=format_time(now),
-                last_job_id=job_id,
-            )
+            doc["next_run_at"] = format_time(following)
+            if job is not None:
+                doc.update(last_run_at=format_time(now), last_job_id=job_id)
             await self._write_back(instance, doc)
         return job
 
@@ -185,7 +192,10 @@ class TriggerScheduler:
     ) -> list[JobDoc]:
         triggers = await self._event_triggers(instance)
         queued: list[JobDoc] = []
+        now_text = format_time(utc_now())
         for trigger in triggers.matching(doctype, verb, doc):
+            if trigger.backoff_until and trigger.backoff_until > now_text:
+                continue  # its runs keep hitting their budget: skipped until the backoff ends
             message = {
                 **trigger.message,
                 "event": {"doctype": doctype, "verb": verb, "doc": dict(doc)},

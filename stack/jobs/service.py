@@ -97,6 +97,7 @@ class JobService:
         timeout_seconds: float = 60.0,
         max_attempts: int = 3,
         backoff_seconds: float = 2.0,
+        per_instance: int | None = None,
     ) -> None:
         """Run jobs of worker `name` in this process with `handler` (replaces an earlier one)."""
         self._workers[name] = WorkerSpec(
@@ -106,6 +107,7 @@ class JobService:
             timeout_seconds=timeout_seconds,
             max_attempts=max_attempts,
             backoff_seconds=backoff_seconds,
+            per_instance=per_instance,
         )
         self._poke()
 
@@ -199,7 +201,11 @@ class JobService:
         arguments: str,
         worker: str,
         message: Mapping[str, Any] | None = None,
+        *,
+        trigger_id: str | None = None,
     ) -> TriggerDoc:
+        """A new trigger; `trigger_id` (for the stack's own triggers) makes it Conflict
+        when it exists already, so processes that create it at once make one."""
         if not isinstance(type, str) or not isinstance(arguments, str):
             raise BadRequest("a trigger's type and arguments are strings")
         validate_trigger(type, arguments)
@@ -210,7 +216,7 @@ class JobService:
         now = utc_now()
         doc: Doc = {
             # The id is the webhook's only secret: 128 random bits.
-            "_id": secrets.token_hex(16),
+            "_id": trigger_id or secrets.token_hex(16),
             "type": type,
             "arguments": arguments.strip(),
             "worker": worker,
@@ -220,6 +226,26 @@ class JobService:
         trigger = TriggerDoc.from_doc(doc)
         if trigger.is_time_based:
             doc["next_run_at"] = format_time(trigger.schedule().first(now))
+        await self._store.create(instance, TRIGGERS_DOCTYPE, doc)
+        self._scheduler.forget(instance)
+        self._touch(instance)
+        return TriggerDoc.from_doc(doc)
+
+    async def restore_trigger(self, instance: Instance, trigger: TriggerDoc) -> TriggerDoc:
+        """Write back a trigger deleted a moment ago, under its own id and with its own schedule
+        (an app install undoing its changes). A webhook keeps its URL, its only secret."""
+        doc: Doc = {
+            "_id": trigger.id,
+            "type": trigger.type,
+            "arguments": trigger.arguments,
+            "worker": trigger.worker,
+            "message": dict(trigger.message),
+            "created_at": trigger.created_at,
+        }
+        for name in ("next_run_at", "last_run_at", "last_job_id"):
+            value = getattr(trigger, name)
+            if value is not None:
+                doc[name] = value
         await self._store.create(instance, TRIGGERS_DOCTYPE, doc)
         self._scheduler.forget(instance)
         self._touch(instance)

@@ -32,6 +32,9 @@ class TriggerDoc:
     next_run_at: str | None = None
     last_run_at: str | None = None
     last_job_id: str | None = None
+    #: Set while its runs keep hitting a budget: why, and until when occurrences are skipped.
+    failing: str | None = None
+    backoff_until: str | None = None
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> TriggerDoc:
@@ -47,6 +50,8 @@ class TriggerDoc:
             next_run_at=doc.get("next_run_at"),
             last_run_at=doc.get("last_run_at"),
             last_job_id=doc.get("last_job_id"),
+            failing=doc.get("failing"),
+            backoff_until=doc.get("backoff_until"),
         )
 
     @property
@@ -75,6 +80,8 @@ class TriggerDoc:
             "last_run_at": self.last_run_at,
             "last_job_id": self.last_job_id,
         }
+        if self.failing:
+            body.update(state="failing", failing=self.failing, backoff_until=self.backoff_until)
         if self.type == "@webhook":
             body["webhook"] = f"/jobs/webhooks/{self.id}"
         return body
@@ -90,3 +97,16 @@ def validate_trigger(kind: str, arguments: str) -> None:
         parse_event_rules(arguments)
     elif arguments.strip():
         raise InvalidTrigger("@webhook takes no arguments")
+
+
+def trigger_problem(kind: str, arguments: str) -> str | None:
+    """Why `kind` and `arguments` make no valid trigger, or None: the one trigger grammar.
+
+    `roost.apps` takes it as its `TriggerGrammar` port, so a manifest and `POST /jobs/triggers`
+    get the same answer for every trigger.
+    """
+    try:
+        validate_trigger(kind, arguments)
+    except InvalidTrigger as error:
+        return error.reason
+    return None

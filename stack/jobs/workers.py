@@ -36,6 +36,8 @@ class WorkerSpec:
     timeout_seconds: float = 60.0
     max_attempts: int = 3
     backoff_seconds: float = 2.0
+    #: Most jobs of this worker one instance may run at once (None: no cap of its own).
+    per_instance: int | None = None
 
     def __post_init__(self) -> None:
         validate_worker_name(self.name)

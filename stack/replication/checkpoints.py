@@ -6,6 +6,13 @@ progress. Roost stores each under `_local/roost-{namespace}-{id}`, the namespace
 hash of who writes it: the OAuth client (its checkpoints survive token refreshes), the app
 password, the token's permission document, or the owner. A credential never reads or
 writes another's checkpoints.
+
+Revisions are checked by Roost, the same on every store: Apache CouchDB takes any `_rev` on
+a `_local` document (it keeps no history for them), PouchDB Server checks it. A write that
+updates a checkpoint names its current `_rev`, a write without `_rev` creates one, and
+anything else is a 409 conflict; a DELETE with a stale `_rev` is a 409 too. Replicators
+(PouchDB's and CouchDB's) read their checkpoint before writing it, so they always send the
+current revision.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import hashlib
 from typing import Any
 
 from roost.couch import CouchClient, quote_db, quote_doc_id
-from roost.errors import BadRequest, NotFound
+from roost.errors import BadRequest, Conflict, NotFound
 from roost.principals import Principal
 from roost.types import JSONDoc
 
@@ -63,16 +70,32 @@ class Checkpoints:
             raise BadRequest("the body must be a JSON object")
         if "_id" in body and body["_id"] != _PREFIX + local_id:
             raise BadRequest("the _id in the body differs from the id in the URL")
+        current = await self._current_rev(db, principal, local_id)
+        sent = body.get("_rev")
+        if sent != current:
+            if current is None:
+                raise Conflict("Document update conflict: no such _local document; omit _rev")
+            raise Conflict("Document update conflict: the revision is stale")
         doc = {**body, "_id": self.stored_id(principal, local_id)}
         rev = await self.couch.put_doc(db, doc)
         return {"ok": True, "id": _PREFIX + local_id, "rev": rev}
 
+    async def _current_rev(self, db: str, principal: Principal, local_id: str) -> str | None:
+        try:
+            current = await self.couch.json_request("GET", self._path(db, principal, local_id))
+        except NotFound:
+            return None
+        return str(current["_rev"])
+
     async def delete(
         self, db: str, principal: Principal, local_id: str, rev: str | None
     ) -> JSONDoc:
-        if not rev:
-            current = await self.couch.json_request("GET", self._path(db, principal, local_id))
-            rev = str(current["_rev"])
+        current = await self._current_rev(db, principal, local_id)
+        if current is None:
+            raise NotFound("missing")
+        if rev and rev != current:
+            raise Conflict("Document update conflict: the revision is stale")
+        rev = current
         try:
             result = await self.couch.json_request(
                 "DELETE", self._path(db, principal, local_id), params={"rev": rev}

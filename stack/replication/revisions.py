@@ -10,6 +10,7 @@ is withheld from restricted tokens.
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -65,19 +66,46 @@ class Revisions:
         self.couch = couch
 
     async def revs_diff(self, db: str, scope: Scope, wanted: Mapping[str, list[str]]) -> JSONDoc:
+        """The store's `_revs_diff`; for a restricted reader, an id whose current revision it
+        may not read (and never could) answers what an id the store never saw answers, and
+        `possible_ancestors` (real revision ids) is withheld."""
         if not wanted:
             return {}
+        hidden = set() if scope.whole else await self._hidden_ids(db, scope, wanted)
+        # The store itself answers for a hidden id, asked about under an id no document has:
+        # the answer is then the store's own for a missing id, whatever its quirks.
+        probes = {doc_id: f"{doc_id}~{secrets.token_hex(16)}" for doc_id in hidden}
+        asked = {probes.get(doc_id, doc_id): revs for doc_id, revs in wanted.items()}
         try:
-            answer: JSONDoc = await self.couch.json_request(
-                "POST", f"/{quote_db(db)}/_revs_diff", json_body=dict(wanted)
+            stored: JSONDoc = await self.couch.json_request(
+                "POST", f"/{quote_db(db)}/_revs_diff", json_body=asked
             )
         except NotFound:
             return {doc_id: {"missing": revs} for doc_id, revs in wanted.items() if revs}
-        if not scope.whole:
-            for entry in answer.values():
-                if isinstance(entry, dict):
-                    entry.pop("possible_ancestors", None)
+        answer: JSONDoc = {}
+        for doc_id in wanted:
+            entry = stored.get(probes.get(doc_id, doc_id))
+            if entry is None:
+                continue
+            if not scope.whole and isinstance(entry, dict):
+                entry.pop("possible_ancestors", None)
+            answer[doc_id] = entry
         return answer
+
+    async def _hidden_ids(self, db: str, scope: Scope, wanted: Mapping[str, list[str]]) -> set[str]:
+        """The ids whose winning revision `scope` may not read and whose document was never in
+        it. A document that left the scope stays known to the device (it received a deletion
+        stub), so its revisions are answered truthfully."""
+        ids = {doc_id for doc_id, revs in wanted.items() if revs}
+        if not ids:
+            return set()
+        winners = await self._winners(db, ids)
+        unreadable = [doc for doc in winners.values() if not scope.readable(doc)]
+        if not unreadable:
+            return set()
+        candidates = [(doc["_id"], str(doc["_rev"]), None) for doc in unreadable]
+        left = await once_readable(self.couch, db, scope, candidates)
+        return {doc_id for doc_id, rev, _ in candidates if (doc_id, rev) not in left}
 
     async def bulk_get_stream(
         self, db: str, docs: list[JSONDoc], *, revs: bool, latest: bool, attachments: bool
@@ -119,10 +147,13 @@ class Revisions:
             self.couch, db, docs, revs=True, latest=latest, attachments=attachments
         )
         results: list[JSONDoc] = []
+        requests: list[JSONDoc] = []
+        # PouchDB Server answers repeated ids once; CouchDB once per request.
         for request, item in zip(docs, found.get("results", []), strict=False):
             entries = [self._normalise(request, entry) for entry in item.get("docs", [])]
             results.append({"id": request["id"], "docs": entries})
-        await self._apply_scope(db, scope, results, revs=revs)
+            requests.append(request)
+        await self._apply_scope(db, scope, results, requests, revs=revs)
         return {"results": results}
 
     async def open_revs(
@@ -135,28 +166,48 @@ class Revisions:
         revs: bool,
         latest: bool,
     ) -> list[JSONDoc]:
-        """`GET /{id}?open_revs=…` as a JSON list; 404 when nothing is visible."""
+        """`GET /{id}?open_revs=…` as a JSON list. For a restricted reader a leaf it may not
+        see is left out (`all`) or answered `missing` (a list), and when nothing is visible
+        the answer is the store's own for an id it does not hold."""
+        params = {"open_revs": wanted, "revs": revs or not scope.whole, "latest": latest or None}
+        entries = await self._open_revs(db, doc_id, params)
+        if scope.whole:
+            return entries
+        results: list[JSONDoc] = []
+        requests: list[JSONDoc] = []
+        for entry in entries:
+            own = entry.get("ok", {}).get("_rev") if isinstance(entry.get("ok"), dict) else None
+            own = own or entry.get("missing")
+            request: JSONDoc = {"id": doc_id}
+            if wanted != "all" and own is not None:
+                request["rev"] = own
+            results.append({"id": doc_id, "docs": [self._normalise(request, entry)]})
+            requests.append(request)
+        await self._apply_scope(db, scope, results, requests, revs=revs)
+        visible: list[JSONDoc] = []
+        for item in results:
+            entry = item["docs"][0]
+            if "ok" in entry:
+                visible.append({"ok": entry["ok"]})
+            elif wanted != "all":
+                visible.append({"missing": entry["error"]["rev"]})
+        if not any("ok" in e for e in visible):
+            probe = f"{doc_id}~{secrets.token_hex(16)}"
+            absent = await self._open_revs(db, probe, {**params, "revs": revs or None})
+            renamed: list[JSONDoc] = json.loads(json.dumps(absent).replace(probe, doc_id))
+            return renamed
+        return visible
+
+    async def _open_revs(self, db: str, doc_id: str, params: Mapping[str, Any]) -> list[JSONDoc]:
         response = await self.couch.request(
             "GET",
             f"/{quote_db(db)}/{quote_doc_id(doc_id)}",
-            params={
-                "open_revs": wanted,
-                "revs": revs or not scope.whole,
-                "latest": latest or None,
-            },
+            params=params,
             headers={"Accept": "application/json"},
         )
         raise_for_couch(response)
         entries: list[JSONDoc] = response.json()
-        if scope.whole:
-            return entries
-        request = {"id": doc_id}
-        shown = [self._normalise(request, e) for e in entries]
-        await self._apply_scope(db, scope, [{"id": doc_id, "docs": shown}], revs=revs)
-        visible = [{"ok": e["ok"]} if "ok" in e else {"missing": e["error"]["rev"]} for e in shown]
-        if not any("ok" in e for e in visible):
-            raise NotFound("missing")
-        return visible
+        return entries
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -183,11 +234,19 @@ class Revisions:
         return winners
 
     async def _apply_scope(
-        self, db: str, scope: Scope, results: list[JSONDoc], *, revs: bool
+        self,
+        db: str,
+        scope: Scope,
+        results: list[JSONDoc],
+        requests: list[JSONDoc],
+        *,
+        revs: bool,
     ) -> None:
         """Replace what `scope` may not see: a readable old revision is shown only while the
         current one is readable too (as `GET ?rev=` does); an unreadable revision becomes a
-        deletion stub if the document was once in scope, else `not_found`."""
+        deletion stub if the document was once in scope, else the very entry the store gives
+        for an id it does not hold (`results[i]` answers `requests[i]`): the revision in it is
+        the one asked for, never the document's own."""
         found = [
             entry["ok"]
             for item in results
@@ -203,7 +262,7 @@ class Revisions:
             if not scope.readable(doc)
         ]
         left = await once_readable(self.couch, db, scope, candidates) if candidates else set()
-        for item in results:
+        for item, request in zip(results, requests, strict=True):
             for index, entry in enumerate(item["docs"]):
                 doc = entry.get("ok")
                 if not isinstance(doc, dict):
@@ -218,7 +277,7 @@ class Revisions:
                 elif key in left:
                     shown = deletion_stub(doc["_id"], doc["_rev"], doc.get("_revisions"))
                 else:
-                    item["docs"][index] = missing_entry({"id": doc["_id"]}, doc["_rev"])
+                    item["docs"][index] = missing_entry(request)
                     continue
                 if not revs:
                     shown.pop("_revisions", None)
@@ -262,7 +321,11 @@ class Revisions:
         """(content type, bytes) of one attachment: replicators fetch them one by one. The
         document must be readable at that revision, and, for a restricted reader, now too."""
         params = {"rev": rev} if rev else None
-        doc = await self.couch.get_doc(db, doc_id, params=params)
+        try:
+            doc = await self.couch.get_doc(db, doc_id, params=params)
+        except NotFound:
+            # "deleted" would tell a restricted reader that the id once existed.
+            raise NotFound("missing") from None
         if not scope.whole:
             current = doc if not rev else await self.couch.get_doc_or_none(db, doc_id)
             if not scope.readable(doc) or current is None or not scope.readable(current):

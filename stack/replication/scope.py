@@ -13,12 +13,13 @@ document is never touched by it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from roost.couch import CouchClient, quote_db
 from roost.errors import NotFound
-from roost.permissions import DocumentTarget, PermissionSet
+from roost.permissions import DocumentTarget, PermissionSet, decide
 from roost.types import JSONDoc
 
 # How far back in a document's history Roost looks for a readable revision. Older bodies
@@ -54,18 +55,24 @@ def deletion_stub(doc_id: str, rev: str, revisions: Any = None) -> JSONDoc:
 
 
 class Scope:
-    """The read side of one permission set on one doctype."""
+    """The read side of one permission set on one doctype, as `decide` answers it at `now`
+    (the time of the request; a feed that outlives a grant's expiry is cut by its own
+    request-level decision at the next request)."""
 
-    def __init__(self, permissions: PermissionSet, doctype: str) -> None:
+    def __init__(self, permissions: PermissionSet, doctype: str, *, now: datetime) -> None:
         self.permissions = permissions
         self.doctype = doctype
+        self.now = now
 
     @cached_property
     def whole(self) -> bool:
-        return self.permissions.allows_whole_type("GET", self.doctype)
+        return decide(self.permissions, "GET", self.doctype, None, now=self.now).allowed
 
     def readable(self, doc: Mapping[str, Any]) -> bool:
-        return self.whole or self.permissions.allows("GET", self.doctype, DocumentTarget(doc))
+        if self.whole:
+            return True
+        target = DocumentTarget(doc)
+        return decide(self.permissions, "GET", self.doctype, target, now=self.now).allowed
 
 
 def bulk_get_entries(result: Mapping[str, Any]) -> Iterable[tuple[str, JSONDoc]]:

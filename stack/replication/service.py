@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from roost.couch import CouchClient, quote_db
@@ -39,7 +40,7 @@ class ReplicationService:
 
     @staticmethod
     def scope(principal: Principal, doctype: str) -> Scope:
-        return Scope(principal.permissions, doctype)
+        return Scope(principal.permissions, doctype, now=datetime.now(UTC))
 
     # -- the database ----------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ Checks, per document (`old` is the server's current winning revision):
 - design documents (server-side code) and `_local` documents (use `PUT _local/{id}`) are
   refused; so are unknown `_` members and malformed ids;
 - live documents must satisfy the doctype's JSON Schema;
-- permissions, through `roost.permissions.check`: a new document (or one recreated over a
-  deletion) needs POST on its new version; a change needs PUT on both the old and the new
-  version; a deletion needs DELETE on the old version (DELETE on the doctype when there is
-  no live old version: a tombstone carries no content).
+- permissions, through `roost.permissions.decide` at the time of the request: a new document
+  (or one recreated over a deletion) needs POST on its new version; a change needs PUT on
+  both the old and the new version; a deletion needs DELETE on the old version (DELETE on
+  some documents of the doctype when there is no live old version: a tombstone carries no
+  content).
 
 With `new_edits: true` the write is an ordinary edit and gets `cozyMetadata` stamped like
 any `/data` write. With `new_edits: false` (replication) revisions are stored exactly as
@@ -26,13 +27,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from roost.couch import CouchClient
 from roost.doctypes import SchemaRegistry, stamp_metadata
 from roost.errors import BadRequest, InvalidDocument
 from roost.instances import Instance
-from roost.permissions import DocumentTarget, PermissionDenied, PermissionSet, check
+from roost.permissions import (
+    SOME_DOCUMENTS,
+    Decision,
+    DocumentTarget,
+    PermissionSet,
+    decide,
+)
 from roost.types import JSONDoc
 
 MAX_ID_LENGTH = 512
@@ -112,6 +120,7 @@ class BulkWriter:
         app_slug: str | None,
     ) -> list[JSONDoc]:
         db = instance.db(doctype)
+        now = datetime.now(UTC)
         answers: list[JSONDoc | None] = [None] * len(request.docs)
         prepared: list[tuple[int, JSONDoc]] = []
         for index, raw in enumerate(request.docs):
@@ -121,16 +130,16 @@ class BulkWriter:
                 raw_id = raw.get("_id") if isinstance(raw, dict) else None
                 answers[index] = _refusal(raw_id, refused.reason)
         needs_old = request.new_edits or not all(
-            permissions.allows_whole_type(verb, doctype) for verb in ("POST", "PUT", "DELETE")
+            decide(permissions, verb, doctype, None, now=now).allowed
+            for verb in ("POST", "PUT", "DELETE")
         )
         olds = await self._winners(db, [doc["_id"] for _, doc in prepared]) if needs_old else {}
         accepted: list[tuple[int, JSONDoc]] = []
         for index, doc in prepared:
             old = olds.get(doc["_id"])
-            try:
-                _authorise(permissions, doctype, old, doc)
-            except PermissionDenied as denied:
-                answers[index] = _refusal(doc["_id"], str(denied.reason))
+            reason = _refusal_of(permissions, doctype, old, doc, now)
+            if reason is not None:
+                answers[index] = _refusal(doc["_id"], reason)
                 continue
             if request.new_edits and not doc.get("_deleted"):
                 content = {k: v for k, v in doc.items() if not k.startswith("_")}
@@ -195,17 +204,26 @@ class BulkWriter:
         return winners
 
 
-def _authorise(permissions: PermissionSet, doctype: str, old: JSONDoc | None, new: JSONDoc) -> None:
+def _refusal_of(
+    permissions: PermissionSet, doctype: str, old: JSONDoc | None, new: JSONDoc, now: datetime
+) -> str | None:
+    """Why `decide` refuses this write, or None. A hidden document is refused like a denied
+    one: a replicator must see a `forbidden` answer to carry on (see the module docstring)."""
+
+    def ask(verb: str, target: JSONDoc | None) -> Decision:
+        what = DocumentTarget(target) if target is not None else SOME_DOCUMENTS
+        return decide(permissions, verb, doctype, what, now=now)
+
     if new.get("_deleted"):
-        if old is not None:
-            check(permissions, "DELETE", doctype, DocumentTarget(old))
-        elif not permissions.allows_some("DELETE", doctype):
-            raise PermissionDenied("DELETE", doctype, f"no DELETE permission on {doctype}")
-        return
-    if old is None:
-        check(permissions, "POST", doctype, DocumentTarget(new))
-        return
-    if permissions.allows_whole_type("PUT", doctype):
-        return
-    check(permissions, "PUT", doctype, DocumentTarget(old))
-    check(permissions, "PUT", doctype, DocumentTarget(new))
+        # With no live old version, a tombstone carries no content: DELETE on some documents.
+        decisions = [ask("DELETE", old)]
+    elif old is None:
+        decisions = [ask("POST", new)]
+    elif decide(permissions, "PUT", doctype, None, now=now).allowed:
+        decisions = []
+    else:
+        decisions = [ask("PUT", old), ask("PUT", new)]
+    for decision in decisions:
+        if not decision.allowed:
+            return decision.reason or f"no {decision.verb} permission on this {doctype} document"
+    return None

@@ -16,6 +16,7 @@ from roost.types import DocId, JSONDoc, Rev
 from roost.vfs.directory_cache import DirectoryCache
 from roost.vfs.errors import FileNotFound, NotADirectory, WriteConflict
 from roost.vfs.filedoc import TRASH_DIR_NAME, VERSIONS_DOCTYPE, FileDoc, root_dir_doc, trash_dir_doc
+from roost.vfs.listeners import FileListeners
 from roost.vfs.retry import retry_on_conflict
 from roost.vfs.usage import UsageTracker
 
@@ -38,6 +39,8 @@ class FileDocuments:
         self.usage = usage
         self.ready: set[str] = set()
         self._ready_lock = asyncio.Lock()
+        # Told of every document written (the @event triggers and thumbnails hear of it).
+        self.listeners = FileListeners()
 
     # -- databases and set-up --------------------------------------------------------------
 
@@ -137,19 +140,26 @@ class FileDocuments:
     async def save(self, instance: Instance, doc: JSONDoc) -> Rev:
         """Write one document; WriteConflict when its `_rev` is no longer the current one."""
         self.cache.changed(instance)
+        created = "_rev" not in doc
         try:
-            return Rev(await self.couch.put_doc(self.files_db(instance), doc))
+            rev = Rev(await self.couch.put_doc(self.files_db(instance), doc))
         except Conflict as exc:
             raise WriteConflict(exc.reason) from None
         finally:
             self.cache.changed(instance)
+        self.listeners.announce_written(instance, doc, created)
+        return rev
 
     async def save_many(self, instance: Instance, docs: list[JSONDoc]) -> list[JSONDoc]:
         self.cache.changed(instance)
         try:
-            return await self.couch.bulk_docs(self.files_db(instance), docs)
+            results = await self.couch.bulk_docs(self.files_db(instance), docs)
         finally:
             self.cache.changed(instance)
+        for doc, result in zip(docs, results, strict=False):
+            if "rev" in result and "error" not in result:
+                self.listeners.announce_written(instance, {**doc, "_rev": result["rev"]}, False)
+        return results
 
     async def delete(self, instance: Instance, doc: FileDoc) -> None:
         """Delete a document, whatever revision it has reached meanwhile."""
@@ -159,13 +169,16 @@ class FileDocuments:
                 return
             self.cache.changed(instance)
             try:
-                await self.couch.delete_doc(self.files_db(instance), current.id, current.rev)
+                rev = await self.couch.delete_doc(self.files_db(instance), current.id, current.rev)
             except NotFound:
                 return
             except Conflict as exc:
                 raise WriteConflict(exc.reason) from None
             finally:
                 self.cache.changed(instance)
+            self.listeners.announce(
+                instance, "DELETED", {"_id": current.id, "_rev": rev, "_deleted": True}
+            )
 
         async def reread() -> FileDoc | None:
             return await self.get_or_none(instance, doc.id)

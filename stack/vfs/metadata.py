@@ -23,7 +23,16 @@ from roost.vfs.retry import retry_on_conflict
 # Fields `update_fields` may change; name and dir_id go through `move`, content through
 # `overwrite_file`, trash state through `trash`/`restore`.
 UPDATABLE_FIELDS: Final = frozenset(
-    {"tags", "updated_at", "created_at", "executable", "referenced_by", "cozyMetadata", "mime"}
+    {
+        "tags",
+        "updated_at",
+        "created_at",
+        "executable",
+        "referenced_by",
+        "cozyMetadata",
+        "mime",
+        "metadata",  # written by the thumbnail job (EXIF); no PATCH rule passes it
+    }
 )
 MAX_TAGS: Final = 100
 MAX_TAG_LENGTH: Final = 255

@@ -66,10 +66,13 @@ class VFS:
         blobs: BlobStore | None = None,
     ) -> None:
         self.couch = couch
+        self.files_dir = files_dir
         self.blobs: BlobStore = blobs if blobs is not None else LocalBlobStore(files_dir)
         self.usage = UsageTracker(couch, cache_ttl)
         self.cache = DirectoryCache(cache_ttl)
         self.documents = FileDocuments(couch, self.cache, self.usage)
+        # Told of every document written (`roost.vfs.listeners`).
+        self.listeners = self.documents.listeners
         self.reservations = NameReservations(self.documents)
         self.tree = Tree(self.documents, self.reservations, self.cache)
         self.versions = Versions(self.documents, self.blobs, self.usage, keep=versions_to_keep)

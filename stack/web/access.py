@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -9,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.access_log import ACCESS_DOCTYPE, AccessEntry, AccessLog
 from roost.errors import BadRequest
-from roost.permissions import check
+from roost.permissions import decide
 from roost.principals import Principal
 from roost.web.context import instance_of, principal_of, services_of
 
@@ -80,7 +82,8 @@ class AccessLogMiddleware:
 
 async def read_access_log(request: Request) -> Response:
     principal = await principal_of(request)
-    check(principal.permissions, "GET", ACCESS_DOCTYPE)
+    now = datetime.now(UTC)
+    decide(principal.permissions, "GET", ACCESS_DOCTYPE, None, now=now, surface="stack").enforce()
     try:
         limit = int(request.query_params.get("limit", "100"))
     except ValueError:

@@ -7,6 +7,7 @@ caller may not read answers exactly like one that does not exist.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -15,11 +16,13 @@ from starlette.routing import Route
 
 from roost.errors import BadRequest, Conflict, NotFound
 from roost.permissions import (
+    SOME_DOCUMENTS,
+    Decision,
     DocumentTarget,
-    PermissionDenied,
-    check,
-    check_readable,
-    check_writable,
+    SomeDocuments,
+    Target,
+    decide,
+    is_readable,
     validate_doctype,
 )
 from roost.principals import Principal
@@ -33,14 +36,18 @@ def _doctype(request: Request) -> str:
     return validate_doctype(request.path_params["doctype"])
 
 
-def _may_touch(principal: Principal, verb: str, doctype: str) -> None:
-    """403 when no rule of the set concerns this verb and doctype at all."""
-    if not principal.permissions.allows_some(verb, doctype):
-        raise PermissionDenied(verb, doctype, f"this token has no {verb} permission on {doctype}")
-
-
-def _readable(principal: Principal, doctype: str, doc: JSONDoc) -> bool:
-    return principal.permissions.allows("GET", doctype, DocumentTarget(doc))
+def _decide(
+    principal: Principal,
+    verb: str,
+    doctype: str,
+    target: Target | SomeDocuments | None,
+    *,
+    visible: Target | None = None,
+) -> Decision:
+    """`roost.permissions.decide` on the data surface, at the current time."""
+    return decide(
+        principal.permissions, verb, doctype, target, now=datetime.now(UTC), visible=visible
+    )
 
 
 def _missing() -> NotFound:
@@ -65,9 +72,8 @@ def _write_answer(doctype: str, doc: JSONDoc, status: int) -> JSONResponse:
 
 async def get_document(request: Request) -> Response:
     doctype = _doctype(request)
-    check_readable(doctype)
     principal = await principal_of(request)
-    _may_touch(principal, "GET", doctype)
+    _decide(principal, "GET", doctype, SOME_DOCUMENTS).enforce()
     services = services_of(request)
     instance = instance_of(request)
     doc_id = request.path_params["docid"]
@@ -85,13 +91,12 @@ async def get_document(request: Request) -> Response:
         doc = await services.documents.get(instance, doctype, doc_id, params)
     except NotFound:
         raise _missing() from None
-    if not _readable(principal, doctype, doc):
-        raise _missing()
+    _decide(principal, "GET", doctype, DocumentTarget(doc)).enforce()
     if params.get("rev"):
         # An old revision is readable only if the current one is, too.
         current = await services.documents.get_or_none(instance, doctype, doc_id)
-        if current is not None and not _readable(principal, doctype, current):
-            raise _missing()
+        if current is not None:
+            _decide(principal, "GET", doctype, DocumentTarget(current)).enforce()
     return JSONResponse({**doc, "_type": doctype})
 
 
@@ -127,13 +132,12 @@ async def _get_open_revs(
 
 async def create_document(request: Request) -> Response:
     doctype = _doctype(request)
-    check_writable(doctype)
     principal = await principal_of(request)
-    _may_touch(principal, "POST", doctype)
+    _decide(principal, "POST", doctype, SOME_DOCUMENTS).enforce()
     services = services_of(request)
     body = await read_json(request)
     doc = services.documents.prepare_new(doctype, body, app_slug=principal.app_slug)
-    check(principal.permissions, "POST", doctype, DocumentTarget(doc))
+    _decide(principal, "POST", doctype, DocumentTarget(doc)).enforce_openly()
     await services.documents.save(instance_of(request), doctype, doc)
     services.jobs.notify_change(instance_of(request), doctype, "CREATED", doc)
     return _write_answer(doctype, doc, 201)
@@ -141,7 +145,6 @@ async def create_document(request: Request) -> Response:
 
 async def put_document(request: Request) -> Response:
     doctype = _doctype(request)
-    check_writable(doctype)
     principal = await principal_of(request)
     services = services_of(request)
     instance = instance_of(request)
@@ -150,27 +153,28 @@ async def put_document(request: Request) -> Response:
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     if "_rev" not in body:
-        _may_touch(principal, "POST", doctype)
+        _decide(principal, "POST", doctype, SOME_DOCUMENTS).enforce()
         doc = services.documents.prepare_new(
             doctype, body, app_slug=principal.app_slug, doc_id=doc_id
         )
-        check(principal.permissions, "POST", doctype, DocumentTarget(doc))
+        _decide(principal, "POST", doctype, DocumentTarget(doc)).enforce_openly()
         existing = await services.documents.get_or_none(instance, doctype, doc_id)
         if existing is not None:
             raise Conflict("Document update conflict: the document exists; send its _rev")
         await services.documents.save(instance, doctype, doc)
         services.jobs.notify_change(instance, doctype, "CREATED", doc)
         return _write_answer(doctype, doc, 201)
-    _may_touch(principal, "PUT", doctype)
+    _decide(principal, "PUT", doctype, SOME_DOCUMENTS).enforce()
     previous = await services.documents.get_or_none(instance, doctype, doc_id)
-    if previous is None or not _readable(principal, doctype, previous):
+    if previous is None:
         raise _missing()
+    before = DocumentTarget(previous)
+    _decide(principal, "PUT", doctype, before).enforce()
     doc = services.documents.prepare_update(
         doctype, doc_id, body, previous, app_slug=principal.app_slug
     )
-    if not principal.permissions.allows_whole_type("PUT", doctype):
-        check(principal.permissions, "PUT", doctype, DocumentTarget(previous))
-        check(principal.permissions, "PUT", doctype, DocumentTarget(doc))
+    # The caller may read the document it changes: refusing its new version is no secret.
+    _decide(principal, "PUT", doctype, DocumentTarget(doc), visible=before).enforce()
     await services.documents.save(instance, doctype, doc)
     services.jobs.notify_change(instance, doctype, "UPDATED", doc)
     return _write_answer(doctype, doc, 200)
@@ -190,17 +194,16 @@ def _rev_from(request: Request) -> str:
 
 async def delete_document(request: Request) -> Response:
     doctype = _doctype(request)
-    check_writable(doctype)
     principal = await principal_of(request)
-    _may_touch(principal, "DELETE", doctype)
+    _decide(principal, "DELETE", doctype, SOME_DOCUMENTS).enforce()
     services = services_of(request)
     instance = instance_of(request)
     doc_id = request.path_params["docid"]
     rev = _rev_from(request)
     previous = await services.documents.get_or_none(instance, doctype, doc_id)
-    if previous is None or not _readable(principal, doctype, previous):
+    if previous is None:
         raise _missing()
-    check(principal.permissions, "DELETE", doctype, DocumentTarget(previous))
+    _decide(principal, "DELETE", doctype, DocumentTarget(previous)).enforce()
     if previous["_rev"] != rev:
         raise Conflict("Document update conflict: the revision is stale")
     new_rev = await services.documents.delete(instance, doctype, doc_id, rev)
@@ -214,9 +217,8 @@ async def delete_document(request: Request) -> Response:
 
 async def _whole_type_reader(request: Request) -> tuple[str, Principal]:
     doctype = _doctype(request)
-    check_readable(doctype)
     principal = await principal_of(request)
-    check(principal.permissions, "GET", doctype)
+    _decide(principal, "GET", doctype, None).enforce()
     return doctype, principal
 
 
@@ -290,15 +292,13 @@ async def all_documents(request: Request) -> Response:
 
 async def all_doctypes(request: Request) -> Response:
     principal = await principal_of(request)
-    check(principal.permissions, "GET", DOCTYPES_DOCTYPE)
+    _decide(principal, "GET", DOCTYPES_DOCTYPE, None).enforce()
     services = services_of(request)
-    doctypes = []
-    for doctype in await services.documents.all_doctypes(instance_of(request)):
-        try:
-            check_readable(doctype)
-        except PermissionDenied:
-            continue
-        doctypes.append(doctype)
+    doctypes = [
+        doctype
+        for doctype in await services.documents.all_doctypes(instance_of(request))
+        if is_readable(doctype)
+    ]
     return JSONResponse(doctypes)
 
 

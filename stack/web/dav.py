@@ -1,7 +1,9 @@
 """`/dav/files/`: the WebDAV server of `roost.webdav`, mounted on the stack.
 
-Also answers `OPTIONS /`: the Windows WebDAV redirector probes the server root before it
-maps a share below it, and gives up if that fails.
+The server is built with its ports by the composition root (`roost.app.create_app`, through
+`roost.dav.dav_server`) and kept on `app.state`; this module only routes to it. Also answers
+`OPTIONS /`: the Windows WebDAV redirector probes the server root before it maps a share
+below it, and gives up if that fails.
 """
 
 from __future__ import annotations
@@ -10,21 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roost.web.context import instance_of, services_of
+from roost.instances import Instance
+from roost.web.context import instance_of
 from roost.webdav.server import DAV_METHODS, DavServer, options_response
 
 
-def _server(request: Request) -> DavServer:
-    server: DavServer | None = getattr(request.app.state, "dav_server", None)
-    if server is None:
-        services = services_of(request)
-        server = DavServer(services.vfs, services.authenticator, services.couch)
-        request.app.state.dav_server = server
-    return server
-
-
 async def dav(request: Request) -> Response:
-    return await _server(request).handle(request, instance_of(request))
+    server: DavServer[Instance] = request.app.state.dav_server
+    return await server.handle(request, instance_of(request))
 
 
 async def root_options(request: Request) -> Response:

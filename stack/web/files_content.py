@@ -39,6 +39,7 @@ from roost.web.files_params import (
     tags_param,
     time_param,
 )
+from roost.web.preconditions import none_match
 
 
 async def _stage(access: FileAccess, request: Request, size: int | None) -> StagedContent:
@@ -152,16 +153,6 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def _none_match(header: str | None, etag: str) -> bool:
-    if header is None:
-        return False
-    if header.strip() == "*":
-        return True
-    # If-None-Match uses the weak comparison (RFC 9110 §13.1.2).
-    bare = etag.removeprefix("W/")
-    return any(part.strip().removeprefix("W/") == bare for part in header.split(","))
-
-
 async def serve(request: Request, doc: FileDoc, content: FileContent, mime: str) -> Response:
     """The bytes of `content` (a file's or one of its versions') under `doc`'s name."""
     last_modified = None
@@ -180,7 +171,7 @@ async def serve(request: Request, doc: FileDoc, content: FileContent, mime: str)
     }
     if last_modified:
         headers["Last-Modified"] = last_modified
-    if _none_match(request.headers.get("if-none-match"), content.etag):
+    if none_match(request.headers.get("if-none-match"), content.etag):
         return Response(status_code=304, headers=headers)
     try:
         file = await content.open()

@@ -10,6 +10,7 @@ id is the secret.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +21,7 @@ from roost.errors import BadRequest, NotFound
 from roost.jobs import JOBS_DOCTYPE, TRIGGERS_DOCTYPE, JobDoc, TriggerDoc
 from roost.jobs.events import parse_event_rules
 from roost.jobs.workers import validate_worker_name
-from roost.permissions import DocumentTarget, PermissionDenied, check
+from roost.permissions import SOME_DOCUMENTS, Decision, DocumentTarget, SomeDocuments, decide
 from roost.principals import Principal
 from roost.web.context import (
     instance_of,
@@ -32,10 +33,13 @@ from roost.web.context import (
 )
 
 
-def _may_touch(principal: Principal, verb: str, doctype: str) -> None:
-    """403 when no rule of the set concerns this verb and doctype at all."""
-    if not principal.permissions.allows_some(verb, doctype):
-        raise PermissionDenied(verb, doctype, f"this token has no {verb} permission on {doctype}")
+def _decide(
+    principal: Principal, verb: str, doctype: str, target: DocumentTarget | SomeDocuments | None
+) -> Decision:
+    """`decide` on the stack surface: the jobs API manages its own doctypes."""
+    return decide(
+        principal.permissions, verb, doctype, target, now=datetime.now(UTC), surface="stack"
+    )
 
 
 def _attributes(body: Any) -> dict[str, Any]:
@@ -70,20 +74,19 @@ def _trigger_target(trigger: TriggerDoc) -> DocumentTarget:
 
 async def get_job(request: Request) -> Response:
     principal = await principal_of(request)
-    _may_touch(principal, "GET", JOBS_DOCTYPE)
+    _decide(principal, "GET", JOBS_DOCTYPE, SOME_DOCUMENTS).enforce()
     services = services_of(request)
     job = await services.jobs.get(instance_of(request), request.path_params["job_id"])
-    if not principal.permissions.allows("GET", JOBS_DOCTYPE, _job_target(job)):
-        raise NotFound("missing")
+    _decide(principal, "GET", JOBS_DOCTYPE, _job_target(job)).enforce()
     return JSONResponse(job.to_json())
 
 
 async def queue_job(request: Request) -> Response:
     principal = await principal_of(request)
     worker = validate_worker_name(request.path_params["worker"])
-    check(
-        principal.permissions, "POST", JOBS_DOCTYPE, DocumentTarget({"_id": "", "worker": worker})
-    )
+    # The caller names the worker: refusing it openly tells nothing.
+    new_job = DocumentTarget({"_id": "", "worker": worker})
+    _decide(principal, "POST", JOBS_DOCTYPE, new_job).enforce_openly()
     attributes = _attributes(await _optional_json(request))
     message = attributes.get("arguments", attributes.get("message"))
     options = attributes.get("options")
@@ -105,7 +108,8 @@ async def queue_job(request: Request) -> Response:
 
 async def list_triggers(request: Request) -> Response:
     principal = await principal_of(request)
-    _may_touch(principal, "GET", TRIGGERS_DOCTYPE)
+    _decide(principal, "GET", TRIGGERS_DOCTYPE, SOME_DOCUMENTS).enforce()
+    now = datetime.now(UTC)
     worker = request.query_params.get("worker") or request.query_params.get("Worker")
     kind = request.query_params.get("type") or request.query_params.get("Type")
     services = services_of(request)
@@ -114,14 +118,21 @@ async def list_triggers(request: Request) -> Response:
         trigger.to_json()
         for trigger in triggers
         if (kind is None or trigger.type == kind)
-        and principal.permissions.allows("GET", TRIGGERS_DOCTYPE, _trigger_target(trigger))
+        and decide(
+            principal.permissions,
+            "GET",
+            TRIGGERS_DOCTYPE,
+            _trigger_target(trigger),
+            now=now,
+            surface="stack",
+        ).allowed
     ]
     return JSONResponse({"triggers": visible})
 
 
 async def create_trigger(request: Request) -> Response:
     principal = await principal_of(request)
-    _may_touch(principal, "POST", TRIGGERS_DOCTYPE)
+    _decide(principal, "POST", TRIGGERS_DOCTYPE, SOME_DOCUMENTS).enforce()
     attributes = _attributes(await read_json(request))
     kind = attributes.get("type")
     arguments = attributes.get("arguments", "")
@@ -129,16 +140,12 @@ async def create_trigger(request: Request) -> Response:
     if not isinstance(kind, str) or not isinstance(arguments, str) or not isinstance(worker, str):
         raise BadRequest("a trigger needs type, worker (strings) and arguments (a string)")
     validate_worker_name(worker)
-    check(
-        principal.permissions,
-        "POST",
-        TRIGGERS_DOCTYPE,
-        DocumentTarget({"_id": "", "type": kind, "worker": worker}),
-    )
+    trigger_target = DocumentTarget({"_id": "", "type": kind, "worker": worker})
+    _decide(principal, "POST", TRIGGERS_DOCTYPE, trigger_target).enforce_openly()
     if kind == "@event" and not principal.is_owner:
         # The jobs will carry the changed documents: only for one who may read them all.
         for rule in parse_event_rules(arguments):
-            check(principal.permissions, "GET", rule.doctype)
+            _decide(principal, "GET", rule.doctype, None).enforce()
     services = services_of(request)
     trigger = await services.jobs.create_trigger(
         instance_of(request), kind, arguments, worker, attributes.get("message")
@@ -151,23 +158,22 @@ async def _readable_trigger(request: Request, principal: Principal) -> TriggerDo
     trigger = await services.jobs.get_trigger(
         instance_of(request), request.path_params["trigger_id"]
     )
-    if not principal.permissions.allows("GET", TRIGGERS_DOCTYPE, _trigger_target(trigger)):
-        raise NotFound("missing")
+    _decide(principal, "GET", TRIGGERS_DOCTYPE, _trigger_target(trigger)).enforce()
     return trigger
 
 
 async def get_trigger(request: Request) -> Response:
     principal = await principal_of(request)
-    _may_touch(principal, "GET", TRIGGERS_DOCTYPE)
+    _decide(principal, "GET", TRIGGERS_DOCTYPE, SOME_DOCUMENTS).enforce()
     trigger = await _readable_trigger(request, principal)
     return JSONResponse(trigger.to_json())
 
 
 async def delete_trigger(request: Request) -> Response:
     principal = await principal_of(request)
-    _may_touch(principal, "DELETE", TRIGGERS_DOCTYPE)
+    _decide(principal, "DELETE", TRIGGERS_DOCTYPE, SOME_DOCUMENTS).enforce()
     trigger = await _readable_trigger(request, principal)
-    check(principal.permissions, "DELETE", TRIGGERS_DOCTYPE, _trigger_target(trigger))
+    _decide(principal, "DELETE", TRIGGERS_DOCTYPE, _trigger_target(trigger)).enforce()
     await services_of(request).jobs.delete_trigger(instance_of(request), trigger.id)
     return Response(status_code=204)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -26,10 +27,11 @@ from starlette.routing import Route
 
 from roost.errors import BadRequest, NotFound
 from roost.permissions import (
+    SOME_DOCUMENTS,
+    Decision,
     PermissionDenied,
-    check,
-    check_readable,
-    check_writable,
+    SomeDocuments,
+    decide,
     validate_doctype,
 )
 from roost.principals import Principal
@@ -56,17 +58,26 @@ def _doctype(request: Request) -> str:
     return validate_doctype(request.path_params["doctype"])
 
 
+def _decide(
+    principal: Principal, verb: str, doctype: str, target: SomeDocuments | None
+) -> Decision:
+    return decide(principal.permissions, verb, doctype, target, now=datetime.now(UTC))
+
+
 def _needs_some(principal: Principal, doctype: str, verbs: tuple[str, ...]) -> None:
-    if not any(principal.permissions.allows_some(verb, doctype) for verb in verbs):
+    """Allowed when `decide` allows one of `verbs` on some documents; else the refusal of the
+    first verb (a reserved doctype, an expired set, or no rule for any of them)."""
+    decisions = [_decide(principal, verb, doctype, SOME_DOCUMENTS) for verb in verbs]
+    if any(decision.allowed for decision in decisions):
+        return
+    if len(verbs) > 1 and all(d.reason.startswith("no ") for d in decisions):
         wanted = "any" if verbs == ANY_VERB else " or ".join(verbs)
-        raise PermissionDenied(
-            verbs[0], doctype, f"this token has no {wanted} permission on {doctype}"
-        )
+        raise PermissionDenied(verbs[0], doctype, f"no {wanted} permission on {doctype}")
+    decisions[0].enforce()
 
 
 async def _reader(request: Request, verbs: tuple[str, ...] = ANY_VERB) -> tuple[str, Principal]:
     doctype = _doctype(request)
-    check_readable(doctype)
     principal = await principal_of(request)
     _needs_some(principal, doctype, verbs)
     return doctype, principal
@@ -104,9 +115,8 @@ async def database_info(request: Request) -> Response:
 
 async def create_database(request: Request) -> Response:
     doctype = _doctype(request)
-    check_writable(doctype)
     principal = await principal_of(request)
-    check(principal.permissions, "POST", doctype)
+    _decide(principal, "POST", doctype, None).enforce()
     await services_of(request).replication.create(instance_of(request), doctype)
     return JSONResponse({"ok": True}, status_code=201)
 
@@ -152,7 +162,6 @@ async def bulk_get(request: Request) -> Response:
 
 async def bulk_docs(request: Request) -> Response:
     doctype = _doctype(request)
-    check_writable(doctype)
     principal = await principal_of(request)
     _needs_some(principal, doctype, ("POST", "PUT", "DELETE"))
     bulk = BulkDocs.parse(await read_json(request, max_bytes=BULK_MAX_BYTES))
@@ -194,9 +203,8 @@ async def all_documents(request: Request) -> Response:
     for given `keys` (PouchDB 7 replicators fetch first revisions so) and gets only the
     documents it may read. Listing a range still needs GET on the whole doctype."""
     doctype = _doctype(request)
-    check_readable(doctype)
     principal = await principal_of(request)
-    if principal.permissions.allows_whole_type("GET", doctype):
+    if _decide(principal, "GET", doctype, None).allowed:
         return await data.all_documents(request)
     _needs_some(principal, doctype, ("GET",))
     if request.method == "POST":
@@ -209,7 +217,7 @@ async def all_documents(request: Request) -> Response:
         except ValueError:
             raise BadRequest("keys must be a JSON list of document ids") from None
     if keys is None:
-        check(principal.permissions, "GET", doctype)
+        _decide(principal, "GET", doctype, None).enforce()
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise BadRequest("keys must be a list of document ids")
     services = services_of(request)

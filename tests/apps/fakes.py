@@ -15,12 +15,25 @@ Doc = dict[str, Any]
 
 def _matches(doc: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
     for field, cond in selector.items():
+        if field == "$and":
+            if not all(_matches(doc, part) for part in cond):
+                return False
+            continue
+        if field == "$or":
+            if not any(_matches(doc, part) for part in cond):
+                return False
+            continue
         value = doc.get(field)
         if isinstance(cond, Mapping):
             for op, arg in cond.items():
                 if op == "$eq" and value != arg:
                     return False
                 if op == "$in" and value not in arg:
+                    return False
+                if op == "$elemMatch" and not (
+                    isinstance(value, list)
+                    and any(_matches({"v": item}, {"v": arg}) for item in value)
+                ):
                     return False
                 if op == "$gt" and not (value is not None and value > arg):
                     return False

@@ -5,7 +5,9 @@ from typing import Any
 
 import pytest
 
-from roost.apps.manifest import ManifestError, parse_manifest
+from roost.apps.manifest import ManifestError, check_triggers, parse_manifest
+from roost.jobs import InvalidTrigger, trigger_problem
+from roost.jobs.trigger import validate_trigger
 from roost.permissions import DocumentTarget
 
 GOOD: dict[str, Any] = {
@@ -32,7 +34,7 @@ def errors_of(**changes: Any) -> list[str]:
     data = {**GOOD, **changes}
     data = {k: v for k, v in data.items() if v is not None}
     with pytest.raises(ManifestError) as exc:
-        parse_manifest(json.dumps(data))
+        parse_manifest(json.dumps(data), trigger_grammar=trigger_problem)
     return exc.value.errors
 
 
@@ -68,11 +70,12 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"budget": {"cpu": 1}}, "budget: unknown keys"),
         ({"egress": ["ftp://x.example"]}, "egress[0]"),
         ({"egress": "https://x.example"}, "egress: must be a list"),
-        ({"triggers": ["@hourly"]}, "unknown trigger type"),
-        ({"triggers": ["@cron * *"]}, "@cron needs 5 or 6 fields"),
-        ({"triggers": ["@every soon"]}, "@every needs a duration"),
-        ({"triggers": ["@event io.cozy.bills:EATEN"]}, "CREATED, UPDATED or DELETED"),
-        ({"triggers": ["@at tomorrow"]}, "@at needs an ISO 8601"),
+        ({"triggers": ["@hourly"]}, "triggers[0]: a trigger type is one of"),
+        ({"triggers": ["every 1h"]}, "a trigger type looks like @every"),
+        ({"triggers": ["@cron * *"]}, "triggers[0]: "),
+        ({"triggers": ["@every soon"]}, "@every takes a duration"),
+        ({"triggers": ["@event io.cozy.bills:EATEN"]}, "triggers[0]: "),
+        ({"triggers": ["@at tomorrow"]}, "@at takes an ISO 8601"),
         ({"fields": {"pin": {"type": "telepathy"}}}, "fields.pin.type"),
         ({"permissions": {"x": {"type": "io.cozy.contacts"}}}, "permissions.x.description"),
         (
@@ -138,3 +141,52 @@ def test_event_triggers_take_values_and_selector() -> None:
     assert m.triggers[0].arguments == "io.cozy.bank.operations:CREATED:acc1,acc2:account"
     errs = errors_of(triggers=["@event io.cozy.bills:CREATED:a:b:c"])
     assert any("doctype[:VERBS" in e for e in errs)
+
+
+TRIGGERS = [
+    ("@every", "1d"),
+    ("@every", "1h30m"),
+    ("@every", "0s"),
+    ("@every", "-1h"),
+    ("@in", "2w"),
+    ("@cron", "61 * * * *"),
+    ("@cron", "0 5 * * *"),
+    ("@cron", "0 0 5 31 2 *"),
+    ("@cron", "@daily"),
+    ("@at", "2030-01-31T08:00:00Z"),
+    ("@at", "tomorrow"),
+    ("@event", "io.cozy.bills:CREATED"),
+    ("@event", "io.cozy.bills:EATEN"),
+    ("@event", "io.cozy.bills:CREATED:a:b:c"),
+    ("@webhook", ""),
+    ("@webhook", "x"),
+    ("@hourly", ""),
+]
+
+
+@pytest.mark.parametrize(("kind", "arguments"), TRIGGERS, ids=[f"{k} {a}" for k, a in TRIGGERS])
+def test_a_manifest_and_the_jobs_api_judge_a_trigger_alike(kind: str, arguments: str) -> None:
+    """One grammar: what `create_trigger` refuses, the manifest refuses, with the same reason."""
+    try:
+        validate_trigger(kind, arguments)
+        jobs_reason = None
+    except InvalidTrigger as error:
+        jobs_reason = error.reason
+    trigger = f"{kind} {arguments}".strip()
+    try:
+        parse_manifest(json.dumps({**GOOD, "triggers": [trigger]}), trigger_grammar=trigger_problem)
+        manifest_errors: list[str] = []
+    except ManifestError as error:
+        manifest_errors = error.errors
+    if jobs_reason is None:
+        assert manifest_errors == []
+    else:
+        assert manifest_errors == [f"triggers[0]: {jobs_reason}"]
+
+
+def test_every_bad_trigger_is_listed() -> None:
+    m = parse_manifest(
+        json.dumps({**GOOD, "triggers": ["@every 0s", "@every 1d", "@cron 61 * * * *"]})
+    )
+    errors = check_triggers(m.triggers, trigger_problem)
+    assert [e.split(":")[0] for e in errors] == ["triggers[0]", "triggers[2]"]

@@ -378,6 +378,7 @@ async def test_files_inside_the_grant_only(runtime: AppRuntime, probe: CompiledA
 
     assert base64.b64decode(json.loads(read["ok"])["base64"]) == b"meow"
     assert json.loads(wrote["ok"])["name"] == "dog.txt" and files.data["/Photos/dog.txt"] == b"woof"
+    # Outside the grant answers exactly like a missing path (no existence oracle).
     for refused in (secret, root, sneaky):
-        assert err_of(refused)["error"] == "forbidden"
+        assert err_of(refused) == {"error": "not_found", "message": "missing"}
     assert "/Private/x.txt" not in files.data

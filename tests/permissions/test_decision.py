@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from roost.permissions import (
+    SOME_DOCUMENTS,
     DocumentTarget,
     Hidden,
     Outcome,
     PermissionDenied,
     PermissionSet,
+    check,
     decide,
 )
 
@@ -89,3 +91,32 @@ def test_malformed_verbs_and_doctypes_are_denied() -> None:
     owner = PermissionSet.maximal_set()
     assert decide(owner, "TRACE", "io.cozy.contacts", now=NOW).outcome is Outcome.DENY
     assert decide(owner, "GET", "Not A Doctype", now=NOW).outcome is Outcome.DENY
+
+
+def test_some_documents_needs_a_rule_for_the_verb_only() -> None:
+    """The request-level gate of routes that then decide each document on its own."""
+    assert decide(FAMILY, "GET", "io.cozy.contacts", SOME_DOCUMENTS, now=NOW).allowed
+    refused = decide(FAMILY, "PUT", "io.cozy.contacts", SOME_DOCUMENTS, now=NOW)
+    assert refused.outcome is Outcome.DENY
+    assert refused.reason == "no PUT permission on io.cozy.contacts"
+    expired = PermissionSet(rules=FAMILY.rules, expires_at=NOW - timedelta(seconds=1))
+    gone = decide(expired, "GET", "io.cozy.contacts", SOME_DOCUMENTS, now=NOW)
+    assert gone.outcome is Outcome.DENY
+
+
+def test_check_needs_the_current_time_and_refuses_an_expired_set() -> None:
+    expired = PermissionSet(rules=FAMILY.rules, expires_at=NOW - timedelta(seconds=1))
+    check(FAMILY, "GET", "io.cozy.contacts", FAMILY_DOC, now=NOW)
+    with pytest.raises(PermissionDenied, match="expired"):
+        check(expired, "GET", "io.cozy.contacts", FAMILY_DOC, now=NOW)
+    with pytest.raises(TypeError):
+        check(FAMILY, "GET", "io.cozy.contacts", FAMILY_DOC)  # type: ignore[call-arg]
+
+
+def test_enforce_openly_refuses_a_hidden_item_with_a_403() -> None:
+    writer = PermissionSet.from_inline("io.cozy.contacts:POST:family:groups")
+    decision = decide(writer, "POST", "io.cozy.contacts", WORK_DOC, now=NOW)
+    assert decision.hidden
+    with pytest.raises(PermissionDenied, match=r"no POST permission on this io\.cozy\.contacts"):
+        decision.enforce_openly()
+    decide(writer, "POST", "io.cozy.contacts", FAMILY_DOC, now=NOW).enforce_openly()

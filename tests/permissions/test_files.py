@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -43,6 +44,8 @@ TREE: dict[str, tuple[str | None, str, str, str, str, tuple[str, ...], tuple[str
     "old": (TRASH_DIR_ID, "file", "old.txt", "text/plain", "text", ("holiday",), ()),
     "top": (ROOT_DIR_ID, "file", "todo.txt", "text/plain", "text", (), ()),
 }
+
+NOW = datetime(2026, 12, 6, tzinfo=UTC)  # before any expiry these tests set
 
 
 def target(node_id: str) -> FileTarget:
@@ -139,10 +142,10 @@ def test_inheritance(one_rule: Rule, expectations: dict[str, bool]) -> None:
         assert s.allows("GET", FILES, target(node_id)) is expected, node_id
         assert s.allows("HEAD", FILES, target(node_id)) is expected, node_id
         if expected:
-            check(s, "GET", FILES, target(node_id))
+            check(s, "GET", FILES, target(node_id), now=NOW)
         else:
             with pytest.raises(PermissionDenied):
-                check(s, "GET", FILES, target(node_id))
+                check(s, "GET", FILES, target(node_id), now=NOW)
 
 
 def test_no_inheritance_outside_io_cozy_files() -> None:

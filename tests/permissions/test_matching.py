@@ -23,6 +23,8 @@ POST = frozenset({"POST"})
 
 # ----- DocumentTarget.fetch ---------------------------------------------------------------
 
+NOW = datetime(2026, 12, 6, tzinfo=UTC)  # before any expiry these tests set
+
 
 @pytest.mark.parametrize(
     ("value", "fetched"),
@@ -195,10 +197,10 @@ def test_allows(
     target = None if doc is None else DocumentTarget(doc)
     assert s.allows(verb, doctype, target) is expected
     if expected:
-        check(s, verb, doctype, target)
+        check(s, verb, doctype, target, now=NOW)
     else:
         with pytest.raises(PermissionDenied) as err:
-            check(s, verb, doctype, target)
+            check(s, verb, doctype, target, now=NOW)
         assert err.value.verb == verb
         assert err.value.doctype == doctype
         assert err.value.reason
@@ -234,19 +236,19 @@ def test_allows_on_fields() -> None:
 def test_check_reasons() -> None:
     s = PermissionSet(rules=(Rule("io.cozy.contacts", GET, ("c1",)),))
     with pytest.raises(PermissionDenied, match=r"no permission on io\.cozy\.files"):
-        check(s, "GET", "io.cozy.files")
+        check(s, "GET", "io.cozy.files", now=NOW)
     with pytest.raises(PermissionDenied, match=r"no DELETE permission on io\.cozy\.contacts"):
-        check(s, "DELETE", "io.cozy.contacts")
+        check(s, "DELETE", "io.cozy.contacts", now=NOW)
     with pytest.raises(PermissionDenied, match="whole doctype"):
-        check(s, "GET", "io.cozy.contacts")
+        check(s, "GET", "io.cozy.contacts", now=NOW)
     with pytest.raises(PermissionDenied, match=r"this io\.cozy\.contacts document"):
-        check(s, "GET", "io.cozy.contacts", DocumentTarget({"_id": "c2"}))
+        check(s, "GET", "io.cozy.contacts", DocumentTarget({"_id": "c2"}), now=NOW)
     with pytest.raises(PermissionDenied, match="not a method"):
-        check(s, "TRACE", "io.cozy.contacts")
+        check(s, "TRACE", "io.cozy.contacts", now=NOW)
     with pytest.raises(PermissionDenied, match="not a valid doctype"):
-        check(s, "GET", "io..contacts")
-    check(s, "OPTIONS", "io.cozy.files")
-    check(s, "HEAD", "io.cozy.contacts", DocumentTarget({"_id": "c1"}))
+        check(s, "GET", "io..contacts", now=NOW)
+    check(s, "OPTIONS", "io.cozy.files", now=NOW)
+    check(s, "HEAD", "io.cozy.contacts", DocumentTarget({"_id": "c1"}), now=NOW)
 
 
 def test_check_with_now_refuses_expired_sets() -> None:
@@ -370,7 +372,7 @@ def test_allows_matches_naive_reference(
     if doc is None:
         assert s.allows_whole_type(verb, doctype) is expected
     if expected:
-        check(s, verb, doctype, target)
+        check(s, verb, doctype, target, now=NOW)
     else:
         with pytest.raises(PermissionDenied):
-            check(s, verb, doctype, target)
+            check(s, verb, doctype, target, now=NOW)

@@ -81,12 +81,26 @@ function livePull(from, to, step) {
   });
 }
 
+// JSON with object keys sorted at every depth: Apache CouchDB returns a document's keys in
+// its own order, PouchDB in insertion order; the content is the same.
+function canonical(value) {
+  if (Array.isArray(value)) {
+    return `[${value.map(canonical).join(',')}]`;
+  }
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
 function digest(rows) {
   const docs = rows.map((row) => row.doc).sort((a, b) => (a._id < b._id ? -1 : 1));
   const hash = crypto.createHash('sha256');
   for (const doc of docs) {
     const { _rev, ...content } = doc;
-    hash.update(JSON.stringify([doc._id, _rev, content]));
+    hash.update(canonical([doc._id, _rev, content]));
+    hash.update('\n');
   }
   return { count: docs.length, sha256: hash.digest('hex') };
 }

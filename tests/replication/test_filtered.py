@@ -225,7 +225,7 @@ async def test_a_read_only_restricted_token_cannot_push_but_keeps_checkpoints(
     assert checkpoint.status_code == 201
 
 
-async def test_revs_diff_reveals_nothing_beyond_the_asked_revisions(
+async def test_revs_diff_answers_for_an_unreadable_document_as_for_a_missing_one(
     client, instance, issue_token
 ) -> None:  # type: ignore[no-untyped-def]
     owner = await issue_token(instance, WHOLE)
@@ -236,7 +236,8 @@ async def test_revs_diff_reveals_nothing_beyond_the_asked_revisions(
         json={"bob": [revs["bob"], "2-abc"]},
         headers=bearer(family),
     )
-    assert response.json() == {"bob": {"missing": ["2-abc"]}}
+    # Even its real revision is "missing": the answer must not confirm that bob exists.
+    assert response.json() == {"bob": {"missing": [revs["bob"], "2-abc"]}}
 
 
 async def test_all_docs_by_keys_shows_only_readable_documents(

@@ -329,6 +329,38 @@ async def test_local_documents_of_two_tokens_never_collide(client, instance, iss
     assert (await changes(client, laptop))["results"] == []
 
 
+async def test_local_document_revisions_are_checked_by_roost(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+    """The same on every store: Apache CouchDB itself takes any `_rev` on a `_local` doc."""
+    token = bearer(await issue_token(instance, WHOLE))
+    url = f"/data/{CONTACTS}/_local/checked"
+    conflict = {"error": "conflict"}
+
+    absent_with_rev = await client.put(url, json={"_rev": "0-1", "seq": 1}, headers=token)
+    assert absent_with_rev.status_code == 409
+    assert absent_with_rev.json().items() >= conflict.items()
+    assert (await client.get(url, headers=token)).status_code == 404
+
+    created = await client.put(url, json={"seq": 1}, headers=token)
+    assert created.status_code == 201, created.text
+    current = created.json()["rev"]
+    for stale in ({"seq": 2}, {"seq": 2, "_rev": "0-999"}):
+        refused = await client.put(url, json=stale, headers=token)
+        assert refused.status_code == 409, refused.text
+    stale_delete = await client.delete(url, params={"rev": "0-999"}, headers=token)
+    assert stale_delete.status_code == 409
+    kept = (await client.get(url, headers=token)).json()
+    assert kept["seq"] == 1 and kept["_rev"] == current
+
+    updated = await client.put(url, json={"seq": 2, "_rev": current}, headers=token)
+    assert updated.status_code == 201, updated.text
+    assert (await client.get(url, headers=token)).json()["seq"] == 2
+    deleted = await client.delete(url, params={"rev": updated.json()["rev"]}, headers=token)
+    assert deleted.status_code == 200
+    assert (
+        await client.delete(url, params={"rev": updated.json()["rev"]}, headers=token)
+    ).status_code == 404
+
+
 async def test_ensure_full_commit(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
     token = await issue_token(instance, WHOLE)
     response = await client.post(f"/data/{CONTACTS}/_ensure_full_commit", headers=bearer(token))

@@ -62,6 +62,57 @@ async def _create(http: httpx.AsyncClient, body: Json, doctype: str = CONTACTS) 
 # -- create, read, update, delete ---------------------------------------------------------
 
 
+async def test_what_a_get_answers_can_be_put_back(owner: httpx.AsyncClient) -> None:
+    """Client libraries send back the document they read, `_type` included."""
+    created = await _create(owner, {"fullname": "Grace", "groups": ["x"]})
+    fetched = (await owner.get(f"/data/{CONTACTS}/{created['_id']}")).json()
+    assert fetched["_type"] == CONTACTS
+
+    updated = await owner.put(
+        f"/data/{CONTACTS}/{created['_id']}", json={**fetched, "fullname": "Grace H."}
+    )
+
+    assert updated.status_code == 200, updated.text
+    stored = await owner.get(f"/data/{CONTACTS}/{created['_id']}")
+    assert stored.json()["fullname"] == "Grace H."
+    # `_type` is the doctype, not a stored member: the store holds no such field.
+    raw = await owner.get(
+        f"/data/{CONTACTS}/_all_docs",
+        params={"include_docs": "true", "keys": f'["{created["_id"]}"]'},
+    )
+    assert "_type" not in raw.json()["rows"][0]["doc"]
+
+
+async def test_a_type_naming_the_doctype_is_accepted_on_creation(owner: httpx.AsyncClient) -> None:
+    created = await owner.post(
+        f"/data/{CONTACTS}/", json={"fullname": "Alan", "groups": [], "_type": CONTACTS}
+    )
+    assert created.status_code == 201, created.text
+    assert "_type" not in created.json()["data"]
+    put = await owner.put(
+        f"/data/{CONTACTS}/alan-{secrets.token_hex(4)}",
+        json={"fullname": "Alan", "groups": [], "_type": CONTACTS},
+    )
+    assert put.status_code == 201, put.text
+
+
+async def test_a_type_naming_another_doctype_is_refused(owner: httpx.AsyncClient) -> None:
+    created = await _create(owner, {"fullname": "Edsger", "groups": ["x"]})
+    url = f"/data/{CONTACTS}/{created['_id']}"
+    before = (await owner.get(url)).json()
+
+    refused = await owner.put(url, json={**before, "_type": "io.cozy.bills", "fullname": "E."})
+    refused_new = await owner.post(
+        f"/data/{CONTACTS}/", json={"fullname": "X", "groups": [], "_type": "io.cozy.bills"}
+    )
+
+    for response in (refused, refused_new):
+        assert response.status_code == 400
+        assert response.json()["error"] == "bad_request"
+        assert "_type" in response.json()["reason"]
+    assert (await owner.get(url)).json() == before
+
+
 async def test_a_document_round_trip(owner: httpx.AsyncClient) -> None:
     created = await owner.post(f"/data/{CONTACTS}/", json={"fullname": "Ada", "groups": ["x"]})
     assert created.status_code == 201

@@ -482,7 +482,7 @@ OK = (200, None)  # the route's own success check applies (201 for creations)
 
 def _no_verb(verb: str, doctype: str = CONTACTS) -> tuple[int, Json]:
     """Single-document routes refuse at once a token with no rule for this verb/doctype."""
-    return _error(403, "forbidden", f"this token has no {verb} permission on {doctype}")
+    return _error(403, "forbidden", f"no {verb} permission on {doctype}")
 
 
 def _not_this_doc(verb: str) -> tuple[int, Json]:
@@ -502,7 +502,7 @@ def _whole_lacking_verb(doctype: str = CONTACTS) -> tuple[int, Json]:
 
 
 def _whole_other_doctype(doctype: str = CONTACTS) -> tuple[int, Json]:
-    return _error(403, "forbidden", f"no permission on {doctype}")
+    return _error(403, "forbidden", f"no GET permission on {doctype}")
 
 
 SCOPED_KINDS = (
@@ -637,11 +637,17 @@ async def test_a_forbidden_document_looks_missing(
         http, headers, Target(f"missing-{secrets.token_hex(4)}", forbidden["_rev"])
     )
 
-    assert on_forbidden.status_code == on_missing.status_code == 404
+    assert on_forbidden.status_code == on_missing.status_code
     assert on_forbidden.headers["content-type"] == on_missing.headers["content-type"]
     assert on_forbidden.content == on_missing.content
-    if route.name != "HEAD doc":
+    if route.name == "GET doc?open_revs=[rev]":
+        # CouchDB answers a list of revisions for any id, each `missing` when absent.
+        assert on_forbidden.json() == [{"missing": forbidden["_rev"]}]
+    elif route.name != "HEAD doc":
+        assert on_forbidden.status_code == 404
         assert on_forbidden.json() == MISSING
+    else:
+        assert on_forbidden.status_code == 404
     assert "work secret" not in on_forbidden.text
     stored = await world.services.documents.get(world.instance, CONTACTS, forbidden["_id"])
     assert stored == forbidden
@@ -675,8 +681,12 @@ async def test_an_old_revision_is_hidden_once_the_document_left_the_selector(
         _doc_url(Target(old["_id"], "")), params=params(old["_rev"]), headers=headers
     )
 
-    assert response.status_code == 404
-    assert response.json() == MISSING
+    if "open_revs" in params(""):
+        # What CouchDB answers for a revision of an id it does not hold.
+        assert response.json() == [{"missing": old["_rev"]}]
+    else:
+        assert response.status_code == 404
+        assert response.json() == MISSING
 
 
 async def test_a_document_that_left_the_selector_replicates_as_a_deletion(

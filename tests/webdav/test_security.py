@@ -107,10 +107,11 @@ async def test_subtree_password_stays_in_its_subtree(
         )
         assert scoped.request("PROPFIND", "/dav/files/", headers={"Depth": "0"}).status_code == 404
         assert scoped.get("/dav/files/sec/closed/b.txt").status_code == 404
-        # no COPY or MOVE across the boundary, in either direction
+        # no COPY or MOVE across the boundary, in either direction; what lies outside the
+        # grant is answered as missing (404), exactly like what does not exist at all
         out = {"Destination": f"{base}/dav/files/sec/closed/stolen.txt"}
-        assert scoped.request("COPY", "/dav/files/sec/open/a.txt", headers=out).status_code == 403
-        assert scoped.request("MOVE", "/dav/files/sec/open/a.txt", headers=out).status_code == 403
+        assert scoped.request("COPY", "/dav/files/sec/open/a.txt", headers=out).status_code == 404
+        assert scoped.request("MOVE", "/dav/files/sec/open/a.txt", headers=out).status_code == 404
         into = {"Destination": f"{base}/dav/files/sec/open/b.txt"}
         assert (
             scoped.request("COPY", "/dav/files/sec/closed/b.txt", headers=into).status_code == 404
@@ -119,8 +120,11 @@ async def test_subtree_password_stays_in_its_subtree(
             403,
             404,
         )
-        assert scoped.delete("/dav/files/sec/closed/b.txt").status_code == 403
-        assert scoped.put("/dav/files/sec/closed/c.txt", content=b"c").status_code == 403
+        hidden = scoped.delete("/dav/files/sec/closed/b.txt")
+        missing = scoped.delete("/dav/files/sec/closed/no-such-file.txt")
+        assert (hidden.status_code, hidden.text) == (missing.status_code, missing.text)
+        assert hidden.status_code == 404
+        assert scoped.put("/dav/files/sec/closed/c.txt", content=b"c").status_code == 404
         assert _snapshot(owner) == before
         assert owner.get("/dav/files/sec/closed/b.txt").content == b"closed file"
 

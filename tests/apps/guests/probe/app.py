@@ -93,6 +93,28 @@ class WitWorld(wit_world.WitWorld):
             return json.dumps(_call(req["iface"], req["fn"], req.get("args", [])))
         if mode == "calls":
             return json.dumps([_call(c["iface"], c["fn"], c.get("args", [])) for c in req["calls"]])
+        if mode == "sleep":
+            import time
+
+            time.sleep(req.get("seconds", 3600))
+            return json.dumps({"slept": True})
+        if mode == "raw":
+            # Hand the host any text at all as the result (or the error).
+            text = req.get("text", "")
+            if "repeat" in req:
+                text = text * req["repeat"]
+            if req.get("as_error"):
+                raise Err(text)
+            return text
+        if mode == "flood":
+            # Call one host function until it says the budget is spent (or n times).
+            n, last = 0, None
+            while n < req.get("max", 10**9):
+                n += 1
+                last = _call(req["iface"], req["fn"], req.get("args", []))
+                if "err" in last and "budget_exhausted" in last["err"]:
+                    break
+            return json.dumps({"calls": n, "last": last})
         if mode == "fail":
             raise Err(json.dumps({"error": "app_failed", "message": req.get("message", "boom")}))
         if mode == "raise":

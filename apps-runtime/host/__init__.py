@@ -1,0 +1,43 @@
+"""The component linker: WASI p2 (granting nothing) plus the ``roost:app`` interfaces.
+
+One module per WIT interface (:mod:`.data`, :mod:`.files`, :mod:`.http`, :mod:`.log`,
+:mod:`.notify`) over a small shared core (:mod:`.core`: the guard, the one permission
+decision, the host-call budget, the aggregated access entries).
+
+The linker defines the exact interface names of every released world version
+(``roost:app/data@0.1.0`` ...), so old apps keep linking when a new world is added.
+"""
+
+from __future__ import annotations
+
+from wasmtime import component
+
+from roost.apps import WORLD_PACKAGE, WORLD_VERSIONS
+from roost.apps.engine import AppEngine
+from roost.apps.host import data, files, http, notify
+from roost.apps.host.core import MAX_PAYLOAD_BYTES, HostImpl, error_json, guard
+from roost.apps.host.log import log
+
+__all__ = ["INTERFACES", "MAX_PAYLOAD_BYTES", "build_linker", "error_json"]
+
+INTERFACES: dict[str, list[tuple[str, str, HostImpl]]] = {
+    "data": data.FUNCTIONS,
+    "files": files.FUNCTIONS,
+    "http": http.FUNCTIONS,
+    "notify": notify.FUNCTIONS,
+}
+
+
+def build_linker(engine: AppEngine) -> component.Linker:
+    """A linker for every released world version. Share it: it holds no per-run state."""
+    linker = component.Linker(engine.engine)
+    linker.add_wasip2()
+    with linker.root() as root:
+        for version in WORLD_VERSIONS:
+            for iface, funcs in INTERFACES.items():
+                with root.add_instance(f"{WORLD_PACKAGE}/{iface}@{version}") as inst:
+                    for name, verb, impl in funcs:
+                        inst.add_func(name, guard(iface, name, verb, impl))
+            with root.add_instance(f"{WORLD_PACKAGE}/log@{version}") as inst:
+                inst.add_func("log", log)
+    return linker

@@ -1,0 +1,178 @@
+"""``roost:app/data``: documents of the person's database, limited to the app's grant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from roost.apps.context import RunContext
+from roost.apps.host.core import (
+    Call,
+    HostImpl,
+    enforce,
+    json_object,
+    json_size,
+    missing,
+    need_service,
+    require_some_rule,
+    visible,
+)
+from roost.apps.services import Invalid, NotFound
+from roost.permissions import DocumentTarget, Rule, match_type
+
+__all__ = ["FUNCTIONS"]
+
+
+def _may_read_some(run: RunContext, doctype: str, doc_id: str, verb: str = "GET") -> None:
+    require_some_rule(run, verb, doctype, DocumentTarget({"_id": doc_id}))
+
+
+def _fetch(run: RunContext, doctype: str, doc_id: str) -> Mapping[str, Any]:
+    svc = need_service(run.services.data, "data")
+    try:
+        doc: Mapping[str, Any] = run.bridge(svc.get(doctype, doc_id))
+    except NotFound:
+        raise missing() from None
+    return doc
+
+
+def _get(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, doc_id = args
+    _may_read_some(run, doctype, doc_id)
+    call.ids = (doc_id,)
+    doc = _fetch(run, doctype, doc_id)
+    enforce(run, "GET", doctype, DocumentTarget(doc))
+    call.count, call.bytes = 1, json_size(doc)
+    return doc
+
+
+def grant_clause(run: RunContext, doctype: str) -> dict[str, Any] | None:
+    """A mango clause selecting only what the grant lets the app read (None: everything).
+
+    ANDed into the app's query so that ``limit``/``skip`` count readable documents only:
+    otherwise a hidden document taking a slot of ``limit`` would betray its existence.
+    """
+    if run.grant.allows("GET", doctype, None):
+        return None
+    alternatives: list[dict[str, Any]] = []
+    for rule in run.grant.rules:
+        if not isinstance(rule, Rule) or not rule.allows_verb("GET"):
+            continue
+        if not match_type(rule.type, doctype):
+            continue
+        field, values = rule.selector or "_id", list(rule.values)
+        alternatives.append({field: {"$in": values}})
+        if rule.selector is not None:
+            # A rule matches an array field by any of its elements, as the matcher does.
+            alternatives.append({field: {"$elemMatch": {"$in": values}}})
+    if not alternatives:
+        return {"_id": {"$in": []}}
+    return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+
+
+def _find(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, query_text = args
+    _may_read_some(run, doctype, "")
+    query = json_object(query_text or "{}", "the query")
+    selector = query.get("selector", {})
+    if not isinstance(selector, dict):
+        raise Invalid("selector must be a JSON object")
+    limit = query.get("limit", 100)
+    skip = query.get("skip", 0)
+    sort = query.get("sort")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise Invalid("limit must be a positive integer")
+    if not isinstance(skip, int) or isinstance(skip, bool) or skip < 0:
+        raise Invalid("skip must be a non-negative integer")
+    if sort is not None and not isinstance(sort, list):
+        raise Invalid("sort must be a list")
+    clause = grant_clause(run, doctype)
+    if clause is not None:
+        selector = {"$and": [selector, clause]} if selector else clause
+    svc = need_service(run.services.data, "data")
+    docs = run.bridge(
+        svc.find(doctype, selector, limit=min(limit, run.max_find_limit), skip=skip, sort=sort)
+    )
+    shown = [d for d in docs if visible(run, doctype, d)]
+    fields = query.get("fields")
+    if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
+        keep = set(fields) | {"_id", "_rev"}
+        shown = [{k: v for k, v in d.items() if k in keep} for d in shown]
+    out = {"docs": shown}
+    call.count, call.bytes = len(shown), json_size(out)
+    call.ids = tuple(str(d.get("_id", "")) for d in shown[:20])
+    return out
+
+
+def _create(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, doc_text = args
+    doc = json_object(doc_text, "the document")
+    doc.pop("_rev", None)
+    enforce(run, "POST", doctype, DocumentTarget(doc))
+    svc = need_service(run.services.data, "data")
+    created = run.bridge(svc.create(doctype, doc, app=run.app))
+    call.count, call.bytes = 1, len(doc_text)
+    call.ids = (str(created.get("_id", "")),)
+    return created
+
+
+def _existing(
+    run: RunContext, doctype: str, doc: Mapping[str, Any], verb: str
+) -> Mapping[str, Any]:
+    doc_id, rev = doc.get("_id"), doc.get("_rev")
+    if not isinstance(doc_id, str) or not doc_id or not isinstance(rev, str) or not rev:
+        raise Invalid("the document needs its _id and _rev")
+    _may_read_some(run, doctype, doc_id, verb)
+    old = _fetch(run, doctype, doc_id)
+    # HIDE when the app may not even read the stored document, DENY when it may.
+    enforce(run, verb, doctype, DocumentTarget(old))
+    return old
+
+
+def _update(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, doc_text = args
+    doc = json_object(doc_text, "the document")
+    old = _existing(run, doctype, doc, "PUT")
+    # The new content must stay inside the grant; the old one was readable, so refuse openly.
+    enforce(run, "PUT", doctype, DocumentTarget(doc), visible=DocumentTarget(old))
+    svc = need_service(run.services.data, "data")
+    updated = run.bridge(svc.update(doctype, doc, app=run.app))
+    call.count, call.bytes, call.ids = 1, len(doc_text), (str(doc["_id"]),)
+    return updated
+
+
+def _delete(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, doc_text = args
+    doc = json_object(doc_text, "the document")
+    _existing(run, doctype, doc, "DELETE")
+    svc = need_service(run.services.data, "data")
+    result = run.bridge(svc.delete(doctype, str(doc["_id"]), str(doc["_rev"]), app=run.app))
+    call.count, call.ids = 1, (str(doc["_id"]),)
+    return result
+
+
+def _changes(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, since = args
+    _may_read_some(run, doctype, "")
+    svc = need_service(run.services.data, "data")
+    feed = run.bridge(svc.changes_since(doctype, since or "0", limit=run.max_find_limit))
+    results = []
+    for change in feed.get("results", []):
+        doc = change.get("doc")
+        if not isinstance(doc, Mapping):
+            doc = {"_id": change.get("id", ""), "_deleted": True}
+        if visible(run, doctype, doc):
+            results.append(change)
+    out = {"results": results, "last_seq": str(feed.get("last_seq", since))}
+    call.count, call.bytes = len(results), json_size(out)
+    return out
+
+
+FUNCTIONS: list[tuple[str, str, HostImpl]] = [
+    ("get", "GET", _get),
+    ("find", "GET", _find),
+    ("create", "POST", _create),
+    ("update", "PUT", _update),
+    ("delete", "DELETE", _delete),
+    ("changes-since", "GET", _changes),
+]

@@ -1,0 +1,170 @@
+"""The methods that only read: OPTIONS, GET, HEAD, PROPFIND."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import TypeVar
+from urllib.parse import quote
+from xml.sax.saxutils import escape
+
+from starlette.responses import FileResponse, Response, StreamingResponse
+
+from . import davxml
+from .access import allow_read, readable_children
+from .call import Call
+from .conditions import check_if, read_precondition
+from .dates import http_date, updated_datetime
+from .errors import XML, BadRequest, DavError
+from .ports import BlobStream, Entry
+from .properties import PropRenderer
+
+I = TypeVar("I")  # noqa: E741
+
+DAV_METHODS = [
+    "OPTIONS",
+    "GET",
+    "HEAD",
+    "PUT",
+    "DELETE",
+    "PROPFIND",
+    "PROPPATCH",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "LOCK",
+    "UNLOCK",
+]
+ALLOW = ", ".join(DAV_METHODS)
+_INLINE_READ = 64 * 1024
+
+
+class BlobResponse(FileResponse):
+    # Bigger reads than Starlette's 64 KiB: one worker-thread hop per MiB streamed.
+    chunk_size = 1024 * 1024
+
+
+def options_response() -> Response:
+    return Response(
+        status_code=200,
+        headers={
+            "DAV": "1, 2",
+            "MS-Author-Via": "DAV",
+            "Allow": ALLOW,
+            "Accept-Ranges": "bytes",
+            "Content-Length": "0",
+        },
+    )
+
+
+async def get(call: Call[I]) -> Response:
+    """GET and HEAD: a file's bytes, or a small HTML listing of a collection."""
+    entry = await call.resolve(call.path)
+    if entry is None:
+        raise DavError(404, "not found")
+    await allow_read(call, entry)
+    await check_if(call)
+    headers = {"ETag": entry.etag, "Last-Modified": http_date(updated_datetime(entry))}
+    not_modified = read_precondition(call.request, entry)
+    if not_modified is not None:
+        return Response(status_code=not_modified, headers=headers)
+    if entry.is_dir:
+        return await _listing(call, entry, headers)
+    blob = await call.tree.open(call.instance, entry)
+    if blob.path is None:
+        assert blob.stream is not None
+        return _streamed(call, blob.stream, blob.mime, headers)
+    try:
+        stat = os.stat(blob.path)
+        if stat.st_size <= _INLINE_READ and "range" not in call.request.headers:
+            # A small blob from the page cache reads faster than a worker-thread hop.
+            with open(blob.path, "rb") as handle:  # noqa: ASYNC230
+                body = handle.read()
+            headers.update({"Accept-Ranges": "bytes", "Content-Length": str(len(body))})
+            return Response(
+                body if call.method == "GET" else b"", media_type=blob.mime, headers=headers
+            )
+    except FileNotFoundError:
+        raise DavError(404, "the file's content is missing") from None
+    return BlobResponse(blob.path, headers=headers, media_type=blob.mime, stat_result=stat)
+
+
+def _streamed(call: Call[I], stream: BlobStream, mime: str, headers: dict[str, str]) -> Response:
+    """Bytes from an object store: the whole, or one `bytes=a-b` range (206); a request
+    for several ranges gets the whole (RFC 9110 allows ignoring Range)."""
+    size = stream.size
+    start, length, status = 0, size, 200
+    wanted = _single_range(call.request.headers.get("range"), size)
+    if wanted is not None:
+        start, length = wanted
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+    headers.update({"Accept-Ranges": "bytes", "Content-Length": str(length)})
+    if call.method == "HEAD":
+        stream.close()
+        return Response(b"", status_code=status, media_type=mime, headers=headers)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in stream.read(start, length):
+                yield chunk
+        finally:
+            stream.close()
+
+    return StreamingResponse(body(), status_code=status, media_type=mime, headers=headers)
+
+
+def _single_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, length) of a satisfiable single `bytes=` range, else None (serve it all)."""
+    if not header or not header.startswith("bytes=") or "," in header or size == 0:
+        return None
+    first, _, last = header[len("bytes=") :].strip().partition("-")
+    try:
+        if not first:
+            length = min(int(last), size)
+            return (size - length, length) if length > 0 else None
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or start >= size or end < start:
+        return None
+    return start, end - start + 1
+
+
+async def _listing(call: Call[I], entry: Entry, headers: dict[str, str]) -> Response:
+    children = await readable_children(call, entry)
+    items = "".join(
+        f'<li><a href="{escape(quote(child.name))}{"/" if child.is_dir else ""}">'
+        f"{escape(child.name)}{'/' if child.is_dir else ''}</a></li>"
+        for child in children
+    )
+    title = escape(call.path.vfs_path)
+    body = f"<!doctype html><title>{title}</title><h1>{title}</h1><ul>{items}</ul>"
+    if not call.path.trailing_slash:
+        body = body.replace('href="', f'href="{escape(quote(call.path.name))}/', len(children))
+    return Response(body, media_type="text/html; charset=utf-8", headers=headers)
+
+
+async def propfind(call: Call[I]) -> Response:
+    depth = (call.request.headers.get("depth") or "1").strip().lower()
+    if depth == "infinity":
+        raise DavError(403, "Depth: infinity is not supported", condition="propfind-finite-depth")
+    if depth not in ("0", "1"):
+        raise BadRequest("Depth must be 0 or 1")
+    wanted = davxml.parse_propfind(await call.read_xml())
+    entry = await call.resolve(call.path)
+    if entry is None:
+        raise DavError(404, "not found")
+    await allow_read(call, entry)
+    await check_if(call)
+    entries: list[tuple[Entry, tuple[str, ...]]] = [(entry, call.path.segments)]
+    if depth == "1" and entry.is_dir:
+        for child in await readable_children(call, entry):
+            entries.append((child, (*call.path.segments, child.name)))
+    renderer = PropRenderer(wanted)
+    await renderer.prepare(call)
+    parts = [davxml.MULTISTATUS_OPEN]
+    parts.extend(renderer.response(item, segments) for item, segments in entries)
+    parts.append(davxml.MULTISTATUS_CLOSE)
+    return Response("".join(parts), status_code=207, media_type=XML)
