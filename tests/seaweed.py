@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import obstore
+from obstore.exceptions import BaseError
+from obstore.store import S3Store
 
 from roost.embedded_store import free_port
 
@@ -127,13 +130,32 @@ def _wait_ready(server: SeaweedS3) -> None:
                 files={"file": ("ready", b"ready")},
                 timeout=10,
             )
-            if made.status_code < 400 and probe.status_code < 300:
+            made_ok = made.status_code < 400 or made.status_code == 409  # 409: made already
+            if made_ok and probe.status_code < 300 and _s3_takes_writes(server):
                 return
             last = (made.status_code, probe.status_code, probe.text[:200])
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, BaseError) as error:
             last = error
         time.sleep(0.5)
     raise RuntimeError(f"SeaweedFS did not become ready: {last}")
+
+
+def _s3_takes_writes(server: SeaweedS3) -> bool:
+    """The S3 gateway itself answers a signed PUT (it starts after the filer)."""
+    store = S3Store(
+        server.bucket,
+        config={
+            "endpoint": server.endpoint,
+            "access_key_id": ACCESS_KEY,
+            "secret_access_key": SECRET_KEY,
+            "region": "us-east-1",
+            "virtual_hosted_style_request": False,
+        },
+        client_options={"allow_http": True, "timeout": "10s"},
+        retry_config={"max_retries": 0},
+    )
+    obstore.put(store, ".ready", b"ready")
+    return bytes(obstore.get(store, ".ready").bytes()) == b"ready"
 
 
 __all__ = ["SeaweedS3", "start_seaweed", "weed_binary"]
