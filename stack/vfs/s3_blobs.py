@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
 import re
@@ -192,10 +193,9 @@ class S3BlobStore:
 
     async def _forget(self, key: str) -> None:
         """Remove an object if the store answers; else the sweep will."""
-        try:
+        # Shielded: a client that goes away must not cut the clean-up short.
+        with contextlib.suppress(BaseError, OSError):
             await asyncio.shield(obstore.delete_async(self.store, key))
-        except (BaseError, OSError, asyncio.CancelledError):
-            pass
 
     async def commit(
         self, staged: StagedContent, domain: str, file_id: str, internal_id: str
