@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +22,7 @@ import wasmtime
 from wasmtime import component
 
 from roost.apps import WORLD_PACKAGE, WORLD_VERSIONS
+from roost.apps.atomic_files import write_atomic
 from roost.apps.engine import AppEngine
 
 __all__ = [
@@ -149,16 +149,7 @@ class ComponentCache:
             data = comp.serialize()
             elapsed = time.perf_counter() - start
             self.compiles += 1
-            fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tmp-", suffix=".cwasm")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(path, data, suffix=".cwasm")
         return CompiledApp(digest, path, imports, cached=False, compile_seconds=elapsed)
 
     def _deserialize(self, path: Path) -> component.Component:

@@ -23,9 +23,11 @@ from roost.services import Services
 from roost.web import (
     access,
     apps,
+    archives,
     auth,
     data,
     dav,
+    file_copies,
     files,
     jobs,
     oauth,
@@ -38,6 +40,10 @@ from roost.web import (
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
+from roost.web.pages import assets as page_assets
+from roost.web.pages import drive as drive_page
+from roost.web.pages import home as home_page
+from roost.web.pages import language as page_language
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
 LifespanHook = Callable[[Services], Any]
@@ -48,11 +54,17 @@ def route_table() -> list[BaseRoute]:
     routes += apps.ROUTES  # app origins ({slug}.{instance}) first, then /apps
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
+    routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
+    routes += home_page.ROUTES  # / (Home), and the spaces still to come
+    routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += auth.ROUTES
     routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES
+    routes += page_language.ROUTES  # POST /settings/language
     routes += settings.ROUTES
     routes += jobs.ROUTES  # /jobs/queue, /jobs/triggers, /jobs/webhooks, /jobs/{id}
+    routes += archives.ROUTES  # GET /files/archive (before /files/{file_id})
+    routes += file_copies.ROUTES  # POST /files/{file_id}/copy (before POST /files/{dir_id})
     routes += thumbnails.ROUTES  # /files/{id}/thumbnails/{size} (before files.ROUTES)
     routes += files.ROUTES  # /files, references (before data.ROUTES), disk usage
     routes += dav.ROUTES  # /dav/files/ WebDAV (and OPTIONS / for Windows)

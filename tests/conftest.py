@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from roost.app import create_app
 from roost.config import Config
@@ -117,7 +118,7 @@ async def services(config: Config) -> AsyncIterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def app(config: Config, services: Services) -> object:
+def app(config: Config, services: Services) -> Starlette:
     return create_app(config, services=services)
 
 
@@ -136,9 +137,9 @@ async def instance(new_instance: Callable[..., Awaitable[Instance]]) -> Instance
 
 
 @pytest.fixture
-async def client(app: object, instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: Starlette, instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client addressed to `instance`, talking to the app in-process."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         yield http
 
@@ -167,14 +168,14 @@ def issue_token(services: Services) -> Callable[..., Awaitable[str]]:
 class LiveServer:
     """Roost served by uvicorn on a loopback port, in a thread, for external clients."""
 
-    def __init__(self, app: object, port: int) -> None:
+    def __init__(self, app: Starlette, port: int) -> None:
         self.port = port
         self.server = uvicorn.Server(
             uvicorn.Config(
                 app,
                 host="127.0.0.1",
                 port=port,
-                log_config=None,  # type: ignore[arg-type]
+                log_config=None,
                 access_log=False,
                 lifespan="off",
                 timeout_keep_alive=30,

@@ -28,6 +28,7 @@ from wasmtime import component
 from roost.apps.context import CURRENT_RUN, RunContext
 from roost.apps.services import AccessEntry, EgressDenied, Invalid, NotFound, ServiceError
 from roost.permissions import (
+    FILES_DOCTYPE,
     Decision,
     DocumentTarget,
     Hidden,
@@ -57,7 +58,6 @@ __all__ = [
     "visible",
 ]
 
-FILES_DOCTYPE = "io.cozy.files"
 #: The largest JSON payload a guest may pass in one call.
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 #: The one message for "no such item" and "an item you may not see".

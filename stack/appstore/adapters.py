@@ -6,7 +6,6 @@ errors become the runtime's ``ServiceError`` codes, and every write is stamped w
 
 from __future__ import annotations
 
-import mimetypes
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,6 +18,7 @@ from roost.instances import Instance
 from roost.permissions import FileTarget
 from roost.types import JSONDoc
 from roost.vfs import VFS, FileDoc
+from roost.vfs.mime import guess_mime
 
 __all__ = [
     "CouchDataService",
@@ -191,7 +191,7 @@ class VfsFileService:
     async def write(self, path: str, data: bytes, *, mime: str | None, app: str) -> JSONDoc:
         parent_path, _, name = path.rstrip("/").rpartition("/")
         parent = await self._lookup(parent_path or "/")
-        guessed = mime or mimetypes.guess_type(name)[0] or "application/octet-stream"
+        guessed = mime or guess_mime(name)
 
         async def chunks() -> Any:
             yield data

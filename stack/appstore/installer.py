@@ -21,14 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roost.apps.atomic_files import write_atomic
 from roost.apps.manifest import AppManifest, ManifestError, check_triggers
 from roost.apps.package import AppPackage
 from roost.apps.runtime import PreparedApp
@@ -41,7 +39,7 @@ from roost.types import JSONDoc
 if TYPE_CHECKING:
     from roost.appstore.service import AppService, InstalledApp
 
-__all__ = ["AppInstaller", "write_atomic"]
+__all__ = ["AppInstaller"]
 
 Undo = Callable[[], Awaitable[None]]
 
@@ -240,18 +238,3 @@ class AppInstaller:
 
 def _message_slug(message: Any) -> str | None:
     return message.get("slug") if isinstance(message, dict) else None
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

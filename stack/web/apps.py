@@ -1,28 +1,34 @@
 """`/apps`: install (with consent), list, run and remove apps; serve app UIs on their origin.
 
 - `GET /apps` (owner page) · `GET /apps/` JSON list · `GET /apps/{slug}` JSON
-- `POST /apps/install` (owner; a `.tar.gz` as multipart field `package` or as the raw body)
-  → the consent page (HTML) or `403 consent_required` with the lines (JSON); the package is
-  kept in a staging area until `POST /apps/install/{staging}/accept`. JSON clients may send
-  `?consent=true` to accept in one step.
-- `POST /apps/{slug}/run` (owner session, or the app's own token): JSON in, JSON out.
-- `POST /apps/{slug}/accounts` (owner): store a connector's credentials, encrypted.
-- `DELETE /apps/{slug}` / `POST /apps/{slug}/uninstall` (owner): revoke and remove.
-- `GET /apps/{slug}/open` (owner): go to the app's UI on `{slug}.{instance}` with its token.
+- `POST /apps/install` (`io.cozy.apps` POST; a `.tar.gz` as multipart field `package` or
+  as the raw body) → the consent page (HTML) or `403 consent_required` with the lines
+  (JSON); the package is kept in a staging area until `POST /apps/install/{staging}/accept`.
+  JSON clients may send `?consent=true` to accept in one step.
+- `POST /apps/{slug}/run` (POST on the app's document, or the app's own token): JSON in,
+  JSON out.
+- `POST /apps/{slug}/accounts` (PUT on the app's document): store a connector's
+  credentials, encrypted.
+- `DELETE /apps/{slug}` / `POST /apps/{slug}/uninstall` (DELETE on it): revoke and remove.
+- `GET /apps/{slug}/open` (the owner's session): go to the app's UI on `{slug}.{instance}`
+  with its token.
 - On an app origin, every other GET serves the app's `ui/` with its token injected and a
   strict CSP; the token allows exactly the manifest's grant.
+
+Installing, reading, running, uninstalling and configuring apps are rules on `io.cozy.apps` (see
+`roost.web.stack_actions`): the owner's session holds them, a token only if granted them.
+An app may always read and run itself (an identity check). The pages, the consent form
+and `/open` (which mints the app's token) are the owner's session's alone.
 """
 
 from __future__ import annotations
 
-import hmac
 import html
-import mimetypes
 import secrets
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -35,14 +41,22 @@ from roost.appstore.service import AppService, ConsentRequired, InstalledApp, de
 from roost.errors import BadRequest, Forbidden, NotFound, RoostError
 from roost.instances import Instance
 from roost.principals import Principal
-from roost.sessions import csrf_token
-from roost.web.context import (
-    instance_of,
-    optional_principal,
-    principal_of,
-    read_body,
-    read_json,
-    services_of,
+from roost.vfs.mime import guess_mime
+from roost.web.context import instance_of, principal_of, read_body, read_json, services_of
+from roost.web.forms import (
+    is_form,
+    owner_session,
+    read_owner_form,
+    session_csrf_token,
+    verify_csrf,
+)
+from roost.web.stack_actions import (
+    APPS_DOCTYPE,
+    SOME_DOCUMENTS,
+    allows,
+    app_target,
+    is_the_app_itself,
+    require,
 )
 from roost.web.templating import templates
 
@@ -58,11 +72,20 @@ def _apps(request: Request) -> AppService:
     return app_service(services_of(request))
 
 
-async def _owner(request: Request) -> Principal:
+MANAGE_REFUSED = "only the owner, signed in, installs and removes apps"
+
+
+async def _may_manage(request: Request, verb: str) -> Principal:
+    """The principal, if it may `verb` some app at all (403 otherwise, before any lookup)."""
     principal = await principal_of(request)
-    if not principal.is_owner:
-        raise Forbidden("only the owner, signed in, installs and removes apps")
+    require(principal, verb, APPS_DOCTYPE, SOME_DOCUMENTS, refusal=MANAGE_REFUSED)
     return principal
+
+
+def _may_see(principal: Principal, app: InstalledApp) -> bool:
+    return is_the_app_itself(principal, app.slug) or allows(
+        principal, "GET", APPS_DOCTYPE, app_target(app.doc)
+    )
 
 
 STAGING_MAX_AGE_SECONDS = 3600
@@ -82,20 +105,15 @@ def _staging_dir(request: Request) -> Path:
     return folder
 
 
-async def _check_csrf(request: Request, principal: Principal, value: str) -> None:
-    expected = csrf_token(instance_of(request), principal.session_id or "")
-    if not hmac.compare_digest(expected, value or ""):
-        raise Forbidden("CSRF check failed: reload the page and try again")
-
-
 def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
 # -- listing ------------------------------------------------------
 async def apps_page(request: Request, **extra: Any) -> Response:
-    principal = await optional_principal(request)
-    if principal is None or not principal.is_owner:
+    """`GET /apps`: the owner's page of apps; anyone else is sent to the login page."""
+    principal = await owner_session(request)
+    if principal is None:
         return RedirectResponse("/auth/login?redirect=/apps", status_code=303)
     instance = instance_of(request)
     apps = [a.to_json() for a in await _apps(request).list_installed(instance)]
@@ -105,7 +123,7 @@ async def apps_page(request: Request, **extra: Any) -> Response:
         {
             "domain": instance.domain,
             "apps": apps,
-            "csrf_token": csrf_token(instance, principal.session_id or ""),
+            "csrf_token": session_csrf_token(request, principal),
             "error": None,
             "message": None,
             **extra,
@@ -114,20 +132,20 @@ async def apps_page(request: Request, **extra: Any) -> Response:
 
 
 async def list_apps(request: Request) -> Response:
+    """`GET /apps/`: the installed apps this principal may see (an app sees itself)."""
     principal = await principal_of(request)
     instance = instance_of(request)
     apps = await _apps(request).list_installed(instance)
-    if not principal.is_owner:
-        apps = [a for a in apps if principal.app_slug == a.slug]
-    return JSONResponse([a.to_json() for a in apps])
+    return JSONResponse([a.to_json() for a in apps if _may_see(principal, a)])
 
 
 async def get_app(request: Request) -> Response:
+    """`GET /apps/{slug}`: one app and its consent lines; 404 if absent or not visible."""
     principal = await principal_of(request)
     slug = request.path_params["slug"]
-    if not principal.is_owner and principal.app_slug != slug:
+    app = await _apps(request).get_or_none(instance_of(request), slug)
+    if app is None or not _may_see(principal, app):
         raise NotFound(f"no app {slug!r} is installed")
-    app = await _apps(request).get(instance_of(request), slug)
     body = app.to_json()
     body["consent"] = app.manifest.describe()
     return JSONResponse(body)
@@ -172,17 +190,21 @@ def _consent_context(
         },
         "upgrade": exc.upgrade,
         "staging": staging,
-        "csrf_token": csrf_token(instance, principal.session_id or ""),
+        "csrf_token": session_csrf_token(request, principal),
     }
 
 
 async def install(request: Request) -> Response:
-    principal = await _owner(request)
+    """`POST /apps/install`: a package in, the consent page (or 403 consent_required) out."""
+    principal = await principal_of(request)
+    # Installing grants the app what its manifest asks: the whole doctype, never a part.
+    require(principal, "POST", APPS_DOCTYPE, refusal=MANAGE_REFUSED)
     instance = instance_of(request)
     data, fields = await _upload(request)
     html_form = bool(fields) or _wants_html(request)
     if fields:
-        await _check_csrf(request, principal, fields.get("csrf_token", ""))
+        owner = await owner_session(request)
+        verify_csrf(session_csrf_token(request, owner) if owner else "", fields)
     service = _apps(request)
     try:
         package = await service.read(data)
@@ -217,17 +239,15 @@ async def install(request: Request) -> Response:
 
 
 async def accept(request: Request) -> Response:
-    principal = await _owner(request)
+    """`POST /apps/install/{staging}/accept`: the consent given; install the staged package."""
+    require(await principal_of(request), "POST", APPS_DOCTYPE, refusal=MANAGE_REFUSED)
     instance = instance_of(request)
     staging = request.path_params["staging"]
     if not staging.isalnum() or len(staging) > 64:
         raise NotFound("no such pending install")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    is_form = content_type == "application/x-www-form-urlencoded"
-    if is_form:
-        raw = await read_body(request, 16 * 1024)
-        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-        await _check_csrf(request, principal, fields.get("csrf_token", ""))
+    form = is_form(request)
+    if form:
+        await read_owner_form(request)
     path = _staging_dir(request) / f"{staging}.tar.gz"
     if not path.is_file():
         raise NotFound("no such pending install (it may have been accepted already)")
@@ -237,19 +257,21 @@ async def accept(request: Request) -> Response:
         app = await service.install(instance, package, consent=True)
     finally:
         path.unlink(missing_ok=True)
-    if is_form:
+    if form:
         return await apps_page(request, message=f"{app.doc['name']} is installed.")
     return JSONResponse(app.to_json(), status_code=201)
 
 
 async def uninstall(request: Request) -> Response:
-    principal = await _owner(request)
+    """`DELETE /apps/{slug}`, or the page's form: revoke and remove an app."""
+    principal = await _may_manage(request, "DELETE")
     if request.method == "POST":
-        raw = await read_body(request, 16 * 1024)
-        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-        await _check_csrf(request, principal, fields.get("csrf_token", ""))
+        await read_owner_form(request)
     slug = request.path_params["slug"]
-    await _apps(request).uninstall(instance_of(request), slug)
+    service = _apps(request)
+    app = await service.get(instance_of(request), slug)
+    require(principal, "DELETE", APPS_DOCTYPE, app_target(app.doc), refusal=MANAGE_REFUSED)
+    await service.uninstall(instance_of(request), slug)
     if request.method == "POST":
         return RedirectResponse("/apps", status_code=303)
     return JSONResponse({"ok": True, "slug": slug})
@@ -257,11 +279,13 @@ async def uninstall(request: Request) -> Response:
 
 # -- accounts and runs ------------------------------------------------------
 async def create_account(request: Request) -> Response:
-    await _owner(request)
+    """`POST /apps/{slug}/accounts`: store a connector's credentials (configuring it: PUT)."""
+    principal = await _may_manage(request, "PUT")
     slug = request.path_params["slug"]
     service = _apps(request)
     instance = instance_of(request)
     app = await service.get(instance, slug)
+    require(principal, "PUT", APPS_DOCTYPE, app_target(app.doc), refusal=MANAGE_REFUSED)
     if app.type != "konnector":
         raise BadRequest("only connectors have accounts")
     body = await read_json(request)
@@ -278,10 +302,21 @@ async def create_account(request: Request) -> Response:
     return JSONResponse(account, status_code=201)
 
 
+async def _may_run(request: Request, principal: Principal, slug: str) -> bool:
+    """The app itself, or POST on its document (installing needs the whole doctype)."""
+    if is_the_app_itself(principal, slug):
+        return True
+    app = await _apps(request).get_or_none(instance_of(request), slug)
+    if app is None:  # the run answers 404 to whoever may run some app
+        return allows(principal, "POST", APPS_DOCTYPE, SOME_DOCUMENTS)
+    return allows(principal, "POST", APPS_DOCTYPE, app_target(app.doc))
+
+
 async def run(request: Request) -> Response:
+    """`POST /apps/{slug}/run`: run the app with a JSON input; 200 or 422 with its result."""
     principal = await principal_of(request)
     slug = request.path_params["slug"]
-    if not principal.is_owner and principal.app_slug != slug:
+    if not await _may_run(request, principal, slug):
         raise Forbidden("only the owner or the app itself may run it")
     # No body means no input; any body (chunked too) must be JSON within the limit.
     has_body = request.headers.get("content-length") not in (None, "0") or (
@@ -294,9 +329,10 @@ async def run(request: Request) -> Response:
 
 # -- app UIs ------------------------------------------------------
 async def open_app(request: Request) -> Response:
-    principal = await optional_principal(request)
+    """`GET /apps/{slug}/open`: mint the app's UI token and go to its origin (owner only)."""
+    principal = await owner_session(request)
     slug = request.path_params["slug"]
-    if principal is None or not principal.is_owner:
+    if principal is None:
         return RedirectResponse(f"/auth/login?redirect=/apps/{quote(slug)}/open", status_code=303)
     instance = instance_of(request)
     service = _apps(request)
@@ -333,7 +369,7 @@ async def app_origin(request: Request) -> Response:
     if app is None or not app.doc.get("has_ui"):
         raise NotFound(f"no app {slug!r} with a UI here")
     target = _ui_file(service, app, request.path_params.get("path", ""))
-    mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    mime = guess_mime(target.name)
     headers = {
         "Content-Security-Policy": UI_CSP,
         "X-Content-Type-Options": "nosniff",
@@ -349,7 +385,7 @@ async def app_origin(request: Request) -> Response:
         principal = await services_of(request).authenticator.authenticate(
             instance, authorization=f"Bearer {token}", session_cookie=None
         )
-    if principal is None or principal.app_slug != slug:
+    if principal is None or not is_the_app_itself(principal, slug):
         scheme = "https" if services_of(request).config.https else request.url.scheme
         port = f":{request.url.port}" if request.url.port else ""
         return RedirectResponse(f"{scheme}://{instance.domain}{port}/apps/{quote(slug)}/open", 303)

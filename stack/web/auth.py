@@ -1,8 +1,7 @@
-"""`/auth/…`: the owner's login and logout (HTML form and JSON)."""
+"""`/auth/…`: the owner's login and logout (HTML form and JSON). Home is `roost.web.pages.home`."""
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from urllib.parse import urlsplit
 
@@ -10,23 +9,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from roost.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
-from roost.sessions import COOKIE_NAME, csrf_token
-from roost.web.context import (
-    instance_of,
-    optional_principal,
-    read_body,
-    read_json,
-    services_of,
+from roost.errors import BadRequest, TooManyRequests, Unauthorized
+from roost.sessions import COOKIE_NAME
+from roost.web.context import instance_of, read_json, services_of
+from roost.web.forms import (
+    is_form,
+    owner_session,
+    read_form,
+    read_owner_form,
+    verify_csrf,
 )
 from roost.web.templating import templates
 
 CSRF_COOKIE = "roost_csrf"
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-
-
-def _is_form(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip() in _FORM_TYPES
+LOGIN_CSRF_REFUSED = "CSRF check failed: reload the login page and try again"
 
 
 def _safe_redirect(target: str | None) -> str:
@@ -42,12 +38,8 @@ def _safe_redirect(target: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def _same_token(expected: str, given: str) -> bool:
-    """Constant-time comparison that also accepts non-ASCII input (hmac refuses str ones)."""
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
-
-
 async def login_page(request: Request) -> Response:
+    """`GET /auth/login`: the form, with a fresh double-submit CSRF cookie."""
     instance = instance_of(request)
     token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = templates.TemplateResponse(
@@ -73,18 +65,15 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, max
 
 
 async def login(request: Request) -> Response:
+    """`POST /auth/login`: the form (CSRF-checked) or JSON; opens a session on success."""
     services = services_of(request)
     instance = instance_of(request)
-    form = _is_form(request)
+    form = is_form(request)
     redirect = "/"
     if form:
-        raw = await read_body(request, 16 * 1024)
-        from urllib.parse import parse_qs
-
-        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-        cookie_token = request.cookies.get(CSRF_COOKIE, "")
-        if not cookie_token or not _same_token(cookie_token, fields.get("csrf_token", "")):
-            raise Forbidden("CSRF check failed: reload the login page and try again")
+        fields = await read_form(request)
+        # No session yet: the token is a double-submit cookie set by the login page.
+        verify_csrf(request.cookies.get(CSRF_COOKIE, ""), fields, refusal=LOGIN_CSRF_REFUSED)
         passphrase = fields.get("passphrase", "")
         redirect = _safe_redirect(fields.get("redirect"))
     else:
@@ -123,20 +112,18 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    """`POST /auth/logout` (form or JSON), `DELETE /auth/login`: close this session.
+
+    A session closes itself: an identity check, no permission rule.
+    """
     services = services_of(request)
     instance = instance_of(request)
-    principal = await optional_principal(request)
-    if principal is None or not principal.is_owner or principal.session_id is None:
+    principal = await owner_session(request)
+    if principal is None or principal.session_id is None:
         raise Unauthorized("not logged in")
-    form = _is_form(request)
+    form = is_form(request)
     if form:
-        from urllib.parse import parse_qs
-
-        raw = await read_body(request, 16 * 1024)
-        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-        expected = csrf_token(instance, principal.session_id)
-        if not _same_token(expected, fields.get("csrf_token", "")):
-            raise Forbidden("CSRF check failed")
+        await read_owner_form(request, refusal="CSRF check failed")
     await services.sessions.close(instance, principal.session_id)
     answer: Response = (
         RedirectResponse("/auth/login", status_code=303) if form else JSONResponse({"ok": True})
@@ -145,20 +132,7 @@ async def logout(request: Request) -> Response:
     return answer
 
 
-async def home(request: Request) -> Response:
-    instance = instance_of(request)
-    principal = await optional_principal(request)
-    if principal is None or not principal.is_owner or principal.session_id is None:
-        return RedirectResponse("/auth/login", status_code=303)
-    return templates.TemplateResponse(
-        request,
-        "home.html",
-        {"domain": instance.domain, "csrf_token": csrf_token(instance, principal.session_id)},
-    )
-
-
 ROUTES = [
-    Route("/", home, methods=["GET"]),
     Route("/auth/login", login_page, methods=["GET"]),
     Route("/auth/login", login, methods=["POST"]),
     Route("/auth/logout", logout, methods=["POST"]),

@@ -18,11 +18,13 @@ from roost.strict_json import parse_json as parse_json
 
 
 def services_of(request: Request) -> Services:
+    """The services of this process (built once by `create_app`)."""
     services: Services = request.app.state.services
     return services
 
 
 def instance_of(request: Request) -> Instance:
+    """The instance the request is addressed to (401 if none)."""
     instance: Instance | None = request.scope.get("state", {}).get("instance")
     if instance is None:
         raise Unauthorized("this request is not addressed to an instance")
@@ -30,6 +32,7 @@ def instance_of(request: Request) -> Instance:
 
 
 async def optional_principal(request: Request) -> Principal | None:
+    """Who is asking, authenticated once per request; None if anonymous."""
     state = request.scope.setdefault("state", {})
     if "principal" in state:
         cached: Principal | None = state["principal"]
@@ -45,6 +48,7 @@ async def optional_principal(request: Request) -> Principal | None:
 
 
 async def principal_of(request: Request) -> Principal:
+    """Who is asking; 401 if the request carries no credentials."""
     principal = await optional_principal(request)
     if principal is None:
         raise Unauthorized("authentication required: a session, a Bearer token or an app password")
@@ -71,6 +75,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 
 async def read_json(request: Request, *, max_bytes: int | None = None) -> Any:
+    """The body as strict JSON within the size limit (415: another media type; 400: empty)."""
     limit = max_bytes or services_of(request).config.max_body_bytes
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if content_type and content_type not in (

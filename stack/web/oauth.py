@@ -2,32 +2,32 @@
 OAuth 2 for devices (see docs/api/oauth.md).
 
 Machine-facing routes answer RFC 6749 errors, `{"error", "error_description"}`; the
-authorization page is for the owner, signed in, and protected against CSRF and framing.
+authorization page is for the owner, signed in, and protected against CSRF and framing:
+consenting to a device mints a token, so it is the person's act, never a token's. Listing
+and revoking clients are rules on `io.cozy.oauth.clients` (see `roost.web.stack_actions`).
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from roost.errors import Forbidden, NotFound, Unauthorized
+from roost.errors import BadRequest, NotFound, Unauthorized
 from roost.instances import Instance
 from roost.oauth import AuthorizationError, AuthorizationRequest, OAuthError, OAuthService
-from roost.principals import Principal
-from roost.sessions import csrf_token
-from roost.web.context import (
-    instance_of,
-    optional_principal,
-    principal_of,
-    read_body,
-    read_json,
-    services_of,
+from roost.web.context import instance_of, principal_of, read_json, services_of
+from roost.web.forms import (
+    content_type_of,
+    owner_session,
+    read_form,
+    session_csrf_token,
+    verify_csrf,
 )
+from roost.web.stack_actions import CLIENTS_DOCTYPE, require
 from roost.web.templating import templates
 
 FORM_MAX_BYTES = 64 * 1024
@@ -59,23 +59,16 @@ def _error(error: OAuthError) -> JSONResponse:
 
 async def _form(request: Request) -> dict[str, str]:
     """A form-urlencoded body (RFC 6749 §4.1.3), or a JSON object of strings."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if content_type == "application/json":
+    if content_type_of(request) == "application/json":
         body = await read_json(request, max_bytes=FORM_MAX_BYTES)
         if not isinstance(body, dict):
             raise OAuthError("invalid_request", "the body must be a JSON object")
         return {k: v for k, v in body.items() if isinstance(v, str)}
-    raw = await read_body(request, FORM_MAX_BYTES)
     try:
-        parsed = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        raise OAuthError("invalid_request", "the body is not UTF-8") from None
-    fields: dict[str, str] = {}
-    for key, values in parsed.items():
-        if len(values) > 1:
-            raise OAuthError("invalid_request", f"{key} is given more than once")
-        fields[key] = values[0]
-    return fields
+        return await read_form(request, max_bytes=FORM_MAX_BYTES)
+    except BadRequest as error:
+        # RFC 6749 §5.2: a malformed request is `invalid_request`, in OAuth's own shape.
+        raise OAuthError("invalid_request", error.reason) from None
 
 
 def _bearer(request: Request) -> str | None:
@@ -88,6 +81,7 @@ def _bearer(request: Request) -> str | None:
 
 
 async def register(request: Request) -> Response:
+    """`POST /auth/register`: dynamic client registration (RFC 7591), open to anyone."""
     try:
         body = await read_json(request, max_bytes=FORM_MAX_BYTES)
         answer = await _oauth(request).register(instance_of(request), body)
@@ -114,13 +108,6 @@ async def registered_client(request: Request) -> Response:
 # -- authorization ------------------------------------------------------------------------
 
 
-async def _owner(request: Request) -> Principal | None:
-    principal = await optional_principal(request)
-    if principal is None or not principal.is_owner or principal.session_id is None:
-        return None
-    return principal
-
-
 def _error_page(request: Request, instance: Instance, error: OAuthError) -> Response:
     # Never an automatic redirect on error: registration is open, so anyone could register
     # a client and use its redirect URI to bounce visitors off this site (RFC 9700 §4.11).
@@ -144,12 +131,13 @@ async def _checked(request: Request, params: dict[str, str]) -> AuthorizationReq
 
 
 async def authorize_page(request: Request) -> Response:
+    """`GET /auth/authorize`: the consent page for a device (the owner's session only)."""
     instance = instance_of(request)
     params = dict(request.query_params)
     checked = await _checked(request, params)
     if isinstance(checked, Response):
         return checked
-    principal = await _owner(request)
+    principal = await owner_session(request)
     if principal is None:
         here = request.url.path + "?" + request.url.query
         return RedirectResponse(f"/auth/login?redirect={quote(here, safe='')}", status_code=303)
@@ -166,21 +154,20 @@ async def authorize_page(request: Request) -> Response:
             "lines": checked.consent_lines(),
             "scope": checked.scope,
             "fields": checked.fields(),
-            "csrf_token": csrf_token(instance, principal.session_id or ""),
+            "csrf_token": session_csrf_token(request, principal),
         },
         headers=_CONSENT_HEADERS,
     )
 
 
 async def authorize(request: Request) -> Response:
+    """`POST /auth/authorize`: the consent form's answer, CSRF-checked; redirects to the client."""
     instance = instance_of(request)
-    principal = await _owner(request)
+    principal = await owner_session(request)
     if principal is None:
         raise Unauthorized("only the owner, signed in, can authorize a device")
     fields = await _form(request)
-    expected = csrf_token(instance, principal.session_id or "")
-    if not hmac.compare_digest(expected.encode(), fields.get("csrf_token", "").encode()):
-        raise Forbidden("CSRF check failed: reload the page and try again")
+    verify_csrf(session_csrf_token(request, principal), fields)
     checked = await _checked(request, fields)
     if isinstance(checked, Response):
         return checked
@@ -195,6 +182,7 @@ async def authorize(request: Request) -> Response:
 
 
 async def access_token(request: Request) -> Response:
+    """`POST /auth/access_token`: exchange a code or a refresh token (RFC 6749 §4.1.3, §6)."""
     try:
         fields = await _form(request)
         answer = await _oauth(request).token(
@@ -206,6 +194,7 @@ async def access_token(request: Request) -> Response:
 
 
 async def revoke_token(request: Request) -> Response:
+    """`POST /auth/revoke`: revoke a token (RFC 7009)."""
     try:
         fields = await _form(request)
         await _oauth(request).revoke_token(
@@ -231,24 +220,28 @@ def _client_summary(client: Any) -> dict[str, Any]:
 
 
 async def clients_page(request: Request) -> Response:
+    """`GET /auth/clients`: the owner's page of devices, or their JSON list (a rule)."""
     instance = instance_of(request)
-    principal = await _owner(request)
-    wants_html = "text/html" in request.headers.get("accept", "")
-    if principal is None:
-        if wants_html:
-            return RedirectResponse("/auth/login?redirect=/auth/clients", status_code=303)
-        await principal_of(request)
-        raise Forbidden("only the owner, signed in, lists OAuth clients")
-    clients = await _oauth(request).list_clients(instance)
-    if not wants_html:
+    if "text/html" not in request.headers.get("accept", ""):
+        require(
+            await principal_of(request),
+            "GET",
+            CLIENTS_DOCTYPE,
+            refusal="only the owner, signed in, lists OAuth clients",
+        )
+        clients = await _oauth(request).list_clients(instance)
         return JSONResponse([_client_summary(c) for c in clients])
+    principal = await owner_session(request)
+    if principal is None:
+        return RedirectResponse("/auth/login?redirect=/auth/clients", status_code=303)
+    clients = await _oauth(request).list_clients(instance)
     return templates.TemplateResponse(
         request,
         "oauth_clients.html",
         {
             "domain": instance.domain,
             "clients": [_client_summary(c) for c in clients],
-            "csrf_token": csrf_token(instance, principal.session_id or ""),
+            "csrf_token": session_csrf_token(request, principal),
         },
         headers={"X-Frame-Options": "DENY"},
     )
@@ -257,15 +250,16 @@ async def clients_page(request: Request) -> Response:
 async def revoke_client(request: Request) -> Response:
     """The owner revokes a device: a form post (CSRF-checked) or `DELETE` with the session."""
     instance = instance_of(request)
-    principal = await _owner(request)
-    if principal is None:
-        await principal_of(request)
-        raise Forbidden("only the owner, signed in, revokes OAuth clients")
+    require(
+        await principal_of(request),
+        "DELETE",
+        CLIENTS_DOCTYPE,
+        refusal="only the owner, signed in, revokes OAuth clients",
+    )
     if request.method == "POST":
         fields = await _form(request)
-        expected = csrf_token(instance, principal.session_id or "")
-        if not hmac.compare_digest(expected.encode(), fields.get("csrf_token", "").encode()):
-            raise Forbidden("CSRF check failed: reload the page and try again")
+        owner = await owner_session(request)
+        verify_csrf(session_csrf_token(request, owner) if owner else "", fields)
     try:
         await _oauth(request).revoke_client(instance, request.path_params["client_id"])
     except NotFound:

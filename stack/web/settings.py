@@ -1,14 +1,14 @@
 """`/settings`: the owner's page of app passwords, exports and recent accesses, and its JSON API.
 
-Only the owner's session may manage app passwords and exports: a token can never mint a
-password or carry away the whole instance.
+Managing app passwords (`io.roost.app_passwords`) and exports (`io.cozy.exports`) are
+permission rules (see `roost.web.stack_actions`): the owner's session holds them, a token
+only if granted them. A new app password never grants more than its creator holds. The
+page and its forms are the owner's session's alone (their CSRF token is bound to it).
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -20,25 +20,20 @@ from roost.instances import Instance
 from roost.permissions import InvalidRule, PermissionSet
 from roost.portability.exports import ExportJobs
 from roost.principals import Principal
-from roost.sessions import csrf_token
 from roost.tokens import parse_duration
-from roost.web.context import (
-    instance_of,
-    optional_principal,
-    principal_of,
-    read_body,
-    read_json,
-    services_of,
-)
+from roost.web.context import instance_of, principal_of, read_json, services_of
+from roost.web.forms import is_form, owner_session, read_owner_form, session_csrf_token
+from roost.web.stack_actions import APP_PASSWORDS_DOCTYPE, EXPORTS_DOCTYPE, require
 from roost.web.templating import templates
 
 MAX_LABEL = 100
+PASSWORDS_REFUSED = "only the owner, signed in, manages app passwords"
+EXPORTS_REFUSED = "only the owner, signed in, exports the instance"
 
 
-async def _owner(request: Request) -> Principal:
+async def _may_manage_passwords(request: Request, verb: str) -> Principal:
     principal = await principal_of(request)
-    if not principal.is_owner:
-        raise Forbidden("only the owner, signed in, manages app passwords")
+    require(principal, verb, APP_PASSWORDS_DOCTYPE, refusal=PASSWORDS_REFUSED)
     return principal
 
 
@@ -53,7 +48,9 @@ def _password_json(password: AppPassword) -> dict[str, Any]:
     }
 
 
-async def _create(request: Request, instance: Instance, fields: dict[str, Any]) -> tuple[str, str]:
+async def _create(
+    request: Request, instance: Instance, principal: Principal, fields: dict[str, Any]
+) -> tuple[str, str]:
     label = fields.get("label")
     if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL:
         raise BadRequest(f"label must be a non-empty string of at most {MAX_LABEL} characters")
@@ -66,6 +63,9 @@ async def _create(request: Request, instance: Instance, fields: dict[str, Any]) 
         raise BadRequest(f"invalid scope: {error}") from None
     if not permissions.rules:
         raise BadRequest("the scope grants nothing")
+    if not permissions.is_subset_of(principal.permissions):
+        # A token allowed to mint passwords must not mint one stronger than itself.
+        raise Forbidden("an app password cannot grant more than its creator holds")
     ttl_text = fields.get("ttl") or None
     try:
         ttl = parse_duration(ttl_text) if ttl_text else None
@@ -78,40 +78,35 @@ async def _create(request: Request, instance: Instance, fields: dict[str, Any]) 
 
 
 async def list_passwords(request: Request) -> Response:
-    await _owner(request)
+    """`GET /settings/app-passwords`: the instance's app passwords (never their secrets)."""
+    await _may_manage_passwords(request, "GET")
     passwords = await services_of(request).app_passwords.list(instance_of(request))
     return JSONResponse([_password_json(p) for p in passwords])
 
 
 async def create_password(request: Request) -> Response:
-    await _owner(request)
+    """`POST /settings/app-passwords` (JSON): a new password; its secret is shown once."""
+    principal = await _may_manage_passwords(request, "POST")
     body = await read_json(request)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    password_id, secret = await _create(request, instance_of(request), body)
+    password_id, secret = await _create(request, instance_of(request), principal, body)
     return JSONResponse({"id": password_id, "secret": secret}, status_code=201)
 
 
 async def revoke_password(request: Request) -> Response:
-    await _owner(request)
+    """`DELETE /settings/app-passwords/{id}`: revoke a password."""
+    await _may_manage_passwords(request, "DELETE")
     await services_of(request).app_passwords.revoke(
         instance_of(request), request.path_params["password_id"]
     )
     return JSONResponse({"ok": True})
 
 
-async def _form(request: Request, principal: Principal) -> dict[str, str]:
-    raw = await read_body(request, 16 * 1024)
-    fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-    expected = csrf_token(instance_of(request), principal.session_id or "")
-    if not hmac.compare_digest(expected, fields.get("csrf_token", "")):
-        raise Forbidden("CSRF check failed: reload the page and try again")
-    return fields
-
-
 async def settings_page(request: Request, **extra: Any) -> Response:
-    principal = await optional_principal(request)
-    if principal is None or not principal.is_owner:
+    """The owner's settings page; anyone else is sent to the login page."""
+    principal = await owner_session(request)
+    if principal is None:
         return RedirectResponse("/auth/login?redirect=/settings", status_code=303)
     services = services_of(request)
     instance = instance_of(request)
@@ -128,7 +123,7 @@ async def settings_page(request: Request, **extra: Any) -> Response:
         "settings.html",
         {
             "domain": instance.domain,
-            "csrf_token": csrf_token(instance, principal.session_id or ""),
+            "csrf_token": session_csrf_token(request, principal),
             "passwords": passwords,
             "entries": entries,
             "exports": exports,
@@ -141,18 +136,20 @@ async def settings_page(request: Request, **extra: Any) -> Response:
 
 
 async def create_password_form(request: Request) -> Response:
-    principal = await _owner(request)
-    fields = await _form(request, principal)
+    """The page's form: create a password and show the page with its secret, once."""
+    principal = await _may_manage_passwords(request, "POST")
+    fields = await read_owner_form(request)
     try:
-        _, secret = await _create(request, instance_of(request), fields)
+        _, secret = await _create(request, instance_of(request), principal, fields)
     except RoostError as error:
         return await settings_page(request, error=error.reason)
     return await settings_page(request, new_secret=secret, new_label=fields.get("label"))
 
 
 async def revoke_password_form(request: Request) -> Response:
-    principal = await _owner(request)
-    await _form(request, principal)
+    """The page's revoke button (`POST …/{id}/revoke`)."""
+    await _may_manage_passwords(request, "DELETE")
+    await read_owner_form(request)
     await services_of(request).app_passwords.revoke(
         instance_of(request), request.path_params["password_id"]
     )
@@ -160,13 +157,13 @@ async def revoke_password_form(request: Request) -> Response:
 
 
 async def settings(request: Request) -> Response:
+    """`GET /settings`."""
     return await settings_page(request)
 
 
 async def create_password_any(request: Request) -> Response:
     """The page's form posts here; so do JSON clients."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if content_type == "application/x-www-form-urlencoded":
+    if is_form(request):
         return await create_password_form(request)
     return await create_password(request)
 
@@ -184,24 +181,24 @@ def export_jobs(request: Request) -> ExportJobs:
     return jobs
 
 
-async def _export_owner(request: Request) -> Principal:
+async def _may_export(request: Request, verb: str) -> Principal:
     principal = await principal_of(request)
-    if not principal.is_owner:
-        raise Forbidden("only the owner, signed in, exports the instance")
+    require(principal, verb, EXPORTS_DOCTYPE, refusal=EXPORTS_REFUSED)
     return principal
 
 
 async def list_exports(request: Request) -> Response:
-    await _export_owner(request)
+    """`GET /settings/exports`: the instance's exports and their states."""
+    await _may_export(request, "GET")
     states = await export_jobs(request).states(instance_of(request))
     return JSONResponse([state.to_json() for state in states])
 
 
 async def start_export(request: Request) -> Response:
-    principal = await _export_owner(request)
-    content_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if content_type == "application/x-www-form-urlencoded":
-        await _form(request, principal)
+    """`POST /settings/exports`: start an export (the page's form, or JSON: 202)."""
+    await _may_export(request, "POST")
+    if is_form(request):
+        await read_owner_form(request)
         try:
             await export_jobs(request).start(instance_of(request))
         except RoostError as error:
@@ -212,7 +209,8 @@ async def start_export(request: Request) -> Response:
 
 
 async def download_export(request: Request) -> Response:
-    await _export_owner(request)
+    """`GET /settings/exports/{id}`: the finished archive."""
+    await _may_export(request, "GET")
     instance = instance_of(request)
     export_id = request.path_params["export_id"]
     path = export_jobs(request).path_of(instance, export_id)

@@ -52,7 +52,7 @@ async def stacks(
             data_dir.mkdir()
             stack_config = dataclasses.replace(fleet_config, data_dir=data_dir)
             services = Services.build(stack_config, stack_config.couchdb_url or "")
-            transport = httpx.ASGITransport(app=create_app(stack_config, services=services))  # type: ignore[arg-type]
+            transport = httpx.ASGITransport(app=create_app(stack_config, services=services))
             http = httpx.AsyncClient(
                 transport=transport, base_url=f"http://{fleet_instance.domain}", timeout=60
             )

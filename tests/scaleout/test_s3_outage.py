@@ -54,7 +54,7 @@ async def rig(
     services = Services.build(config, config.couchdb_url or "")
     instance = await new_instance("s3outage")
     token = await issue_token(instance, "io.cozy.files")
-    transport = httpx.ASGITransport(app=create_app(config, services=services))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=create_app(config, services=services))
     try:
         async with httpx.AsyncClient(
             transport=transport,

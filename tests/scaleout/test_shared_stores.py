@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -62,8 +63,8 @@ async def _files_named(stack: Stack, instance: Instance, name: str) -> list[str]
 
 
 async def test_fifty_concurrent_creations_of_one_name_on_one_stack_make_one_file(
-    stacks: list[Stack], fleet_instance: Instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+    stacks: list[Stack], fleet_instance: Instance, issue_token: Callable[..., Awaitable[str]]
+) -> None:
     token = await issue_token(fleet_instance, "io.cozy.files")
     statuses = await _race(stacks[:1], token, "one-stack.txt")
     assert sorted(statuses) == [201] + [409] * (RACERS - 1)
@@ -74,8 +75,8 @@ async def test_fifty_concurrent_creations_of_one_name_on_one_stack_make_one_file
 
 
 async def test_fifty_concurrent_creations_of_one_name_on_two_stacks_make_one_file(
-    stacks: list[Stack], fleet_instance: Instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+    stacks: list[Stack], fleet_instance: Instance, issue_token: Callable[..., Awaitable[str]]
+) -> None:
     token = await issue_token(fleet_instance, "io.cozy.files")
     statuses = await _race(stacks, token, "two-stacks.txt")
     assert sorted(statuses) == [201] + [409] * (RACERS - 1)

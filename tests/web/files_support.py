@@ -6,6 +6,7 @@ import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +20,13 @@ IssueToken = Callable[..., Awaitable[str]]
 
 def content_md5(content: bytes) -> str:
     return base64.b64encode(hashlib.md5(content).digest()).decode()
+
+
+def files_on_disk(root: Path) -> set[Path]:
+    """Every regular file under a directory (to prove nothing was left behind there)."""
+    if not root.exists():
+        return set()
+    return {path for path in root.rglob("*") if path.is_file()}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,101 @@
+"""What every page of the shell shares: the owner's session, the language, the storage meter.
+
+`owner_or_login(request)` answers who is signed in (or a redirect to the sign-in page);
+`render(...)` fills the base layout's context (navigation, storage used against the quota,
+sign-out form, language) and renders a template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from roost.instances import Instance
+from roost.permissions import FILES_DOCTYPE, Outcome, decide
+from roost.principals import Principal
+from roost.services import Services
+from roost.sessions import csrf_token
+from roost.web.context import instance_of, services_of
+from roost.web.forms import owner_session
+from roost.web.i18n import language_of
+from roost.web.templating import templates
+
+# (key, path, label) — the label is translated when rendered; "soon" spaces come next.
+SPACES: Final = (
+    ("home", "/", "Home"),
+    ("drive", "/drive", "Drive"),
+    ("photos", "/photos", "Photos"),
+    ("banks", "/banks", "Banks"),
+    ("collect", "/collect", "Collect"),
+    ("store", "/store", "Store"),
+    ("settings", "/settings", "Settings"),
+)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The signed-in owner, for one request."""
+
+    services: Services
+    instance: Instance
+    principal: Principal
+    session_id: str
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def may(self, verb: str, doctype: str, target: Any = None) -> bool:
+        decision = decide(
+            self.principal.permissions, verb, doctype, target, now=self.now(), surface="stack"
+        )
+        return decision.outcome is Outcome.ALLOW
+
+
+async def owner_or_login(request: Request) -> Owner | Response:
+    principal = await owner_session(request)
+    if principal is None or principal.session_id is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        login = "/auth/login" if target == "/" else f"/auth/login?redirect={quote(target)}"
+        return RedirectResponse(login, status_code=303)
+    return Owner(services_of(request), instance_of(request), principal, principal.session_id)
+
+
+async def storage_meter(owner: Owner) -> dict[str, Any] | None:
+    """Bytes used against the quota, or None when the owner may not read file sizes."""
+    if not owner.may("GET", FILES_DOCTYPE):
+        return None
+    usage = await owner.services.vfs.disk_usage(owner.instance, fresh=False)
+    percent = None
+    if usage.quota:
+        percent = min(100, round(usage.used * 100 / usage.quota))
+    return {"used": usage.used, "quota": usage.quota, "percent": percent}
+
+
+async def render(
+    request: Request,
+    owner: Owner,
+    template: str,
+    context: dict[str, Any],
+    *,
+    space: str,
+    status_code: int = 200,
+) -> Response:
+    full = {
+        "domain": owner.instance.domain,
+        "csrf_token": csrf_token(owner.instance, owner.session_id),
+        "space": space,
+        "spaces": SPACES,
+        "storage": await storage_meter(owner),
+        **context,
+    }
+    response = templates.TemplateResponse(request, template, full, status_code=status_code)
+    # Pages hold the owner's data: never kept by a shared cache, never framed elsewhere.
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Content-Language"] = language_of(request)
+    return response
