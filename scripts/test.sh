@@ -23,4 +23,15 @@ set -e
 if [ "$status" -eq 5 ]; then
   echo "no test matched the given filter" >&2
 fi
+# The whole run (no filter) also runs the file suites on the S3 blob store (a SeaweedFS
+# started by the fixtures): the VFS, /files, WebDAV with litmus, and the two-stack tests.
+if [ "$#" -eq 0 ] && [ "$status" -eq 0 ]; then
+  echo "== pytest, files on the S3 blob store"
+  set +e
+  ROOST_TEST_BLOB_STORE=s3 .venv/bin/pytest tests/vfs tests/web/test_files_content.py \
+    tests/web/test_files_tree.py tests/webdav/test_protocol.py tests/webdav/test_litmus.py \
+    tests/scaleout
+  status=$?
+  set -e
+fi
 exit "$status"
