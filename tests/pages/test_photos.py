@@ -139,8 +139,30 @@ async def test_an_empty_timeline_then_a_picture_not_read_yet_and_a_bad_cursor(
     await upload(api, "fresh.jpg", jpeg(taken="2001:01:01 00:00:00"))
     await page.reload()
     await expect(page.get_by_role("link", name="fresh.jpg")).to_be_visible()
-    status = await page.evaluate("async () => (await fetch('/photos?after=')).status")
-    assert status == 400
+    for query in ("after=", "limit=0", "limit=x"):
+        status = await page.evaluate(f"async () => (await fetch('/photos?{query}')).status")
+        assert status == 400, query
+
+
+async def test_load_more_continues_the_same_day(
+    page: Page, site: Site, photo: Callable[[str, str], Awaitable[str]]
+) -> None:
+    for hour in range(3):
+        await photo(f"day-{hour}.jpg", f"2024:05:06 1{hour}:00:00")
+    await photo("before.jpg", "2024:04:30 10:00:00")
+    await sign_in(page, site)
+    await page.goto(site.url("/photos?limit=2"))
+    await expect(page.locator(".photo-tile")).to_have_count(2)
+    await page.get_by_role("link", name="Load more").click()
+    await expect(page.locator(".photo-tile")).to_have_count(4)
+    # The next page's photo of the same day joins that day; one heading per day and month.
+    day = page.locator(".photo-day[data-day='2024-05-06'] .photo-tile")
+    names = await day.evaluate_all("t => t.map(e => e.dataset.name)")
+    assert names == ["day-2.jpg", "day-1.jpg", "day-0.jpg"]
+    await expect(page.locator(".photo-day")).to_have_count(2)
+    await expect(page.locator(".photo-month")).to_have_count(2)
+    await expect(page.get_by_role("link", name="Load more")).to_have_count(0)
+    await expect(page.get_by_role("link", name="day-0.jpg")).to_be_focused()
 
 
 async def test_pages_of_the_timeline_follow_each_other_without_gaps_or_repeats(

@@ -3,7 +3,7 @@
 Newest first, grouped by month and day from the date taken (`metadata.datetime`, which the
 thumbnails job writes; `created_at` for videos and pictures without one). The server renders
 the first page; the page's script (`photos.js`) asks this same route for the next ones
-(`?items=1&after=<cursor>`) and opens the viewer. Every file shown is checked with the
+(`?items=1&after=<cursor>&limit=<n>`) and opens the viewer. Every file shown is checked with the
 permission decision, like the `/files` API's listings.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from babel import Locale
 from babel.dates import format_date, format_skeleton
@@ -28,6 +29,7 @@ from roost.web.pages.shell import Owner, owner_or_login, render
 from roost.web.templating import templates
 
 PAGE_SIZE: Final = 120
+MAX_PAGE_SIZE: Final = 500
 # What photos.js says, translated on the server and handed to it as JSON (English is the key).
 JS_MESSAGES: Final = (
     "Photo %(index)s of %(total)s: %(name)s",
@@ -83,14 +85,21 @@ async def photos(request: Request) -> Response:
         after = TimelineCursor.decode(request.query_params["after"])
         if after is None:
             raise BadRequest("after must be the cursor a previous page gave")
+    try:
+        limit = int(request.query_params.get("limit", PAGE_SIZE))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BadRequest(f"limit must be a number from 1 to {MAX_PAGE_SIZE}")
     language = PageLanguage(language_of(request))
     months: list[dict[str, Any]] = []
     cursor = None
     if owner.may("GET", FILES_DOCTYPE):
-        page = await file_queries(request, owner).timeline(owner.instance, PAGE_SIZE, after)
+        page = await file_queries(request, owner).timeline(owner.instance, limit, after)
         months = _groups(await _visible(owner, page.items), language.code)
         cursor = page.cursor.encode() if page.cursor else None
-    context: dict[str, Any] = {"months": months, "next": cursor}
+    following = urlencode({"after": cursor, "limit": limit}) if cursor else None
+    context: dict[str, Any] = {"months": months, "next": following}
     if request.query_params.get("items") == "1":
         # The next page only, for the script's "Load more" (same checks, same markup).
         return templates.TemplateResponse(

@@ -120,7 +120,7 @@ document.addEventListener("click", async (event) => {
   event.preventDefault();
   link.setAttribute("aria-busy", "true");
   try {
-    const response = await fetch(`/photos?items=1&after=${encodeURIComponent(link.dataset.after)}`);
+    const response = await fetch(link.dataset.next);
     if (!response.ok) throw new Error(String(response.status));
     const html = await response.text();
     const first = tiles().length;
