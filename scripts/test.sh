@@ -10,7 +10,7 @@ PACKAGES=(stack permissions webdav apps-runtime)
 echo "== ruff"
 .venv/bin/ruff check "${PACKAGES[@]}" tests bench
 .venv/bin/ruff format --check "${PACKAGES[@]}" tests bench
-echo "== mypy --strict"
+echo "== mypy (--strict on the packages, then the tests)"
 bash scripts/typecheck.sh
 echo "== import contracts"
 bash scripts/lint-imports.sh

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from roost.app import create_app
 from roost.config import Config
@@ -88,7 +89,7 @@ async def services(config: Config) -> AsyncIterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def app(config: Config, services: Services) -> object:
+def app(config: Config, services: Services) -> Starlette:
     return create_app(config, services=services)
 
 
@@ -107,9 +108,9 @@ async def instance(new_instance: Callable[..., Awaitable[Instance]]) -> Instance
 
 
 @pytest.fixture
-async def client(app: object, instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: Starlette, instance: Instance) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client addressed to `instance`, talking to the app in-process."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         yield http
 
@@ -138,14 +139,14 @@ def issue_token(services: Services) -> Callable[..., Awaitable[str]]:
 class LiveServer:
     """Roost served by uvicorn on a loopback port, in a thread, for external clients."""
 
-    def __init__(self, app: object, port: int) -> None:
+    def __init__(self, app: Starlette, port: int) -> None:
         self.port = port
         self.server = uvicorn.Server(
             uvicorn.Config(
                 app,
                 host="127.0.0.1",
                 port=port,
-                log_config=None,  # type: ignore[arg-type]
+                log_config=None,
                 access_log=False,
                 lifespan="off",
                 timeout_keep_alive=30,

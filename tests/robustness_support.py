@@ -394,7 +394,7 @@ class Site:
         headers: Mapping[str, str | bytes] | None = None,
         content: bytes | AsyncIterator[bytes] | None = None,
         params: Iterable[tuple[str, str]] | None = None,
-        host: str | None = None,
+        host: str | bytes | None = None,
         label: str = "",
     ) -> Outcome:
         all_headers: dict[str, str | bytes] = {**self.auth(principal), **(headers or {})}
@@ -404,6 +404,8 @@ class Site:
             request = http.build_request(
                 method,
                 url,
+                # httpx's stub takes str or bytes values, not both in one mapping; its
+                # runtime takes both, and raw bytes (a latin-1 Host) are the point here.
                 headers=all_headers,  # type: ignore[arg-type]
                 content=content,
                 params=list(params) if params is not None else None,

@@ -132,6 +132,17 @@ class RoostServer:
     def runtime(self) -> StoreRuntime | None:
         return DataDirectoryLock(self.data_dir).read()
 
+    def running(self) -> StoreRuntime:
+        """The runtime file of a server that runs (a test failure if there is none)."""
+        runtime = self.runtime()
+        assert runtime is not None, "no runtime file: the server is not running"
+        return runtime
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None, "the server was never started"
+        return self.process.pid
+
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         """Send `sig` and wait for the server to exit; its exit status."""
         assert self.process is not None

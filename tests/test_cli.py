@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from starlette.applications import Starlette
 
 from roost.cli import main
 from roost.embedded_store import free_port, process_is_running
@@ -52,8 +53,8 @@ def roost(store: Store, db_prefix: str, tmp_path: Path) -> Run:
 
 
 @pytest.fixture
-async def http(app: object) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as client:
         yield client
 
@@ -357,7 +358,7 @@ def _served_store_is_unchanged(server: RoostServer, store_pid: int | None) -> No
     """The server still owns the same store: no command started (or stopped) one."""
     runtime = server.runtime()
     assert runtime is not None and runtime.store_pid == store_pid
-    assert runtime.owner_pid == server.process.pid  # type: ignore[union-attr]
+    assert runtime.owner_pid == server.pid
 
 
 def _poll_http(send: Callable[[], httpx.Response], until: Callable[[httpx.Response], bool]) -> Any:
@@ -368,7 +369,7 @@ def _poll_http(send: Callable[[], httpx.Response], until: Callable[[httpx.Respon
 
 
 def test_instances_commands_beside_a_server(serving: RoostServer) -> None:
-    store_pid = serving.runtime().store_pid  # type: ignore[union-attr]
+    store_pid = serving.running().store_pid
     domain = f"served{secrets.token_hex(3)}.localhost"
 
     added = _cli(serving, "instances", "add", domain, "--quota", "5GB", input=f"{PASSPHRASE}\n" * 2)
@@ -404,7 +405,7 @@ def test_instances_commands_beside_a_server(serving: RoostServer) -> None:
 
 
 def test_token_and_apppasswords_beside_a_server_work_against_it(serving: RoostServer) -> None:
-    store_pid = serving.runtime().store_pid  # type: ignore[union-attr]
+    store_pid = serving.running().store_pid
     domain = f"tokens{secrets.token_hex(3)}.localhost"
     assert _cli(serving, "instances", "add", domain, "--passphrase", PASSPHRASE).returncode == 0
 
@@ -441,7 +442,7 @@ def test_apps_commands_beside_a_server(serving: RoostServer) -> None:
     from tests.apps.conftest import EXAMPLES, build
 
     build(EXAMPLES / "doc-stats")
-    store_pid = serving.runtime().store_pid  # type: ignore[union-attr]
+    store_pid = serving.running().store_pid
     domain = f"apps{secrets.token_hex(3)}.localhost"
     assert _cli(serving, "instances", "add", domain, "--passphrase", PASSPHRASE).returncode == 0
 

@@ -108,7 +108,7 @@ def test_a_stop_signal_leaves_no_process_and_a_restart_keeps_the_data(
     first = box.serve()
     runtime = first.runtime()
     assert runtime is not None and runtime.role == "serve"
-    assert (runtime.owner_pid, runtime.port) != (None, None)
+    assert runtime.owner_pid == first.pid
     assert _runtime_file(box.data_dir).stat().st_mode & 0o777 == 0o600
     box.create_instance()
     doc_id = box.write(first, "Before the stop")
@@ -127,7 +127,7 @@ def test_after_sigkill_the_store_goes_too_and_a_restart_keeps_the_data(box: Box)
     first = box.serve()
     box.create_instance()
     doc_id = box.write(first, "Before the crash")
-    store_pid = first.runtime().store_pid  # type: ignore[union-attr]
+    store_pid = first.running().store_pid
 
     first.stop(signal.SIGKILL)
 
@@ -136,7 +136,7 @@ def test_after_sigkill_the_store_goes_too_and_a_restart_keeps_the_data(box: Box)
     assert store_pid is not None and not process_is_running(store_pid)
     second = box.serve()
     assert box.read(second, doc_id) == "Before the crash"
-    assert second.runtime().owner_pid == second.process.pid  # type: ignore[union-attr]
+    assert second.running().owner_pid == second.pid
     assert second.stop() == 0
     assert second.left_behind() == set()
 
@@ -167,7 +167,7 @@ def test_a_store_left_running_is_stopped_before_a_new_one_starts(box: Box, recor
             assert lock.try_acquire()
             lock.write(
                 StoreRuntime(
-                    owner_pid=first.process.pid,  # type: ignore[union-attr]
+                    owner_pid=first.pid,
                     role="serve",
                     store_pid=stray.pid,
                     port=port,
@@ -179,7 +179,7 @@ def test_a_store_left_running_is_stopped_before_a_new_one_starts(box: Box, recor
 
         assert stray.wait(timeout=30) is not None
         assert box.read(second, doc_id) == "Kept by the store"
-        assert second.runtime().store_pid != stray.pid  # type: ignore[union-attr]
+        assert second.running().store_pid != stray.pid
         assert second.stop() == 0
         assert second.left_behind() == set()
     finally:
@@ -213,8 +213,7 @@ def test_a_second_serve_on_the_same_data_is_refused_in_one_line(box: Box) -> Non
 
     assert second.returncode == 1
     assert second.stderr == (
-        f"error: the data directory {box.data_dir} is in use by roost serve "
-        f"(pid {first.process.pid})\n"  # type: ignore[union-attr]
+        f"error: the data directory {box.data_dir} is in use by roost serve (pid {first.pid})\n"
     )
     assert second.stdout == ""
     # Nothing changed: the first server still owns the directory and still answers.

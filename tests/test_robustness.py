@@ -777,8 +777,10 @@ TEMPLATES: Final = sorted({(e.template, e.params) for e in ENDPOINTS})
 
 @pytest.mark.parametrize(("template", "names"), TEMPLATES, ids=[t for t, _ in TEMPLATES])
 async def test_wrong_methods_get_405(site: Site, template: str, names: tuple[str, ...]) -> None:
-    url = site.fill(Endpoint(template, "GET", names))
+    endpoint = Endpoint(template, "GET", names)
+    url = site.fill(endpoint)
     allowed = allowed_methods(unquote(url))
+    before = await site.snapshot(affected(endpoint))
     outcomes = []
     for method in EXTRA_METHODS:
         if method in allowed:
@@ -786,6 +788,7 @@ async def test_wrong_methods_get_405(site: Site, template: str, names: tuple[str
         outcomes.append(await site.send(method, url))
     assert_sane(outcomes)
     assert_refused(outcomes, [405])
+    await assert_unchanged(site, before, outcomes)
 
 
 # == 8. unknown hosts and app origins ============================================================
@@ -810,7 +813,7 @@ async def test_unknown_hosts_and_app_origins(site: Site) -> None:
             outcomes.append(await site.send("GET", path, principal="anonymous", host=host))
     outcomes.append(
         await site.send("GET", "/", principal="anonymous", host="h\xe9llo".encode("latin-1"))
-    )  # type: ignore[arg-type]
+    )
     assert_sane(outcomes)
     assert_refused([o for o in outcomes if "nosuchapp" in o.url or "nobody" in o.url])
 
@@ -827,7 +830,17 @@ async def _stream(*chunks: bytes) -> AsyncIterator[bytes]:
 
 def _stale_cases(
     site: Site,
-) -> list[tuple[str, str, str, dict[str, str], bytes | None, list[tuple[str, str]], set[int]]]:
+) -> list[
+    tuple[
+        str,
+        str,
+        str,
+        dict[str, str],
+        bytes | AsyncIterator[bytes] | None,
+        list[tuple[str, str]],
+        set[int],
+    ]
+]:
     item = f"/data/{ITEMS}/{site.seeds['item_id']}"
     rev = site.seeds["item_rev"]
     file_id = site.seeds["file_id"]
@@ -1094,6 +1107,7 @@ async def test_overlong_doctypes_never_reach_the_store(site: Site) -> None:
     refuses the name and PouchDB Server cuts it at 255 characters, so two long doctypes
     shared one database (a grant on one read the other's documents)."""
     doctype = "a." + "b" * 400
+    before = await site.snapshot()
     outcomes = [
         await site.send(
             "POST",
@@ -1112,6 +1126,7 @@ async def test_overlong_doctypes_never_reach_the_store(site: Site) -> None:
     ]
     assert_sane(outcomes)
     assert_refused(outcomes, [400])
+    await assert_unchanged(site, before, outcomes)  # no database made under a cut name
     # The store is still up and answering.
     assert (await site.send("GET", f"/data/{ITEMS}/{site.seeds['item_id']}")).status == 200
 

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 class _Base(BaseHTTPRequestHandler):
     server_version = "RoostTest/1"
+    server: Server  # every handler here is served by `Server` below, with its hits and tokens
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -40,7 +41,7 @@ class EchoHandler(_Base):
     def _route(self) -> None:
         url = urlparse(self.path)
         q = {k: v[0] for k, v in parse_qs(url.query).items()}
-        self.server.hits.append((self.command, self.path, dict(self.headers)))  # type: ignore[attr-defined]
+        self.server.hits.append((self.command, self.path, dict(self.headers)))
         if url.path == "/ok":
             self._send(200, b"hello", "text/plain")
         elif url.path == "/big":
@@ -118,20 +119,20 @@ class FakeBank(_Base):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
-        self.server.hits.append(("POST", self.path, dict(self.headers)))  # type: ignore[attr-defined]
+        self.server.hits.append(("POST", self.path, dict(self.headers)))
         if self.path != "/api/login":
             self._json(404, {"error": "no route"})
         elif body.get("login") == self.LOGIN and body.get("password") == self.PASSWORD:
             token = secrets.token_hex(8)
-            self.server.tokens.add(token)  # type: ignore[attr-defined]
+            self.server.tokens.add(token)
             self._json(200, {"token": token})
         else:
             self._json(401, {"error": "bad credentials"})
 
     def do_GET(self) -> None:
-        self.server.hits.append(("GET", self.path, dict(self.headers)))  # type: ignore[attr-defined]
+        self.server.hits.append(("GET", self.path, dict(self.headers)))
         auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth[7:] not in self.server.tokens:  # type: ignore[attr-defined]
+        if not auth.startswith("Bearer ") or auth[7:] not in self.server.tokens:
             self._json(401, {"error": "login first"})
             return
         parts = self.path.strip("/").split("/")

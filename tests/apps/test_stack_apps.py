@@ -257,10 +257,10 @@ async def test_sealed_credentials_open_only_for_their_connector_and_instance(
     assert "hunter2" not in blob
     assert vault.open(instance, "acc1", "bank-connector", blob) == {"password": "hunter2"}
     other = await new_instance("bob")
-    for args in (
+    for owner, account_id, slug in (
         (instance, "acc1", "evil-connector"),
         (instance, "acc2", "bank-connector"),
         (other, "acc1", "bank-connector"),
     ):
         with pytest.raises(Forbidden):
-            vault.open(*args, blob)
+            vault.open(owner, account_id, slug, blob)

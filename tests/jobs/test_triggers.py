@@ -17,6 +17,7 @@ from roost.jobs.times import format_time, parse_time, utc_now
 from roost.services import Services
 from tests.conftest import PASSPHRASE
 from tests.jobs.conftest import MakeJobService, eventually, worker_name
+from tests.stored import stored_revs
 
 
 async def _noop(instance: Instance, job: JobDoc) -> None:
@@ -275,12 +276,15 @@ async def test_a_webhook_queues_a_job_with_its_payload(
     empty = await client.post(f"/jobs/webhooks/{trigger.id}")
     assert (await services.jobs.get(instance, empty.json()["job_id"])).message["input"] is None
 
+    # Ids only: the jobs queued above may be running, which changes their revisions.
+    jobs_before = set(await stored_revs(services, instance, JOBS_DOCTYPE))
     bad = await client.post(
         f"/jobs/webhooks/{trigger.id}",
         content=b"{nope",
         headers={"Content-Type": "application/json"},
     )
     assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
+    assert set(await stored_revs(services, instance, JOBS_DOCTYPE)) == jobs_before
 
 
 async def test_unknown_webhooks_are_404(
@@ -289,10 +293,15 @@ async def test_unknown_webhooks_are_404(
     worker = worker_name("not-a-hook")
     services.jobs.register_worker(worker, _noop)
     other = await services.jobs.create_trigger(instance, "@in", "1h", worker)
+    jobs_before = set(await stored_revs(services, instance, JOBS_DOCTYPE))
+    triggers_before = set(await stored_revs(services, instance, TRIGGERS_DOCTYPE))
     for trigger_id in ("0" * 32, other.id, "_design%2Froost-next_run_at", "_all_docs"):
         answer = await client.post(f"/jobs/webhooks/{trigger_id}", json={})
         assert answer.status_code == 404, trigger_id
         assert answer.json()["error"] == "not_found"
+    # No job was queued, and no trigger document appeared under a guessed id.
+    assert set(await stored_revs(services, instance, JOBS_DOCTYPE)) == jobs_before
+    assert set(await stored_revs(services, instance, TRIGGERS_DOCTYPE)) == triggers_before
     await services.jobs.delete_trigger(instance, other.id)
 
 

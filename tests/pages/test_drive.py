@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
@@ -109,7 +109,7 @@ async def drop_files(page: Page, files: dict[str, bytes]) -> None:
     )
 
 
-def row(page: Page, name: str):  # type: ignore[no-untyped-def]
+def row(page: Page, name: str) -> Locator:
     return page.locator("#entries li.entry", has=page.locator(".name", has_text=name))
 
 

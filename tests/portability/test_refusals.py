@@ -10,11 +10,13 @@ import json
 import tarfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from roost.instances import Instance
 from roost.portability import ArchiveRejected, export_instance, import_archive
+from roost.portability.archive import DEFAULT_MAX_MEMBER_BYTES
 from roost.services import Services
 from tests.portability.support import populate, put_contact, put_file, snapshot
 
@@ -40,8 +42,13 @@ async def target(services: Services, new_instance: NewInstance) -> Instance:
 
 
 def _members(archive: Path) -> Members:
+    members: Members = []
     with tarfile.open(archive) as tar:
-        return [(info, tar.extractfile(info).read()) for info in tar]  # type: ignore[union-attr]
+        for info in tar:
+            content = tar.extractfile(info)
+            assert content is not None, f"{info.name}: an export holds regular files only"
+            members.append((info, content.read()))
+    return members
 
 
 def _write(path: Path, members: Members) -> Path:
@@ -52,18 +59,28 @@ def _write(path: Path, members: Members) -> Path:
     return path
 
 
-def _manifest(members: Members) -> dict:  # type: ignore[type-arg]
-    return json.loads(members[-1][1])
+def _manifest(members: Members) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads(members[-1][1])
+    return manifest
 
 
 async def _refused(
-    services: Services, target: Instance, archive: Path, reason: str, **options: int
+    services: Services,
+    target: Instance,
+    archive: Path,
+    reason: str,
+    max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
 ) -> None:
     before = await snapshot(services, target)
     for dry_run in (True, False):
         with pytest.raises(ArchiveRejected, match=reason) as refused:
             await import_archive(
-                services.couch, services.vfs, target, archive, dry_run=dry_run, **options
+                services.couch,
+                services.vfs,
+                target,
+                archive,
+                dry_run=dry_run,
+                max_member_bytes=max_member_bytes,
             )
         assert "\n" not in refused.value.reason
     assert await snapshot(services, target) == before

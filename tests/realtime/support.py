@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 # Generous: the store, two event loops and up to eight helpers share two CPU cores.
 WAIT = 30.0
@@ -43,7 +44,7 @@ class RealtimeClient:
 
         async def read() -> dict[str, Any]:
             while True:
-                frame = json.loads(await self.ws.recv())
+                frame: dict[str, Any] = json.loads(await self.ws.recv())
                 self.seen.append(frame)
                 if wanted(frame):
                     return frame
@@ -72,7 +73,7 @@ async def realtime_socket(
         f"ws://{domain}:{port}{path}",
         host="127.0.0.1",
         port=port,
-        subprotocols=["io.cozy.websocket"],  # type: ignore[list-item]
+        subprotocols=[Subprotocol("io.cozy.websocket")],
         additional_headers=dict(headers or {}),
         open_timeout=WAIT,
     ) as ws:

@@ -132,12 +132,10 @@ async def test_the_follower_resumes_after_the_store_comes_back(
         await proxy.start()  # …and back: the follower resumes from the last sequence it saw
         frame = await _next_frame(session)
         assert frame["event"] == "CREATED"
-        assert frame["payload"] == {  # type: ignore[comparison-overlap]
-            "type": CONTACTS,
-            "id": during,
-            "doc": frame["payload"]["doc"],  # type: ignore[index]
-        }
-        assert frame["payload"]["doc"]["fullname"] == "During"  # type: ignore[index]
+        payload = frame["payload"]
+        assert isinstance(payload, dict)
+        assert payload == {"type": CONTACTS, "id": during, "doc": payload["doc"]}
+        assert payload["doc"]["fullname"] == "During"
     finally:
         await session.aclose()
         await hub.aclose()

@@ -35,7 +35,7 @@ def _source(port: int, token: str) -> str:
 
 async def test_pouchdb_server_pulls_every_document_with_a_whole_doctype_token(
     client, instance, issue_token, replicator, instance_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     written = await push(client, token, [contact(f"c{i:03}", "family") for i in range(120)])
     target = f"replica-{secrets.token_hex(4)}"
@@ -51,7 +51,7 @@ async def test_pouchdb_server_pulls_every_document_with_a_whole_doctype_token(
 
 async def test_pouchdb_server_pulls_exactly_the_allowed_documents(
     client, instance, issue_token, replicator, instance_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     await push(
         client,
@@ -68,7 +68,7 @@ async def test_pouchdb_server_pulls_exactly_the_allowed_documents(
 
 async def test_apache_couchdb_replicates_with_header_credentials(
     client, instance, issue_token, instance_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     couchdb = os.environ.get("ROOST_COUCHDB_URL")
     if not couchdb:
         import pytest
@@ -92,7 +92,7 @@ async def test_apache_couchdb_replicates_with_header_credentials(
 
 async def test_pouchdb_server_pushes_and_roost_refuses_out_of_scope_documents(
     client, instance, issue_token, replicator, instance_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     source = f"outbox-{secrets.token_hex(4)}"
     async with httpx.AsyncClient(base_url=replicator.url, timeout=60) as http:
         assert (await http.put(f"/{source}")).status_code == 201

@@ -17,9 +17,10 @@ from tests.replication.helpers import (
     ids,
     push,
 )
+from tests.stored import stored_revs
 
 
-async def _seed(client, token):  # type: ignore[no-untyped-def]
+async def _seed(client, token):
     written = await push(
         client,
         token,
@@ -28,7 +29,7 @@ async def _seed(client, token):  # type: ignore[no-untyped-def]
     return {w["id"]: w["rev"] for w in written}
 
 
-async def test_the_feed_lists_only_readable_documents(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_the_feed_lists_only_readable_documents(client, instance, issue_token) -> None:
     owner = await issue_token(instance, WHOLE)
     await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -44,7 +45,7 @@ async def test_the_feed_lists_only_readable_documents(client, instance, issue_to
 
 async def test_database_info_hides_counts_from_restricted_tokens(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -55,7 +56,7 @@ async def test_database_info_hides_counts_from_restricted_tokens(
 
 async def test_a_document_leaving_the_scope_shows_as_a_deletion(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -92,7 +93,7 @@ async def test_a_document_leaving_the_scope_shows_as_a_deletion(
 
 async def test_old_revisions_stay_hidden_while_the_current_one_is_out_of_scope(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     await push(client, owner, [{**contact("ann", "work"), "_rev": revs["ann"]}])
@@ -105,7 +106,7 @@ async def test_old_revisions_stay_hidden_while_the_current_one_is_out_of_scope(
     assert "ok" not in fetched.json()["results"][0]["docs"][0]
 
 
-async def test_a_document_coming_back_into_scope_shows_again(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_a_document_coming_back_into_scope_shows_again(client, instance, issue_token) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -118,7 +119,7 @@ async def test_a_document_coming_back_into_scope_shows_again(client, instance, i
     assert row["doc"]["groups"] == ["family"]
 
 
-async def test_deletions_reach_devices_that_saw_the_document(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_deletions_reach_devices_that_saw_the_document(client, instance, issue_token) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -138,7 +139,7 @@ async def test_deletions_reach_devices_that_saw_the_document(client, instance, i
 
 async def test_an_id_restricted_token_sees_its_ids_deletions_included(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     only_bob = await issue_token(instance, "io.cozy.contacts:GET:bob")
@@ -149,7 +150,7 @@ async def test_an_id_restricted_token_sees_its_ids_deletions_included(
     assert feed["results"][0]["doc"]["_deleted"] is True
 
 
-async def test_pushes_are_checked_document_by_document(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_pushes_are_checked_document_by_document(client, instance, issue_token) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     family = await issue_token(instance, FAMILY)
@@ -176,7 +177,7 @@ async def test_pushes_are_checked_document_by_document(client, instance, issue_t
     assert stored_bob.json()["groups"] == ["work"]
 
 
-async def test_replicated_pushes_are_checked_too(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_replicated_pushes_are_checked_too(client, instance, issue_token) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     family = await issue_token(instance, FAMILY)
@@ -210,15 +211,17 @@ async def test_replicated_pushes_are_checked_too(client, instance, issue_token) 
 
 
 async def test_a_read_only_restricted_token_cannot_push_but_keeps_checkpoints(
-    client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+    client, instance, issue_token, services
+) -> None:
     family = await issue_token(instance, FAMILY_READ)
+    before = await stored_revs(services, instance, CONTACTS)
     refused = await client.post(
         f"/data/{CONTACTS}/_bulk_docs",
         json={"docs": [contact("x", "family")]},
         headers=bearer(family),
     )
     assert refused.status_code == 403
+    assert await stored_revs(services, instance, CONTACTS) == before
     checkpoint = await client.put(
         f"/data/{CONTACTS}/_local/abc", json={"last_seq": 1}, headers=bearer(family)
     )
@@ -227,7 +230,7 @@ async def test_a_read_only_restricted_token_cannot_push_but_keeps_checkpoints(
 
 async def test_revs_diff_answers_for_an_unreadable_document_as_for_a_missing_one(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     revs = await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -242,7 +245,7 @@ async def test_revs_diff_answers_for_an_unreadable_document_as_for_a_missing_one
 
 async def test_all_docs_by_keys_shows_only_readable_documents(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -263,7 +266,7 @@ async def test_all_docs_by_keys_shows_only_readable_documents(
 
 async def test_a_restricted_longpoll_ignores_changes_outside_its_scope(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     await _seed(client, owner)
     family = await issue_token(instance, FAMILY_READ)
@@ -281,7 +284,7 @@ async def test_a_restricted_longpoll_ignores_changes_outside_its_scope(
     assert ids(feed) == ["fred"]
 
 
-async def test_attachments_follow_their_document(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_attachments_follow_their_document(client, instance, issue_token) -> None:
     owner = await issue_token(instance, WHOLE)
     data = {"content_type": "text/html", "data": "PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="}
     await push(

@@ -40,7 +40,7 @@ def _read(payload: bytes, cuts: list[int]) -> tuple[list[object], list[str], dic
     indent=st.sampled_from([None, 1]),
     data=st.data(),
 )
-def test_rows_come_out_whole_however_the_bytes_are_cut(rows, last_seq, indent, data) -> None:  # type: ignore[no-untyped-def]
+def test_rows_come_out_whole_however_the_bytes_are_cut(rows, last_seq, indent, data) -> None:
     payload = json.dumps({"results": rows, "last_seq": last_seq, "pending": 0}, indent=indent)
     encoded = payload.encode()
     cuts = data.draw(st.lists(st.integers(min_value=0, max_value=len(encoded)), max_size=12))

@@ -93,7 +93,7 @@ async def _tokens(client: httpx.AsyncClient, registered: dict[str, Any]) -> dict
     return tokens
 
 
-async def test_registration_answers_rfc_7591(client) -> None:  # type: ignore[no-untyped-def]
+async def test_registration_answers_rfc_7591(client) -> None:
     answer = await _register(client, software_id="org.example.phone")
     assert answer["client_id"] and answer["client_secret"] and answer["registration_access_token"]
     assert answer["redirect_uris"] == [REDIRECT]
@@ -102,7 +102,7 @@ async def test_registration_answers_rfc_7591(client) -> None:  # type: ignore[no
     assert "client_secret" not in public
 
 
-async def test_registration_refuses_bad_metadata(client) -> None:  # type: ignore[no-untyped-def]
+async def test_registration_refuses_bad_metadata(client) -> None:
     cases = [
         ({"redirect_uris": ["http://evil.example/cb"], "client_name": "x"}, "invalid_redirect_uri"),
         ({"redirect_uris": ["javascript:alert(1)"], "client_name": "x"}, "invalid_redirect_uri"),
@@ -127,7 +127,7 @@ async def test_registration_refuses_bad_metadata(client) -> None:  # type: ignor
     assert native.status_code == 201
 
 
-async def test_the_registration_token_reads_and_deletes_the_client(client) -> None:  # type: ignore[no-untyped-def]
+async def test_the_registration_token_reads_and_deletes_the_client(client) -> None:
     answer = await _register(client)
     url = f"/auth/register/{answer['client_id']}"
     assert (await client.get(url, headers=bearer("wrong"))).status_code == 401
@@ -142,7 +142,7 @@ async def test_the_registration_token_reads_and_deletes_the_client(client) -> No
     ).status_code == 401
 
 
-async def test_authorization_needs_the_owner_signed_in(client) -> None:  # type: ignore[no-untyped-def]
+async def test_authorization_needs_the_owner_signed_in(client) -> None:
     registered = await _register(client)
     params = _authorize_params(registered["client_id"], secrets.token_urlsafe(48))
     response = await client.get("/auth/authorize", params=params)
@@ -153,7 +153,7 @@ async def test_authorization_needs_the_owner_signed_in(client) -> None:  # type:
     assert refused.status_code in (401, 403)
 
 
-async def test_the_consent_page_states_the_scope_in_plain_words(client) -> None:  # type: ignore[no-untyped-def]
+async def test_the_consent_page_states_the_scope_in_plain_words(client) -> None:
     registered = await _register(client)
     await _login(client)
     page = await client.get(
@@ -166,7 +166,7 @@ async def test_the_consent_page_states_the_scope_in_plain_words(client) -> None:
     assert page.headers["x-frame-options"] == "DENY"
 
 
-async def test_bad_authorization_requests(client) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_authorization_requests(client) -> None:
     registered = await _register(client)
     await _login(client)
     client_id = registered["client_id"]
@@ -201,7 +201,7 @@ async def test_bad_authorization_requests(client) -> None:  # type: ignore[no-un
         assert _query(back)["error"] == error, overrides
 
 
-async def test_consent_form_needs_the_csrf_token_and_can_be_denied(client) -> None:  # type: ignore[no-untyped-def]
+async def test_consent_form_needs_the_csrf_token_and_can_be_denied(client) -> None:
     registered = await _register(client)
     await _login(client)
     params = _authorize_params(registered["client_id"], "v" * 43)
@@ -219,7 +219,7 @@ async def test_consent_form_needs_the_csrf_token_and_can_be_denied(client) -> No
     assert query["state"] == params["state"]
 
 
-async def test_a_code_is_single_use_and_bound_to_its_verifier(client) -> None:  # type: ignore[no-untyped-def]
+async def test_a_code_is_single_use_and_bound_to_its_verifier(client) -> None:
     registered = await _register(client)
     await _login(client)
     verifier = secrets.token_urlsafe(48)
@@ -240,7 +240,7 @@ async def test_a_code_is_single_use_and_bound_to_its_verifier(client) -> None:  
     assert again.json()["error"] == "invalid_grant"
 
 
-async def test_code_exchange_checks_client_redirect_and_expiry(client, services, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_code_exchange_checks_client_redirect_and_expiry(client, services, instance) -> None:
     registered = await _register(client)
     await _login(client)
     verifier = secrets.token_urlsafe(48)
@@ -262,7 +262,8 @@ async def test_code_exchange_checks_client_redirect_and_expiry(client, services,
             doc["expires_at"] = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
             await services.couch.put_doc(db, doc)
             del form["expire"]
-        return await client.post("/auth/access_token", data=form)
+        response: httpx.Response = await client.post("/auth/access_token", data=form)
+        return response
 
     assert (await exchange(client_secret="wrong")).status_code == 401
     assert (await exchange(redirect_uri="http://127.0.0.1:9/other")).json()[
@@ -275,7 +276,7 @@ async def test_code_exchange_checks_client_redirect_and_expiry(client, services,
     assert good.headers["cache-control"] == "no-store"
 
 
-async def test_client_secret_basic_and_public_clients(client) -> None:  # type: ignore[no-untyped-def]
+async def test_client_secret_basic_and_public_clients(client) -> None:
     await _login(client)
     public = await _register(client, token_endpoint_auth_method="none")
     tokens = await _tokens(client, public)
@@ -296,7 +297,7 @@ async def test_client_secret_basic_and_public_clients(client) -> None:  # type: 
     assert response.status_code == 200, response.text
 
 
-async def test_access_tokens_are_short_lived_and_scoped(client, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_access_tokens_are_short_lived_and_scoped(client, instance) -> None:
     await _login(client)
     tokens = await _tokens(client, await _register(client))
     assert tokens["expires_in"] == 3600
@@ -317,7 +318,7 @@ async def test_access_tokens_are_short_lived_and_scoped(client, instance) -> Non
     ).status_code == 401
 
 
-async def test_revoking_a_token_ends_the_grant(client) -> None:  # type: ignore[no-untyped-def]
+async def test_revoking_a_token_ends_the_grant(client) -> None:
     await _login(client)
     registered = await _register(client)
     tokens = await _tokens(client, registered)
@@ -344,7 +345,7 @@ async def test_revoking_a_token_ends_the_grant(client) -> None:  # type: ignore[
     ).status_code == 401
 
 
-async def test_the_owner_lists_and_revokes_clients(client) -> None:  # type: ignore[no-untyped-def]
+async def test_the_owner_lists_and_revokes_clients(client) -> None:
     await _login(client)
     registered = await _register(client)
     await _tokens(client, registered)
@@ -363,7 +364,7 @@ async def test_the_owner_lists_and_revokes_clients(client) -> None:  # type: ign
     assert (await client.get("/auth/clients", headers={"Accept": "application/json"})).json() == []
 
 
-async def test_the_whole_dance_ends_in_a_replication(client, instance, issue_token, device) -> None:  # type: ignore[no-untyped-def]
+async def test_the_whole_dance_ends_in_a_replication(client, instance, issue_token, device) -> None:
     owner = await issue_token(instance, "io.cozy.contacts")
     await push(client, owner, [contact("ann", "family"), contact("bob", "work")])
     # 1. The phone registers itself (public client: it cannot keep a secret).

@@ -13,7 +13,7 @@ from tests.replication.helpers import CONTACTS, FAMILY, WHOLE, bearer, contact, 
 
 async def test_pull_then_push_with_edits_on_both_sides(
     client, instance, issue_token, device
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     written = await push(client, token, [contact("ann", "family"), contact("bob", "work")])
     [pulled, docs] = await device("phone", token, [{"op": "pull"}, {"op": "all_docs"}])
@@ -43,7 +43,7 @@ async def test_pull_then_push_with_edits_on_both_sides(
 
 async def test_a_conflict_shows_on_both_sides_and_can_be_resolved(
     client, instance, issue_token, device
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     [first] = await push(client, token, [contact("ann", "family")])
     [_, ann] = await device("phone", token, [{"op": "pull"}, {"op": "get", "id": "ann"}])
@@ -84,7 +84,7 @@ async def test_a_conflict_shows_on_both_sides_and_can_be_resolved(
 
 async def test_an_interrupted_pull_resumes_from_its_checkpoint(
     client, instance, issue_token, device
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact(f"p{i:04}") for i in range(300)])
     [cut] = await device("phone", token, [{"op": "pull_interrupted", "after_docs": 100}])
@@ -102,7 +102,7 @@ async def test_an_interrupted_pull_resumes_from_its_checkpoint(
 
 async def test_checkpoints_of_two_devices_are_kept_apart(
     client, instance, issue_token, device
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     phone_token = await issue_token(instance, WHOLE)
     laptop_token = await issue_token(instance, WHOLE)
     await push(client, phone_token, [contact(f"c{i}") for i in range(20)])
@@ -117,7 +117,7 @@ async def test_checkpoints_of_two_devices_are_kept_apart(
 
 async def test_a_restricted_device_gets_exactly_its_scope_and_cannot_push_outside(
     client, instance, issue_token, device
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     owner = await issue_token(instance, WHOLE)
     written = await push(
         client,
@@ -154,7 +154,7 @@ async def test_a_restricted_device_gets_exactly_its_scope_and_cannot_push_outsid
 @pytest.mark.slow
 async def test_ten_thousand_documents_round_trip_intact(
     client, instance, issue_token, device
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     [generated, pushed, source] = await device(
         "laptop",
@@ -170,7 +170,7 @@ async def test_ten_thousand_documents_round_trip_intact(
     assert copy == source == on_server
 
 
-async def test_a_live_pull_receives_a_later_write(client, instance, issue_token, device) -> None:  # type: ignore[no-untyped-def]
+async def test_a_live_pull_receives_a_later_write(client, instance, issue_token, device) -> None:
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact("ann")])
     session = asyncio.ensure_future(
@@ -187,7 +187,7 @@ async def test_a_live_pull_receives_a_later_write(client, instance, issue_token,
     assert late["groups"] == ["family"]
 
 
-async def test_attachments_travel_both_ways(client, instance, issue_token, device) -> None:  # type: ignore[no-untyped-def]
+async def test_attachments_travel_both_ways(client, instance, issue_token, device) -> None:
     token = await issue_token(instance, WHOLE)
     note = base64.b64encode("a note, é☃".encode()).decode()
     attachment = {"note.txt": {"content_type": "text/plain", "data": note}}

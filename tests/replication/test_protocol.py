@@ -12,11 +12,12 @@ import json
 import httpx
 
 from tests.replication.helpers import CONTACTS, WHOLE, bearer, changes, contact, ids, push
+from tests.stored import FILES, stored_revs
 
 
 async def test_database_info_of_a_doctype_never_written_looks_empty(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, "io.cozy.contacts:GET")
     response = await client.get(f"/data/{CONTACTS}/", headers=bearer(token))
     assert response.status_code == 200, response.text
@@ -28,7 +29,7 @@ async def test_database_info_of_a_doctype_never_written_looks_empty(
 
 async def test_database_info_needs_credentials_and_a_readable_doctype(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     assert (await client.get(f"/data/{CONTACTS}/")).status_code == 401
     token = await issue_token(instance, "io.cozy.bills")
     assert (await client.get(f"/data/{CONTACTS}/", headers=bearer(token))).status_code == 403
@@ -38,10 +39,11 @@ async def test_database_info_needs_credentials_and_a_readable_doctype(
 
 
 async def test_creating_the_database_needs_post_on_the_whole_doctype(
-    client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+    client, instance, issue_token, services
+) -> None:
     reader = await issue_token(instance, "io.cozy.contacts:GET")
     assert (await client.put(f"/data/{CONTACTS}/", headers=bearer(reader))).status_code == 403
+    assert not await services.couch.db_exists(instance.db(CONTACTS))
     writer = await issue_token(instance, "io.cozy.contacts:POST")
     created = await client.put(f"/data/{CONTACTS}/", headers=bearer(writer))
     assert created.status_code == 201, created.text
@@ -51,7 +53,7 @@ async def test_creating_the_database_needs_post_on_the_whole_doctype(
 
 async def test_changes_lists_every_document_with_seq_and_revs(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     written = await push(client, token, [contact("ann", "family"), contact("bob", "work")])
     feed = await changes(client, token)
@@ -63,7 +65,7 @@ async def test_changes_lists_every_document_with_seq_and_revs(
     assert again["results"] == []
 
 
-async def test_changes_with_include_docs_and_limit(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_changes_with_include_docs_and_limit(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact(f"c{i}", "family") for i in range(5)])
     first = await changes(client, token, limit=2, include_docs=True)
@@ -75,7 +77,7 @@ async def test_changes_with_include_docs_and_limit(client, instance, issue_token
 
 async def test_design_documents_never_appear_and_do_not_shorten_a_page(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact("a1")])
     index = await client.post(
@@ -91,7 +93,7 @@ async def test_design_documents_never_appear_and_do_not_shorten_a_page(
     assert ids(everything) == ["a1", "a2", "a3"]
 
 
-async def test_style_all_docs_lists_conflicting_leaves(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_style_all_docs_lists_conflicting_leaves(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     await push(
         client,
@@ -110,7 +112,7 @@ async def test_style_all_docs_lists_conflicting_leaves(client, instance, issue_t
 
 async def test_filter_doc_ids_and_selector_are_evaluated_by_roost(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     await push(
         client,
@@ -138,7 +140,7 @@ async def test_filter_doc_ids_and_selector_are_evaluated_by_roost(
     assert limited["last_seq"] == limited["results"][-1]["seq"]
 
 
-async def test_server_side_filter_functions_are_refused(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_server_side_filter_functions_are_refused(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     response = await client.get(
         f"/data/{CONTACTS}/_changes", params={"filter": "app/by_group"}, headers=bearer(token)
@@ -155,7 +157,7 @@ async def test_server_side_filter_functions_are_refused(client, instance, issue_
 
 async def test_longpoll_answers_when_nothing_changes_within_the_timeout(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact("ann")])
     feed = await changes(client, token, feed="longpoll", since="now", timeout=300)
@@ -163,7 +165,7 @@ async def test_longpoll_answers_when_nothing_changes_within_the_timeout(
     assert feed["last_seq"]
 
 
-async def test_longpoll_wakes_up_on_a_replicated_write(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_longpoll_wakes_up_on_a_replicated_write(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact("ann")])
     since = (await changes(client, token))["last_seq"]
@@ -178,7 +180,7 @@ async def test_longpoll_wakes_up_on_a_replicated_write(client, instance, issue_t
     assert ids(feed) == ["bob"]
 
 
-async def test_longpoll_heartbeats_keep_the_body_valid_json(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_longpoll_heartbeats_keep_the_body_valid_json(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     response = await client.get(
         f"/data/{CONTACTS}/_changes",
@@ -190,7 +192,7 @@ async def test_longpoll_heartbeats_keep_the_body_valid_json(client, instance, is
     assert json.loads(response.text)["results"] == []
 
 
-async def test_continuous_feed_is_one_json_object_per_line(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_continuous_feed_is_one_json_object_per_line(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact("ann"), contact("bob")])
     response = await client.get(
@@ -203,7 +205,7 @@ async def test_continuous_feed_is_one_json_object_per_line(client, instance, iss
     assert "last_seq" in lines[-1]
 
 
-async def test_revs_diff_names_what_roost_lacks(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_revs_diff_names_what_roost_lacks(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     [written] = await push(client, token, [contact("ann")])
     response = await client.post(
@@ -217,7 +219,7 @@ async def test_revs_diff_names_what_roost_lacks(client, instance, issue_token) -
     assert diff["new"]["missing"] == ["1-abc"]
 
 
-async def test_bulk_get_returns_revisions_with_history(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_bulk_get_returns_revisions_with_history(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     [written] = await push(client, token, [contact("ann")])
     response = await client.post(
@@ -236,7 +238,7 @@ async def test_bulk_get_returns_revisions_with_history(client, instance, issue_t
 
 async def test_bulk_docs_new_edits_false_keeps_revisions_exactly(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     doc = {
         "_id": "dev",
@@ -256,7 +258,7 @@ async def test_bulk_docs_new_edits_false_keeps_revisions_exactly(
     assert "cozyMetadata" not in body
 
 
-async def test_bulk_docs_new_edits_true_stamps_cozy_metadata(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_bulk_docs_new_edits_true_stamps_cozy_metadata(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     [written] = await push(client, token, [{"fullname": "No id"}])
     assert written["ok"] is True
@@ -266,7 +268,7 @@ async def test_bulk_docs_new_edits_true_stamps_cozy_metadata(client, instance, i
 
 async def test_bulk_docs_refuses_per_document_what_may_not_be_stored(
     client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     answer = await push(
         client,
@@ -289,8 +291,10 @@ async def test_bulk_docs_refuses_per_document_what_may_not_be_stored(
 
 
 async def test_bulk_docs_needs_a_write_verb_and_a_writable_doctype(
-    client, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+    client, instance, issue_token, services
+) -> None:
+    contacts_before = await stored_revs(services, instance, CONTACTS)
+    files_before = await stored_revs(services, instance, FILES)
     reader = await issue_token(instance, "io.cozy.contacts:GET")
     response = await client.post(
         f"/data/{CONTACTS}/_bulk_docs", json={"docs": [contact("x")]}, headers=bearer(reader)
@@ -301,9 +305,12 @@ async def test_bulk_docs_needs_a_write_verb_and_a_writable_doctype(
         "/data/io.cozy.files/_bulk_docs", json={"docs": [{"_id": "f"}]}, headers=bearer(files)
     )
     assert response.status_code == 403
+    # Refused as a whole, before the store: neither "x" nor "f" was written.
+    assert await stored_revs(services, instance, CONTACTS) == contacts_before
+    assert await stored_revs(services, instance, FILES) == files_before
 
 
-async def test_local_documents_of_two_tokens_never_collide(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_local_documents_of_two_tokens_never_collide(client, instance, issue_token) -> None:
     phone = await issue_token(instance, "io.cozy.contacts:GET")
     laptop = await issue_token(instance, "io.cozy.contacts:GET")
     url = f"/data/{CONTACTS}/_local/replication-1"
@@ -329,7 +336,7 @@ async def test_local_documents_of_two_tokens_never_collide(client, instance, iss
     assert (await changes(client, laptop))["results"] == []
 
 
-async def test_local_document_revisions_are_checked_by_roost(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_local_document_revisions_are_checked_by_roost(client, instance, issue_token) -> None:
     """The same on every store: Apache CouchDB itself takes any `_rev` on a `_local` doc."""
     token = bearer(await issue_token(instance, WHOLE))
     url = f"/data/{CONTACTS}/_local/checked"
@@ -361,14 +368,14 @@ async def test_local_document_revisions_are_checked_by_roost(client, instance, i
     ).status_code == 404
 
 
-async def test_ensure_full_commit(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_ensure_full_commit(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     response = await client.post(f"/data/{CONTACTS}/_ensure_full_commit", headers=bearer(token))
     assert response.status_code == 201
     assert response.json()["ok"] is True
 
 
-async def test_open_revs_with_latest_follows_to_the_leaf(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_open_revs_with_latest_follows_to_the_leaf(client, instance, issue_token) -> None:
     token = await issue_token(instance, WHOLE)
     [first] = await push(client, token, [contact("ann")])
     [second] = await push(client, token, [{**contact("ann"), "_rev": first["rev"], "age": 3}])
@@ -385,7 +392,7 @@ async def test_open_revs_with_latest_follows_to_the_leaf(client, instance, issue
 
 async def test_changes_of_a_large_doctype_stream(
     client: httpx.AsyncClient, instance, issue_token
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     token = await issue_token(instance, WHOLE)
     for start in range(0, 1200, 400):
         await push(client, token, [contact(f"n{i:05}") for i in range(start, start + 400)])

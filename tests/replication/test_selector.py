@@ -105,7 +105,7 @@ def test_roost_agrees_with_pouchdb_on_every_case() -> None:
         ({"name": {"first": {"$regex": "^A"}}}, "b", False),
     ],
 )
-def test_operators_pouchdb_7_lacks(selector, doc_id, expected) -> None:  # type: ignore[no-untyped-def]
+def test_operators_pouchdb_7_lacks(selector, doc_id, expected) -> None:
     [doc] = [d for d in DOCS if d["_id"] == doc_id]
     assert matches(validate_selector(selector), doc) is expected
 
@@ -120,7 +120,7 @@ def test_operators_pouchdb_7_lacks(selector, doc_id, expected) -> None:  # type:
         ({"age": {"$ne": 3}}, {"age": 4}, True),
     ],
 )
-def test_missing_fields_follow_couchdb(selector, doc, expected) -> None:  # type: ignore[no-untyped-def]
+def test_missing_fields_follow_couchdb(selector, doc, expected) -> None:
     assert matches(validate_selector(selector), doc) is expected
 
 

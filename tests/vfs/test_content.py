@@ -13,7 +13,7 @@ from roost.vfs.blobs import BlobStore
 from tests.vfs.conftest import chunks_of
 
 
-async def test_overwrite_keeps_versions(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_overwrite_keeps_versions(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     file = await upload(instance, root, "v.txt", b"one")
     for data in (b"two", b"three"):
@@ -28,7 +28,7 @@ async def test_overwrite_keeps_versions(vfs: VFS, instance, upload) -> None:  # 
     ]
 
 
-async def test_versions_are_capped(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_versions_are_capped(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     file = await upload(instance, root, "cap.txt", b"0")
     keep, vfs.versions_to_keep = vfs.versions_to_keep, 3
@@ -45,7 +45,7 @@ async def test_versions_are_capped(vfs: VFS, instance, upload) -> None:  # type:
     assert kept == [b"3", b"4", b"5"]
 
 
-async def test_if_rev_guards_overwrite(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_if_rev_guards_overwrite(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     file = await upload(instance, root, "g.txt", b"a")
     content = await vfs.stage(instance, chunks_of(b"b"))
@@ -54,7 +54,7 @@ async def test_if_rev_guards_overwrite(vfs: VFS, instance, upload) -> None:  # t
             await vfs.overwrite_file(instance, file, content, if_rev="1-nope")
 
 
-async def test_concurrent_overwrites_serialise_into_versions(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_overwrites_serialise_into_versions(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     file = await upload(instance, root, "c.txt", b"start")
 
@@ -73,12 +73,12 @@ async def test_concurrent_overwrites_serialise_into_versions(vfs: VFS, instance,
     assert contents | {data} == {b"start"} | {f"data-{i}".encode() for i in range(6)}
 
 
-async def test_content_md5_is_checked(vfs: VFS, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_content_md5_is_checked(vfs: VFS, instance) -> None:
     with pytest.raises(ChecksumMismatch):
         await vfs.stage(instance, chunks_of(b"abc"), md5sum="AAAAAAAAAAAAAAAAAAAAAA==")
 
 
-async def test_quota_refuses_before_storing(vfs: VFS, new_instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_quota_refuses_before_storing(vfs: VFS, new_instance, upload) -> None:
     small = await new_instance("quota", quota_bytes=10_000)
     root = await vfs.root(small)
     await upload(small, root, "fits.bin", b"a" * 6000)
@@ -94,7 +94,7 @@ async def test_quota_refuses_before_storing(vfs: VFS, new_instance, upload) -> N
     assert [e.name for e in await vfs.list_dir(small, root)] == [".cozy_trash", "fits.bin"]
 
 
-async def test_disk_usage_counts_trash_and_versions(vfs: VFS, new_instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_disk_usage_counts_trash_and_versions(vfs: VFS, new_instance, upload) -> None:
     inst = await new_instance("usage")
     root = await vfs.root(inst)
     file = await upload(inst, root, "u.bin", b"a" * 100)
@@ -107,7 +107,7 @@ async def test_disk_usage_counts_trash_and_versions(vfs: VFS, new_instance, uplo
     assert (usage.files, usage.trash, usage.versions) == (50, 30, 100)
 
 
-def test_sweep_removes_dead_temps(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sweep_removes_dead_temps(tmp_path) -> None:
     store = BlobStore(tmp_path)
     store.temp_dir.mkdir(parents=True)
     from roost.vfs.blobs import _HOST
@@ -125,7 +125,7 @@ def test_sweep_removes_dead_temps(tmp_path) -> None:  # type: ignore[no-untyped-
 
 async def test_revert_makes_a_version_current_and_keeps_the_replaced_one(
     vfs: VFS, instance, upload
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     root = await vfs.root(instance)
     file = await upload(instance, root, "revert.txt", b"first")
     content = await vfs.stage(instance, chunks_of(b"second"))

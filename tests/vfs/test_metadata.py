@@ -4,6 +4,7 @@ merged into the current revision."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -15,10 +16,10 @@ from roost.vfs.metadata import file_patch, references_of
 ALBUMS = Doctype("io.cozy.photos.albums")
 
 
-async def test_patch_rules_validate_before_anything_changes(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_patch_rules_validate_before_anything_changes(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     file = await upload(instance, root, "rules.txt", b"r")
-    refused = [
+    refused: list[dict[str, Any]] = [
         {"size": "3"},
         {"move_to_trash": "yes"},
         {"tags": "one"},
@@ -55,7 +56,7 @@ def test_patch_rules_build_the_change() -> None:
     assert not file_patch(file, {"name": "a.txt", "dir_id": "d", "type": "file"}).moving
 
 
-async def test_concurrent_reference_changes_are_all_kept(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_reference_changes_are_all_kept(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     photo = await upload(instance, root, "photo.jpg", b"jpeg")
     albums = [(ALBUMS, DocId(f"album-{i}")) for i in range(6)]
@@ -70,7 +71,7 @@ async def test_concurrent_reference_changes_are_all_kept(vfs: VFS, instance, upl
     assert [file.id for file in listed] == [photo.id]
 
 
-async def test_an_unchanged_reference_set_writes_nothing(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unchanged_reference_set_writes_nothing(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     photo = await upload(instance, root, "same.jpg", b"jpeg")
     photo = await vfs.change_references(instance, photo, add=[(ALBUMS, DocId("a"))])

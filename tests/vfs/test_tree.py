@@ -22,7 +22,7 @@ from roost.vfs import (
 from tests.vfs.conftest import chunks_of
 
 
-async def test_root_and_trash_exist_with_fixed_ids(vfs: VFS, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_root_and_trash_exist_with_fixed_ids(vfs: VFS, instance) -> None:
     root = await vfs.root(instance)
     assert root.id == ROOT_DIR_ID and root.path == "/" and root.is_dir
     trash = await vfs.get(instance, TRASH_DIR_ID)
@@ -31,7 +31,7 @@ async def test_root_and_trash_exist_with_fixed_ids(vfs: VFS, instance) -> None: 
     await vfs.ensure(instance)
 
 
-async def test_file_document_has_cozy_shape(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_file_document_has_cozy_shape(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     docs = await vfs.create_dir(instance, root, "Docs")
     data = b"hello roost\n" * 1000
@@ -64,7 +64,7 @@ def test_names_are_nfc() -> None:
         normalize_name("é" * 128)
 
 
-async def test_same_name_twice_is_a_conflict(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_same_name_twice_is_a_conflict(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     await vfs.create_dir(instance, root, "Same")
     with pytest.raises(NameConflict):
@@ -77,7 +77,7 @@ async def test_same_name_twice_is_a_conflict(vfs: VFS, instance, upload) -> None
         await vfs.create_dir(instance, root, "e\u0301te\u0301")
 
 
-async def test_concurrent_creations_of_one_name_make_one_entry(vfs: VFS, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_creations_of_one_name_make_one_entry(vfs: VFS, instance) -> None:
     root = await vfs.root(instance)
     results = await asyncio.gather(
         *(vfs.create_dir(instance, root, "Race") for _ in range(8)), return_exceptions=True
@@ -89,7 +89,7 @@ async def test_concurrent_creations_of_one_name_make_one_entry(vfs: VFS, instanc
     assert names.count("Race") == 1
 
 
-async def test_stale_reservation_is_taken_over(vfs: VFS, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_stale_reservation_is_taken_over(vfs: VFS, instance) -> None:
     root = await vfs.root(instance)
     # A crash between the reservation and the document: an old reservation, no document.
     await vfs.couch.put_doc(
@@ -98,10 +98,11 @@ async def test_stale_reservation_is_taken_over(vfs: VFS, instance) -> None:  # t
     )
     assert await vfs.child(instance, root, "Ghost") is None
     ghost = await vfs.create_dir(instance, root, "Ghost")
-    assert (await vfs.child(instance, root, "Ghost")).id == ghost.id  # type: ignore[union-attr]
+    child = await vfs.child(instance, root, "Ghost")
+    assert child is not None and child.id == ghost.id
 
 
-async def test_move_directory_updates_descendant_paths(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_move_directory_updates_descendant_paths(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     a = await vfs.create_dir(instance, root, "A")
     b = await vfs.create_dir(instance, a, "B")
@@ -123,7 +124,7 @@ async def test_move_directory_updates_descendant_paths(vfs: VFS, instance, uploa
         await vfs.move(instance, root, parent=target)
 
 
-async def test_move_onto_taken_name_conflicts(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_move_onto_taken_name_conflicts(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     one = await upload(instance, root, "one.txt", b"1")
     await upload(instance, root, "two.txt", b"2")
@@ -134,7 +135,7 @@ async def test_move_onto_taken_name_conflicts(vfs: VFS, instance, upload) -> Non
     assert await vfs.child(instance, root, "one.txt") is None
 
 
-async def test_copy_tree_shares_bytes(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_copy_tree_shares_bytes(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     src = await vfs.create_dir(instance, root, "Src")
     sub = await vfs.create_dir(instance, src, "Sub")
@@ -147,7 +148,7 @@ async def test_copy_tree_shares_bytes(vfs: VFS, instance, upload) -> None:  # ty
         await vfs.copy(instance, src, sub, "loop")
 
 
-async def test_trash_and_restore(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_trash_and_restore(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     folder = await vfs.create_dir(instance, root, "Work")
     file = await upload(instance, folder, "report.pdf", b"%PDF")
@@ -168,7 +169,7 @@ async def test_trash_and_restore(vfs: VFS, instance, upload) -> None:  # type: i
     assert back.path == "/Work"
 
 
-async def test_restore_recreates_missing_parent(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_restore_recreates_missing_parent(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     folder = await vfs.create_dir(instance, root, "Gone")
     file = await upload(instance, folder, "a.txt", b"a")
@@ -178,7 +179,7 @@ async def test_restore_recreates_missing_parent(vfs: VFS, instance, upload) -> N
     assert await vfs.path_of(instance, restored) == "/Gone/a.txt"
 
 
-async def test_destroy_is_recursive_and_removes_bytes(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_destroy_is_recursive_and_removes_bytes(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     top = await vfs.create_dir(instance, root, "Top")
     mid = await vfs.create_dir(instance, top, "Mid")
@@ -193,7 +194,7 @@ async def test_destroy_is_recursive_and_removes_bytes(vfs: VFS, instance, upload
     await vfs.create_dir(instance, root, "Top")  # the name is free again
 
 
-async def test_stage_aborts_on_short_body(vfs: VFS, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_stage_aborts_on_short_body(vfs: VFS, instance) -> None:
     from roost.vfs import IncompleteUpload
 
     before = set(vfs.blobs.temp_dir.iterdir()) if vfs.blobs.temp_dir.exists() else set()
@@ -202,7 +203,7 @@ async def test_stage_aborts_on_short_body(vfs: VFS, instance) -> None:  # type: 
     assert set(vfs.blobs.temp_dir.iterdir()) == before
 
 
-async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) -> None:
     root = await vfs.root(instance)
     old = await vfs.create_dir(instance, root, "Before")
     await vfs.move(instance, old, name="After")  # `old` is now a stale copy
@@ -216,7 +217,7 @@ async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) ->
         await vfs.create_dir(instance, gone, "inside the trash")
 
 
-async def test_trash_guards_are_the_domain_s(vfs: VFS, instance, upload) -> None:  # type: ignore[no-untyped-def]
+async def test_trash_guards_are_the_domain_s(vfs: VFS, instance, upload) -> None:
     root = await vfs.root(instance)
     trash_dir = await vfs.get(instance, TRASH_DIR_ID)
     for fixed in (root, trash_dir):

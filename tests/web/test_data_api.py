@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from roost.app import create_app
 from roost.config import Config
 from roost.instances import Instance
 from roost.services import Services
 from tests.conftest import PASSPHRASE
+from tests.stored import stored_databases, stored_revs
 
 CONTACTS = "io.cozy.contacts"
 ITEMS = "org.example.items"  # no schema: any JSON object goes
@@ -35,21 +37,31 @@ def _answer(response: httpx.Response) -> tuple[int, Any]:
     return response.status_code, response.json()
 
 
+class OwnerClient(httpx.AsyncClient):
+    """A client of one instance's owner that knows which instance it talks to."""
+
+    def __init__(self, app: Starlette, instance: Instance) -> None:
+        super().__init__(
+            transport=httpx.ASGITransport(app=app), base_url=f"http://{instance.domain}"
+        )
+        self.instance = instance
+
+
 @pytest.fixture(scope="module")
-async def owner(app: object, new_instance: Callable[..., Awaitable[Instance]]) -> Any:
+async def owner(
+    app: Starlette, new_instance: Callable[..., Awaitable[Instance]]
+) -> AsyncIterator[OwnerClient]:
     """A client logged in as the owner of a fresh instance, for the whole module."""
     instance = await new_instance("data")
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
+    async with OwnerClient(app, instance) as http:
         login = await http.post("/auth/login", json={"passphrase": PASSPHRASE})
         assert login.status_code == 200, login.text
-        http.instance = instance  # type: ignore[attr-defined]
         yield http
 
 
 def instance_of(http: httpx.AsyncClient) -> Instance:
-    instance: Instance = http.instance  # type: ignore[attr-defined]
-    return instance
+    assert isinstance(http, OwnerClient), "only the module's `owner` client knows its instance"
+    return http.instance
 
 
 async def _create(http: httpx.AsyncClient, body: Json, doctype: str = CONTACTS) -> Json:
@@ -399,7 +411,7 @@ SMALL_LIMIT = 256
 
 
 @pytest.fixture(scope="module")
-async def small_body_app(config: Config) -> AsyncIterator[object]:
+async def small_body_app(config: Config) -> AsyncIterator[Starlette]:
     """An app (its own services) whose max_body_bytes is tiny."""
     small = dataclasses.replace(config, max_body_bytes=SMALL_LIMIT)
     services = Services.build(small, small.couchdb_url or "")
@@ -424,7 +436,7 @@ async def _stream(data: bytes) -> AsyncIterator[bytes]:
     ],
 )
 async def test_a_body_over_max_body_bytes_is_413(
-    small_body_app: object,
+    small_body_app: Starlette,
     new_instance: Callable[..., Awaitable[Instance]],
     issue_token: Callable[..., Awaitable[str]],
     size: int,
@@ -436,7 +448,7 @@ async def test_a_body_over_max_body_bytes_is_413(
     padding = "x" * (size - len('{"pad": ""}'))
     body = f'{{"pad": "{padding}"}}'.encode()
     assert len(body) == size
-    transport = httpx.ASGITransport(app=small_body_app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=small_body_app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         response = await http.post(
             f"/data/{ITEMS}/",
@@ -481,11 +493,14 @@ async def test_a_body_over_max_body_bytes_is_413(
 )
 async def test_an_invalid_doctype_name_is_400(
     owner: httpx.AsyncClient,
+    services: Services,
     send: Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]],
     doctype: str,
     problem: str,
 ) -> None:
+    before = await stored_databases(services, instance_of(owner))
     response = await send(owner, doctype)
+    assert await stored_databases(services, instance_of(owner)) == before
     assert _answer(response) == _error(
         400, "bad_request", f"{doctype!r} is not a valid doctype name: {problem}"
     )
@@ -537,11 +552,19 @@ UNUSABLE = "is a reserved doctype: it cannot be used through this API"
     ],
 )
 async def test_stack_managed_doctypes_are_read_only_or_invisible_even_to_the_owner(
-    owner: httpx.AsyncClient, method: str, path: str, expected: tuple[int, Json]
+    owner: httpx.AsyncClient,
+    services: Services,
+    method: str,
+    path: str,
+    expected: tuple[int, Json],
 ) -> None:
-    body = {} if method in ("POST", "PUT") else None
+    instance = instance_of(owner)
+    doctype = path.split("/")[2]
+    before = await stored_revs(services, instance, doctype)
+    body: Json | None = {} if method in ("POST", "PUT") else None
     response = await owner.request(method, path, json=body)
     assert _answer(response) == expected
+    assert await stored_revs(services, instance, doctype) == before
 
 
 async def test_a_real_permission_document_cannot_be_read(
@@ -599,7 +622,7 @@ SCHEMA_VIOLATIONS = [
         id="albums-period-start",
     ),
 ]
-VALID_DOCUMENTS = {
+VALID_DOCUMENTS: dict[str, Json] = {
     CONTACTS: {"fullname": "Valid", "email": [{"address": "v@example.org"}]},
     "io.cozy.bank.accounts": {"label": "Main", "currency": "EUR"},
     "io.cozy.bank.operations": {"label": "Rent", "amount": -800, "date": "2024-01-31"},
@@ -663,7 +686,7 @@ async def test_an_unknown_well_formed_doctype_is_schemaless(owner: httpx.AsyncCl
 
 
 async def test_cozy_metadata_is_stamped_by_the_stack(
-    app: object, owner: httpx.AsyncClient, issue_token: Callable[..., Awaitable[str]]
+    app: Starlette, owner: httpx.AsyncClient, issue_token: Callable[..., Awaitable[str]]
 ) -> None:
     instance = instance_of(owner)
     # An `app` token: the stack knows which app writes (its slug is the token's subject).
@@ -709,7 +732,7 @@ async def test_the_owner_writes_without_an_app_slug(owner: httpx.AsyncClient) ->
 async def items(owner: httpx.AsyncClient, services: Services) -> list[str]:
     """ITEM_COUNT documents {n: i, parity: even|odd}, written straight to the store."""
     instance = instance_of(owner)
-    docs = [
+    docs: list[Json] = [
         {"_id": f"item-{n:04d}", "n": n, "parity": "even" if n % 2 == 0 else "odd"}
         for n in range(ITEM_COUNT)
     ]

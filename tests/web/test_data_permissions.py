@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from roost.couch import CouchClient
 from roost.instances import Instance
@@ -79,8 +80,8 @@ async def world(
 
 
 @pytest.fixture
-async def http(app: object, world: World) -> Any:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+async def http(app: Starlette, world: World) -> Any:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url=f"http://{world.instance.domain}"
     ) as client:
@@ -882,11 +883,11 @@ async def test_deleting_the_permission_document_revokes_the_token(
 
 
 async def test_revoke_all_tokens_refuses_every_token_of_the_instance(
-    app: object, services: Services, issue_token: IssueToken, new_instance: Any
+    app: Starlette, services: Services, issue_token: IssueToken, new_instance: Any
 ) -> None:
     instance = await new_instance("revoked")
     tokens = [await issue_token(instance, CONTACTS), await issue_token(instance, "io.cozy.bills")]
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         for token in tokens:
             headers = {"Authorization": f"Bearer {token}"}

@@ -11,6 +11,8 @@ import httpx
 from roost.config import Config
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
+from roost.services import Services
+from tests.stored import FILES, stored_revs
 from tests.web.files_support import FilesApi, IssueToken, content_md5, files_api, files_on_disk
 
 
@@ -171,7 +173,11 @@ async def test_if_match_on_overwrite(
 
 
 async def test_content_md5_mismatch_stores_nothing(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, config: Config
+    client: httpx.AsyncClient,
+    instance: Instance,
+    issue_token: IssueToken,
+    config: Config,
+    services: Services,
 ) -> None:
     api = await _owner(client, instance, issue_token)
     before = files_on_disk(config.files_dir)
@@ -188,28 +194,42 @@ async def test_content_md5_mismatch_stores_nothing(
     assert await api.rev(file_id) == rev
     assert (await api.download(file_id)).content == b"hello"
 
+    stored, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
     malformed = await api.upload("bad2.txt", b"x", headers={"Content-MD5": "not base64!"})
     assert malformed.status_code == 400
+    assert await stored_revs(services, instance, FILES) == stored
+    assert files_on_disk(config.files_dir) <= on_disk
 
 
 async def test_same_name_is_409(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, services: Services
 ) -> None:
     api = await _owner(client, instance, issue_token)
-    await api.upload_ok("twice.txt", b"1")
+    first = await api.upload_ok("twice.txt", b"1")
+    folder = await api.mkdir_ok("folder")
+    before = await stored_revs(services, instance, FILES)
     again = await api.upload("twice.txt", b"2")
     assert again.status_code == 409
     assert again.json()["error"]
-    await api.mkdir_ok("folder")
     assert (await api.mkdir("folder")).status_code == 409
     assert (await api.upload("folder", b"x")).status_code == 409
+    # The clashes wrote nothing: the first file keeps its content, the folder stays a folder.
+    assert await stored_revs(services, instance, FILES) == before
+    assert (await api.download(first)).content == b"1"
+    assert (await api.attributes(folder))["type"] == "directory"
 
 
 async def test_bad_input_is_4xx(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient,
+    instance: Instance,
+    issue_token: IssueToken,
+    services: Services,
+    config: Config,
 ) -> None:
     api = await _owner(client, instance, issue_token)
     headers = api.headers
+    await services.vfs.root(instance)  # the tree a new instance gets on first use, made first
+    before, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
     assert (await client.post("/files/", params={"Name": "x"}, headers=headers)).status_code == 400
     no_name = await client.post("/files/", params={"Type": "file"}, headers=headers)
     assert no_name.status_code == 400
@@ -218,16 +238,21 @@ async def test_bad_input_is_4xx(
         assert 400 <= response.status_code < 500, (name, response.status_code)
     missing_parent = await api.upload("x.txt", b"x", dir_id="no-such-dir")
     assert missing_parent.status_code == 404
+    assert await stored_revs(services, instance, FILES) == before
+    assert files_on_disk(config.files_dir) <= on_disk
     file_id = await api.upload_ok("plain.txt", b"x")
+    dir_id = await api.mkdir_ok("not-a-file")
+    before, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
     into_file = await api.upload("y.txt", b"y", dir_id=file_id)
     assert 400 <= into_file.status_code < 500
     bad_date = await api.upload("d.txt", b"x", params={"CreatedAt": "yesterday"})
     assert bad_date.status_code == 400
     assert (await api.get("no-such-file")).status_code == 404
     assert (await api.download("no-such-file")).status_code == 404
-    dir_id = await api.mkdir_ok("not-a-file")
     assert 400 <= (await api.download(dir_id)).status_code < 500
     assert 400 <= (await api.overwrite(dir_id, b"x")).status_code < 500
+    assert await stored_revs(services, instance, FILES) == before
+    assert files_on_disk(config.files_dir) <= on_disk
     unauthenticated = await client.get(f"/files/{file_id}")
     assert unauthenticated.status_code == 401
 

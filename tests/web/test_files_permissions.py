@@ -8,9 +8,12 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from roost.config import Config
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
-from tests.web.files_support import FilesApi, IssueToken, files_api
+from roost.services import Services
+from tests.stored import FILES, stored_revs
+from tests.web.files_support import FilesApi, IssueToken, files_api, files_on_disk
 
 
 @dataclass
@@ -134,7 +137,12 @@ async def test_subtree_writer_cannot_move_outside(
 
 
 async def test_write_only_drop_box(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, tree: Tree
+    client: httpx.AsyncClient,
+    instance: Instance,
+    issue_token: IssueToken,
+    tree: Tree,
+    services: Services,
+    config: Config,
 ) -> None:
     # POST only on /Shared: it may drop files in, not read or list anything.
     dropper = await files_api(client, instance, issue_token, f"io.cozy.files:POST:{tree.inside}")
@@ -143,13 +151,21 @@ async def test_write_only_drop_box(
     assert (await dropper.get(tree.inside)).status_code in (403, 404)
     assert (await dropper.download(response.json()["data"]["id"])).status_code in (403, 404)
     assert (await tree.owner.metadata("/Shared/dropped.txt")).status_code == 200
+    before, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
     assert (await dropper.upload("no.txt", b"x", dir_id=tree.outside)).status_code in (403, 404)
+    assert await stored_revs(services, instance, FILES) == before
+    assert files_on_disk(config.files_dir) <= on_disk
 
 
 async def test_trash_is_filtered_and_emptying_needs_delete(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, tree: Tree
+    client: httpx.AsyncClient,
+    instance: Instance,
+    issue_token: IssueToken,
+    tree: Tree,
+    services: Services,
 ) -> None:
     await tree.owner.trash(tree.outside_file)
+    before = await stored_revs(services, instance, FILES)
     reader = await files_api(client, instance, issue_token, f"io.cozy.files:GET:{tree.inside}")
     listing = await reader.list_trash()
     assert listing.status_code == 200
@@ -163,12 +179,23 @@ async def test_trash_is_filtered_and_emptying_needs_delete(
     assert (await writer.destroy(tree.outside_file)).status_code == 404
     assert (await writer.empty_trash()).status_code == 403
     assert (await tree.owner.get(tree.outside_file)).status_code == 200
+    # Not one refused call wrote: the trashed file is still trashed, nothing was destroyed.
+    assert await stored_revs(services, instance, FILES) == before
+    assert tree.outside_file in [
+        entry["id"] for entry in (await tree.owner.list_trash()).json()["data"]
+    ]
 
 
 async def test_tokens_without_files_permission(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, tree: Tree
+    client: httpx.AsyncClient,
+    instance: Instance,
+    issue_token: IssueToken,
+    tree: Tree,
+    services: Services,
 ) -> None:
     other = await files_api(client, instance, issue_token, "io.cozy.contacts")
     assert (await other.get(tree.inside_file)).status_code in (403, 404)
+    before = await stored_revs(services, instance, FILES)
     assert (await other.upload("x.txt", b"x")).status_code == 403
+    assert await stored_revs(services, instance, FILES) == before
     assert (await other.disk_usage()).status_code == 403

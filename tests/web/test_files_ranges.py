@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from roost.errors import RangeNotSatisfiable
 from roost.web.byte_ranges import (
     MAX_RANGES,
     ByteRange,
-    RangeNotSatisfiable,
     content_response,
     if_range_allows,
     parse_range,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 
 from roost.instances import Instance
+from roost.services import Services
+from tests.stored import FILES, stored_revs
 from tests.web.files_support import FilesApi, IssueToken, files_api
 
 ALBUMS = "io.cozy.photos.albums"
@@ -17,7 +19,7 @@ async def _album(api: FilesApi, name: str) -> str:
 
 
 async def test_references_from_the_file_side(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, services: Services
 ) -> None:
     api = await files_api(client, instance, issue_token, f"io.cozy.files {ALBUMS}")
     album = await _album(api, "Summer")
@@ -48,16 +50,21 @@ async def test_references_from_the_file_side(
     assert removed.json()["meta"]["count"] == 1
     assert (await api.references(ALBUMS, other)).json()["data"] == []
 
-    for bad in (
+    bad_bodies: list[object] = [
         {"data": [{"type": ALBUMS}]},
         {"data": [{"type": "Not A Doctype", "id": "x"}]},
         {"data": "nope"},
         [],
-    ):
+    ]
+    before = await stored_revs(services, instance, FILES)
+    for bad in bad_bodies:
         response = await client.post(
             f"/files/{photo}/relationships/referenced_by", json=bad, headers=api.headers
         )
         assert response.status_code == 400, bad
+    assert await stored_revs(services, instance, FILES) == before
+    refs = (await api.get(photo)).json()["data"]["relationships"]["referenced_by"]["data"]
+    assert refs == [{"type": ALBUMS, "id": album}]
 
 
 async def test_references_from_the_document_side(
@@ -101,11 +108,13 @@ async def test_references_from_the_document_side(
 
 
 async def test_references_need_both_permissions(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, services: Services
 ) -> None:
     owner = await files_api(client, instance, issue_token, f"io.cozy.files {ALBUMS}")
     album = await _album(owner, "Private")
     photo = await owner.upload_ok("secret.jpg", b"s")
+    files_before = await stored_revs(services, instance, FILES)
+    albums_before = await stored_revs(services, instance, ALBUMS)
 
     files_only = await files_api(client, instance, issue_token, "io.cozy.files")
     assert (await files_only.add_referenced_by(photo, [(ALBUMS, album)])).status_code == 403
@@ -122,6 +131,8 @@ async def test_references_need_both_permissions(
     read_files = await files_api(client, instance, issue_token, f"io.cozy.files:GET {ALBUMS}")
     assert (await read_files.add_references(ALBUMS, album, [photo])).status_code == 403
     assert "referenced_by" not in (await owner.get(photo)).json()["data"].get("relationships", {})
+    assert await stored_revs(services, instance, FILES) == files_before
+    assert await stored_revs(services, instance, ALBUMS) == albums_before
 
     # Reading the references of an album needs the album; files one may not read are hidden.
     assert (await owner.add_references(ALBUMS, album, [photo])).status_code == 204

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import httpx
 
+from roost.config import Config
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
-from tests.web.files_support import FilesApi, IssueToken, content_md5, files_api
+from roost.services import Services
+from tests.stored import FILES, stored_revs
+from tests.web.files_support import FilesApi, IssueToken, content_md5, files_api, files_on_disk
 
 
 async def _owner(
@@ -83,7 +86,7 @@ async def test_directory_listing_is_paginated(
 
 
 async def test_rename_move_and_tags(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, services: Services
 ) -> None:
     api = await _owner(client, instance, issue_token)
     source = await api.mkdir_ok("src")
@@ -114,6 +117,7 @@ async def test_rename_move_and_tags(
 
     # A name taken in the destination: 409.
     await api.upload_ok("taken.txt", b"x", dir_id=destination)
+    before = await stored_revs(services, instance, FILES)
     clash = await api.patch(file_id, {"name": "taken.txt"})
     assert clash.status_code == 409
 
@@ -129,6 +133,10 @@ async def test_rename_move_and_tags(
         headers={**api.headers, "Content-Type": "application/json"},
     )
     assert not_json.status_code == 400
+    # None of the refused patches wrote anything: every file document keeps its revision.
+    assert await stored_revs(services, instance, FILES) == before
+    kept = await api.attributes(file_id)
+    assert (kept["name"], kept["dir_id"]) == ("new.txt", destination)
 
 
 async def test_patch_if_match(
@@ -142,10 +150,12 @@ async def test_patch_if_match(
     assert stale.status_code == 412
     assert (await api.attributes(file_id))["name"] == "im.txt"
     assert (await api.trash(file_id, {"If-Match": rev})).status_code == 412
+    kept = await api.attributes(file_id)
+    assert (kept["trashed"], kept["tags"], kept["dir_id"]) == (False, ["a"], ROOT_DIR_ID)
 
 
 async def test_trash_restore_and_destroy(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, services: Services
 ) -> None:
     api = await _owner(client, instance, issue_token)
     folder = await api.mkdir_ok("work")
@@ -176,8 +186,10 @@ async def test_trash_restore_and_destroy(
     assert (await api.download(newer)).content == b"second"
     assert file_id not in [entry["id"] for entry in (await api.list_trash()).json()["data"]]
 
-    # Restoring something that is not in the trash is a client error.
+    # Restoring something that is not in the trash is a client error, and changes nothing.
+    before = await stored_revs(services, instance, FILES)
     assert 400 <= (await api.restore(newer)).status_code < 500
+    assert await stored_revs(services, instance, FILES) == before
 
     # Destroy one, then empty the rest.
     assert (await api.trash(newer)).status_code == 200
@@ -194,7 +206,10 @@ async def test_trash_restore_and_destroy(
     assert 400 <= (await api.destroy(alive)).status_code < 500
     assert (await api.download(alive)).content == b"x"
     # The fixed directories cannot be trashed.
+    before = await stored_revs(services, instance, FILES)
     assert 400 <= (await api.trash(ROOT_DIR_ID)).status_code < 500
+    assert await stored_revs(services, instance, FILES) == before
+    assert (await api.attributes(ROOT_DIR_ID))["path"] == "/"
 
 
 async def test_versions_after_overwrite(
@@ -238,7 +253,7 @@ async def test_versions_after_overwrite(
 
 
 async def test_patch_metadata_and_trash(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken, services: Services
 ) -> None:
     api = await _owner(client, instance, issue_token)
     file_id = await api.upload_ok("tool.sh", b"#!/bin/sh\n")
@@ -255,6 +270,7 @@ async def test_patch_metadata_and_trash(
     assert attributes["executable"] is True
     assert attributes["cozyMetadata"]["favorite"] is True
     assert attributes["updated_at"] == "2023-01-02T03:04:05Z"
+    before = await stored_revs(services, instance, FILES)
     for bad in (
         {"executable": "yes"},
         {"cozyMetadata": {"createdByApp": "me"}},
@@ -263,6 +279,9 @@ async def test_patch_metadata_and_trash(
         {"type": "directory"},
     ):
         assert (await api.patch(file_id, bad)).status_code == 400, bad
+    assert await stored_revs(services, instance, FILES) == before
+    kept = await api.attributes(file_id)
+    assert (kept["executable"], kept["updated_at"]) == (True, "2023-01-02T03:04:05Z")
 
     trashed = await api.patch(file_id, {"move_to_trash": True})
     assert trashed.status_code == 200
@@ -270,7 +289,11 @@ async def test_patch_metadata_and_trash(
 
 
 async def test_upload_date_header_and_tags(
-    client: httpx.AsyncClient, instance: Instance, issue_token: IssueToken
+    client: httpx.AsyncClient,
+    instance: Instance,
+    issue_token: IssueToken,
+    services: Services,
+    config: Config,
 ) -> None:
     api = await _owner(client, instance, issue_token)
     response = await api.upload(
@@ -285,8 +308,11 @@ async def test_upload_date_header_and_tags(
     assert attributes["created_at"].startswith("2016-09-19T12:38:04")
     assert attributes["tags"] == ["a", "b"]
     assert attributes["executable"] is True
+    before, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
     bad = await api.upload("undated.txt", b"d", headers={"Date": "not a date"})
     assert bad.status_code == 400
+    assert await stored_revs(services, instance, FILES) == before
+    assert files_on_disk(config.files_dir) <= on_disk
 
 
 async def test_head_requests(

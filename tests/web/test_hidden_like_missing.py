@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from roost.couch import quote_db
 from roost.instances import Instance
@@ -66,14 +67,19 @@ async def world(
     db = instance.db(CONTACTS)
     await couch.ensure_db(db)
     forbidden_id = f"work-{secrets.token_hex(4)}"
-    first = {"_id": forbidden_id, "fullname": "A colleague", "groups": ["work"]}
+    first: dict[str, Any] = {"_id": forbidden_id, "fullname": "A colleague", "groups": ["work"]}
     first["_attachments"] = _attachment("a secret note")
     old_rev = await couch.put_doc(db, first)
     current = await couch.get_doc(db, forbidden_id)
     current["fullname"] = "A colleague, renamed"
     rev = await couch.put_doc(db, current)
     # A conflicting branch, as two devices editing offline leave behind.
-    conflict = {"_id": forbidden_id, "_rev": old_rev, "fullname": "Other", "groups": ["work"]}
+    conflict: dict[str, Any] = {
+        "_id": forbidden_id,
+        "_rev": old_rev,
+        "fullname": "Other",
+        "groups": ["work"],
+    }
     conflict_rev = "2-" + "c" * 32
     conflict["_rev"] = conflict_rev
     conflict["_revisions"] = {"start": 2, "ids": ["c" * 32, old_rev.split("-", 1)[1]]}
@@ -95,8 +101,8 @@ async def world(
 
 
 @pytest.fixture
-async def http(app: object, world: World) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+async def http(app: Starlette, world: World) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url=f"http://{world.instance.domain}",
@@ -191,9 +197,9 @@ ROUTES: dict[str, Ask] = {
 
 
 @pytest.fixture(scope="module")
-async def owner_checkpoint(app: object, world: World) -> None:
+async def owner_checkpoint(app: Starlette, world: World) -> None:
     """The owner keeps a `_local` document under the forbidden id."""
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport,
         base_url=f"http://{world.instance.domain}",

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from roost.app import create_app
 from roost.config import Config
@@ -33,8 +34,8 @@ async def instance(new_instance: NewInstance) -> Instance:
     return await new_instance("hosts")
 
 
-def _client(app: object, base_url: str = "http://roost.test") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+def _client(app: Starlette, base_url: str = "http://roost.test") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)
     return httpx.AsyncClient(transport=transport, base_url=base_url)
 
 
@@ -59,7 +60,7 @@ async def _listing(http: httpx.AsyncClient, host: str, token: str) -> httpx.Resp
     ],
 )
 async def test_the_host_header_finds_the_instance(
-    app: object, instance: Instance, issue_token: IssueToken, spell: Callable[[str], str]
+    app: Starlette, instance: Instance, issue_token: IssueToken, spell: Callable[[str], str]
 ) -> None:
     token = await issue_token(instance, CONTACTS)
     async with _client(app) as http:
@@ -69,7 +70,7 @@ async def test_the_host_header_finds_the_instance(
 
 
 @pytest.mark.parametrize("host", ["nobody.roost.test", "nobody.roost.test:8080", "127.0.0.1"])
-async def test_an_unknown_host_is_404_json(app: object, host: str) -> None:
+async def test_an_unknown_host_is_404_json(app: Starlette, host: str) -> None:
     async with _client(app) as http:
         response = await http.get("/data/io.cozy.contacts/x", headers={"Host": host})
     assert response.status_code == 404
@@ -81,14 +82,14 @@ async def test_an_unknown_host_is_404_json(app: object, host: str) -> None:
     }
 
 
-async def test_status_answers_on_any_host(app: object) -> None:
+async def test_status_answers_on_any_host(app: Starlette) -> None:
     async with _client(app) as http:
         response = await http.get("/status", headers={"Host": "nobody.roost.test"})
     assert response.status_code == 200
 
 
 async def test_an_app_sub_domain_belongs_to_its_instance(
-    app: object, instance: Instance, issue_token: IssueToken
+    app: Starlette, instance: Instance, issue_token: IssueToken
 ) -> None:
     token = await issue_token(instance, CONTACTS)
     async with _client(app) as http:
@@ -97,7 +98,7 @@ async def test_an_app_sub_domain_belongs_to_its_instance(
 
 
 async def test_a_token_is_only_valid_on_its_own_instance(
-    app: object, new_instance: NewInstance, issue_token: IssueToken
+    app: Starlette, new_instance: NewInstance, issue_token: IssueToken
 ) -> None:
     alice, bob = await new_instance("alice"), await new_instance("bob")
     token = await issue_token(alice, CONTACTS)
@@ -109,7 +110,7 @@ async def test_a_token_is_only_valid_on_its_own_instance(
 @pytest.fixture(scope="module")
 async def default_app(
     config: Config, new_instance: NewInstance
-) -> AsyncIterator[tuple[object, Instance]]:
+) -> AsyncIterator[tuple[Starlette, Instance]]:
     """An app whose `default_instance` catches hosts that name no instance."""
     fallback = await new_instance("fallback")
     with_default = dataclasses.replace(config, default_instance=fallback.domain)
@@ -122,7 +123,7 @@ async def default_app(
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8080", "localhost", "nobody.example"])
 async def test_default_instance_serves_hosts_that_name_no_instance(
-    default_app: tuple[object, Instance], issue_token: IssueToken, host: str
+    default_app: tuple[Starlette, Instance], issue_token: IssueToken, host: str
 ) -> None:
     app, fallback = default_app
     token = await issue_token(fallback, CONTACTS)
@@ -132,7 +133,7 @@ async def test_default_instance_serves_hosts_that_name_no_instance(
 
 
 async def test_default_instance_does_not_capture_other_instances(
-    default_app: tuple[object, Instance], instance: Instance, issue_token: IssueToken
+    default_app: tuple[Starlette, Instance], instance: Instance, issue_token: IssueToken
 ) -> None:
     app, fallback = default_app
     own_token = await issue_token(instance, CONTACTS)
@@ -171,7 +172,7 @@ async def _poll(
 
 
 async def test_an_instance_created_by_one_process_is_served_by_the_other(
-    app: object, second_process: Any, issue_token: IssueToken
+    app: Starlette, second_process: Any, issue_token: IssueToken
 ) -> None:
     _, other_services = second_process
     domain = f"elsewhere{secrets.token_hex(3)}.roost.test"
@@ -183,7 +184,7 @@ async def test_an_instance_created_by_one_process_is_served_by_the_other(
 
 
 async def test_sessions_and_tokens_work_on_both_processes(
-    app: object, second_process: Any, instance: Instance, issue_token: IssueToken
+    app: Starlette, second_process: Any, instance: Instance, issue_token: IssueToken
 ) -> None:
     other_app, _ = second_process
     token = await issue_token(instance, CONTACTS)
@@ -206,7 +207,7 @@ async def test_sessions_and_tokens_work_on_both_processes(
 
 
 async def test_a_token_revoked_on_one_process_stops_working_on_the_other(
-    app: object,
+    app: Starlette,
     second_process: Any,
     services: Services,
     new_instance: NewInstance,
@@ -234,7 +235,7 @@ async def test_a_token_revoked_on_one_process_stops_working_on_the_other(
 
 
 async def test_revoke_all_on_one_process_stops_tokens_on_the_other(
-    app: object,
+    app: Starlette,
     second_process: Any,
     services: Services,
     new_instance: NewInstance,

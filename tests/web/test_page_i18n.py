@@ -43,7 +43,7 @@ def _messages() -> set[str | tuple[str, ...]]:
 
 def test_every_message_of_the_pages_has_a_french_translation() -> None:
     french = translations("fr")
-    missing = []
+    missing: list[str | tuple[str, ...]] = []
     for message in _messages():
         if isinstance(message, tuple):
             singular, plural = message

@@ -19,7 +19,7 @@ async def test_unknown_host_is_404_json(client: httpx.AsyncClient) -> None:
     assert response.json()["error"] == "not_found"
 
 
-async def test_document_round_trip_with_token(client, instance, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_document_round_trip_with_token(client, instance, issue_token) -> None:
     token = await issue_token(instance, "io.cozy.contacts")
     headers = {"Authorization": f"Bearer {token}"}
     created = await client.post(
@@ -33,7 +33,7 @@ async def test_document_round_trip_with_token(client, instance, issue_token) -> 
     assert fetched.json()["cozyMetadata"]["createdAt"]
 
 
-async def test_json_login_sets_session(client, instance) -> None:  # type: ignore[no-untyped-def]
+async def test_json_login_sets_session(client, instance) -> None:
     response = await client.post("/auth/login", json={"passphrase": PASSPHRASE})
     assert response.status_code == 200, response.text
     listing = await client.get("/data/_all_doctypes")

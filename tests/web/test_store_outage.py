@@ -117,7 +117,7 @@ async def rig(
     services = Services.build(proxied, proxied.couchdb_url or "")
     instance = await new_instance("outage")
     token = await issue_token(instance, f"{CONTACTS} io.cozy.doctypes:GET")
-    transport = httpx.ASGITransport(app=create_app(proxied, services=services))  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=create_app(proxied, services=services))
     try:
         async with httpx.AsyncClient(
             transport=transport,
@@ -251,7 +251,7 @@ async def test_the_embedded_store_is_restarted_after_a_crash(
             permissions=PermissionSet.from_inline(CONTACTS),
             ttl=None,
         )
-        transport = httpx.ASGITransport(app=create_app(own, services=services))  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=create_app(own, services=services))
         async with httpx.AsyncClient(
             transport=transport,
             base_url=f"http://{instance.domain}",

@@ -8,7 +8,7 @@ module's instance) answers.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,6 +44,7 @@ class DavSite:
             base_url=self.base,
             auth=("user", password or self.password),
             timeout=60,
+            # Passed through to httpx.Client as given; its keywords have many distinct types.
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -51,7 +52,7 @@ class DavSite:
 @pytest.fixture(scope="session")
 async def dav_site(
     config: Config, new_instance: Callable[..., Awaitable[Instance]], services: Services
-) -> Iterator[DavSite]:
+) -> AsyncIterator[DavSite]:
     instance = await new_instance("dav", quota_bytes=None)
     _, secret = await services.app_passwords.create(
         instance, "tests", PermissionSet.from_inline("io.cozy.files")

@@ -16,7 +16,7 @@ SUITES = ["basic", "copymove", "props", "locks", "http"]
 
 @pytest.mark.skipif(shutil.which("litmus") is None, reason="litmus is not installed")
 @pytest.mark.parametrize("suite", SUITES)
-def test_litmus_suite_passes(dav_site: DavSite, suite: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_litmus_suite_passes(dav_site: DavSite, suite: str, tmp_path) -> None:
     with dav_site.client() as http:
         response = http.request("MKCOL", f"/dav/files/litmus-{suite}/")
         assert response.status_code in (201, 405)

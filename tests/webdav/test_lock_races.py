@@ -120,6 +120,8 @@ async def test_shared_locks_are_all_granted_together(dav_site: DavSite) -> None:
             "LOCK", "/dav/files/race-shared/doc.txt", content=_lockinfo("exclusive")
         )
         assert exclusive.status_code == 423
+    # The refused exclusive lock left no trace: the shared holders are exactly as they were.
+    assert set(_active_locks(dav_site, "/dav/files/race-shared/doc.txt")) == tokens
 
 
 async def test_a_collection_and_its_member_are_never_both_locked(
@@ -157,6 +159,8 @@ async def test_an_expired_lock_excludes_no_more(dav_site: DavSite) -> None:
             "LOCK", "/dav/files/race-expiry/doc.txt", content=_lockinfo("exclusive")
         )
         assert again.status_code == 423
+        held = _active_locks(dav_site, "/dav/files/race-expiry/doc.txt")
+        assert held == [first.headers["Lock-Token"][1:-1]]
         await asyncio.sleep(1.5)  # let the first lock expire
         second = owner.request(
             "LOCK", "/dav/files/race-expiry/doc.txt", content=_lockinfo("exclusive")

@@ -39,6 +39,9 @@ def test_a_lock_taken_on_one_process_holds_on_the_other(
             second.request("LOCK", "/dav/files/procs/shared.txt", content=LOCKINFO).status_code
             == 423
         )
+        # Neither refusal wrote: the content is the first version on both processes.
+        assert first.get("/dav/files/procs/shared.txt").content == b"v1"
+        assert second.get("/dav/files/procs/shared.txt").content == b"v1"
         ok = second.put("/dav/files/procs/shared.txt", content=b"v2", headers={"If": f"({token})"})
         assert ok.status_code == 204
         assert first.get("/dav/files/procs/shared.txt").content == b"v2"

@@ -67,8 +67,10 @@ def test_quota_properties(dav_site: DavSite) -> None:
     with dav_site.client() as http:
         response = http.request("PROPFIND", "/dav/files/", headers={"Depth": "0"}, content=body)
     assert response.status_code == 207
-    used = int(re.search(r"<D:quota-used-bytes>(\d+)<", response.text).group(1))  # type: ignore[union-attr]
-    available = int(re.search(r"<D:quota-available-bytes>(\d+)<", response.text).group(1))  # type: ignore[union-attr]
+    used_match = re.search(r"<D:quota-used-bytes>(\d+)<", response.text)
+    available_match = re.search(r"<D:quota-available-bytes>(\d+)<", response.text)
+    assert used_match and available_match, response.text
+    used, available = int(used_match.group(1)), int(available_match.group(1))
     assert used >= 0 and available > 0
 
 
@@ -91,7 +93,7 @@ def test_put_get_range_etag_and_versions(dav_site: DavSite, services: Services) 
         assert head.headers["content-length"] == str(len(data)) and head.content == b""
 
         # chunked upload (Finder sends no Content-Length) overwrites and keeps a version
-        def chunks():  # type: ignore[no-untyped-def]
+        def chunks():
             yield b"new "
             yield b"content"
 
@@ -180,6 +182,7 @@ async def test_lock_unmapped_url_creates_an_empty_locked_file(dav_site: DavSite)
         token = lock.headers["Lock-Token"]
         assert http.get("/dav/files/locked/new.txt").content == b""
         assert http.put("/dav/files/locked/new.txt", content=b"no token").status_code == 423
+        assert http.get("/dav/files/locked/new.txt").content == b""
         ok = http.put("/dav/files/locked/new.txt", content=b"with", headers={"If": f"({token})"})
         assert ok.status_code == 204
         assert (
@@ -206,7 +209,7 @@ async def test_over_quota_is_507_and_leaves_nothing(dav_site: DavSite, services:
             known = http.put("/dav/files/quota/big.bin", content=b"a" * (room + 10))
             assert known.status_code == 507
 
-            def stream():  # type: ignore[no-untyped-def]
+            def stream():
                 for _ in range(room // 65536 + 10):
                     yield b"b" * 65536
 

@@ -8,8 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from roost.dav.locks import LOCKS_DOCTYPE
 from roost.permissions import PermissionSet
 from roost.services import Services
+from tests.stored import FILES, stored_revs
 from tests.webdav.conftest import DavSite
 from tests.webdav.rawhttp import raw_request
 
@@ -49,7 +51,7 @@ def test_no_credentials_is_401_with_basic_challenge(dav_site: DavSite) -> None:
     assert "Basic" in wrong.headers["WWW-Authenticate"]
 
 
-async def test_token_works_as_bearer_and_as_basic_password(dav_site: DavSite, issue_token) -> None:  # type: ignore[no-untyped-def]
+async def test_token_works_as_bearer_and_as_basic_password(dav_site: DavSite, issue_token) -> None:
     token = await issue_token(dav_site.instance, "io.cozy.files:GET")
     async with httpx.AsyncClient() as http:
         bearer = await http.request(
@@ -64,7 +66,7 @@ async def test_token_works_as_bearer_and_as_basic_password(dav_site: DavSite, is
 
 async def test_read_only_password_cannot_write_anything(
     dav_site: DavSite, tree, app_password
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     secret = await app_password(dav_site.instance, "io.cozy.files:GET")
     with dav_site.client() as owner, dav_site.client(secret) as reader:
         before = _snapshot(owner)
@@ -88,7 +90,7 @@ async def test_read_only_password_cannot_write_anything(
 
 async def test_subtree_password_stays_in_its_subtree(
     dav_site: DavSite, tree, services: Services, app_password
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     open_dir = await services.vfs.lookup(dav_site.instance, "/sec/open")
     secret = await app_password(dav_site.instance, f"io.cozy.files:ALL:{open_dir.id}")
     base = dav_site.base
@@ -145,7 +147,7 @@ async def test_subtree_password_stays_in_its_subtree(
 )
 async def test_traversal_is_refused(
     dav_site: DavSite, tree, services: Services, app_password, target: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     open_dir = await services.vfs.lookup(dav_site.instance, "/sec/open")
     secret = await app_password(dav_site.instance, f"io.cozy.files:ALL:{open_dir.id}")
     for method in ("GET", "DELETE", "PUT"):
@@ -167,7 +169,7 @@ async def test_traversal_is_refused(
         "ftp://127.0.0.1/dav/files/copied.txt",
     ],
 )
-def test_destination_outside_the_tree_is_refused(dav_site: DavSite, tree, destination: str) -> None:  # type: ignore[no-untyped-def]
+def test_destination_outside_the_tree_is_refused(dav_site: DavSite, tree, destination: str) -> None:
     with dav_site.client() as owner:
         before = _snapshot(owner)
         for method in ("COPY", "MOVE"):
@@ -184,7 +186,7 @@ def test_destination_outside_the_tree_is_refused(dav_site: DavSite, tree, destin
 
 async def test_another_instance_is_not_reachable(
     dav_site: DavSite, tree, new_instance, services: Services
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     other = await new_instance("other")
     _, secret = await services.app_passwords.create(
         other,
@@ -196,6 +198,8 @@ async def test_another_instance_is_not_reachable(
         assert http.request("PROPFIND", "/dav/files/", headers={"Depth": "0"}).status_code == 401
 
 
+# Dead properties live in the file documents, locks in their own database.
+STORED = (FILES, LOCKS_DOCTYPE)
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(
@@ -216,7 +220,7 @@ EXTERNAL_ENTITY = (
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["laughs", "xxe"])
 async def test_xml_bombs_are_refused_with_flat_memory(
     app, instance, services: Services, method: str, body: bytes
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     _, secret = await services.app_passwords.create(
         instance,
         "x",
@@ -225,6 +229,7 @@ async def test_xml_bombs_are_refused_with_flat_memory(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=f"http://{instance.domain}") as http:
         await http.put("/dav/files/target.txt", content=b"t", auth=("u", secret))
+        before = [await stored_revs(services, instance, doctype) for doctype in STORED]
         tracemalloc.start()
         try:
             response = await http.request(
@@ -236,3 +241,6 @@ async def test_xml_bombs_are_refused_with_flat_memory(
         assert response.status_code == 400
         assert peak < 4 * 1024 * 1024, peak
         assert b"root:" not in response.content
+        # Refused before any change: no property set, no lock taken, the file as it was.
+        assert [await stored_revs(services, instance, doctype) for doctype in STORED] == before
+        assert (await http.get("/dav/files/target.txt", auth=("u", secret))).content == b"t"
