@@ -31,8 +31,10 @@ _TIMELINE_STREAMS: Final[tuple[tuple[str, str, str, dict[str, Any], str], ...]] 
     ("unread", "image", "created_at", _UNREAD, "roost-timeline-unread"),
     ("video", "video", "created_at", {}, "roost-timeline-created"),
 )
-# The unread pictures' index is partial (only documents without a date taken): with 20,000
-# read pictures, that stream reads a few index rows, not every picture's.
+# The unread pictures' index is partial (only documents without a date taken): on CouchDB,
+# with 20,000 read pictures, that stream reads a few index rows, not every picture's.
+# (PouchDB Server ignores `partial_filter_selector` and filters the whole range: slower
+# there, same answers, since the selector says it too.)
 _TIMELINE_INDEXES: Final[tuple[dict[str, Any], ...]] = (
     {
         "index": {"fields": ["class", "metadata.datetime"]},
@@ -151,7 +153,9 @@ class FileQueries:
             answer = await self.couch.find(
                 db,
                 {
-                    "selector": {"class": kind, field: bound, "type": "file", **extra},
+                    # Only indexed fields (`class` is only on files): a field the index
+                    # lacks makes PouchDB filter every row of the range before the limit.
+                    "selector": {"class": kind, field: bound, **extra},
                     "sort": [{"class": "desc"}, {field: "desc"}],
                     "use_index": index_name,
                     "limit": wanted,
