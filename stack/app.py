@@ -7,6 +7,7 @@ This is the only place that knows every router. Each `roost.web.*` module ends w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -99,9 +100,13 @@ def create_app(
         await apps_on_startup(built)
         # After the hooks, which may register workers; jobs left queued are picked up now.
         await built.jobs.start()
+        # Blob temporaries an outage or a crash left (in S3 they are not tied to a process).
+        sweeper = asyncio.create_task(built.vfs.sweep_forever())
         try:
             yield
         finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
             await built.jobs.stop()
             for hook in on_shutdown:
                 result = hook(built)

@@ -52,6 +52,16 @@ class Config:
     apps_max_output_bytes: int = 1024 * 1024
     # Hosts a connector may reach even though they resolve to loopback/private addresses.
     egress_allow_private: tuple[str, ...] = ()
+    # Where file bytes live: "local" (`{data_dir}/files`) or "s3" (an S3-compatible object
+    # store every stack of a fleet shares; docs/scaling.md).
+    blob_store: str = "local"
+    s3_endpoint: str | None = None  # e.g. http://127.0.0.1:8333; unset: AWS S3
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # Prepended to every object key, so several deployments share a bucket.
+    s3_key_prefix: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -78,6 +88,13 @@ _ENV_KEYS: dict[str, str] = {
     "ROOST_HTTPS": "https",
     "ROOST_LOG_LEVEL": "log_level",
     "ROOST_EGRESS_ALLOW_PRIVATE": "egress_allow_private",
+    "ROOST_BLOB_STORE": "blob_store",
+    "ROOST_S3_ENDPOINT": "s3_endpoint",
+    "ROOST_S3_BUCKET": "s3_bucket",
+    "ROOST_S3_REGION": "s3_region",
+    "ROOST_S3_ACCESS_KEY_ID": "s3_access_key_id",
+    "ROOST_S3_SECRET_ACCESS_KEY": "s3_secret_access_key",
+    "ROOST_S3_KEY_PREFIX": "s3_key_prefix",
 }
 
 
@@ -137,4 +154,13 @@ def load_config(
     for key, raw in overrides.items():
         if raw is not None:
             values[key] = _coerce(key, raw)
-    return Config(**values)
+    config = Config(**values)
+    _check_blob_store(config)
+    return config
+
+
+def _check_blob_store(config: Config) -> None:
+    if config.blob_store not in ("local", "s3"):
+        raise BadRequest(f'blob_store must be "local" or "s3", not {config.blob_store!r}')
+    if config.blob_store == "s3" and not config.s3_bucket:
+        raise BadRequest('blob_store = "s3" needs s3_bucket (ROOST_S3_BUCKET)')

@@ -224,7 +224,9 @@ class CouchClient:
     async def ensure_db(self, db: str) -> None:
         if db in self._known_dbs:
             return
-        response = await self.request("PUT", f"/{quote_db(db)}", params={"q": 1})
+        # No `q`: the cluster's own default applies (`[cluster] q`, set by the operator;
+        # docs/scaling.md says why many small per-instance databases want q=1 there).
+        response = await self.request("PUT", f"/{quote_db(db)}")
         # 412: it already exists (another process created it); both are fine.
         if response.status_code not in (201, 202, 412):
             raise_for_couch(response)
@@ -283,8 +285,23 @@ class CouchClient:
         except NotFound:
             return None
 
-    async def put_doc(self, db: str, doc: Doc, *, params: Mapping[str, Any] | None = None) -> str:
-        """Create or update `doc` (which carries `_id`, and `_rev` to update); returns the rev."""
+    async def put_doc(
+        self,
+        db: str,
+        doc: Doc,
+        *,
+        params: Mapping[str, Any] | None = None,
+        exclusive: bool = False,
+    ) -> str:
+        """Create or update `doc` (which carries `_id`, and `_rev` to update); returns the rev.
+
+        `exclusive`: the write claims something only one writer may hold (a name, a lock, a
+        job). On a cluster, `202 Accepted` means the write quorum was not met: a racing
+        write through another coordinator may have been accepted too, one of the two then
+        surviving as a hidden conflict. Such a write is read back and kept only if no other
+        revision competes with it; otherwise it is withdrawn and Conflict raised — so the
+        writer that got `201` (a quorum, which two conflicting writes cannot both get) wins.
+        """
         path = f"/{quote_db(db)}/{quote_doc_id(doc['_id'])}"
         response = await self.request("PUT", path, json_body=doc, params=params)
         if response.status_code == 404 and _is_missing_db(response):
@@ -292,8 +309,30 @@ class CouchClient:
             response = await self.request("PUT", path, json_body=doc, params=params)
         raise_for_couch(response)
         rev: str = response.json()["rev"]
+        if exclusive and response.status_code == 202:
+            await self._settle_accepted(db, str(doc["_id"]), rev)
         doc["_rev"] = rev
         return rev
+
+    async def _settle_accepted(self, db: str, doc_id: str, rev: str) -> None:
+        """Keep an accepted (202) exclusive write only if it stands alone; else withdraw it."""
+        path = f"/{quote_db(db)}/{quote_doc_id(doc_id)}"
+        response = await self.request("GET", path, params={"conflicts": "true"})
+        if response.status_code == 404:
+            raise Conflict("Document update conflict: the write was not committed")
+        raise_for_couch(response)
+        current = response.json()
+        rivals = [str(r) for r in current.get("_conflicts", [])]
+        if current.get("_rev") != rev:
+            rivals.append(str(current.get("_rev")))
+        if not rivals or rivals == [rev]:
+            return
+        # Withdraw ours (whichever CouchDB shows as the winner for now): the rival that met
+        # the quorum remains, and every coordinator converges on it.
+        withdrawn = await self.request("DELETE", path, params={"rev": rev})
+        if withdrawn.status_code >= 400 and withdrawn.status_code != 409:
+            raise_for_couch(withdrawn)
+        raise Conflict("Document update conflict: a concurrent write won")
 
     async def delete_doc(self, db: str, doc_id: str, rev: str) -> str:
         _require_document_id(doc_id)

@@ -18,7 +18,7 @@ from typing import Any
 
 from roost.config import Config
 from roost.couch import CouchClient, database_name, sanitize_prefix
-from roost.errors import BadRequest, Conflict, NotFound
+from roost.errors import BadRequest, Conflict, Forbidden, NotFound
 from roost.passwords import hash_secret_async, verify_secret_async
 
 _DOMAIN = re.compile(
@@ -163,6 +163,19 @@ class InstanceService:
             passphrase_hash=await hash_secret_async(passphrase),
             stamp=secrets.token_hex(8),
         )
+
+    async def change_passphrase(self, instance: Instance, current: str, new: str) -> Instance:
+        """The owner's own change: the current passphrase first, then the new one's rules.
+
+        Refused with nothing changed when `current` is wrong. The new security stamp ends
+        every session and token; the caller keeps its own session with
+        `SessionService.keep_only`.
+        """
+        if not await self.verify_passphrase(instance, current):
+            raise Forbidden("the current passphrase is wrong")
+        if new == current:
+            raise BadRequest("the new passphrase is the same as the current one")
+        return await self.set_passphrase(instance, new)
 
     async def revoke_all_tokens(self, instance: Instance) -> Instance:
         """New security stamp: every token and session issued before stops working."""

@@ -25,6 +25,7 @@ from roost.sessions import SessionService
 from roost.thumbnails import FileEvents, ThumbnailService
 from roost.tokens import TokenService
 from roost.vfs import VFS
+from roost.vfs.blob_config import blob_store_for
 
 
 @dataclass
@@ -62,7 +63,12 @@ class Services:
         tokens = TokenService(permission_docs)
         schemas = SchemaRegistry()
         documents = DocumentService(couch, schemas)
-        vfs = VFS(couch, config.files_dir, cache_ttl=config.cache_ttl_seconds)
+        vfs = VFS(
+            couch,
+            config.files_dir,
+            cache_ttl=config.cache_ttl_seconds,
+            blobs=blob_store_for(config),
+        )
         access_log = AccessLog(couch)
         jobs = JobService(couch, instances, event_cache_seconds=config.cache_ttl_seconds)
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
@@ -87,7 +93,9 @@ class Services:
             oauth=OAuthService(couch, permission_docs, tokens),
             vfs=vfs,
             authenticator=Authenticator(sessions, permission_docs, app_passwords),
-            login_limiter=LoginLimiter(config.login_max_failures, config.login_window_seconds),
+            login_limiter=LoginLimiter(
+                couch, config.login_max_failures, config.login_window_seconds
+            ),
             access_log=access_log,
             metrics=Metrics(),
             jobs=jobs,

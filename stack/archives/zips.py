@@ -14,10 +14,8 @@ import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Final
 
-import anyio.to_thread
 from stream_zip import ZIP_32, ZIP_AUTO, async_stream_zip
 
 from roost.instances import Instance
@@ -68,19 +66,6 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def _moment(doc: FileDoc) -> datetime:
     return parse_time(doc.updated_at) or datetime.now(UTC)
-
-
-async def _read_blob(path: Path) -> AsyncIterator[bytes]:
-    # Blocking file reads go to a thread on purpose: the event loop serves other requests.
-    handle = await anyio.to_thread.run_sync(path.open, "rb")
-    try:
-        while True:
-            chunk = await anyio.to_thread.run_sync(handle.read, _CHUNK)
-            if not chunk:
-                return
-            yield chunk
-    finally:
-        await anyio.to_thread.run_sync(handle.close)
 
 
 async def _nothing() -> AsyncIterator[bytes]:
@@ -140,7 +125,8 @@ class FileArchive:
                 continue
             content = await self.vfs.open(self.instance, doc)
             method = ZIP_AUTO(content.size, level=_LEVEL)
-            yield path, _moment(doc), _FILE_MODE, method, _read_blob(content.path)
+            # Through the blob store: local disk or S3 alike.
+            yield path, _moment(doc), _FILE_MODE, method, content.chunks()
 
     def stream(self, entries: list[ArchiveEntry]) -> AsyncIterable[bytes]:
         return async_stream_zip(

@@ -149,7 +149,7 @@ class CouchLockStore:
                         }
                         if doc is not None:
                             new["_rev"] = doc["_rev"]
-                        await self.couch.put_doc(db, new)
+                        await self.couch.put_doc(db, new, exclusive=True)
                     elif doc is not None:
                         await self.couch.delete_doc(db, doc_id, str(doc["_rev"]))
                     return

@@ -6,7 +6,6 @@ how much room is left when the instance has no quota (the free space of the file
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterable, Mapping
 
 from roost.instances import Instance
@@ -143,7 +142,10 @@ class VfsTree:
     async def open(self, instance: Instance, file: Entry) -> Blob:
         with as_port_errors():
             content = await self.vfs.open(instance, doc_of(file))
-        return Blob(path=content.path, mime=content.mime)
+            if content.path is not None:
+                return Blob(path=content.path, mime=content.mime)
+            # An object store: the bytes are streamed through the blob store's reader.
+            return Blob(path=None, mime=content.mime, stream=await content.open())
 
     async def stage(
         self, instance: Instance, chunks: AsyncIterable[bytes], *, size: int | None
@@ -249,6 +251,7 @@ class VfsTree:
             usage = await self.vfs.disk_usage(instance, fresh=False)
         available = usage.available
         if available is None:
-            # No quota: what may still be stored is what the files' disk has free.
-            available = shutil.disk_usage(self.vfs.blobs.root.parent).free
+            # No quota: what may still be stored is what the files' disk has free (None
+            # for an object store: WebDAV then shows no quota-available-bytes).
+            available = self.vfs.free_bytes()
         return Usage(used=usage.used, available=available)

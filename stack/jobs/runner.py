@@ -187,7 +187,7 @@ class JobRunner:
             note += " (the previous claim lapsed)"
         append_log_lines(claimed, now_text, [note])
         try:
-            return await self.store.replace(instance, JOBS_DOCTYPE, claimed)
+            return await self.store.replace(instance, JOBS_DOCTYPE, claimed, exclusive=True)
         except Conflict:
             return None  # another process claimed it first
 

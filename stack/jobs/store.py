@@ -42,9 +42,13 @@ class JobStore:
         self._missing_until.pop(db, None)
         return doc
 
-    async def replace(self, instance: Instance, doctype: str, doc: Doc) -> Doc:
-        """Conditional update: Conflict unless `doc["_rev"]` is the current revision."""
-        await self.couch.put_doc(instance.db(doctype), doc)
+    async def replace(
+        self, instance: Instance, doctype: str, doc: Doc, *, exclusive: bool = False
+    ) -> Doc:
+        """Conditional update: Conflict unless `doc["_rev"]` is the current revision.
+        `exclusive` (claims): on a cluster, a write short of its quorum counts only if no
+        concurrent write competes with it (`CouchClient.put_doc`)."""
+        await self.couch.put_doc(instance.db(doctype), doc, exclusive=exclusive)
         return doc
 
     async def delete(self, instance: Instance, doctype: str, doc_id: str, rev: str) -> None:

@@ -22,6 +22,7 @@ from roost.portability.archive import ArchiveWriter, Manifest, blob_member, docu
 from roost.portability.contents import EXCLUDED_DATABASES, blob_refs, redact
 from roost.portability.progress import Progress, SilentProgress
 from roost.vfs import VFS
+from roost.vfs.errors import BlobMissing
 
 PAGE_SIZE = 500
 
@@ -74,13 +75,13 @@ async def export_instance(
                 spool.unlink()
             progress.stage("file bytes", sum(blobs.values()), "B")
             for (file_id, internal_id), size in sorted(blobs.items()):
-                source = vfs.blobs.blob_path(instance.domain, file_id, internal_id)
-                if not source.is_file():
-                    raise ExportFailed(
-                        f"the bytes of file {file_id} (content {internal_id}) are missing on disk"
-                    )
+                source = await _blob_file(
+                    vfs, instance.domain, file_id, internal_id, Path(spool_dir)
+                )
                 # Blocking tar and disk work runs in a thread: a server keeps answering.
                 await asyncio.to_thread(writer.add_file, blob_member(file_id, internal_id), source)
+                if source.parent == Path(spool_dir):
+                    source.unlink()
                 progress.advance(max(size, 0))
         manifest = await asyncio.to_thread(writer.finish)
     except BaseException:
@@ -89,6 +90,32 @@ async def export_instance(
     finally:
         progress.close()
     return manifest
+
+
+async def _blob_file(
+    vfs: VFS, domain: str, file_id: str, internal_id: str, spool_dir: Path
+) -> Path:
+    """The blob as a local file the archive writer can read: the blob itself on a local
+    store, else a spool copy fetched through the blob store."""
+    missing = ExportFailed(f"the bytes of file {file_id} (content {internal_id}) are missing")
+    local = vfs.blobs.local_path(domain, file_id, internal_id)
+    if local is not None:
+        if not local.is_file():
+            raise missing
+        return local
+    spool = spool_dir / "blob.part"
+    try:
+        reader = await vfs.blobs.open(domain, file_id, internal_id)
+    except BlobMissing:
+        raise missing from None
+    try:
+        # A local spool file, written a chunk at a time between object-store reads.
+        with open(spool, "wb") as out:  # noqa: ASYNC230
+            async for chunk in reader.read(0, reader.size):
+                out.write(chunk)
+    finally:
+        reader.close()
+    return spool
 
 
 async def _dump_database(

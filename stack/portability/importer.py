@@ -510,7 +510,7 @@ class Importer:
             if refs is None:
                 continue
             key = (refs[0], refs[1])
-            if not self.vfs.blobs.blob_path(self.instance.domain, *key).is_file():
+            if not await self.vfs.blobs.exists(self.instance.domain, *key):
                 needed[key] = referenced[key]
         return needed
 

@@ -59,7 +59,9 @@ class ChangeWatch:
         deadline = time.monotonic() + within
         try:
             while True:
-                if watcher.latest is not _UNSET and watcher.latest != baseline:
+                if watcher.latest is not _UNSET and _position(watcher.latest) != _position(
+                    baseline
+                ):
                     return watcher.latest
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -77,7 +79,7 @@ class ChangeWatch:
                     seq = await self.update_seq(db)
                 except StoreUnavailable:
                     seq = _UNSET
-                if seq is not _UNSET and seq != watcher.latest:
+                if seq is not _UNSET and _position(seq) != _position(watcher.latest):
                     watcher.latest = seq
                     changed, watcher.changed = watcher.changed, asyncio.Event()
                     changed.set()
@@ -86,3 +88,13 @@ class ChangeWatch:
         finally:
             if self._watchers.get(db) is watcher and watcher.waiters <= 0:
                 del self._watchers[db]
+
+
+def _position(seq: Any) -> Any:
+    """What of a sequence id tells a change: a cluster's `N-opaque` string names the shard
+    copies that answered, which differ from call to call with no write, so only `N` counts."""
+    if isinstance(seq, str):
+        number, _, _ = seq.partition("-")
+        if number.isdigit():
+            return int(number)
+    return seq

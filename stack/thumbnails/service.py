@@ -32,6 +32,7 @@ from roost.thumbnails.render import (
 from roost.thumbnails.sizes import MEDIA_TYPE, ThumbnailSize
 from roost.thumbnails.store import ThumbnailStore, content_key
 from roost.vfs import FILES_DOCTYPE, VFS, FileDoc, RevisionMismatch
+from roost.vfs.blobs import LocalBlobStore
 
 log = logging.getLogger("roost.thumbnails")
 
@@ -77,7 +78,12 @@ class ThumbnailService:
         self.vfs = vfs
         self.jobs = jobs
         self.pool = pool or RenderPool()
-        self.store = ThumbnailStore(vfs.blobs)
+        # Thumbnails are rendered from, and kept beside, blobs on a local disk; with an
+        # object store (blob_store = "s3") files get none yet (`kind` says so).
+        self.local_blobs = isinstance(vfs.blobs, LocalBlobStore)
+        self.store = ThumbnailStore(
+            vfs.blobs if isinstance(vfs.blobs, LocalBlobStore) else LocalBlobStore(vfs.files_dir)
+        )
         self.ffmpeg = ffmpeg or (shutil.which("ffmpeg") if find_ffmpeg else None)
         self._renders: dict[tuple[str, str, str], asyncio.Future[Rendered]] = {}
         self._trigger_ready: set[str] = set()
@@ -87,7 +93,7 @@ class ThumbnailService:
 
     def kind(self, file: FileDoc) -> str | None:
         """ "image" or "video" when this file gets thumbnails here, else None."""
-        if not file.is_file or file.internal_id is None:
+        if not file.is_file or file.internal_id is None or not self.local_blobs:
             return None
         mime = file.mime.split(";")[0].strip().lower()
         if mime in IMAGE_TYPES:
@@ -183,10 +189,10 @@ class ThumbnailService:
         return rendered
 
     @staticmethod
-    def _blob_still_there(path: Path) -> bool:
+    def _blob_still_there(path: Path | None) -> bool:
         # A file deleted for good during its render must not keep thumbnails (or an error
         # note) in a folder its deletion already removed.
-        return path.exists()
+        return path is not None and path.exists()
 
     # -- the job -------------------------------------------------------------------------
 

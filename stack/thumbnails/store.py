@@ -24,7 +24,7 @@ from typing import Final
 
 from roost.thumbnails.sizes import EXTENSION, SIZES, ThumbnailSize
 from roost.vfs import FileDoc
-from roost.vfs.blobs import BlobStore
+from roost.vfs.blobs import LocalBlobStore
 
 FOLDER: Final = "thumbs"
 _ERROR_FILE: Final = "error.txt"
@@ -44,7 +44,7 @@ def content_key(file: FileDoc) -> str | None:
 
 
 class ThumbnailStore:
-    def __init__(self, blobs: BlobStore) -> None:
+    def __init__(self, blobs: LocalBlobStore) -> None:
         self.blobs = blobs
 
     def folder(self, domain: str, file_id: str) -> Path:

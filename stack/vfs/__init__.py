@@ -5,7 +5,7 @@ document), `FileTargets` (permission targets with ancestry) and `roost.vfs.error
 """
 
 from roost.permissions import FILES_DOCTYPE
-from roost.vfs.blobs import FileContent, StagedContent
+from roost.vfs.blob_store import FileContent, StagedContent
 from roost.vfs.documents import NAMES_DOCTYPE
 from roost.vfs.errors import (
     ChecksumMismatch,

@@ -1,4 +1,5 @@
-"""File bytes on disk: `{files_dir}/{domain}/{id[:2]}/{id}/{internal_id}`, one blob per content.
+"""The local-disk blob store: `{files_dir}/{domain}/{id[:2]}/{id}/{internal_id}`, one blob
+per content (see `blob_store.py` for the port it implements).
 
 A blob is written once and never changed: an upload goes to a temp file in
 `{files_dir}/.tmp/`, is fsynced, then renamed into place, so a crash or a client that goes
@@ -20,33 +21,22 @@ import secrets
 import shutil
 import socket
 import time
-from collections.abc import AsyncIterable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
-from types import TracebackType
-from typing import TypeVar
+from typing import BinaryIO, Final, TypeVar
 
-from roost.vfs.errors import ChecksumMismatch, IncompleteUpload, QuotaExceeded
+from roost.vfs.blob_store import STALE_TEMP_SECONDS, StagedContent, UploadLimits
+from roost.vfs.errors import BlobMissing, ChecksumMismatch
+
+__all__ = ["STALE_TEMP_SECONDS", "LocalBlobStore", "StagedContent"]
 
 # Writes are batched so that hashing and writing run in a worker thread once per MiB,
 # not once per network chunk (hashlib and os.write release the GIL on big buffers).
 _WRITE_BATCH = 1024 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
-STALE_TEMP_SECONDS = 3600.0
+_READ_CHUNK: Final = 1024 * 1024
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class FileContent:
-    """Where to read a file's (or a version's) bytes; the blob never changes once written."""
-
-    path: Path
-    size: int
-    md5sum: str | None
-    sha256: str | None
-    mime: str
-    etag: str
 
 
 async def _in_thread(function: Callable[..., T], *args: object) -> T:
@@ -65,46 +55,6 @@ def _safe(part: str) -> str:
     if not _SAFE_ID.match(part) or ".." in part:
         raise ValueError(f"unsafe path component {part!r}")
     return part
-
-
-@dataclass
-class StagedContent:
-    """Bytes received and hashed, waiting in a temp file to become a file's content.
-
-    Use as `async with await vfs.stage(...) as content:` or call `discard()`: the temp file
-    is removed unless a VFS call has taken it.
-    """
-
-    temp_path: Path
-    size: int
-    md5sum: str  # base64 of the MD5 digest, as Cozy stores it
-    sha256: str  # hex
-    _taken: bool = field(default=False, repr=False)
-
-    def take(self) -> Path:
-        self._taken = True
-        return self.temp_path
-
-    @property
-    def taken(self) -> bool:
-        return self._taken
-
-    def discard(self) -> None:
-        if not self._taken:
-            self._taken = True
-            with contextlib.suppress(FileNotFoundError):
-                self.temp_path.unlink()
-
-    async def __aenter__(self) -> StagedContent:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.discard()
 
 
 class _Writer:
@@ -138,7 +88,7 @@ class _Writer:
             self.path.unlink()
 
 
-class BlobStore:
+class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.temp_dir = root / ".tmp"
@@ -174,18 +124,14 @@ class BlobStore:
         # At most one batch is hashed and written in a worker thread while the next one is
         # received: network and disk overlap, and memory stays at two batches.
         pending: asyncio.Future[None] | None = None
-        size = 0
+        limits = UploadLimits(expected_size, room)
         batch: list[bytes] = []
         batched = 0
         try:
             async for chunk in chunks:
                 if not chunk:
                     continue
-                size += len(chunk)
-                if room is not None and size > room:
-                    raise QuotaExceeded("this upload would exceed the disk quota")
-                if expected_size is not None and size > expected_size:
-                    raise IncompleteUpload("the body is longer than its announced size")
+                limits.add(len(chunk))
                 batch.append(chunk)
                 batched += len(chunk)
                 if batched >= _WRITE_BATCH:
@@ -194,10 +140,7 @@ class BlobStore:
                     if pending is not None:
                         await asyncio.shield(pending)
                     pending = loop.run_in_executor(None, writer.write, data)
-            if expected_size is not None and size != expected_size:
-                raise IncompleteUpload(
-                    f"the body ended after {size} of its {expected_size} announced bytes"
-                )
+            limits.finish()
             if pending is not None:
                 await asyncio.shield(pending)
                 pending = None
@@ -218,18 +161,20 @@ class BlobStore:
             writer.abort()
             raise
         md5sum = base64.b64encode(writer.md5.digest()).decode()
-        staged = StagedContent(temp, size, md5sum, writer.sha256.hexdigest())
+        staged = StagedContent(
+            str(temp), limits.size, md5sum, writer.sha256.hexdigest(), _remove_temp
+        )
         if expected_md5 is not None and expected_md5 != md5sum:
-            staged.discard()
+            await staged.discard()
             raise ChecksumMismatch("the content does not match its Content-MD5")
         return staged
 
     async def commit(
         self, staged: StagedContent, domain: str, file_id: str, internal_id: str
-    ) -> Path:
+    ) -> None:
         """Move staged bytes into place as the blob `internal_id` of `file_id`."""
         target = self.blob_path(domain, file_id, internal_id)
-        source = staged.take()
+        source = Path(staged.take())
 
         def move() -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -239,9 +184,8 @@ class BlobStore:
             await asyncio.to_thread(move)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                source.unlink()
+                os.unlink(source)
             raise
-        return target
 
     async def link(
         self, domain: str, source_id: str, source_internal: str, file_id: str, internal_id: str
@@ -286,7 +230,39 @@ class BlobStore:
         folder = self.file_dir(domain, file_id)
         await asyncio.to_thread(shutil.rmtree, folder, True)
 
-    def sweep_temps(self, max_age: float = STALE_TEMP_SECONDS) -> int:
+    async def open(self, domain: str, file_id: str, internal_id: str) -> _OpenBlob:
+        path = self.blob_path(domain, file_id, internal_id)
+        try:
+            file = await asyncio.to_thread(path.open, "rb")
+        except FileNotFoundError:
+            raise BlobMissing("the file's content is missing") from None
+        # An open descriptor keeps reading the bytes even if the blob is removed meanwhile.
+        return _OpenBlob(file, os.fstat(file.fileno()).st_size)
+
+    async def exists(self, domain: str, file_id: str, internal_id: str) -> bool:
+        return await asyncio.to_thread(self.blob_path(domain, file_id, internal_id).is_file)
+
+    def local_path(self, domain: str, file_id: str, internal_id: str) -> Path:
+        return self.blob_path(domain, file_id, internal_id)
+
+    async def temporaries(self) -> list[str]:
+        def listing() -> list[str]:
+            if not self.temp_dir.is_dir():
+                return []
+            return sorted(entry.path for entry in os.scandir(self.temp_dir))
+
+        return await asyncio.to_thread(listing)
+
+    async def blob_count(self, domain: str) -> int:
+        folder = self.root / _safe(domain)
+        return await asyncio.to_thread(
+            lambda: sum(1 for path in folder.rglob("*") if path.is_file())
+        )
+
+    async def sweep_temps(self, max_age: float = STALE_TEMP_SECONDS) -> int:
+        return await asyncio.to_thread(self.sweep_temps_now, max_age)
+
+    def sweep_temps_now(self, max_age: float = STALE_TEMP_SECONDS) -> int:
         """Remove temp files left by a crash: those of dead processes on this host, and any
         older than `max_age` (another host's, sharing the disk). Returns how many."""
         if not self.temp_dir.is_dir():
@@ -308,6 +284,32 @@ class BlobStore:
             except FileNotFoundError:
                 continue
         return removed
+
+
+class _OpenBlob:
+    """A blob opened for reading; reads run in a worker thread (disk reads block)."""
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self.file = file
+        self.size = size
+
+    async def read(self, start: int, length: int) -> AsyncIterator[bytes]:
+        await asyncio.to_thread(self.file.seek, start)
+        remaining = length
+        while remaining > 0:
+            chunk = await asyncio.to_thread(self.file.read, min(_READ_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+
+async def _remove_temp(location: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(location)
 
 
 def _alive(pid: int) -> bool:

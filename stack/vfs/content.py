@@ -5,18 +5,14 @@ to read the current bytes."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from pathlib import Path
-from typing import BinaryIO, Final
-
-import anyio.to_thread
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 
 from roost.doctypes import stamp_metadata
 from roost.instances import Instance
 from roost.types import JSONDoc
-from roost.vfs.blobs import BlobStore, FileContent, StagedContent
+from roost.vfs.blob_store import BlobStore, FileContent, StagedContent
 from roost.vfs.documents import FileDocuments, new_id
-from roost.vfs.errors import FileNotFound, IsADirectory, StaleRevision
+from roost.vfs.errors import BlobMissing, FileNotFound, IsADirectory, StaleRevision
 from roost.vfs.filedoc import FileDoc, checked_time, now_iso
 from roost.vfs.mime import guess_mime, mime_class
 from roost.vfs.names import normalize_name
@@ -25,8 +21,6 @@ from roost.vfs.retry import retry_on_conflict
 from roost.vfs.tree import Tree
 from roost.vfs.usage import UsageTracker
 from roost.vfs.versions import Versions
-
-_READ_CHUNK: Final = 256 * 1024
 
 
 class Content:
@@ -240,10 +234,8 @@ class Content:
         version = await self.versions.get(instance, file.id, version_id)
         old = self.versions.open(instance, version)
         try:
-            staged = await self.stage(
-                instance, _blob_chunks(old.path), size=old.size, md5sum=old.md5sum
-            )
-        except FileNotFoundError:
+            staged = await self.stage(instance, old.chunks(), size=old.size, md5sum=old.md5sum)
+        except BlobMissing:
             raise FileNotFound("missing") from None
         async with staged as content:
             return await self.overwrite_file(
@@ -258,27 +250,13 @@ class Content:
         if internal_id is None:
             raise FileNotFound(f"{file.name!r} has no content")
         return FileContent(
-            path=self.blobs.blob_path(instance.domain, file.id, internal_id),
+            blobs=self.blobs,
+            domain=instance.domain,
+            file_id=file.id,
+            internal_id=internal_id,
             size=file.size,
             md5sum=file.md5sum,
             sha256=file.sha256,
             mime=file.mime or guess_mime(file.name),
             etag=file.etag,
         )
-
-
-def _open(path: Path) -> BinaryIO:
-    return path.open("rb")
-
-
-async def _blob_chunks(path: Path) -> AsyncIterator[bytes]:
-    # Reads go to a worker thread: a version may be large, and disk reads block.
-    file = await anyio.to_thread.run_sync(_open, path)
-    try:
-        while True:
-            chunk = await anyio.to_thread.run_sync(file.read, _READ_CHUNK)
-            if not chunk:
-                return
-            yield chunk
-    finally:
-        file.close()

@@ -8,7 +8,7 @@ import secrets
 from roost.doctypes import stamp_metadata
 from roost.instances import Instance
 from roost.types import JSONDoc
-from roost.vfs.blobs import BlobStore
+from roost.vfs.blob_store import BlobStore
 from roost.vfs.content import Content
 from roost.vfs.documents import new_id
 from roost.vfs.errors import InvalidMove

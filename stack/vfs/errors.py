@@ -8,7 +8,14 @@ and `/files` tell the classes apart by type, never by parsing the reason.
 
 from __future__ import annotations
 
-from roost.errors import BadRequest, Conflict, InsufficientStorage, NotFound, PreconditionFailed
+from roost.errors import (
+    BadRequest,
+    Conflict,
+    InsufficientStorage,
+    NotFound,
+    PreconditionFailed,
+    StoreUnavailable,
+)
 
 
 class FileNotFound(NotFound):
@@ -76,3 +83,11 @@ class IncompleteUpload(BadRequest):
 ParentNotFound = ParentMissing
 NameConflict = NameTaken
 RevisionMismatch = StaleRevision
+
+
+class BlobMissing(FileNotFound):
+    """A file document names bytes the blob store does not hold."""
+
+
+class BlobStoreUnavailable(StoreUnavailable):
+    """The blob store (an S3 endpoint) did not answer or failed; nothing was stored."""

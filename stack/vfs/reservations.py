@@ -68,7 +68,7 @@ class NameReservations:
         while time.monotonic() - started < 2 * STALE_RESERVATION_SECONDS:
             doc: JSONDoc = {"_id": key, "file_id": file_id, "reserved_at": now_iso()}
             try:
-                await self.couch.put_doc(db, doc)
+                await self.couch.put_doc(db, doc, exclusive=True)
                 return
             except Conflict:
                 pass
@@ -89,7 +89,7 @@ class NameReservations:
                 continue
             doc["_rev"] = existing["_rev"]
             try:
-                await self.couch.put_doc(db, doc)
+                await self.couch.put_doc(db, doc, exclusive=True)
                 return
             except Conflict:
                 continue

@@ -1,4 +1,5 @@
-"""The VFS facade: files and directories of an instance, metadata in CouchDB, bytes on disk.
+"""The VFS facade: files and directories of an instance, metadata in CouchDB, bytes in a
+blob store (local disk or S3, `blob_store.py`).
 
 One object per process (`services.vfs`) that `/files`, WebDAV and the apps host API call;
 every method takes the instance explicitly. No HTTP and no permission logic here: callers
@@ -22,12 +23,17 @@ Concurrent writers of one document all go through `retry.retry_on_conflict`.
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from pathlib import Path
+from typing import Final
 
 from roost.couch import CouchClient
+from roost.errors import StoreUnavailable
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
-from roost.vfs.blobs import BlobStore, FileContent
+from roost.vfs.blob_store import BlobStore, FileContent
+from roost.vfs.blobs import LocalBlobStore
 from roost.vfs.content import Content
 from roost.vfs.copies import Copier
 from roost.vfs.directory_cache import DirectoryCache
@@ -44,6 +50,8 @@ from roost.vfs.versions import DEFAULT_VERSIONS_TO_KEEP, Versions
 
 __all__ = ["NAMES_DOCTYPE", "UPDATABLE_FIELDS", "VFS", "FileContent"]
 
+SWEEP_SECONDS: Final = 3600.0
+
 
 class VFS:
     """The one entry point to files; see the module docstring for its parts."""
@@ -55,9 +63,11 @@ class VFS:
         *,
         cache_ttl: float = 2.0,
         versions_to_keep: int = DEFAULT_VERSIONS_TO_KEEP,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.couch = couch
-        self.blobs = BlobStore(files_dir)
+        self.files_dir = files_dir
+        self.blobs: BlobStore = blobs if blobs is not None else LocalBlobStore(files_dir)
         self.usage = UsageTracker(couch, cache_ttl)
         self.cache = DirectoryCache(cache_ttl)
         self.documents = FileDocuments(couch, self.cache, self.usage)
@@ -121,7 +131,9 @@ class VFS:
         self.destroy = self.trash_can.destroy
 
         # Leftovers of a crash: temp files of dead processes are invisible but take space.
-        self.blobs.sweep_temps()
+        # (The S3 store's are swept by `sweep_forever`, which needs the event loop.)
+        if isinstance(self.blobs, LocalBlobStore):
+            self.blobs.sweep_temps_now()
 
     @property
     def versions_to_keep(self) -> int:
@@ -144,6 +156,23 @@ class VFS:
 
     async def open_version(self, instance: Instance, version: VersionDoc) -> FileContent:
         return self.versions.open(instance, version)
+
+    async def sweep_forever(self, every_seconds: float = SWEEP_SECONDS) -> None:
+        """Remove stale blob temporaries now and then every `every_seconds`: those an
+        outage or a crash left behind (run by the app's lifespan as a background task)."""
+        while True:
+            try:
+                await self.blobs.sweep_temps()
+            except StoreUnavailable:
+                pass  # the next round will try again
+            await asyncio.sleep(every_seconds)
+
+    def free_bytes(self) -> int | None:
+        """Free space where blobs are written: a local disk's, None for an object store
+        (no meaningful limit; WebDAV then reports no quota-available-bytes of its own)."""
+        if isinstance(self.blobs, LocalBlobStore):
+            return shutil.disk_usage(self.blobs.root.parent).free
+        return None
 
     async def disk_usage(self, instance: Instance, *, fresh: bool = True) -> DiskUsage:
         await self.documents.ensure(instance)

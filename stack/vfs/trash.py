@@ -10,7 +10,7 @@ from typing import Any, Final
 from roost.errors import Conflict
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
-from roost.vfs.blobs import BlobStore
+from roost.vfs.blob_store import BlobStore
 from roost.vfs.documents import FileDocuments, name_key
 from roost.vfs.errors import FixedDirectory, InvalidMove, NameTaken, NotInTrash
 from roost.vfs.filedoc import FileDoc

@@ -9,7 +9,7 @@ from roost.errors import Conflict, NotFound
 from roost.instances import Instance
 from roost.permissions import FILES_DOCTYPE
 from roost.types import JSONDoc
-from roost.vfs.blobs import BlobStore, FileContent
+from roost.vfs.blob_store import BlobStore, FileContent
 from roost.vfs.documents import FileDocuments
 from roost.vfs.errors import FileNotFound
 from roost.vfs.filedoc import FileDoc, VersionDoc
@@ -91,7 +91,10 @@ class Versions:
 
     def open(self, instance: Instance, version: VersionDoc) -> FileContent:
         return FileContent(
-            path=self.blobs.blob_path(instance.domain, version.file_id, _internal_id(version)),
+            blobs=self.blobs,
+            domain=instance.domain,
+            file_id=version.file_id,
+            internal_id=_internal_id(version),
             size=version.size,
             md5sum=version.md5sum,
             sha256=version.doc.get("sha256"),

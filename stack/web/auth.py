@@ -81,11 +81,11 @@ async def login(request: Request) -> Response:
         if not isinstance(body, dict) or not isinstance(body.get("passphrase"), str):
             raise BadRequest('expected {"passphrase": "…"}')
         passphrase = body["passphrase"]
-    wait = services.login_limiter.retry_after(instance.domain)
+    wait = await services.login_limiter.retry_after(instance)
     if wait is not None:
         raise TooManyRequests("too many failed logins; try again later", retry_after=wait)
     if not passphrase or not await services.instances.verify_passphrase(instance, passphrase):
-        services.login_limiter.record_failure(instance.domain)
+        await services.login_limiter.record_failure(instance)
         if form:
             response = templates.TemplateResponse(
                 request,
@@ -100,7 +100,7 @@ async def login(request: Request) -> Response:
             )
             return response
         raise Unauthorized("wrong passphrase")
-    services.login_limiter.reset(instance.domain)
+    await services.login_limiter.reset(instance)
     session = await services.sessions.open(instance, request.headers.get("user-agent", ""))
     answer: Response
     if form:

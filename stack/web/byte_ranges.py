@@ -10,13 +10,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, cast
 
 import anyio.to_thread
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
 
 from roost.errors import RangeNotSatisfiable
+from roost.vfs.blob_store import BlobReader
 from roost.web.error_table import answer_for
 from roost.web.errors import error_response
 
@@ -109,20 +110,30 @@ def if_range_allows(if_range: str | None, etag: str, last_modified: str | None) 
     return last_modified is not None and value == last_modified
 
 
-async def _read(file: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
-    # File reads block; they go to a worker thread so the event loop keeps serving.
-    await anyio.to_thread.run_sync(file.seek, start)
-    remaining = length
-    while remaining > 0:
-        chunk = await anyio.to_thread.run_sync(file.read, min(CHUNK_BYTES, remaining))
-        if not chunk:
-            # The file shrank under us (it should not: content is replaced by rename).
-            break
-        remaining -= len(chunk)
-        yield chunk
+class _OpenFile:
+    """A local file as a `BlobReader` (the shape the blob stores' readers have)."""
+
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self.file = file
+        self.size = size
+
+    async def read(self, start: int, length: int) -> AsyncIterator[bytes]:
+        # File reads block; they go to a worker thread so the event loop keeps serving.
+        await anyio.to_thread.run_sync(self.file.seek, start)
+        remaining = length
+        while remaining > 0:
+            chunk = await anyio.to_thread.run_sync(self.file.read, min(CHUNK_BYTES, remaining))
+            if not chunk:
+                # The file shrank under us (it should not: content is replaced by rename).
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
 
 
-async def _close(file: BinaryIO) -> None:
+async def _close(file: BlobReader) -> None:
     await anyio.to_thread.run_sync(file.close)
 
 
@@ -134,7 +145,7 @@ def _part_header(boundary: str, content_type: str, byte_range: ByteRange, size: 
 
 
 def content_response(
-    file: BinaryIO,
+    source: BinaryIO | BlobReader,
     *,
     size: int,
     content_type: str,
@@ -144,8 +155,14 @@ def content_response(
 ) -> Response:
     """200 with the whole content, 206 with one range, or 206 multipart/byteranges.
 
-    `file` is closed when the answer is over (or at once for HEAD and 416).
+    `source` (an open file, or a blob store's reader) is closed when the answer is over
+    (or at once for HEAD and 416).
     """
+    file: BlobReader
+    if hasattr(source, "seek"):
+        file = _OpenFile(cast(BinaryIO, source), size)
+    else:
+        file = source
     try:
         ranges = parse_range(range_header, size)
     except RangeNotSatisfiable as unsatisfiable:
@@ -163,13 +180,13 @@ def content_response(
     if ranges is None:
         answer_headers["Content-Length"] = str(size)
         answer_headers["Content-Type"] = content_type
-        body = _read(file, 0, size)
+        body = file.read(0, size)
     elif len(ranges) == 1:
         status = 206
         answer_headers["Content-Range"] = ranges[0].content_range(size)
         answer_headers["Content-Length"] = str(ranges[0].length)
         answer_headers["Content-Type"] = content_type
-        body = _read(file, ranges[0].start, ranges[0].length)
+        body = file.read(ranges[0].start, ranges[0].length)
     else:
         status = 206
         boundary = secrets.token_hex(16)
@@ -194,16 +211,16 @@ def content_response(
 
 
 async def _multipart(
-    file: BinaryIO, ranges: list[ByteRange], heads: list[bytes], closing: bytes
+    file: BlobReader, ranges: list[ByteRange], heads: list[bytes], closing: bytes
 ) -> AsyncIterator[bytes]:
     for index, (head, byte_range) in enumerate(zip(heads, ranges, strict=True)):
         yield head if index == 0 else b"\r\n" + head
-        async for chunk in _read(file, byte_range.start, byte_range.length):
+        async for chunk in file.read(byte_range.start, byte_range.length):
             yield chunk
     yield closing
 
 
-async def _closing(body: AsyncIterator[bytes], file: BinaryIO) -> AsyncIterator[bytes]:
+async def _closing(body: AsyncIterator[bytes], file: BlobReader) -> AsyncIterator[bytes]:
     try:
         async for chunk in body:
             yield chunk

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 from email.utils import formatdate
-from pathlib import Path
-from typing import BinaryIO
 from urllib.parse import quote
 
-import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -25,6 +22,7 @@ from roost.vfs import (
     StagedContent,
     normalize_name,
 )
+from roost.vfs.errors import BlobMissing
 from roost.vfs.filedoc import parse_time
 from roost.vfs.mime import mime_class
 from roost.web.byte_ranges import content_response, if_range_allows
@@ -155,10 +153,6 @@ def content_disposition(kind: str, name: str) -> str:
     return f"{kind}; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def _open(path: Path) -> BinaryIO:
-    return path.open("rb")
-
-
 async def serve(request: Request, doc: FileDoc, content: FileContent, mime: str) -> Response:
     """The bytes of `content` (a file's or one of its versions') under `doc`'s name."""
     last_modified = None
@@ -180,8 +174,8 @@ async def serve(request: Request, doc: FileDoc, content: FileContent, mime: str)
     if none_match(request.headers.get("if-none-match"), content.etag):
         return Response(status_code=304, headers=headers)
     try:
-        file = await anyio.to_thread.run_sync(_open, content.path)
-    except FileNotFoundError:
+        file = await content.open()
+    except BlobMissing:
         raise missing() from None
     range_header = request.headers.get("range")
     if not if_range_allows(request.headers.get("if-range"), content.etag, last_modified):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from roost.couch import quote_db, quote_doc_id
@@ -154,7 +152,7 @@ def md5(data: bytes) -> str:
 
 async def read_content(services: Services, instance: Instance, file: FileDoc) -> bytes:
     content = await services.vfs.open(instance, file)
-    return await asyncio.to_thread(Path(content.path).read_bytes)
+    return b"".join([chunk async for chunk in content.chunks()])
 
 
 async def settle(services: Services) -> None:

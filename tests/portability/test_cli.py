@@ -21,12 +21,14 @@ Run = Callable[..., Awaitable[Result]]
 
 
 @pytest.fixture
-def roost(store: Store, db_prefix: str, data_dir: Path) -> Run:
-    env = {
+def roost(store: Store, db_prefix: str, data_dir: Path, blob_settings: dict[str, str]) -> Run:
+    env: dict[str, str | None] = {
         "ROOST_COUCHDB_URL": store.url,
         "ROOST_DB_PREFIX": db_prefix,
         "ROOST_DATA": str(data_dir),
         "ROOST_CONFIG": None,
+        # The suite's blob store (S3 under ROOST_TEST_BLOB_STORE=s3), as the server's.
+        **{f"ROOST_{key.upper()}": value for key, value in blob_settings.items()},
     }
 
     async def run(*args: str) -> Result:

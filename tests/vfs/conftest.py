@@ -8,12 +8,17 @@ import pytest
 
 from roost.instances import Instance
 from roost.services import Services
-from roost.vfs import VFS, FileDoc
+from roost.vfs import VFS, FileContent, FileDoc
 
 
 @pytest.fixture
 def vfs(services: Services) -> VFS:
     return services.vfs
+
+
+async def read_content(content: FileContent) -> bytes:
+    """The bytes of a file or version, read through the blob store (local or S3)."""
+    return b"".join([chunk async for chunk in content.chunks()])
 
 
 async def chunks_of(data: bytes, size: int = 7000) -> AsyncIterator[bytes]:

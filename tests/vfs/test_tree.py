@@ -19,7 +19,7 @@ from roost.vfs import (
     NotInTrash,
     normalize_name,
 )
-from tests.vfs.conftest import chunks_of
+from tests.vfs.conftest import chunks_of, read_content
 
 
 async def test_root_and_trash_exist_with_fixed_ids(vfs: VFS, instance) -> None:
@@ -46,7 +46,7 @@ async def test_file_document_has_cozy_shape(vfs: VFS, instance, upload) -> None:
     assert raw["cozyMetadata"]["createdAt"] and raw["created_at"] and raw["updated_at"]
     assert docs.doc["path"] == "/Docs"
     content = await vfs.open(instance, file)
-    assert content.path.read_bytes() == data
+    assert await read_content(content) == data
     assert await vfs.path_of(instance, file) == "/Docs/note.txt"
     assert (await vfs.lookup(instance, "/Docs/note.txt")).id == file.id
 
@@ -117,7 +117,7 @@ async def test_move_directory_updates_descendant_paths(vfs: VFS, instance, uploa
     with pytest.raises(FileNotFound):
         await vfs.lookup(instance, "/A")
     # the bytes did not move
-    assert (await vfs.open(instance, file)).path.read_bytes() == b"abc"
+    assert await read_content(await vfs.open(instance, file)) == b"abc"
     with pytest.raises(InvalidMove):
         await vfs.move(instance, moved, parent=await vfs.get(instance, c.id))
     with pytest.raises(InvalidMove):
@@ -142,7 +142,7 @@ async def test_copy_tree_shares_bytes(vfs: VFS, instance, upload) -> None:
     await upload(instance, sub, "x.bin", b"x" * 5000)
     copied = await vfs.copy(instance, src, root, "Dst")
     copied_file = await vfs.lookup(instance, "/Dst/Sub/x.bin")
-    assert (await vfs.open(instance, copied_file)).path.read_bytes() == b"x" * 5000
+    assert await read_content(await vfs.open(instance, copied_file)) == b"x" * 5000
     assert copied.path == "/Dst"
     with pytest.raises(InvalidMove):
         await vfs.copy(instance, src, sub, "loop")
@@ -184,11 +184,11 @@ async def test_destroy_is_recursive_and_removes_bytes(vfs: VFS, instance, upload
     top = await vfs.create_dir(instance, root, "Top")
     mid = await vfs.create_dir(instance, top, "Mid")
     files = [await upload(instance, mid, f"f{i}", b"z" * 100) for i in range(3)]
-    paths = [(await vfs.open(instance, f)).path for f in files]
+    contents = [await vfs.open(instance, f) for f in files]
     await vfs.destroy(instance, top)
-    for file, path in zip(files, paths, strict=True):
+    for file, content in zip(files, contents, strict=True):
         assert await vfs.get_or_none(instance, file.id) is None
-        assert not path.exists()
+        assert not await vfs.blobs.exists(instance.domain, file.id, content.internal_id)
     assert await vfs.get_or_none(instance, mid.id) is None
     assert await vfs.child(instance, root, "Top") is None
     await vfs.create_dir(instance, root, "Top")  # the name is free again
@@ -197,10 +197,10 @@ async def test_destroy_is_recursive_and_removes_bytes(vfs: VFS, instance, upload
 async def test_stage_aborts_on_short_body(vfs: VFS, instance) -> None:
     from roost.vfs import IncompleteUpload
 
-    before = set(vfs.blobs.temp_dir.iterdir()) if vfs.blobs.temp_dir.exists() else set()
+    before = set(await vfs.blobs.temporaries())
     with pytest.raises(IncompleteUpload):
         await vfs.stage(instance, chunks_of(b"abc"), size=10)
-    assert set(vfs.blobs.temp_dir.iterdir()) == before
+    assert set(await vfs.blobs.temporaries()) == before
 
 
 async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) -> None:

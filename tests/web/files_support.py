@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
+from roost.services import Services
 
 IssueToken = Callable[..., Awaitable[str]]
 
@@ -21,10 +23,29 @@ def content_md5(content: bytes) -> str:
 
 
 def files_on_disk(root: Path) -> set[Path]:
-    """Every regular file under the data directory (to prove nothing was left behind)."""
+    """Every regular file under a directory (to prove nothing was left behind there)."""
     if not root.exists():
         return set()
     return {path for path in root.rglob("*") if path.is_file()}
+
+
+@dataclass(frozen=True)
+class StoredBytes:
+    """What the blob store holds for an instance (local disk or S3): its temporaries and
+    how many blobs — to prove a refused upload left nothing behind."""
+
+    temporaries: frozenset[str]
+    blobs: int
+
+    def nothing_added_since(self, before: StoredBytes) -> bool:
+        return self.temporaries <= before.temporaries and self.blobs <= before.blobs
+
+
+async def stored_bytes(services: Services, instance: Instance) -> StoredBytes:
+    blobs = services.vfs.blobs
+    return StoredBytes(
+        frozenset(await blobs.temporaries()), await blobs.blob_count(instance.domain)
+    )
 
 
 class FilesApi:

@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 
-from roost.config import Config
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
 from roost.services import Services
 from tests.stored import FILES, stored_revs
-from tests.web.files_support import FilesApi, IssueToken, content_md5, files_api, files_on_disk
+from tests.web.files_support import FilesApi, IssueToken, content_md5, files_api, stored_bytes
 
 
 async def _owner(
@@ -176,16 +175,15 @@ async def test_content_md5_mismatch_stores_nothing(
     client: httpx.AsyncClient,
     instance: Instance,
     issue_token: IssueToken,
-    config: Config,
     services: Services,
 ) -> None:
     api = await _owner(client, instance, issue_token)
-    before = files_on_disk(config.files_dir)
+    before = await stored_bytes(services, instance)
     response = await api.upload("bad.txt", b"hello", headers={"Content-MD5": content_md5(b"other")})
     assert response.status_code == 412
     assert response.json()["error"]
     assert (await api.metadata("/bad.txt")).status_code == 404
-    assert files_on_disk(config.files_dir) <= before
+    assert (await stored_bytes(services, instance)).nothing_added_since(before)
 
     file_id = await api.upload_ok("good.txt", b"hello")
     rev = await api.rev(file_id)
@@ -194,11 +192,14 @@ async def test_content_md5_mismatch_stores_nothing(
     assert await api.rev(file_id) == rev
     assert (await api.download(file_id)).content == b"hello"
 
-    stored, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
+    stored, on_disk = (
+        await stored_revs(services, instance, FILES),
+        await stored_bytes(services, instance),
+    )
     malformed = await api.upload("bad2.txt", b"x", headers={"Content-MD5": "not base64!"})
     assert malformed.status_code == 400
     assert await stored_revs(services, instance, FILES) == stored
-    assert files_on_disk(config.files_dir) <= on_disk
+    assert (await stored_bytes(services, instance)).nothing_added_since(on_disk)
 
 
 async def test_same_name_is_409(
@@ -224,12 +225,14 @@ async def test_bad_input_is_4xx(
     instance: Instance,
     issue_token: IssueToken,
     services: Services,
-    config: Config,
 ) -> None:
     api = await _owner(client, instance, issue_token)
     headers = api.headers
     await services.vfs.root(instance)  # the tree a new instance gets on first use, made first
-    before, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
+    before, on_disk = (
+        await stored_revs(services, instance, FILES),
+        await stored_bytes(services, instance),
+    )
     assert (await client.post("/files/", params={"Name": "x"}, headers=headers)).status_code == 400
     no_name = await client.post("/files/", params={"Type": "file"}, headers=headers)
     assert no_name.status_code == 400
@@ -239,10 +242,13 @@ async def test_bad_input_is_4xx(
     missing_parent = await api.upload("x.txt", b"x", dir_id="no-such-dir")
     assert missing_parent.status_code == 404
     assert await stored_revs(services, instance, FILES) == before
-    assert files_on_disk(config.files_dir) <= on_disk
+    assert (await stored_bytes(services, instance)).nothing_added_since(on_disk)
     file_id = await api.upload_ok("plain.txt", b"x")
     dir_id = await api.mkdir_ok("not-a-file")
-    before, on_disk = await stored_revs(services, instance, FILES), files_on_disk(config.files_dir)
+    before, on_disk = (
+        await stored_revs(services, instance, FILES),
+        await stored_bytes(services, instance),
+    )
     into_file = await api.upload("y.txt", b"y", dir_id=file_id)
     assert 400 <= into_file.status_code < 500
     bad_date = await api.upload("d.txt", b"x", params={"CreatedAt": "yesterday"})
@@ -252,7 +258,7 @@ async def test_bad_input_is_4xx(
     assert 400 <= (await api.download(dir_id)).status_code < 500
     assert 400 <= (await api.overwrite(dir_id, b"x")).status_code < 500
     assert await stored_revs(services, instance, FILES) == before
-    assert files_on_disk(config.files_dir) <= on_disk
+    assert (await stored_bytes(services, instance)).nothing_added_since(on_disk)
     unauthenticated = await client.get(f"/files/{file_id}")
     assert unauthenticated.status_code == 401
 
@@ -261,14 +267,14 @@ async def test_quota_is_507_before_storing(
     client: httpx.AsyncClient,
     issue_token: IssueToken,
     new_instance: Callable[..., Awaitable[Instance]],
-    config: Config,
+    services: Services,
 ) -> None:
     small = await new_instance("quota", quota_bytes=1000)
     api = await files_api(client, small, issue_token, "io.cozy.files")
     host = {"Host": small.domain}
     api.headers.update(host)
     await api.upload_ok("fits.bin", b"x" * 600)
-    before = files_on_disk(config.files_dir)
+    before = await stored_bytes(services, small)
 
     consumed = 0
 
@@ -289,7 +295,7 @@ async def test_quota_is_507_before_storing(
     streamed = await api.upload("big2.bin", body())
     assert streamed.status_code == 507
     assert (await api.metadata("/big2.bin")).status_code == 404
-    assert files_on_disk(config.files_dir) <= before
+    assert (await stored_bytes(services, small)).nothing_added_since(before)
 
     usage = (await api.disk_usage()).json()["data"]["attributes"]
     assert int(usage["used"]) == 600

@@ -16,7 +16,7 @@ from roost.web.pages.shell import SPACES
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "stack" / "web" / "templates"
 # Pages other helpers own and have not moved to gettext yet.
-NOT_YET = {"settings.html", "apps.html", "apps_consent.html"}
+NOT_YET = {"apps.html", "apps_consent.html"}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
