@@ -11,6 +11,7 @@ from jinja2.ext import babel_extract
 from roost.web.i18n import LANGUAGE_COOKIE, PageLanguage, translations
 from roost.web.pages.assets import asset, static_files
 from roost.web.pages.drive import JS_MESSAGES
+from roost.web.pages.photos import JS_MESSAGES as PHOTOS_JS_MESSAGES
 from roost.web.pages.shell import SPACES
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "stack" / "web" / "templates"
@@ -35,6 +36,7 @@ def _messages() -> set[str | tuple[str, ...]]:
                     found.add(message)
     found.update(label for _key, _path, label in SPACES)
     found.update(JS_MESSAGES)
+    found.update(PHOTOS_JS_MESSAGES)
     found.add("Wrong passphrase.")
     return found
 

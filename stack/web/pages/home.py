@@ -1,6 +1,6 @@
 """`/`: Home — recent files, installed apps and connectors with their last run, notifications.
 
-Also the spaces that come in the next issue (Photos, Banks, Collect, Store), which say so.
+Also the spaces that come in the next issue (Banks, Collect, Store), which say so.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from roost.permissions import FILES_DOCTYPE
 from roost.web.pages.shell import Owner, owner_or_login, render
 
 NOTIFICATIONS_DOCTYPE = "io.cozy.notifications"
-_SOON = {"photos": "Photos", "banks": "Banks", "collect": "Collect", "store": "Store"}
+_SOON = {"banks": "Banks", "collect": "Collect", "store": "Store"}
 
 
 def file_queries(request: Request, owner: Owner) -> FileQueries:
