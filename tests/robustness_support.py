@@ -352,7 +352,12 @@ class Snapshot:
 _UNWATCHED: Final = (ACCESS_DOCTYPE,)
 # Databases whose documents an authenticated request may update as bookkeeping (an app
 # password's `last_used_at`): there only the number of documents is compared.
-_COUNTS_ONLY: Final = (APP_PASSWORDS_DOCTYPE,)
+# The failed-login limiter keeps one counter document beside the sessions
+# (stack/login_limiter.py), which a refused login updates on purpose: sessions are compared
+# by their number, that document left out.
+SESSIONS_DOCTYPE: Final = "io.cozy.sessions"
+LOGIN_FAILURES_ID: Final = "login-failures"
+_COUNTS_ONLY: Final = (APP_PASSWORDS_DOCTYPE, SESSIONS_DOCTYPE)
 
 
 @dataclass
@@ -441,8 +446,13 @@ class Site:
                 info = await couch.json_request("GET", f"/{quote_db(db)}")
             except NotFound:
                 continue
+            count = int(info.get("doc_count", 0))
+            if db == self.instance.db(SESSIONS_DOCTYPE) and await couch.get_doc_or_none(
+                db, LOGIN_FAILURES_ID
+            ):
+                count -= 1  # the failed-login counter: a refused login is meant to write it
             databases[db] = (
-                int(info.get("doc_count", 0)),
+                count,
                 int(info.get("doc_del_count", 0)),
                 "-" if db in counts_only else str(info.get("update_seq")),
             )
