@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from roost.errors import StoreUnavailable
+from roost.processes import process_is_running
 
 log = logging.getLogger("roost.store")
 
@@ -95,22 +96,6 @@ def _die_with_parent() -> Callable[[], None] | None:
             os._exit(1)
 
     return guard
-
-
-def process_is_running(pid: int) -> bool:
-    """True for a live process; a zombie (dead, not yet reaped) counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    # The state follows the parenthesised command name, which may itself hold spaces.
-    return stat.rsplit(")", 1)[-1].split()[0] not in {"Z", "X"}
 
 
 def _command_line(pid: int) -> list[str] | None:

@@ -28,8 +28,9 @@ from typing import TypeVar
 import httpx
 
 from roost.config import Config
-from roost.embedded_store import EmbeddedStore, process_is_running, stop_stray_stores
+from roost.embedded_store import EmbeddedStore, stop_stray_stores
 from roost.errors import StoreUnavailable
+from roost.processes import process_is_running
 from roost.services import Services
 from roost.store_runtime import DataDirectoryLock, Role, StoreRuntime
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from roost.embedded_store import free_port, process_is_running
+from roost.embedded_store import free_port
+from roost.processes import process_is_running
 from roost.store_runtime import DataDirectoryLock, StoreRuntime
 
 ROOST = Path(sys.executable).with_name("roost")

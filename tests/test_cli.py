@@ -23,7 +23,8 @@ from click.testing import CliRunner, Result
 from starlette.applications import Starlette
 
 from roost.cli import main
-from roost.embedded_store import free_port, process_is_running
+from roost.embedded_store import free_port
+from roost.processes import process_is_running
 from roost.store_runtime import DataDirectoryLock
 from tests.conftest import PASSPHRASE, Store
 from tests.roost_process import ROOST, RoostServer, roost_env, run_cli

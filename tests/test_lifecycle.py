@@ -22,9 +22,9 @@ import pytest
 from roost.embedded_store import (
     free_port,
     pouchdb_server_command,
-    process_is_running,
     store_directory,
 )
+from roost.processes import process_is_running
 from roost.store_runtime import RUNTIME_NAME, DataDirectoryLock, StoreRuntime
 from tests.conftest import PASSPHRASE
 from tests.roost_process import RoostServer, run_cli

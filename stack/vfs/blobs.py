@@ -25,6 +25,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO, Final, TypeVar
 
+from roost.processes import process_is_running
 from roost.vfs.blob_store import STALE_TEMP_SECONDS, StagedContent, UploadLimits
 from roost.vfs.errors import BlobMissing, ChecksumMismatch
 
@@ -274,7 +275,7 @@ class LocalBlobStore:
             parts = entry.name.rsplit("-", 2)
             if len(parts) == 3 and parts[0] == _HOST and parts[1].isdigit():
                 pid = int(parts[1])
-                stale = pid != os.getpid() and not _alive(pid)
+                stale = pid != os.getpid() and not process_is_running(pid)
             try:
                 if not stale and now - entry.stat().st_mtime > max_age:
                     stale = True
@@ -310,13 +311,3 @@ class _OpenBlob:
 async def _remove_temp(location: str) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(location)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
