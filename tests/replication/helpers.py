@@ -52,4 +52,6 @@ async def changes(
 
 
 def ids(feed: dict[str, Any]) -> list[str]:
-    return [row["id"] for row in feed["results"]]
+    """The feed's ids, sorted: CouchDB promises no order between the documents of one
+    `_bulk_docs`, nor between the shards of a clustered database."""
+    return sorted(row["id"] for row in feed["results"])

