@@ -1,7 +1,9 @@
 """French and English for the pages: gettext catalogues, the person's language.
 
-The catalogues are `locale/{lang}/LC_MESSAGES/messages.po`; they are compiled in memory
-once, at import, with Babel (no `.mo` file to keep in step with its `.po`). English is the
+The catalogues are `locale/{lang}/LC_MESSAGES/*.po` — `messages.po` for the shell and the
+first spaces, one more file per later space (`banks.po`, `store.po`…), merged into one
+catalogue; they are compiled in memory once, on first use, with Babel (no `.mo` file to keep
+in step with its `.po`). English is the
 source language: its catalogue is empty and a message is its own translation.
 
 The language of a page is, in order: the owner's choice (the `roost_lang` cookie set by
@@ -35,11 +37,20 @@ _UNITS_FR: Final = ("o", "Ko", "Mo", "Go", "To")
 @cache
 def translations(language: str) -> NullTranslations:
     """The compiled catalogue of `language` (English: the identity)."""
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT_LANGUAGE or not po.exists():
+    sources = sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po"))
+    if language == DEFAULT_LANGUAGE or not sources:
         return NullTranslations()
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=language)
+    catalog = None
+    for po in sources:
+        with po.open("rb") as source:
+            part = read_po(source, locale=language)
+        if catalog is None:
+            catalog = part
+            continue
+        for message in part:
+            if message.id and message.id not in catalog:
+                catalog[message.id] = message
+    assert catalog is not None
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
