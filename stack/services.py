@@ -16,6 +16,7 @@ from roost.instances import InstanceService
 from roost.jobs import JobService
 from roost.login_limiter import LoginLimiter
 from roost.metrics import Metrics
+from roost.notifications import Notifications
 from roost.oauth import OAuthService
 from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
@@ -50,6 +51,7 @@ class Services:
     thumbnails: ThumbnailService
     realtime: RealtimeHub
     realtime_auth: RealtimeAuth
+    notifications: Notifications
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -114,6 +116,7 @@ class Services:
             realtime_auth=RealtimeAuth(
                 instances, Authenticator(sessions, permission_docs, app_passwords)
             ),
+            notifications=Notifications(couch),
             store_restarts=lambda: 0,
         )
 
