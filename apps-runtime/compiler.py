@@ -21,7 +21,7 @@ from pathlib import Path
 import wasmtime
 from wasmtime import component
 
-from roost.apps import WORLD_PACKAGE, WORLD_VERSIONS
+from roost.apps import WORLD_INTERFACES, WORLD_PACKAGE
 from roost.apps.atomic_files import write_atomic
 from roost.apps.engine import AppEngine
 
@@ -35,7 +35,7 @@ __all__ = [
     "sha256_hex",
 ]
 
-ROOST_INTERFACES: tuple[str, ...] = ("data", "files", "http", "log", "notify")
+ROOST_INTERFACES: tuple[str, ...] = WORLD_INTERFACES["0.1.0"]
 #: WASI p2 packages a guest may import (componentize-py needs them). The Store's empty
 #: WasiConfig gives them nothing: no preopens, no env, sockets answer access-denied.
 ALLOWED_WASI_PACKAGES = frozenset(
@@ -62,7 +62,7 @@ def allowed_import(name: str) -> bool:
         return False
     pkg, iface, ver = m.group("pkg"), m.group("iface"), m.group("ver")
     if pkg == WORLD_PACKAGE:
-        return iface in ROOST_INTERFACES and ver in WORLD_VERSIONS
+        return iface in WORLD_INTERFACES.get(ver, ())
     return pkg in ALLOWED_WASI_PACKAGES and ver.startswith("0.2.")
 
 

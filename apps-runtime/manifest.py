@@ -433,7 +433,8 @@ def parse_manifest(
         errors.append("description: a string or a list of lines")
     if len(description) > MAX_DESCRIPTION_LINES:
         errors.append(f"description: at most {MAX_DESCRIPTION_LINES} lines")
-    world = data.get("world", f"{WORLD_PACKAGE}@{WORLD_VERSIONS[-1]}")
+    # A manifest naming no world was written for the first one (it predates the others).
+    world = data.get("world", f"{WORLD_PACKAGE}@{WORLD_VERSIONS[0]}")
     known_worlds = {f"{WORLD_PACKAGE}@{v}" for v in WORLD_VERSIONS}
     if world not in known_worlds:
         errors.append(f"world: one of {sorted(known_worlds)}, got {world!r}")

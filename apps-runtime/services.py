@@ -28,6 +28,7 @@ __all__ = [
     "Invalid",
     "NotFound",
     "Notifier",
+    "OutboxService",
     "ServiceError",
     "Services",
     "TooLarge",
@@ -142,6 +143,23 @@ class Notifier(Protocol):
     async def notify(self, app: str, title: str, message: str) -> Doc: ...
 
 
+class OutboxService(Protocol):
+    """The person's outbox, for one instance: proposals wait there for the person's approval.
+
+    The host function has already checked the grant (``POST``/``GET`` on ``io.roost.outbox``)
+    and shaped the proposal; the service stores it and tells the person. ``get``/``list``
+    answer only proposals of ``app`` (raise :class:`NotFound` for another app's).
+    """
+
+    async def propose(self, app: str, proposal: Mapping[str, Any]) -> Doc: ...
+
+    async def get(self, app: str, proposal_id: str) -> Doc: ...
+
+    async def list(
+        self, app: str, *, state: str | None, reference: str | None, limit: int
+    ) -> list[Doc]: ...
+
+
 @dataclass(frozen=True)
 class AccessEntry:
     """Host calls of one kind in one run, as the access log (``io.roost.access``) records them.
@@ -198,5 +216,6 @@ class Services:
     files: FileService | None = None
     http: HttpFetcher | None = None
     notifier: Notifier | None = None
+    outbox: OutboxService | None = None
     access_log: AccessLogSink | None = None
     extra: dict[str, Any] = field(default_factory=dict)

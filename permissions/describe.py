@@ -35,6 +35,7 @@ FRIENDLY_NAMES: Final = {
     "io.cozy.notifications": "your notifications",
     "io.cozy.doctypes": "the list of your data types",
     "io.roost.access": "the access log",
+    "io.roost.outbox": "messages in your outbox, each sent only if you approve it",
 }
 
 _VERB_WORDS: Final = {

@@ -96,6 +96,9 @@ RESERVED_DOCTYPES: Final[Mapping[str, Reservation]] = MappingProxyType(
         "io.roost.access": _READ_ONLY,
         "io.roost.app_passwords": _UNREADABLE,
         "io.roost.sessions": _UNREADABLE,
+        # Proposals wait for the person's approval: apps reach them only through the
+        # outbox host calls, so no write path can change what the person is shown.
+        "io.roost.outbox": _UNREADABLE,
     }
 )
 

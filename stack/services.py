@@ -18,6 +18,7 @@ from roost.login_limiter import LoginLimiter
 from roost.metrics import Metrics
 from roost.notifications import Notifications
 from roost.oauth import OAuthService
+from roost.outbox import Outbox
 from roost.permission_docs import PermissionDocs
 from roost.principals import Authenticator
 from roost.realtime import RealtimeAuth, RealtimeHub, RealtimeLimits
@@ -52,6 +53,7 @@ class Services:
     realtime: RealtimeHub
     realtime_auth: RealtimeAuth
     notifications: Notifications
+    outbox: Outbox
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -76,6 +78,10 @@ class Services:
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
+        notifications = Notifications(couch)
+        # Proposals leave through the apps' egress fetcher: the same address checks.
+        outbox = Outbox(couch, notifications, access_log, apps.egress)
+        apps.outbox = outbox
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()
         vfs.listeners.append(FileEvents(jobs, thumbnails))
@@ -116,7 +122,8 @@ class Services:
             realtime_auth=RealtimeAuth(
                 instances, Authenticator(sessions, permission_docs, app_passwords)
             ),
-            notifications=Notifications(couch),
+            notifications=notifications,
+            outbox=outbox,
             store_restarts=lambda: 0,
         )
 

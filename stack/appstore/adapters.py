@@ -7,6 +7,7 @@ errors become the runtime's ``ServiceError`` codes, and every write is stamped w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from roost import errors
@@ -15,6 +16,7 @@ from roost.access_log import AccessLog
 from roost.apps.services import AccessEntry, Conflict, Invalid, NotFound, ServiceError, TooLarge
 from roost.documents import DocumentService
 from roost.instances import Instance
+from roost.outbox import Outbox, app_view
 from roost.permissions import FileTarget
 from roost.types import JSONDoc
 from roost.vfs import VFS, FileDoc
@@ -24,6 +26,7 @@ __all__ = [
     "CouchDataService",
     "InstanceAccessLog",
     "InstanceNotifier",
+    "InstanceOutbox",
     "VfsFileService",
 ]
 
@@ -228,6 +231,47 @@ class InstanceNotifier:
         except errors.RoostError as exc:
             raise _translate(exc) from None
         return {"id": saved["_id"]}
+
+
+class InstanceOutbox:
+    """OutboxService: an app's proposals go to the person's outbox (``roost.outbox``).
+
+    The host call has checked the grant and shaped the proposal; an app reads back only its
+    own proposals (another app's answers ``not_found``, like a missing one).
+    """
+
+    def __init__(self, outbox: Outbox, instance: Instance) -> None:
+        self.outbox = outbox
+        self.instance = instance
+
+    async def propose(self, app: str, proposal: Mapping[str, Any]) -> JSONDoc:
+        now = datetime.now(UTC)
+        try:
+            doc = await self.outbox.propose(self.instance, {**proposal, "app": app}, now=now)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        return app_view(doc, now)
+
+    async def get(self, app: str, proposal_id: str) -> JSONDoc:
+        try:
+            doc = await self.outbox.get(self.instance, proposal_id)
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        if doc.get("app") != app:
+            raise NotFound("missing")
+        return app_view(doc, datetime.now(UTC))
+
+    async def list(
+        self, app: str, *, state: str | None, reference: str | None, limit: int
+    ) -> list[JSONDoc]:
+        now = datetime.now(UTC)
+        try:
+            docs = await self.outbox.list(
+                self.instance, app=app, state=state, reference=reference, now=now, limit=limit
+            )
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        return [app_view(doc, now) for doc in docs]
 
 
 #: Access-log entries one run may write (its host calls are already aggregated by kind).

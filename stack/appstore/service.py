@@ -37,6 +37,7 @@ from roost.appstore.adapters import (
     CouchDataService,
     InstanceAccessLog,
     InstanceNotifier,
+    InstanceOutbox,
     VfsFileService,
 )
 from roost.appstore.installer import AppInstaller
@@ -47,6 +48,7 @@ from roost.documents import DocumentService
 from roost.errors import BadRequest, Forbidden, NotFound
 from roost.instances import Instance
 from roost.jobs import JobService
+from roost.outbox import Outbox
 from roost.permission_docs import PermissionDocs
 from roost.permissions import PermissionSet
 from roost.tokens import TokenService
@@ -154,6 +156,8 @@ class AppService:
         self.access_log = access_log
         self.accounts = AccountVault(couch)
         self.jobs: JobService | None = None
+        #: The person's outbox, where apps of world 0.2.0 propose egress (set by Services).
+        self.outbox: Outbox | None = None
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
         self.limits = OperatorLimits(
@@ -337,6 +341,7 @@ class AppService:
             files=VfsFileService(self.vfs, instance),
             http=self.egress,
             notifier=InstanceNotifier(self.documents, instance),
+            outbox=InstanceOutbox(self.outbox, instance) if self.outbox is not None else None,
             access_log=InstanceAccessLog(self.access_log, instance),
         )
 

@@ -125,10 +125,12 @@ def test_example_manifests_are_valid() -> None:
     assert {"bank-connector", "health-bills", "insurance-offer", "doc-stats"} <= set(slugs)
     offer = parse_manifest((root / "insurance-offer" / "manifest.json").read_bytes())
     assert offer.egress == () and offer.grant().egress == ()
+    assert offer.world == "roost:app@0.2.0"
     assert offer.grant().doctypes() == {
         "io.roost.vehicles",
         "io.roost.driving.trips",
         "io.roost.insurance.offers",
+        "io.roost.outbox",
     }
 
 

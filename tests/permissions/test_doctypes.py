@@ -154,6 +154,7 @@ UNREADABLE = [
     "io.cozy.files.thumbnails",
     "io.roost.app_passwords",
     "io.roost.sessions",
+    "io.roost.outbox",
 ]
 READ_ONLY = [
     "io.cozy.jobs",

@@ -3,7 +3,9 @@
 It reads only your vehicles (``io.roost.vehicles``) and driving trips
 (``io.roost.driving.trips``), computes a quote, and writes it as an
 ``io.roost.insurance.offers`` document. It has no egress: nothing about your driving leaves
-your Roost; the insurer sees the offer only if you accept it and send it yourself.
+your Roost. When you accept an offer, the app *proposes* the acceptance - that one small
+document, nothing else - to your outbox (world ``roost:app@0.2.0``); Roost sends it to the
+insurer only if you approve it there, and the app reads the insurer's answer on a later run.
 
 Vehicle: ``{"make", "model", "year", "energy": "petrol"|"diesel"|"electric"|"hybrid",
 "value"}``. Trip: ``{"vehicle", "date", "distance_km", "duration_min", "night_km",
@@ -11,6 +13,12 @@ Vehicle: ``{"make", "model", "year", "energy": "petrol"|"diesel"|"electric"|"hyb
 
 Input (optional): ``{"vehicle": "<id>", "months": 12, "as_of": "2026-11-22"}``.
 Output: the offer documents written (one per vehicle, id ``offer-<vehicle id>``).
+
+Accepting: ``{"accept": "offer-<vehicle id>"}`` proposes the acceptance to the insurer
+(``"insurer_url"`` overrides the endpoint, e.g. a local test insurer; the grant still decides
+where the app may propose to). Every run first reads the answers to its proposals: an offer
+whose acceptance was sent becomes ``accepted`` (with the insurer's ``policy``); a refused or
+expired one goes back to ``offered``.
 """
 
 import json
@@ -23,6 +31,9 @@ from componentize_py_types import Err
 VEHICLES = "io.roost.vehicles"
 TRIPS = "io.roost.driving.trips"
 OFFERS = "io.roost.insurance.offers"
+INSURER_URL = "https://quotes.insurer.example/v1/acceptances"
+#: Offer statuses: computed, waiting for the person's approval in the outbox, accepted.
+OFFERED, AWAITING, ACCEPTED = "offered", "awaiting approval", "accepted"
 
 BASE_MONTHLY = 18.0  # EUR, third-party cover
 VALUE_RATE = 0.0009  # per EUR of vehicle value, per month
@@ -59,7 +70,7 @@ def quote(vehicle, trips, months, as_of):
     return {
         "_id": "offer-" + vehicle["_id"],
         "vehicle": vehicle["_id"],
-        "status": "proposed",
+        "status": OFFERED,
         "currency": "EUR",
         "monthly_premium": monthly,
         "annual_premium": _round(monthly * 12),
@@ -89,6 +100,10 @@ def offers(params):
     for vehicle in vehicles:
         mine = [t for t in trips if t.get("vehicle") == vehicle["_id"]]
         offer = quote(vehicle, mine, months, as_of)
+        current = roost.get(OFFERS, offer["_id"])
+        if current is not None and current.get("status") in (AWAITING, ACCEPTED):
+            written.append(current)  # an accepted offer is a contract: never re-quoted
+            continue
         outcome, stored = roost.upsert(OFFERS, offer)
         roost.info(
             f"{vehicle.get('make', '')} {vehicle.get('model', '')}: "
@@ -98,9 +113,73 @@ def offers(params):
     return {"offers": written}
 
 
+def acceptance(offer):
+    """The only document the insurer ever receives: the offer accepted, not the driving."""
+    return {
+        "type": "acceptance",
+        "offer": offer["_id"],
+        "monthly_premium": offer["monthly_premium"],
+        "annual_premium": offer["annual_premium"],
+        "currency": offer["currency"],
+        "quoted_on": offer["as_of"],
+    }
+
+
+def accept(params):
+    offer = roost.get(OFFERS, str(params["accept"]))
+    if offer is None:
+        raise roost.RoostError("no_offer", "no such offer: compute one first")
+    if offer.get("status") in (AWAITING, ACCEPTED):
+        return {"offer": offer}  # already on its way (or done): never proposed twice
+    body = acceptance(offer)
+    proposal = roost.propose(
+        str(params.get("insurer_url") or INSURER_URL),
+        f"Accept the car insurance offer at {offer['monthly_premium']} "
+        f"{offer['currency']} a month",
+        json_body=body,
+        reference=offer["_id"],
+    )
+    offer["status"] = AWAITING
+    offer["outbox"] = proposal["id"]
+    stored = roost.update(OFFERS, offer)
+    roost.info(f"acceptance of {offer['_id']} is waiting in your outbox ({proposal['id']})")
+    return {"offer": stored, "proposal": proposal["id"]}
+
+
+def read_answers():
+    """Move offers whose acceptance was decided: sent -> accepted; refused/expired -> offered."""
+    changed = []
+    for offer in roost.find_all(OFFERS, {"status": AWAITING}):
+        proposal = roost.proposal(offer["outbox"])
+        state = proposal["state"]
+        if state == "sent" and (proposal.get("answer") or {}).get("status", 500) < 300:
+            try:
+                answer = json.loads(proposal["answer"].get("body") or "{}")
+            except ValueError:
+                answer = {}
+            offer["status"] = ACCEPTED
+            offer["policy"] = answer.get("policy") if isinstance(answer, dict) else None
+        elif state in ("refused", "expired", "failed") or state == "sent":
+            offer["status"] = OFFERED
+            offer["last_acceptance"] = state
+        else:
+            continue
+        changed.append(roost.update(OFFERS, offer))
+    return changed
+
+
 class WitWorld(wit_world.WitWorld):
     def run(self, input: str) -> str:
         try:
-            return json.dumps(offers(json.loads(input or "{}")))
+            params = json.loads(input or "{}")
+            answered = read_answers()
+            if params.get("accept"):
+                result = accept(params)
+            elif params.get("answers_only"):
+                result = {}
+            else:
+                result = offers(params)
+            result["answered"] = answered
+            return json.dumps(result)
         except roost.RoostError as e:
             raise Err(json.dumps({"error": e.code, "message": e.message})) from None

@@ -1,4 +1,8 @@
-"""A thin, typed-by-convention helper over the roost:app@0.1.0 bindings for Python guests.
+"""A thin, typed-by-convention helper over the roost:app bindings for Python guests.
+
+Works for both worlds: the ``outbox`` helpers need an app built for ``roost:app@0.2.0``
+(its manifest says ``"world": "roost:app@0.2.0"``); in a 0.1.0 build they raise
+``RoostError("unavailable", ...)``.
 
 componentize-py generates ``wit_world.imports.*``; a host ``err`` arrives as a raised
 ``componentize_py_types.Err`` whose value is a JSON string ``{"error", "message"}``. This module
@@ -9,6 +13,11 @@ import json
 
 from componentize_py_types import Err
 from wit_world.imports import data, files, http, log, notify
+
+try:  # world 0.2.0 only. Imported here, at build time: a guest has no files to import from later.
+    from wit_world.imports import outbox as _outbox_bindings
+except ImportError:  # a 0.1.0 build
+    _outbox_bindings = None
 
 
 class RoostError(Exception):
@@ -126,3 +135,39 @@ def warn(message):
 
 def notify_person(title, message):
     return _call(notify.notify, title, message)
+
+
+def _outbox():
+    if _outbox_bindings is None:
+        raise RoostError("unavailable", "the outbox needs world roost:app@0.2.0")
+    return _outbox_bindings
+
+
+def propose(url, summary, method="POST", json_body=None, body=None, headers=None, **extra):
+    """Propose a request to the person's outbox; Roost sends it only if they approve.
+
+    ``extra`` may hold ``reference`` (the app's own key) and ``expires_in_seconds``.
+    Returns the proposal ``{"id", "state", "expires_at", ...}``.
+    """
+    req = {"url": url, "method": method, "summary": summary, "headers": dict(headers or {})}
+    if json_body is not None:
+        req["body"] = json.dumps(json_body, ensure_ascii=False)
+        req["headers"].setdefault("Content-Type", "application/json")
+    elif body is not None:
+        req["body"] = body
+    req.update(extra)
+    return _call(_outbox().propose, json.dumps(req))
+
+
+def proposal(proposal_id):
+    """One of this app's proposals (state, and the destination's answer once sent)."""
+    return _call(_outbox().get, proposal_id)
+
+
+def proposals(state=None, reference=None, limit=50):
+    query = {"limit": limit}
+    if state is not None:
+        query["state"] = state
+    if reference is not None:
+        query["reference"] = reference
+    return _call(_outbox().list, json.dumps(query))["proposals"]
