@@ -80,7 +80,7 @@ class Services:
         apps.attach_jobs(jobs)
         notifications = Notifications(couch)
         # Proposals leave through the apps' egress fetcher: the same address checks.
-        outbox = Outbox(couch, notifications, access_log, apps.egress)
+        outbox = Outbox(couch, notifications, access_log, apps.egress, grants=apps)
         apps.outbox = outbox
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()

@@ -106,7 +106,7 @@ def shape_proposal(app: str, req: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(summary, str) or not summary.strip() or len(summary) > MAX_SUMMARY:
         raise Invalid(f"summary: say in 1-{MAX_SUMMARY} characters what this sends and why")
     reference = req.get("reference")
-    if reference is not None and (not isinstance(reference, str) or len(reference) > 200):
+    if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE):
         raise Invalid(f"reference must be a string of at most {MAX_REFERENCE} characters")
     expires = req.get("expires_in_seconds", DEFAULT_EXPIRY_SECONDS)
     if (

@@ -263,6 +263,13 @@ class AppService:
             raise Forbidden(f"the permissions of {app.slug} have been revoked")
         return grant
 
+    async def current_grant(self, instance: Instance, slug: str) -> PermissionSet | None:
+        """The grant of installed app `slug`, or None (not installed, or revoked)."""
+        app = await self.get_or_none(instance, slug)
+        if app is None:
+            return None
+        return await self.permission_docs.load_set(instance, app.permission_id)
+
     # -- install ------------------------------------------------------
     async def read(self, source: str | os.PathLike[str] | bytes) -> AppPackage:
         """The package, its manifest checked whole (triggers with the jobs grammar), so a

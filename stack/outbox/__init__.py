@@ -7,7 +7,13 @@
 - :mod:`roost.outbox.errors` - why a decision is refused.
 """
 
-from roost.outbox.errors import AlreadyDecided, ProposalChanged, ProposalExpired, ProposalNotFound
+from roost.outbox.errors import (
+    AlreadyDecided,
+    ProposalChanged,
+    ProposalExpired,
+    ProposalNotFound,
+    ProposerRevoked,
+)
 from roost.outbox.proposals import OUTBOX_DOCTYPE, STATES, app_view, body_bytes, effective_state
 from roost.outbox.readable import ReadableBody, readable_body
 from roost.outbox.service import Outbox
@@ -20,6 +26,7 @@ __all__ = [
     "ProposalChanged",
     "ProposalExpired",
     "ProposalNotFound",
+    "ProposerRevoked",
     "ReadableBody",
     "app_view",
     "body_bytes",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from roost.errors import Conflict, NotFound
 
-__all__ = ["AlreadyDecided", "ProposalChanged", "ProposalExpired", "ProposalNotFound"]
+__all__ = [
+    "AlreadyDecided",
+    "ProposalChanged",
+    "ProposalExpired",
+    "ProposalNotFound",
+    "ProposerRevoked",
+]
 
 
 class ProposalNotFound(NotFound):
@@ -25,3 +31,7 @@ class ProposalExpired(AlreadyDecided):
 
 class ProposalChanged(Conflict):
     """The proposal changed since the person saw it: they must look at it again."""
+
+
+class ProposerRevoked(Conflict):
+    """The proposing app was uninstalled or lost the grant: its proposal cannot be sent."""

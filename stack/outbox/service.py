@@ -18,10 +18,11 @@ sent again (at most once, never twice).
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from roost.access_log import AccessEntry, AccessLog
 from roost.apps.services import FetchRequest, HttpFetcher, ServiceError
@@ -29,12 +30,21 @@ from roost.couch import CouchClient
 from roost.errors import Conflict
 from roost.instances import Instance
 from roost.notifications import Notifications
-from roost.outbox.errors import AlreadyDecided, ProposalChanged, ProposalExpired, ProposalNotFound
+from roost.outbox.errors import (
+    AlreadyDecided,
+    ProposalChanged,
+    ProposalExpired,
+    ProposalNotFound,
+    ProposerRevoked,
+)
 from roost.outbox.proposals import OUTBOX_DOCTYPE, body_bytes, effective_state
+from roost.permissions import DocumentTarget, PermissionSet, decide
 from roost.permissions.egress import parse_url_origin
 from roost.types import JSONDoc
 
-__all__ = ["MAX_ANSWER_BYTES", "Outbox"]
+__all__ = ["MAX_ANSWER_BYTES", "Outbox", "ProposerGrants"]
+
+log = logging.getLogger("roost.outbox")
 
 #: The destination's answer kept for the app (the rest is dropped, and said so).
 MAX_ANSWER_BYTES: Final = 256 * 1024
@@ -61,6 +71,12 @@ def _answer(status: int, headers: Sequence[tuple[str, str]], body: bytes) -> dic
     return answer
 
 
+class ProposerGrants(Protocol):
+    """The current grant of an installed app (None once it is uninstalled or revoked)."""
+
+    async def current_grant(self, instance: Instance, slug: str) -> PermissionSet | None: ...
+
+
 class Outbox:
     """The outbox of every instance (one ``io.roost.outbox`` database per instance)."""
 
@@ -70,11 +86,13 @@ class Outbox:
         notifications: Notifications,
         access_log: AccessLog,
         fetcher: HttpFetcher,
+        grants: ProposerGrants | None = None,
     ) -> None:
         self.couch = couch
         self.notifications = notifications
         self.access_log = access_log
         self.fetcher = fetcher
+        self.grants = grants
 
     # -- reading ------------------------------------------------------
     async def get(self, instance: Instance, proposal_id: str) -> JSONDoc:
@@ -190,8 +208,27 @@ class Outbox:
     ) -> JSONDoc:
         """Send the proposal once, if it is still the one the person saw and still waiting."""
         doc = await self.get(instance, proposal_id)
+        await self._check_proposer(instance, doc, now)
         claimed = await self._claim(instance, doc, seen_rev, "sending", now)
         return await self._send(instance, claimed)
+
+    async def _check_proposer(self, instance: Instance, doc: JSONDoc, now: datetime) -> None:
+        """An app uninstalled, or no longer granted this destination, has its proposals
+        withdrawn: the person's approval cannot revive what its grant no longer covers."""
+        if self.grants is None or effective_state(doc, now) != "proposed":
+            return
+        grant = await self.grants.current_grant(instance, str(doc.get("app", "")))
+        allowed = (
+            grant is not None
+            and decide(
+                grant, "POST", OUTBOX_DOCTYPE, DocumentTarget(doc), now=now, surface="stack"
+            ).allowed
+        )
+        if not allowed:
+            raise ProposerRevoked(
+                "The app that proposed this message was removed or may no longer send it "
+                "there: it was not sent"
+            )
 
     async def _send(self, instance: Instance, doc: JSONDoc) -> JSONDoc:
         body = body_bytes(doc)
@@ -205,6 +242,9 @@ class Outbox:
             response = await self.fetcher.fetch(request, [str(doc["destination"])])
         except ServiceError as exc:
             doc.update(state="failed", error=str(exc)[:500])
+        except Exception as exc:  # never leave it `sending` with a 500: record the failure
+            log.exception("outbox: sending %s failed", doc["_id"])
+            doc.update(state="failed", error=f"internal error: {type(exc).__name__}")
         else:
             status, bytes_in = response.status, len(response.body)
             doc.update(

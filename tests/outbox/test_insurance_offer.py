@@ -316,3 +316,28 @@ async def test_an_app_without_the_outbox_grant_cannot_propose(
     # Nor may an app write proposals through the data API: the doctype is the stack's.
     assert (await owner.post(f"/data/{OUTBOX_DOCTYPE}/", json={"state": "sent"})).status_code == 403
     assert the_insurer.received == []
+
+
+async def test_a_proposal_of_an_uninstalled_app_is_never_sent(
+    owner: httpx.AsyncClient,
+    instance: Instance,
+    services: Services,
+    stack_apps_ready: Path,
+    the_insurer: Insurer,
+) -> None:
+    await seed_driving(owner)
+    await install(owner, offer_package([the_insurer.origin]))
+    assert (await run(owner, AS_OF))["ok"]
+    proposed = await run(
+        owner, {"accept": "offer-car1", "insurer_url": the_insurer.origin + "/v1/acceptances"}
+    )
+    proposal_id = proposed["output"]["proposal"]
+    page = await owner.get(f"/outbox/{proposal_id}")
+    assert (await owner.delete("/apps/insurance-offer")).status_code == 200
+    late = await owner.post(
+        f"/outbox/{proposal_id}/approve", data=form_of(page.text, f"/outbox/{proposal_id}/approve")
+    )
+    assert late.status_code == 409 and "was removed" in html.unescape(late.text)
+    assert the_insurer.received == []
+    stored = await services.couch.get_doc(instance.db(OUTBOX_DOCTYPE), proposal_id)
+    assert stored["state"] == "proposed" and stored["sent_at"] is None

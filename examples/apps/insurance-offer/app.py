@@ -152,18 +152,22 @@ def read_answers():
     for offer in roost.find_all(OFFERS, {"status": AWAITING}):
         proposal = roost.proposal(offer["outbox"])
         state = proposal["state"]
-        if state == "sent" and (proposal.get("answer") or {}).get("status", 500) < 300:
+        status = (proposal.get("answer") or {}).get("status", 0)
+        if state == "sent" and 200 <= status < 300:
             try:
                 answer = json.loads(proposal["answer"].get("body") or "{}")
             except ValueError:
                 answer = {}
             offer["status"] = ACCEPTED
             offer["policy"] = answer.get("policy") if isinstance(answer, dict) else None
-        elif state in ("refused", "expired", "failed") or state == "sent":
+        elif state == "sent":  # the insurer said no (or something went wrong on its side)
+            offer["status"] = OFFERED
+            offer["last_acceptance"] = f"the insurer answered {status}"
+        elif state in ("refused", "expired", "failed"):
             offer["status"] = OFFERED
             offer["last_acceptance"] = state
         else:
-            continue
+            continue  # still waiting for the person
         changed.append(roost.update(OFFERS, offer))
     return changed
 

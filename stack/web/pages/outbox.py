@@ -25,6 +25,7 @@ from roost.outbox import (
     AlreadyDecided,
     ProposalChanged,
     ProposalNotFound,
+    ProposerRevoked,
     body_bytes,
     effective_state,
     readable_body,
@@ -169,7 +170,7 @@ async def _decide(request: Request, action: str) -> Response:
             await outbox.approve(owner.instance, proposal_id, seen_rev=seen_rev, now=_now())
         else:
             await outbox.refuse(owner.instance, proposal_id, seen_rev=seen_rev, now=_now())
-    except (AlreadyDecided, ProposalChanged) as exc:
+    except (AlreadyDecided, ProposalChanged, ProposerRevoked) as exc:
         latest = await outbox.get(owner.instance, proposal_id)
         language = PageLanguage(language_of(request))
         return await _detail(
