@@ -81,6 +81,7 @@ class Services:
         notifications = Notifications(couch)
         # Proposals leave through the apps' egress fetcher: the same address checks.
         outbox = Outbox(couch, notifications, access_log, apps.egress, grants=apps)
+        outbox.answered.append(apps.tell_proposer)
         apps.outbox = outbox
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()

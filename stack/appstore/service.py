@@ -263,6 +263,18 @@ class AppService:
             raise Forbidden(f"the permissions of {app.slug} have been revoked")
         return grant
 
+    async def tell_proposer(self, instance: Instance, proposal: JSONDoc) -> None:
+        """Queue a run of the app whose outbox proposal was decided: its input is
+        ``{"outbox": {"id", "state"}}``, and the app reads the answer with ``outbox.get``."""
+        slug = str(proposal.get("app", ""))
+        if self.jobs is None or await self.get_or_none(instance, slug) is None:
+            return
+        message = {
+            "slug": slug,
+            "input": {"outbox": {"id": proposal["_id"], "state": proposal.get("state")}},
+        }
+        await self.jobs.enqueue(instance, APP_WORKER, message)
+
     async def current_grant(self, instance: Instance, slug: str) -> PermissionSet | None:
         """The grant of installed app `slug`, or None (not installed, or revoked)."""
         app = await self.get_or_none(instance, slug)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
@@ -42,7 +42,7 @@ from roost.permissions import DocumentTarget, PermissionSet, decide
 from roost.permissions.egress import parse_url_origin
 from roost.types import JSONDoc
 
-__all__ = ["MAX_ANSWER_BYTES", "Outbox", "ProposerGrants"]
+__all__ = ["MAX_ANSWER_BYTES", "AnswerHook", "Outbox", "ProposerGrants"]
 
 log = logging.getLogger("roost.outbox")
 
@@ -71,6 +71,11 @@ def _answer(status: int, headers: Sequence[tuple[str, str]], body: bytes) -> dic
     return answer
 
 
+#: Told once a proposal is decided for good (sent, failed or refused), after it is stored:
+#: the stack queues a run of the proposing app, which reads the answer then.
+AnswerHook = Callable[[Instance, JSONDoc], Awaitable[None]]
+
+
 class ProposerGrants(Protocol):
     """The current grant of an installed app (None once it is uninstalled or revoked)."""
 
@@ -93,6 +98,7 @@ class Outbox:
         self.access_log = access_log
         self.fetcher = fetcher
         self.grants = grants
+        self.answered: list[AnswerHook] = []
 
     # -- reading ------------------------------------------------------
     async def get(self, instance: Instance, proposal_id: str) -> JSONDoc:
@@ -201,7 +207,9 @@ class Outbox:
         self, instance: Instance, proposal_id: str, *, seen_rev: str, now: datetime
     ) -> JSONDoc:
         doc = await self.get(instance, proposal_id)
-        return await self._claim(instance, doc, seen_rev, "refused", now)
+        refused = await self._claim(instance, doc, seen_rev, "refused", now)
+        await self._tell(instance, refused)
+        return refused
 
     async def approve(
         self, instance: Instance, proposal_id: str, *, seen_rev: str, now: datetime
@@ -272,4 +280,12 @@ class Outbox:
         # Written now, not with the next batch: a message that left must never miss its entry.
         await self.access_log.flush()
         await self.couch.put_doc(instance.db(OUTBOX_DOCTYPE), doc)
+        await self._tell(instance, doc)
         return doc
+
+    async def _tell(self, instance: Instance, doc: JSONDoc) -> None:
+        for hook in self.answered:
+            try:
+                await hook(instance, doc)
+            except Exception:  # the decision stands; the app still reads it on its next run
+                log.exception("outbox: telling %s about %s failed", doc.get("app"), doc["_id"])

@@ -18,7 +18,8 @@ Accepting: ``{"accept": "offer-<vehicle id>"}`` proposes the acceptance to the i
 (``"insurer_url"`` overrides the endpoint, e.g. a local test insurer; the grant still decides
 where the app may propose to). Every run first reads the answers to its proposals: an offer
 whose acceptance was sent becomes ``accepted`` (with the insurer's ``policy``); a refused or
-expired one goes back to ``offered``.
+expired one goes back to ``offered``. Roost runs the app with ``{"outbox": {"id", "state"}}``
+as soon as a proposal is decided, so the offer changes at once.
 """
 
 import json
@@ -179,7 +180,8 @@ class WitWorld(wit_world.WitWorld):
             answered = read_answers()
             if params.get("accept"):
                 result = accept(params)
-            elif params.get("answers_only"):
+            elif params.get("answers_only") or params.get("outbox"):
+                # {"outbox": {"id", "state"}}: Roost runs the app once a proposal is decided.
                 result = {}
             else:
                 result = offers(params)
