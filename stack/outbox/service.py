@@ -11,6 +11,10 @@
 - ``refuse`` makes ``proposed → refused``; a proposal past its ``expires_at`` is expired
   and can no longer be approved. Neither ever sends anything.
 
+Before approving, the proposing app must still be installed and its current grant must
+still cover the destination (``ProposerGrants``). Once a proposal is decided for good, the
+``answered`` hooks run (the stack queues a run of the app, which reads the answer).
+
 A crash between the transition and the answer leaves the proposal ``sending``: it is never
 sent again (at most once, never twice).
 """
@@ -119,7 +123,11 @@ class Outbox:
         now: datetime,
         limit: int = 200,
     ) -> list[JSONDoc]:
-        """Proposals, newest first; ``state`` is the effective one (expired included)."""
+        """Proposals, newest first; ``state`` is the effective one (expired included).
+
+        One read of the whole database: an outbox holds the few messages apps asked to send,
+        and expiry is judged against ``now``, which no stored index could do.
+        """
         result = await self.couch.all_docs(
             instance.db(OUTBOX_DOCTYPE), params={"include_docs": "true"}
         )

@@ -1,32 +1,29 @@
 """The outbox in a real browser, on a phone: what would leave is readable, approval sends once.
 
-The proposal is made through the outbox service (the host call's shaping included); the
-wasm app proposing it end to end is in tests/outbox/. A real loopback server is the insurer.
+The insurance-offer app (a real component) is installed on the browser's instance and
+proposes two acceptances; a real loopback server is the insurer.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, expect
+from starlette.applications import Starlette
 
-from roost.apps.host.outbox import shape_proposal
 from roost.services import Services
+from tests.apps.conftest import doc_stats_wasm, examples_built, stack_apps_ready  # noqa: F401
+from tests.apps.stack_helpers import install
+from tests.conftest import PASSPHRASE
+from tests.outbox.helpers import AS_OF, offer, offer_package, run, seed_driving
 from tests.outbox.insurer import Insurer, insurer
 from tests.pages.conftest import PHONE, Site, assert_accessible, new_context, screenshot, sign_in
 
-ACCEPTANCE = {
-    "type": "acceptance",
-    "offer": "offer-car1",
-    "monthly_premium": 31.42,
-    "annual_premium": 377.04,
-    "currency": "EUR",
-    "quoted_on": "2026-11-22",
-}
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # builds + compiles the guest once
 
 
 @pytest.fixture
@@ -35,28 +32,35 @@ def the_insurer() -> Iterator[Insurer]:
         yield server
 
 
-async def propose(services: Services, site: Site, url: str, **changes: Any) -> dict[str, Any]:
-    request = {
-        "url": url,
-        "method": "POST",
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(ACCEPTANCE),
-        "summary": "Accept the car insurance offer at 31.42 EUR a month",
-        **changes,
-    }
-    shaped = shape_proposal("insurance-offer", request)
-    doc: dict[str, Any] = await services.outbox.propose(
-        site.instance, shaped, now=datetime.now(UTC)
-    )
-    return doc
+@pytest.fixture
+async def site_owner(app: Starlette, site: Site) -> AsyncIterator[httpx.AsyncClient]:
+    """The owner of the browser's instance, signed in through the API."""
+    transport = httpx.ASGITransport(app=app)
+    base = f"http://{site.instance.domain}"
+    async with httpx.AsyncClient(transport=transport, base_url=base) as client:
+        signed = await client.post("/auth/login", json={"passphrase": PASSPHRASE})
+        assert signed.status_code < 400
+        yield client
 
 
 async def test_the_outbox_on_a_phone_shows_what_leaves_and_sends_it_once(
-    browser: Browser, site: Site, services: Services, the_insurer: Insurer
+    browser: Browser,
+    site: Site,
+    site_owner: httpx.AsyncClient,
+    services: Services,
+    stack_apps_ready: Path,  # noqa: F811
+    the_insurer: Insurer,
 ) -> None:
+    await seed_driving(site_owner)
+    await install(site_owner, offer_package([the_insurer.origin]))
+    assert (await run(site_owner, AS_OF))["ok"]
     url = the_insurer.origin + "/v1/acceptances"
-    sent = await propose(services, site, url)
-    refused = await propose(services, site, url, summary="Share your trips with the insurer")
+    first = await run(site_owner, {"accept": "offer-car1", "insurer_url": url})
+    second = await run(site_owner, {"accept": "offer-car2", "insurer_url": url})
+    sent = await services.outbox.get(site.instance, first["output"]["proposal"])
+    refused = await services.outbox.get(site.instance, second["output"]["proposal"])
+    car1 = await offer(site_owner, "offer-car1")
+
     context = await new_context(browser, viewport=PHONE)
     page = await context.new_page()
     try:
@@ -64,6 +68,7 @@ async def test_the_outbox_on_a_phone_shows_what_leaves_and_sends_it_once(
         await page.goto(site.url("/outbox"))
         waiting = page.get_by_role("region", name="Waiting for your decision")
         await expect(waiting.get_by_role("link", name=sent["summary"])).to_be_visible()
+        await expect(waiting.get_by_role("link", name=refused["summary"])).to_be_visible()
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         await assert_accessible(page)
         await screenshot(page, "outbox-phone")
@@ -73,7 +78,7 @@ async def test_the_outbox_on_a_phone_shows_what_leaves_and_sends_it_once(
         main = page.locator("main")
         await expect(main).to_contain_text(the_insurer.origin)
         await expect(main).to_contain_text("Monthly premium")
-        await expect(page.locator("#outbox-fields")).to_contain_text("31.42")
+        await expect(page.locator("#outbox-fields")).to_contain_text(str(car1["monthly_premium"]))
         assert "{" not in await main.inner_text()  # fields, never raw braces
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         await assert_accessible(page)
@@ -82,7 +87,7 @@ async def test_the_outbox_on_a_phone_shows_what_leaves_and_sends_it_once(
             await page.get_by_role("link", name="Download the exact content").click()
         download = await download_info.value
         exact = (await download.path()).read_bytes()
-        assert json.loads(exact) == ACCEPTANCE
+        assert json.loads(exact)["offer"] == "offer-car1"
         assert the_insurer.received == []
 
         await page.get_by_role("button", name="Approve and send").click()
