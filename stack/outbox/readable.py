@@ -44,11 +44,16 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+class _Members(list[tuple[str, Any]]):
+    """A JSON object's members in order, duplicates kept: a key given twice is shown twice,
+    so no value that leaves can hide behind another (a receiver may read either)."""
+
+
 def _flatten(value: Any, path: str, out: list[tuple[str, str]]) -> None:
-    if isinstance(value, dict):
+    if isinstance(value, _Members):
         if not value:
             out.append((path or "(empty)", "—"))
-        for key, inner in value.items():
+        for key, inner in value:
             label = _label(str(key))
             _flatten(inner, f"{path} › {label}" if path else label, out)
     elif isinstance(value, list):
@@ -72,7 +77,7 @@ def readable_body(body: bytes, content_type: str) -> ReadableBody:
     fields: list[tuple[str, str]] = []
     if media == "application/json" or media.endswith("+json") or text.lstrip()[:1] in "{[":
         try:
-            _flatten(json.loads(text), "", fields)
+            _flatten(json.loads(text, object_pairs_hook=_Members), "", fields)
         except (ValueError, RecursionError):
             fields = []
     elif media == "application/x-www-form-urlencoded":

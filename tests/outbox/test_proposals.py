@@ -80,6 +80,11 @@ def test_a_json_body_reads_as_fields_never_braces() -> None:
     assert not any("{" in label + value for label, value in readable.fields)
 
 
+def test_a_key_given_twice_is_shown_twice() -> None:
+    readable = readable_body(b'{"price": 10, "price": 1000}', "application/json")
+    assert readable.fields == [("Price", "10"), ("Price", "1000")]
+
+
 def test_forms_text_and_bytes_read_as_what_they_are() -> None:
     form = readable_body(b"first_name=Ada&city=Paris", "application/x-www-form-urlencoded")
     assert form.fields == [("First name", "Ada"), ("City", "Paris")]
