@@ -129,8 +129,8 @@ class AccountVault:
         doc["label"] = label or doc.get("label") or slug
         doc["auth_encrypted"] = self.seal(instance, account_id, slug, credentials)
         doc["auth_fields"] = sorted(credentials)
-        metadata = doc.get("cozyMetadata") if isinstance(doc.get("cozyMetadata"), dict) else {}
-        doc["cozyMetadata"] = {**metadata, "updatedAt": now}
+        metadata = doc.get("cozyMetadata")
+        doc["cozyMetadata"] = {**(metadata if isinstance(metadata, dict) else {}), "updatedAt": now}
         await self.couch.put_doc(instance.db(ACCOUNTS_DOCTYPE), doc)
         return self.public(doc)
 
