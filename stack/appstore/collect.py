@@ -40,6 +40,7 @@ __all__ = [
     "ConnectorView",
     "DataLine",
     "RunView",
+    "RunsSection",
     "access_of",
 ]
 
@@ -158,6 +159,18 @@ class ConnectorSummary:
 
 
 @dataclass(frozen=True)
+class RunsSection:
+    """The last runs alone (what the page asks again while a run is pending)."""
+
+    runs: tuple[RunView, ...]
+    pending: tuple[JobDoc, ...]
+
+    @property
+    def running(self) -> bool:
+        return bool(self.pending)
+
+
+@dataclass(frozen=True)
 class ConnectorView:
     slug: str
     name: str
@@ -258,6 +271,14 @@ class Collect:
             )
         return tuple(lines)
 
+    async def runs(self, instance: Instance, slug: str) -> RunsSection:
+        await self.connector(instance, slug)
+        runs = await self.apps.connector_runs.recent(instance, slug, RUNS_SHOWN)
+        return RunsSection(
+            runs=tuple([RunView(r, await self._data_lines(instance, r)) for r in runs]),
+            pending=await self.pending(instance, slug),
+        )
+
     async def view(self, instance: Instance, slug: str) -> ConnectorView:
         app = await self.connector(instance, slug)
         manifest = app.manifest
@@ -275,7 +296,7 @@ class Collect:
             accounts.append(
                 AccountView(str(account["_id"]), str(account.get("label") or app.slug), shown)
             )
-        runs = await self.apps.connector_runs.recent(instance, slug, RUNS_SHOWN)
+        section = await self.runs(instance, slug)
         return ConnectorView(
             slug=slug,
             name=str(app.doc.get("name") or slug),
@@ -285,8 +306,8 @@ class Collect:
             schedule=await self._schedule(instance, slug),
             fields=tuple(form_fields(manifest)),
             accounts=tuple(accounts),
-            runs=tuple([RunView(r, await self._data_lines(instance, r)) for r in runs]),
-            pending=await self.pending(instance, slug),
+            runs=section.runs,
+            pending=section.pending,
         )
 
     # -- actions ----------------------------------------------------------------------

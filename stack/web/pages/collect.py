@@ -77,14 +77,18 @@ async def _connector_page(
     collect = collect_of(request, owner)
     app = await collect.connector(owner.instance, slug)
     _require(owner, "GET", KONNECTORS_DOCTYPE, app_target(app.doc))
+    if request.query_params.get("runs") == "1":
+        section = await collect.runs(owner.instance, slug)
+        return templates.TemplateResponse(
+            request,
+            "collect_runs.html",
+            {"connector": section},
+            headers={"Cache-Control": "private, no-store"},
+        )
     view = await collect.view(owner.instance, slug)
     if not owner.may("GET", ACCOUNTS_DOCTYPE):
         view = dataclasses.replace(view, accounts=())
     context: dict[str, Any] = {"connector": view}
-    if request.query_params.get("runs") == "1":
-        return templates.TemplateResponse(
-            request, "collect_runs.html", context, headers={"Cache-Control": "private, no-store"}
-        )
     language = PageLanguage(language_of(request))
     # A refused form is shown again with what was typed - except any password.
     secrets = {f.name for f in view.fields if f.secret}
