@@ -22,7 +22,8 @@ async function refresh() {
   const holder = document.createElement("div");
   holder.innerHTML = await response.text();
   const fresh = holder.querySelector("#runs-region");
-  if (fresh) region().replaceWith(fresh);
+  // Replaced only when it changed: the live region then speaks once per change, not per poll.
+  if (fresh && fresh.outerHTML !== region().outerHTML) region().replaceWith(fresh);
   return fresh?.dataset.running === "true";
 }
 
