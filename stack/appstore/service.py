@@ -440,11 +440,13 @@ class AppService:
             "attempt": int(getattr(job, "attempts", 1) or 1),
             "manual": getattr(job, "trigger_id", None) is None,
         }
+        given = message.get("input", {})
         try:
             result = await self.run(
                 instance,
                 app.slug,
-                message.get("input", {}),
+                # A copy: the run adds the account's plain credentials to its input.
+                dict(given) if isinstance(given, Mapping) else given,
                 job_id=run_facts["job_id"],
                 account_id=run_facts["account_id"],
             )
