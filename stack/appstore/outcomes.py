@@ -22,7 +22,15 @@ from roost.apps.services import AccessEntry
 from roost.appstore.runs import guest_value
 from roost.permissions.describe import plain_noun
 
-__all__ = ["OK", "VOCABULARY", "Outcome", "code_of", "outcome_for", "outcome_of_run"]
+__all__ = [
+    "OK",
+    "VOCABULARY",
+    "WAITS_FOR_PERSON",
+    "Outcome",
+    "code_of",
+    "outcome_for",
+    "outcome_of_run",
+]
 
 OK: Final = "OK"
 
@@ -92,6 +100,12 @@ VOCABULARY: Final[Mapping[str, _Words]] = {
     ),
 }
 
+#: Outcomes only the person can fix: scheduled runs wait until they run it themselves (as
+#: cozy-stack does), so a wrong password is not tried again every night.
+WAITS_FOR_PERSON: Final = frozenset(
+    {"LOGIN_FAILED", "LOGIN_FAILED.TOO_MANY_ATTEMPTS", "USER_ACTION_NEEDED", "CHALLENGE_ASKED"}
+)
+
 #: Host error codes a connector passes on unchanged, and the word they stand for.
 _ALIASES: Final = {
     "egress_denied": "ACCESS_REFUSED",
@@ -136,6 +150,10 @@ class Outcome:
     @property
     def final(self) -> bool:
         return self._words.final
+
+    @property
+    def waits_for_person(self) -> bool:
+        return self.code in WAITS_FOR_PERSON
 
     def english(self) -> str:
         """The title with its values, in English (for a notification or a log line)."""

@@ -440,6 +440,13 @@ class AppService:
             "attempt": int(getattr(job, "attempts", 1) or 1),
             "manual": getattr(job, "trigger_id", None) is None,
         }
+        if not run_facts["manual"]:
+            last = await self.connector_runs.recent(instance, app.slug, 1)
+            if last and last[0].outcome.waits_for_person:
+                why = f"not run: waiting for the person ({last[0].outcome.english()})"
+                if self.jobs is not None and run_facts["job_id"]:
+                    await self.jobs.append_log(instance, run_facts["job_id"], [why])
+                return {"slug": app.slug, "skipped": why}
         given = message.get("input", {})
         try:
             result = await self.run(

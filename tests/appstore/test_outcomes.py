@@ -114,3 +114,14 @@ def test_outcome_round_trips_through_json() -> None:
     assert Outcome.from_json(outcome.to_json()) == outcome
     assert Outcome.from_json("garbage").code == "UNKNOWN_ERROR"
     assert Outcome.from_json({"code": "LOGIN_FAILED", "values": []}).code == "LOGIN_FAILED"
+
+
+def test_what_only_the_person_can_fix_pauses_scheduled_runs() -> None:
+    waiting = {code for code in VOCABULARY if Outcome(code).waits_for_person}
+    assert waiting == {
+        "LOGIN_FAILED",
+        "LOGIN_FAILED.TOO_MANY_ATTEMPTS",
+        "USER_ACTION_NEEDED",
+        "CHALLENGE_ASKED",
+    }
+    assert all(Outcome(code).final for code in waiting)

@@ -157,6 +157,7 @@ async def test_configure_run_and_see_the_data_it_brought(
         await sign_in(small, site)
         await small.goto(site.url(f"/collect/{SLUG}"))
         await expect(small.locator("#runs-region")).to_contain_text("6 bank operations")
+        await small.locator("#runs").scroll_into_view_if_needed()
         await screenshot(small, "collect-phone")
         await assert_accessible(small)
     finally:
@@ -188,11 +189,26 @@ async def test_a_wrong_password_is_said_in_collect_and_on_home_and_notified_once
     await expect(runs.first).to_contain_text("Wrong password")
     await expect(runs.first).to_contain_text("Check them in the account below.")
     await assert_accessible(page)
+    await page.locator("#runs").scroll_into_view_if_needed()
+    await screenshot(page, "collect-desktop")
 
     notes = await notifications_of(services, site.instance)
     assert [(n["category"], n["link"], n["title"]) for n in notes] == [
         ("connector_failed", f"/collect/{SLUG}", "Bank connector: Wrong password")
     ]
+
+    # Its scheduled run waits for the person: the bank sees no third wrong password.
+    (trigger,) = [
+        t for t in await services.jobs.list_triggers(site.instance) if t.message["slug"] == SLUG
+    ]
+    await services.jobs.enqueue(site.instance, "app", trigger.message, trigger_id=trigger.id)
+    jobs = await run_queued_jobs(services, site.instance, 3)
+    (scheduled,) = [job for job in jobs if job.trigger_id == trigger.id]
+    assert scheduled.state == "done" and "waiting for the person" in scheduled.result["skipped"]
+    assert [hit[1] for hit in bank.hits].count("/api/login") == 2
+    await page.reload()
+    await expect(page.locator("#runs-region .run")).to_have_count(2)
+    await expect(page.get_by_text("Its scheduled runs wait until you fix")).to_be_visible()
 
     await page.goto(site.url("/"))
     failure = page.locator(".connector-failure")
@@ -211,7 +227,7 @@ async def test_a_wrong_password_is_said_in_collect_and_on_home_and_notified_once
         await edit.get_by_role("button", name="Save changes").click()
     await expect(page.locator("#runs-region .run")).to_have_count(2)
     await page.get_by_role("button", name="Run now").click()
-    await run_queued_jobs(services, site.instance, 3)
+    await run_queued_jobs(services, site.instance, 4)
     await expect(page.locator("#runs-region .run").first).to_contain_text("Done")
     opened = await services.apps.accounts.credentials(site.instance, account["_id"], SLUG)
     assert opened["password"] == FakeBank.PASSWORD and opened["bank_url"] == bank.url
@@ -219,7 +235,7 @@ async def test_a_wrong_password_is_said_in_collect_and_on_home_and_notified_once
         site.instance, SLUG, account["_id"], {**opened, "password": "wrong again"}
     )
     await page.get_by_role("button", name="Run now").click()
-    await run_queued_jobs(services, site.instance, 4)
+    await run_queued_jobs(services, site.instance, 5)
     await expect(page.locator("#runs-region .run").first).to_contain_text("Wrong password")
     assert len(await notifications_of(services, site.instance)) == 2
 
