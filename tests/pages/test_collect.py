@@ -284,6 +284,14 @@ async def test_forms_refuse_bad_input_and_forgeries_and_change_nothing(
     (account,) = await accounts_of(services, instance)
     shown = await client.get(f"/collect/{SLUG}")
     assert "p4ss" not in shown.text and "alice" in shown.text
+    # In French too: the page's words and the domain's (schedule, what it may touch).
+    french = await client.get(f"/collect/{SLUG}", headers={"Accept-Language": "fr-FR,fr"})
+    for words in (
+        "Ce qu'il peut faire",
+        "Chaque jour vers 05:00 (UTC)",
+        "vos opérations bancaires",
+    ):
+        assert words in french.text.replace("&#39;", "'"), words
     # Editing with an empty password keeps it; a bad edit changes nothing.
     edit = f"/collect/{SLUG}/accounts/{account['_id']}"
     kept = await client.post(edit, data={**good, "login": "bob", "password": ""})
