@@ -79,6 +79,7 @@ class Services:
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
         notifications = Notifications(couch)
+        apps.attach_notifications(notifications)
         # Proposals leave through the apps' egress fetcher: the same address checks.
         outbox = Outbox(couch, notifications, access_log, apps.egress, grants=apps)
         outbox.answered.append(apps.tell_proposer)

@@ -170,6 +170,7 @@ READ_ONLY = [
     "io.cozy.notes.images",
     "com.bitwarden.contacts",
     "io.roost.access",
+    "io.roost.connector.runs",
 ]
 FREE = [
     "io.cozy.contacts",
