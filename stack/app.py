@@ -41,9 +41,11 @@ from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
 from roost.web.pages import assets as page_assets
+from roost.web.pages import banks as banks_page
 from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
+from roost.web.pages import notifications as notifications_page
 from roost.web.pages import photos as photos_page
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
@@ -56,6 +58,8 @@ def route_table() -> list[BaseRoute]:
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
+    routes += banks_page.ROUTES  # /banks, /banks/operations/{id}, /banks/alerts
+    routes += notifications_page.ROUTES  # /notifications, /notifications/unread
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from roost.access_log import AccessLog
 from roost.app_passwords import AppPasswords
 from roost.appstore.service import AppService
+from roost.banks import BankService
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.doctypes import SchemaRegistry
@@ -52,6 +53,7 @@ class Services:
     realtime: RealtimeHub
     realtime_auth: RealtimeAuth
     notifications: Notifications
+    banks: BankService
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -76,6 +78,11 @@ class Services:
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
+        notifications = Notifications(couch)
+        notifications.attach_jobs(jobs, config)
+        apps.attach_notifications(notifications)
+        banks = BankService(couch, documents, jobs, notifications)
+        banks.attach_jobs()
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()
         vfs.listeners.append(FileEvents(jobs, thumbnails))
@@ -116,11 +123,13 @@ class Services:
             realtime_auth=RealtimeAuth(
                 instances, Authenticator(sessions, permission_docs, app_passwords)
             ),
-            notifications=Notifications(couch),
+            notifications=notifications,
+            banks=banks,
             store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:
+        await self.banks.aclose()
         await self.realtime.aclose()
         await self.realtime.couch.aclose()
         await self.jobs.aclose()

@@ -47,6 +47,7 @@ from roost.documents import DocumentService
 from roost.errors import BadRequest, Forbidden, NotFound
 from roost.instances import Instance
 from roost.jobs import JobService
+from roost.notifications import Notifications
 from roost.permission_docs import PermissionDocs
 from roost.permissions import PermissionSet
 from roost.tokens import TokenService
@@ -154,6 +155,8 @@ class AppService:
         self.access_log = access_log
         self.accounts = AccountVault(couch)
         self.jobs: JobService | None = None
+        # Apps' `notify` goes through the one notifications service (e-mail included).
+        self.notifications = Notifications(couch)
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
         self.limits = OperatorLimits(
@@ -202,6 +205,9 @@ class AppService:
 
     def ui_dir(self, sha256: str) -> Path:
         return self.root / "ui" / sha256
+
+    def attach_notifications(self, notifications: Notifications) -> None:
+        self.notifications = notifications
 
     def attach_jobs(self, jobs: JobService) -> None:
         """Register the ``app`` worker with the job service (called when the stack starts)."""
@@ -336,7 +342,7 @@ class AppService:
             data=CouchDataService(self.documents, instance, on_change),
             files=VfsFileService(self.vfs, instance),
             http=self.egress,
-            notifier=InstanceNotifier(self.documents, instance),
+            notifier=InstanceNotifier(self.notifications, instance),
             access_log=InstanceAccessLog(self.access_log, instance),
         )
 
