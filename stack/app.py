@@ -102,6 +102,7 @@ def create_app(
                 await result
         # Compiled apps are checked before any job can run one (never compiled on a request).
         await apps_on_startup(built)
+        await built.banks.on_startup()  # each instance's trigger for new bank operations
         # After the hooks, which may register workers; jobs left queued are picked up now.
         await built.jobs.start()
         # Blob temporaries an outage or a crash left (in S3 they are not tied to a process).

@@ -81,7 +81,7 @@ class Services:
         notifications = Notifications(couch)
         notifications.attach_jobs(jobs, config)
         apps.attach_notifications(notifications)
-        banks = BankService(couch, documents, jobs, notifications)
+        banks = BankService(couch, documents, jobs, notifications, instances)
         banks.attach_jobs()
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()

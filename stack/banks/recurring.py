@@ -98,6 +98,17 @@ def _series(operations: list[tuple[date, float, Mapping[str, Any]]]) -> list[lis
     return found
 
 
+def _next_month(day: date) -> date:
+    """The same day a month later (the month's last day when it is shorter)."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    for candidate in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(candidate, day.day))
+        except ValueError:
+            continue
+    return date(year, month, 28)
+
+
 def detect(docs: Iterable[Mapping[str, Any]], today: date) -> list[Recurrence]:
     groups: dict[tuple[str, str, str], list[tuple[date, float, Mapping[str, Any]]]] = defaultdict(
         list
@@ -137,7 +148,11 @@ def detect(docs: Iterable[Mapping[str, Any]], today: date) -> list[Recurrence]:
                 continue
             amounts = [amount for _, amount, _ in series]
             latest_day, latest_amount, latest_doc = series[-1]
-            next_day = latest_day + timedelta(days=round(median_gap))
+            next_day = (
+                _next_month(latest_day)
+                if frequency == "monthly"
+                else latest_day + timedelta(days=round(median_gap))
+            )
             late = today - latest_day > timedelta(days=round(median_gap * 1.5 + 3))
             categories = Counter(displayed_category(doc) for _, _, doc in series)
             key = f"{root}|{direction}|{account}|{round(statistics.median(amounts))}"

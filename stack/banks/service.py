@@ -51,8 +51,8 @@ from roost.banks.recurring import Recurrence, detect
 from roost.banks.reimbursements import Reimbursements
 from roost.couch import CouchClient
 from roost.documents import DocumentService
-from roost.errors import BadRequest, Conflict, NotFound
-from roost.instances import Instance
+from roost.errors import BadRequest, Conflict, NotFound, RoostError
+from roost.instances import Instance, InstanceService
 from roost.jobs import JobDoc, JobService
 from roost.notifications import Notifications
 
@@ -93,8 +93,10 @@ class BankService:
         documents: DocumentService,
         jobs: JobService,
         notifications: Notifications,
+        instances: InstanceService,
     ) -> None:
         self.couch = couch
+        self.instances = instances
         self.documents = documents
         self.jobs = jobs
         self.notifications = notifications
@@ -140,6 +142,22 @@ class BankService:
                 except Conflict:
                     pass  # another process made it first
             self._trigger_ready.add(instance.domain)
+
+    async def on_startup(self) -> None:
+        """Give every instance its trigger (instances made by an older Roost have none)."""
+        try:
+            instances = await self.instances.list()
+        except RoostError as error:
+            log.warning("Banks triggers not checked", extra={"fields": {"error": error.reason}})
+            return
+        for instance in instances:
+            try:
+                await self.ensure_trigger(instance)
+            except RoostError as error:
+                log.warning(
+                    "Banks trigger not made",
+                    extra={"fields": {"domain": instance.domain, "error": error.reason}},
+                )
 
     async def run_job(self, instance: Instance, job: JobDoc) -> dict[str, Any]:
         event = job.message.get("event")

@@ -95,6 +95,8 @@ async def home(request: Request) -> Response:
     owner = await owner_or_login(request)
     if isinstance(owner, Response):
         return owner
+    # Banks categorises the operations importers bring: its trigger exists from the start.
+    await owner.services.banks.ensure_trigger(owner.instance)
     context = {
         "recent": await _recent_files(request, owner),
         "apps": await _apps(owner),
