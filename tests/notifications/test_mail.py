@@ -69,7 +69,9 @@ async def test_a_notification_reaches_the_persons_mailbox(
     assert recipients == ["alice@example.org"]
     assert message["Subject"] == "Low balance: Compte courant"
     assert message["From"] == "roost@box.example"
-    body = message.get_payload(decode=True).decode()
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    body = payload.decode()
     assert "42.00 EUR" in body
     assert f"http://{instance.domain}:8080/banks?account=checking" in body
 
