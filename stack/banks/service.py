@@ -8,8 +8,10 @@ replicated phone, the `/data` API) and on every new or changed account:
    the local one retrained from the person's corrections at each run;
 2. the alerts (`alerts.py`) are checked: the operation's own (larger than, reimbursement)
    and the balances (below), and raise notifications through `roost.notifications`;
-3. a little later (`RECURRENCE_DELAY`, once per burst of operations) the recurring series
-   (`recurring.py`) are searched again and stored as `io.cozy.bank.recurrence` documents.
+3. a little later (`RECURRENCE_DELAY`, once per burst of operations) the sums are computed
+   again (`summary.py`), the balances checked against the low-balance alerts, and the
+   recurring series (`recurring.py`) searched again and stored as `io.cozy.bank.recurrence`
+   documents.
 
 The model runs host-side, in the stack's job runner, not as a sandboxed WASM app: it reads
 only the instance's own operations, writes only its own fields, and a WASM app would pay a
@@ -45,10 +47,10 @@ from roost.banks.doctypes import (
     SETTINGS_DOCTYPE,
     SETTINGS_ID,
 )
-from roost.banks.history import History
 from roost.banks.operations import Operation, Operations
 from roost.banks.recurring import Recurrence, detect
 from roost.banks.reimbursements import Reimbursements
+from roost.banks.summary import Summaries
 from roost.couch import CouchClient
 from roost.documents import DocumentService
 from roost.errors import BadRequest, Conflict, NotFound, RoostError
@@ -102,12 +104,12 @@ class BankService:
         self.notifications = notifications
         self.accounts = Accounts(couch)
         self.operations = Operations(couch)
-        self.history = History(couch)
+        self.summaries = Summaries(couch)
         self.reimbursements = Reimbursements(couch)
         self._trigger_ready: set[str] = set()
         self._trigger_locks: dict[str, asyncio.Lock] = {}
-        self._recurrence_dirty: dict[str, Instance] = {}
-        self._recurrence_tasks: dict[str, asyncio.Task[None]] = {}
+        self._refresh_dirty: dict[str, Instance] = {}
+        self._refresh_tasks: dict[str, asyncio.Task[None]] = {}
 
     # -- the job -------------------------------------------------------------------------
 
@@ -170,7 +172,9 @@ class BankService:
         if doctype == OPERATIONS_DOCTYPE:
             return await self.operation_arrived(instance, doc_id)
         if doctype == ACCOUNTS_DOCTYPE:
+            # A balance the bank gave (a statement's closing balance): the alerts look now.
             told = await self.check_balances(instance)
+            self.schedule_refresh(instance)
             return {"alerts": told}
         raise NotFound(f"Banks does not handle {doctype!r} events")
 
@@ -202,12 +206,11 @@ class BankService:
             break
         if saved is None:
             raise Conflict("the operation kept changing; the job will try again")
-        settings = await self.settings(instance)
-        rules = rules_of(settings)
-        alerts = operation_alerts(rules, Operation.from_doc(saved))
-        told = await self._tell(instance, alerts)
-        told += await self.check_balances(instance, settings)
-        self.schedule_recurrences(instance)
+        rules = rules_of(await self.settings(instance))
+        told = await self._tell(instance, operation_alerts(rules, Operation.from_doc(saved)))
+        # The sums, the balances' alerts and the recurring series follow once the burst of
+        # operations (a statement) is in: `RECURRENCE_DELAY` after the last one.
+        self.schedule_refresh(instance)
         return {"categorised": True, "alerts": told}
 
     async def _tell(self, instance: Instance, alerts: list[Alert]) -> int:
@@ -224,7 +227,7 @@ class BankService:
 
     async def balances(self, instance: Instance) -> list[AccountBalance]:
         accounts = await self.accounts.all(instance)
-        sums = (await self.history.flows(instance)).by_account if accounts else {}
+        sums = (await self.summaries.current(instance)).by_account if accounts else {}
         return [
             AccountBalance(account.id, account.label, balance_of(account, sums), account.currency)
             for account in accounts
@@ -334,35 +337,41 @@ class BankService:
         )
         saved = await self.documents.save(instance, OPERATIONS_DOCTYPE, updated)
         self.jobs.notify_change(instance, OPERATIONS_DOCTYPE, "UPDATED", saved)
-        self.schedule_recurrences(instance)
+        self.schedule_refresh(instance)
         return saved
 
     # -- recurrences ---------------------------------------------------------------------
 
-    def schedule_recurrences(self, instance: Instance) -> None:
-        """Search the recurring series again soon, once for a burst of operations."""
-        self._recurrence_dirty[instance.domain] = instance
-        task = self._recurrence_tasks.get(instance.domain)
+    def schedule_refresh(self, instance: Instance) -> None:
+        """Soon, once for a burst of operations: sum them again, tell the balances that
+        crossed an alert's line, search the recurring series again."""
+        self._refresh_dirty[instance.domain] = instance
+        task = self._refresh_tasks.get(instance.domain)
         if task is None or task.done():
-            self._recurrence_tasks[instance.domain] = asyncio.get_running_loop().create_task(
-                self._recurrences_later(instance.domain)
+            self._refresh_tasks[instance.domain] = asyncio.get_running_loop().create_task(
+                self._refresh_later(instance.domain)
             )
 
-    async def _recurrences_later(self, domain: str) -> None:
-        while domain in self._recurrence_dirty:
+    async def _refresh_later(self, domain: str) -> None:
+        while domain in self._refresh_dirty:
             await asyncio.sleep(RECURRENCE_DELAY)
-            instance = self._recurrence_dirty.pop(domain, None)
+            instance = self._refresh_dirty.pop(domain, None)
             if instance is None:
                 return
             try:
-                await self.refresh_recurrences(instance)
+                await self.refresh(instance)
             except Exception:
-                log.exception("recurring operations not searched", extra={"fields": {}})
+                log.exception("Banks sums and series not refreshed", extra={"fields": {}})
+
+    async def refresh(self, instance: Instance) -> None:
+        await self.summaries.compute(instance)
+        await self.check_balances(instance)
+        await self.refresh_recurrences(instance)
 
     async def settle(self) -> None:
-        """Wait for the recurrence searches scheduled so far (tests, shutdown)."""
-        while any(not task.done() for task in self._recurrence_tasks.values()):
-            await asyncio.gather(*self._recurrence_tasks.values(), return_exceptions=True)
+        """Wait for the refreshes scheduled so far (tests, shutdown)."""
+        while any(not task.done() for task in self._refresh_tasks.values()):
+            await asyncio.gather(*self._refresh_tasks.values(), return_exceptions=True)
 
     async def refresh_recurrences(
         self, instance: Instance, today: date | None = None
@@ -413,9 +422,9 @@ class BankService:
         return await self.accounts.get(instance, account_id)
 
     async def aclose(self) -> None:
-        for task in self._recurrence_tasks.values():
+        for task in self._refresh_tasks.values():
             task.cancel()
-        await asyncio.gather(*self._recurrence_tasks.values(), return_exceptions=True)
+        await asyncio.gather(*self._refresh_tasks.values(), return_exceptions=True)
 
 
 def _amount(doc: dict[str, Any]) -> float:

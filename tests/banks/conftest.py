@@ -4,6 +4,7 @@ the stack's job runner started for the tests that follow the `@event` path."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -98,8 +99,6 @@ async def banks_jobs_done(services: Services, instance: Instance, count: int) ->
             return
         if time.monotonic() > deadline:
             raise AssertionError(f"{len(finished)} of {count} Banks jobs finished in time")
-        import asyncio
-
         await asyncio.sleep(0.05)
 
 
@@ -110,3 +109,10 @@ async def stored(couch: CouchClient, instance: Instance, doctype: str) -> list[d
         for row in answer.get("rows", [])
         if isinstance(row.get("doc"), dict) and not row["id"].startswith("_design/")
     ]
+
+
+async def banks_settled(services: Services, instance: Instance, count: int) -> None:
+    """`count` Banks jobs finished, and the refresh they scheduled (sums, balance alerts,
+    recurring series) done too."""
+    await banks_jobs_done(services, instance, count)
+    await services.banks.settle()

@@ -13,6 +13,7 @@ permission decision about the bank doctypes first.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -36,14 +37,13 @@ from roost.banks.doctypes import (
     RECURRENCE_DOCTYPE,
     SETTINGS_DOCTYPE,
 )
-from roost.banks.history import balance_history
 from roost.banks.operations import (
     Operation,
     OperationCursor,
     OperationFilter,
-    OperationPage,
 )
 from roost.banks.reimbursements import Bill
+from roost.banks.summary import balance_history
 from roost.errors import BadRequest, Forbidden, NotFound, RoostError
 from roost.web.error_table import answer_for
 from roost.web.forms import read_owner_form
@@ -93,6 +93,14 @@ def _months_before(last: str, count: int) -> list[str]:
         if month == 0:
             year, month = year - 1, 12
     return list(reversed(months))
+
+
+async def _none() -> None:
+    return None
+
+
+async def _empty() -> list[Any]:
+    return []
 
 
 def _last_day(month: str) -> str:
@@ -184,15 +192,31 @@ async def _render_page(
     banks = _banks(owner)
     instance = owner.instance
     language = PageLanguage(language_of(request))
-    accounts = await banks.accounts.all(instance)
+    # The page's independent questions to the store, asked at once.
+    may_recur = owner.may("GET", RECURRENCE_DOCTYPE)
+    may_bills = owner.may("GET", BILLS_DOCTYPE)
+    may_alerts = owner.may("GET", SETTINGS_DOCTYPE)
+    (
+        accounts,
+        flows,
+        page,
+        recurrence_docs,
+        health_bills,
+        rules,
+    ) = await asyncio.gather(
+        banks.accounts.all(instance),
+        banks.summaries.current(instance),
+        banks.operations.page(instance, filters, after=after) if error is None else _none(),
+        banks.recurrences(instance) if may_recur else _empty(),
+        banks.reimbursements.health_bills(instance) if may_bills else _empty(),
+        banks.alert_rules(instance) if may_alerts else _empty(),
+    )
     by_id = {account.id: account for account in accounts}
-    flows = await banks.history.flows(instance)
+    if not flows.fresh:
+        banks.schedule_refresh(instance)
     balances = grouped(accounts, flows.by_account)
-    page: OperationPage | None = None
-    if error is None:
-        page = await banks.operations.page(instance, filters, after=after)
     bills: dict[str, Bill] = {}
-    if page is not None and owner.may("GET", BILLS_DOCTYPE):
+    if page is not None and may_bills:
         bills = await banks.reimbursements.bills(
             instance, [bill for operation in page.operations for bill in operation.bills]
         )
@@ -225,7 +249,7 @@ async def _render_page(
     )
 
     # Spending by category, for one month.
-    spending = await banks.history.spending(instance)
+    spending = flows.spending
     spending_months = sorted(spending, reverse=True)
     month = request.query_params.get("month", "")
     if month not in spending:
@@ -256,8 +280,8 @@ async def _render_page(
     )
 
     recurrences = []
-    if owner.may("GET", RECURRENCE_DOCTYPE):
-        for doc in await banks.recurrences(instance):
+    if may_recur:
+        for doc in recurrence_docs:
             amounts = doc.get("amounts") or [0]
             recurrences.append(
                 {
@@ -275,15 +299,11 @@ async def _render_page(
                 }
             )
 
-    health = []
-    if owner.may("GET", BILLS_DOCTYPE):
-        health = [
-            _bill_view(bill, language) for bill in await banks.reimbursements.health_bills(instance)
-        ]
+    health = [_bill_view(bill, language) for bill in health_bills]
 
     alerts = []
-    if owner.may("GET", SETTINGS_DOCTYPE):
-        for rule in await banks.alert_rules(instance):
+    if may_alerts:
+        for rule in rules:
             scope = by_id.get(rule.account or "")
             alerts.append(
                 {
@@ -349,6 +369,7 @@ async def _render_page(
         "alert_kinds": KINDS,
         "error": error,
         "notice": notice,
+        "sums_fresh": flows.fresh,
     }
     return await render(
         request, owner, "banks.html", context, space="banks", status_code=status_code
