@@ -99,6 +99,7 @@ async def test_accounts_total_filters_and_a_corrected_category(
     await expect(page.locator("#balance-chart-title")).to_have_count(1)
     await expect(page.locator("#spending-table")).to_contain_text("Housing, real estate")
     await assert_accessible(page)
+    await screenshot(page, "banks-desktop")
 
     await page.get_by_label("Amount at least").fill("300")
     await page.get_by_role("button", name="Search").click()
