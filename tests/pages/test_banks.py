@@ -241,3 +241,55 @@ async def test_a_balance_alert_becomes_a_live_notification_and_an_e_mail(
     await item.get_by_role("button", name="Open").click()
     await expect(page).to_have_url(site.url("/banks?account=checking"))
     await expect(page.locator("#bell-count")).to_be_hidden()
+
+
+async def test_a_health_bill_and_its_reimbursement_show_on_both_sides(
+    page: Page, site: Site, seed: Seed
+) -> None:
+    """As the health-bills app links them: `bills` on the operation, `matchingOperation`
+    on the bill."""
+    await seed(ACCOUNTS_DOCTYPE, [account("checking", "Compte courant", balance=100.0)])
+    await seed(
+        OPERATIONS_DOCTYPE,
+        [operation("cpam", "VIR CPAM PARIS", 16.5, "2026-03-12", bills=["io.cozy.bills:bill-1"])],
+    )
+    await seed(
+        "io.cozy.bills",
+        [
+            {
+                "_id": "bill-1",
+                "type": "health_costs",
+                "vendor": "ameli",
+                "amount": 16.5,
+                "date": "2026-03-05",
+                "matchingOperation": "cpam",
+                "invoice": "io.cozy.files:pdf-1",
+            },
+            {
+                "_id": "bill-2",
+                "type": "health_costs",
+                "vendor": "Harmonie",
+                "amount": 8.0,
+                "date": "2026-03-06",
+            },
+        ],
+    )
+    await sign_in(page, site)
+    await page.goto(site.url("/banks"))
+    row = page.locator("#operation-cpam")
+    await expect(row.locator(".bill-link")).to_contain_text("Bill: ameli, €16.50")
+    await expect(row.get_by_role("link", name="see the bill")).to_have_attribute(
+        "href", "/files/download/pdf-1"
+    )
+    health = page.get_by_role("region", name="Health reimbursements")
+    reimbursed = health.locator("[data-bill=bill-1]")
+    await expect(
+        reimbursed.get_by_role("link", name="reimbursed: see the operation")
+    ).to_have_attribute("href", "/banks/operations/cpam")
+    await expect(health.locator("[data-bill=bill-2]")).to_contain_text(
+        "waiting for the reimbursement"
+    )
+    await reimbursed.get_by_role("link", name="reimbursed: see the operation").click()
+    await expect(page.get_by_role("heading", name="VIR CPAM PARIS")).to_be_visible()
+    await expect(page.locator(".bill-link")).to_contain_text("ameli")
+    await assert_accessible(page)
