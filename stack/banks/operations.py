@@ -316,6 +316,23 @@ class Operations:
             if not full or not fresh:
                 return OperationPage(found, None, scanned)
 
+    async def warm(self, instance: Instance) -> None:
+        """Bring the page's indexes up to date now (a store builds an index when it is first
+        asked): after an import, in the background, rather than on the person's next page."""
+        await self.ensure_indexes(instance)
+        db = instance.db(OPERATIONS_DOCTYPE)
+        for index, selector, sort in (
+            ("roost-banks-date", {"date": {"$gt": ""}}, [{"date": "desc"}]),
+            (
+                "roost-banks-account-date",
+                {"account": {"$gt": ""}, "date": {"$gt": ""}},
+                [{"account": "desc"}, {"date": "desc"}],
+            ),
+        ):
+            await self.couch.find(
+                db, {"selector": selector, "sort": sort, "use_index": index, "limit": 1}
+            )
+
     async def corrections(self, instance: Instance, limit: int = 5000) -> list[dict[str, Any]]:
         """Operations whose category the person chose (what the local model learns from)."""
         db = instance.db(OPERATIONS_DOCTYPE)

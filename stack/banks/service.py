@@ -364,6 +364,7 @@ class BankService:
                 log.exception("Banks sums and series not refreshed", extra={"fields": {}})
 
     async def refresh(self, instance: Instance) -> None:
+        await self.operations.warm(instance)
         await self.summaries.compute(instance)
         await self.check_balances(instance)
         await self.refresh_recurrences(instance)
