@@ -81,6 +81,8 @@ async def test_each_filter_selects_what_it_says(
         "same-b",
     ]
     assert await _ids(services, instance, OperationFilter(words="salaire acme")) == ["salary"]
+    assert await _ids(services, instance, OperationFilter(words="Pharmacie PORT")) == ["pharmacy"]
+    assert await _ids(services, instance, OperationFilter(words="pharmacie garage")) == []
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,7 @@ async def test_the_bell_home_and_the_notifications_page(
     await expect(page.locator("#bell-count")).to_have_text("1")
 
     # A notification raised while the page is open appears at the top, without reload.
+    await expect(bell).to_have_attribute("data-live", "1")
     await services.notifications.create(site.instance, source="stack", title="Backup finished")
     await expect(page.locator(".notification").first).to_contain_text("Backup finished")
     await expect(page.locator("#bell-count")).to_have_text("2")

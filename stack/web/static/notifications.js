@@ -61,6 +61,9 @@ function listen() {
   socket.addEventListener("open", () => {
     socket.send(JSON.stringify({ method: "AUTH", payload: "" }));
     socket.send(JSON.stringify({ method: "SUBSCRIBE", payload: { type: "io.cozy.notifications" } }));
+    // What arrived while the socket was down (or before it opened) is counted again.
+    refresh();
+    bell.dataset.live = "1";
   });
   socket.addEventListener("message", (event) => {
     let message;
@@ -77,7 +80,10 @@ function listen() {
     }
     refresh();
   });
-  socket.addEventListener("close", () => setTimeout(listen, 5000));
+  socket.addEventListener("close", () => {
+    delete bell.dataset.live;
+    setTimeout(listen, 5000);
+  });
 }
 
 if (bell) listen();
