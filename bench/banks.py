@@ -130,8 +130,9 @@ async def run(store_url: str, roost_url: str, config: Config, count: int, render
         summed = time.perf_counter() - started
 
         pages = ("/banks", "/banks?account=checking&q=carrefour", "/banks?category=400100")
-        for path in pages:  # warm each shape once
-            (await roost.get(path)).raise_for_status()
+        for path in pages:  # warm each shape once (the account index may still be building)
+            while (await roost.get(path)).status_code == 503:  # noqa: ASYNC110
+                await asyncio.sleep(1)
 
         async def render(path: str) -> Callable[[int], Awaitable[None]]:
             async def one(_: int) -> None:

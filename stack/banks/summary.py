@@ -148,16 +148,17 @@ class Summaries:
             pass  # another process stored sums at the same moment
         return sums
 
-    async def current(self, instance: Instance) -> Sums:
+    async def current(self, instance: Instance, *, compute: bool = True) -> Sums:
         """The stored sums when they are up to date; else recomputed now when the history is
-        small, else the stored ones marked not fresh (the caller schedules `compute`)."""
+        small (and `compute`), else the stored ones marked not fresh (the caller schedules
+        `compute`)."""
         seq, count = await self._state(instance)
         if not seq or count == 0:
             return Sums()
         stored = await self.couch.get_doc_or_none(instance.db(SUMMARY_DOCTYPE), SUMMARY_ID)
         if stored is not None and stored.get("seq") == seq:
             return _from_doc(stored, fresh=True)
-        if count <= INLINE_LIMIT:
+        if compute and count <= INLINE_LIMIT:
             return await self.compute(instance)
         return _from_doc(stored or {}, fresh=False)
 

@@ -48,6 +48,7 @@ from roost.errors import BadRequest, Forbidden, NotFound, RoostError
 from roost.web.error_table import answer_for
 from roost.web.forms import read_owner_form
 from roost.web.i18n import PageLanguage, language_of
+from roost.web.pages.notifications import signed_in_owner
 from roost.web.pages.shell import Owner, owner_or_login, render
 
 HISTORY_MONTHS: Final = 12
@@ -162,10 +163,6 @@ async def banks_page(request: Request) -> Response:
     if isinstance(owner, Response):
         return owner
     _require_read(owner)
-    banks = _banks(owner)
-    await banks.ensure_trigger(owner.instance)
-    error = None
-    status = 200
     try:
         filters = await _filters(owner, request)
         after = (
@@ -174,9 +171,12 @@ async def banks_page(request: Request) -> Response:
             else None
         )
     except BadRequest as refused:
-        error, status = refused.reason, 400
-        filters, after = OperationFilter(), None
-    return await _render_page(request, owner, filters, after, status_code=status, error=error)
+        # A refused request writes nothing: the page says why, from what is stored.
+        return await _render_page(
+            request, owner, OperationFilter(), None, status_code=400, error=refused.reason
+        )
+    await _banks(owner).ensure_trigger(owner.instance)
+    return await _render_page(request, owner, filters, after)
 
 
 async def _render_page(
@@ -205,14 +205,15 @@ async def _render_page(
         rules,
     ) = await asyncio.gather(
         banks.accounts.all(instance),
-        banks.summaries.current(instance),
+        # A refused request (`error`) writes nothing, not even fresh sums.
+        banks.summaries.current(instance, compute=error is None),
         banks.operations.page(instance, filters, after=after) if error is None else _none(),
         banks.recurrences(instance) if may_recur else _empty(),
         banks.reimbursements.health_bills(instance) if may_bills else _empty(),
         banks.alert_rules(instance) if may_alerts else _empty(),
     )
     by_id = {account.id: account for account in accounts}
-    if not flows.fresh:
+    if not flows.fresh and error is None:
         banks.schedule_refresh(instance)
     balances = grouped(accounts, flows.by_account)
     bills: dict[str, Bill] = {}
@@ -406,9 +407,7 @@ async def operation_page(
 
 
 async def correct_category(request: Request) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, "this session may not change bank operations")
     fields = await read_owner_form(request)
     if not owner.may("PUT", OPERATIONS_DOCTYPE):
         raise Forbidden("this session may not change bank operations")
@@ -427,9 +426,7 @@ async def correct_category(request: Request) -> Response:
 
 
 async def add_alert(request: Request) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, "this session may not change the Banks alerts")
     fields = await read_owner_form(request)
     _require_read(owner)
     if not (owner.may("PUT", SETTINGS_DOCTYPE) and owner.may("POST", SETTINGS_DOCTYPE)):
@@ -452,9 +449,7 @@ async def add_alert(request: Request) -> Response:
 
 
 async def remove_alert(request: Request) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, "this session may not change the Banks alerts")
     await read_owner_form(request)
     if not owner.may("PUT", SETTINGS_DOCTYPE):
         raise Forbidden("this session may not change the Banks alerts")

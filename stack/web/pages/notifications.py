@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from roost.errors import BadRequest, Forbidden, RoostError
 from roost.notifications import MAX_UNREAD, NOTIFICATIONS_DOCTYPE, Notification
+from roost.web.context import principal_of
 from roost.web.error_table import answer_for
 from roost.web.forms import read_owner_form
 from roost.web.pages.shell import Owner, owner_or_login, render
@@ -82,10 +83,18 @@ async def notifications_page(request: Request) -> Response:
     return await _page(request, owner)
 
 
-async def unread(request: Request) -> Response:
+async def signed_in_owner(request: Request, refusal: str) -> Owner:
+    """The owner's session for a form or a page script: 401 without credentials (or with
+    broken ones), 403 for a token or an app password (no person at a browser)."""
+    await principal_of(request)
     owner = await owner_or_login(request)
     if isinstance(owner, Response):
-        raise Forbidden("the bell's count is for the owner's signed-in session")
+        raise Forbidden(refusal)
+    return owner
+
+
+async def unread(request: Request) -> Response:
+    owner = await signed_in_owner(request, "the bell's count is for the owner's signed-in session")
     _require(owner, "GET")
     count = await owner.services.notifications.unread_count(owner.instance)
     return JSONResponse(
@@ -94,10 +103,8 @@ async def unread(request: Request) -> Response:
     )
 
 
-async def _owner_for_write(request: Request) -> Owner | Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+async def _owner_for_write(request: Request) -> Owner:
+    owner = await signed_in_owner(request, REFUSED)
     await read_owner_form(request)
     _require(owner, "PUT")
     return owner
@@ -105,8 +112,6 @@ async def _owner_for_write(request: Request) -> Owner | Response:
 
 async def mark_read(request: Request) -> Response:
     owner = await _owner_for_write(request)
-    if isinstance(owner, Response):
-        return owner
     await owner.services.notifications.mark_read(
         owner.instance, request.path_params["notification_id"]
     )
@@ -115,8 +120,6 @@ async def mark_read(request: Request) -> Response:
 
 async def open_notification(request: Request) -> Response:
     owner = await _owner_for_write(request)
-    if isinstance(owner, Response):
-        return owner
     note = await owner.services.notifications.mark_read(
         owner.instance, request.path_params["notification_id"]
     )
@@ -126,16 +129,12 @@ async def open_notification(request: Request) -> Response:
 
 async def mark_all_read(request: Request) -> Response:
     owner = await _owner_for_write(request)
-    if isinstance(owner, Response):
-        return owner
     await owner.services.notifications.mark_all_read(owner.instance)
     return RedirectResponse("/notifications", status_code=303)
 
 
 async def mail_preference(request: Request) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, REFUSED)
     fields = await read_owner_form(request)
     _require(owner, "PUT")
     enabled = fields.get("enabled", "") == "on"
