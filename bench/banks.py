@@ -190,8 +190,13 @@ def main() -> None:
         table = asyncio.run(
             run(stack.store_url, stack.roost_url, stack.config, args.operations, args.renders)
         )
+    try:
+        load = Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        load = "unknown"
     body = (
-        f"Store: {stack.backend}. One `roost serve` process and the store on the same machine "
+        f"Store: {stack.backend}; load average {load} at the end (the machine is shared). "
+        "One `roost serve` process and the store on the same machine "
         "as the client, one request at a time over loopback (the time measured is the "
         "server's plus a loopback round trip). Goal: ≤ 150 ms per render.\n\n" + table
     )

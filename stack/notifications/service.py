@@ -218,9 +218,11 @@ class Notifications:
 
     async def _unread_ids(self, instance: Instance, limit: int) -> list[str]:
         db = instance.db(NOTIFICATIONS_DOCTYPE)
-        if not await self.couch.db_exists(db):
-            return []
-        await self._ensure_indexes(db)
+        # Asked by every page (the bell): once the indexes are known, one request.
+        if db not in self._indexed:
+            if not await self.couch.db_exists(db):
+                return []
+            await self._ensure_indexes(db)
         answer = await self.couch.find(
             db,
             {
