@@ -31,7 +31,8 @@ _RECENT_INDEX: Final = {
 # Server ignores a Mango index's `partial_filter_selector` and filters whole ranges (2.5–3.6 s
 # for a later timeline page of 20,000 pictures) and has no `_find` bookmark. The version is
 # in the id: a changed view gets a new document instead of meeting the old one's conflict.
-PAGES_DESIGN: Final = "_design/roost-pages-2"
+PAGES_DESIGN: Final = "_design/roost-pages-3"
+ALBUMS_DOCTYPE: Final = "io.cozy.photos.albums"
 # The date a picture or video is shown at (see `timeline_date`, which says the same in
 # Python): taken (`metadata.datetime`, written by the thumbnails job), else created, else
 # changed. Trashed files are left out of the view itself. Keys end with the id, which makes
@@ -55,9 +56,27 @@ _FOLDER_MAP: Final = """function (doc) {
   emit([doc.dir_id, 'date', group, doc.updated_at || '', doc._id], null);
   emit([doc.dir_id, 'size', group, group ? parseInt(doc.size, 10) || 0 : 0, doc._id], null);
 }""".replace("TRASH_DIR_ID", TRASH_DIR_ID)
+# The files of each album (`referenced_by` entries of type io.cozy.photos.albums), newest
+# first under each album: [album id, date shown, file id] → 1, or 0 when trashed (still
+# listed, so deleting an album unlinks those too); `_sum` gives the albums' sizes.
+_ALBUM_MAP: Final = """function (doc) {
+  if (doc.type !== 'file') return;
+  var live = doc.trashed || doc.dir_id === 'TRASH_DIR_ID' ? 0 : 1;
+  var refs = doc.referenced_by;
+  if (!refs || !refs.length) return;
+  var taken = doc.metadata && doc.metadata.datetime;
+  var at = doc.class === 'image' && typeof taken === 'string' && taken ? taken : '';
+  at = at || doc.created_at || doc.updated_at || '';
+  for (var i = 0; i < refs.length; i++) {
+    if (refs[i] && refs[i].type === 'ALBUMS_DOCTYPE' && typeof refs[i].id === 'string') {
+      emit([refs[i].id, at, doc._id], live);
+    }
+  }
+}""".replace("TRASH_DIR_ID", TRASH_DIR_ID).replace("ALBUMS_DOCTYPE", ALBUMS_DOCTYPE)
 _PAGES_VIEWS: Final = {
     "timeline": {"map": _TIMELINE_MAP},
     "folder": {"map": _FOLDER_MAP},
+    "album": {"map": _ALBUM_MAP, "reduce": "_sum"},
 }
 FOLDER_SORTS: Final = ("name", "date", "size")
 MAX_SEARCH_RESULTS: Final = 200
@@ -180,25 +199,45 @@ class FileQueries:
         return [doc for doc in found if doc.is_file and not doc.in_trash][:limit]
 
     async def timeline(
-        self, instance: Instance, limit: int, after: TimelineCursor | None = None
+        self,
+        instance: Instance,
+        limit: int,
+        after: TimelineCursor | None = None,
+        *,
+        album: str | None = None,
     ) -> TimelinePage:
-        """Pictures and videos, newest first, trash left out, `limit` at a time.
+        """Pictures and videos (of one album, or all), newest first, trash left out, `limit`
+        at a time.
 
         Paging is by key (the last date and id shown): a page reads `limit` + 2 rows of the
         view wherever it starts, never the rows before it."""
+        prefix: list[Any] = [] if album is None else [album]
         params: dict[str, Any] = {"descending": True, "include_docs": True, "limit": limit + 1}
+        if album is not None:
+            params.update(reduce=False, startkey=[album, {}], endkey=[album])
         if after is not None:
             # The row the cursor names comes first again (when still there): one more.
-            params.update(startkey=[after.before, after.last_id], limit=limit + 2)
-        rows = await self._view(instance, "timeline", params)
+            params.update(startkey=[*prefix, after.before, after.last_id], limit=limit + 2)
+        rows = await self._view(instance, "timeline" if album is None else "album", params)
         if after is not None and rows and rows[0].get("id") == after.last_id:
             rows = rows[1:]
-        pairs = [(str(row["key"][0]), FileDoc(row["doc"])) for row in rows if row.get("doc")]
+        pairs = [(str(row["key"][-2]), FileDoc(row["doc"])) for row in rows if row.get("doc")]
+        shown = [(date, doc) for date, doc in pairs[:limit] if not doc.in_trash]
         if len(pairs) <= limit:
-            return TimelinePage(pairs, None)
-        window = pairs[:limit]
-        last_date, last = window[-1]
-        return TimelinePage(window, TimelineCursor(last_date, last.id))
+            return TimelinePage(shown, None)
+        last_date, last = pairs[limit - 1]
+        return TimelinePage(shown, TimelineCursor(last_date, last.id))
+
+    async def album_sizes(self, instance: Instance) -> dict[str, int]:
+        """How many files (trash left out) each album holds, by album id (one view read)."""
+        rows = await self._view(instance, "album", {"reduce": True, "group_level": 1})
+        return {str(row["key"][0]): int(row["value"]) for row in rows}
+
+    async def album_files(self, instance: Instance, album: str) -> list[FileDoc]:
+        """Every file that names the album, trashed ones too, newest first (to unlink them)."""
+        params = {"reduce": False, "include_docs": True, "startkey": [album], "endkey": [album, {}]}
+        rows = await self._view(instance, "album", params)
+        return [FileDoc(row["doc"]) for row in rows if row.get("doc")]
 
     async def folder_page(
         self,
