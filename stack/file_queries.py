@@ -31,7 +31,7 @@ _RECENT_INDEX: Final = {
 # Server ignores a Mango index's `partial_filter_selector` and filters whole ranges (2.5–3.6 s
 # for a later timeline page of 20,000 pictures) and has no `_find` bookmark. The version is
 # in the id: a changed view gets a new document instead of meeting the old one's conflict.
-PAGES_DESIGN: Final = "_design/roost-pages-3"
+PAGES_DESIGN: Final = "_design/roost-pages-4"
 ALBUMS_DOCTYPE: Final = "io.cozy.photos.albums"
 # The date a picture or video is shown at (see `timeline_date`, which says the same in
 # Python): taken (`metadata.datetime`, written by the thumbnails job), else created, else
@@ -45,17 +45,22 @@ _TIMELINE_MAP: Final = """function (doc) {
   var at = doc.class === 'image' && typeof taken === 'string' && taken ? taken : '';
   emit([at || doc.created_at || doc.updated_at || '', doc._id], null);
 }""".replace("TRASH_DIR_ID", TRASH_DIR_ID)
-# A folder's entries, once per order: [dir_id, sort, 0 for folders | 1 for files, value, id].
-# Folders come first whatever the order, as in every file manager; names compare lower-cased.
+# A folder's entries in one order: [dir_id, 0 for folders | 1 for files, value, id]. Folders
+# come first whatever the order, as in every file manager; names compare lower-cased. One
+# view per order: PouchDB Server builds each view's index on its first read, at a few
+# hundred documents a second, so an order nobody sorts by costs nothing there (CouchDB
+# builds a design document's views together, and much faster).
 _FOLDER_MAP: Final = """function (doc) {
   if ((doc.type !== 'file' && doc.type !== 'directory') || !doc.dir_id) return;
   if (doc._id === 'TRASH_DIR_ID') return;
   var group = doc.type === 'directory' ? 0 : 1;
-  var name = String(doc.name || '').toLowerCase();
-  emit([doc.dir_id, 'name', group, name, doc._id], null);
-  emit([doc.dir_id, 'date', group, doc.updated_at || '', doc._id], null);
-  emit([doc.dir_id, 'size', group, group ? parseInt(doc.size, 10) || 0 : 0, doc._id], null);
+  emit([doc.dir_id, group, VALUE, doc._id], null);
 }""".replace("TRASH_DIR_ID", TRASH_DIR_ID)
+_FOLDER_VALUES: Final = {
+    "name": "String(doc.name || '').toLowerCase()",
+    "date": "doc.updated_at || ''",
+    "size": "group ? parseInt(doc.size, 10) || 0 : 0",
+}
 # The files of each album (`referenced_by` entries of type io.cozy.photos.albums), newest
 # first under each album: [album id, date shown, file id] → 1, or 0 when trashed (still
 # listed, so deleting an album unlinks those too); `_sum` gives the albums' sizes.
@@ -75,10 +80,13 @@ _ALBUM_MAP: Final = """function (doc) {
 }""".replace("TRASH_DIR_ID", TRASH_DIR_ID).replace("ALBUMS_DOCTYPE", ALBUMS_DOCTYPE)
 _PAGES_VIEWS: Final = {
     "timeline": {"map": _TIMELINE_MAP},
-    "folder": {"map": _FOLDER_MAP},
+    **{
+        f"folder-{sort}": {"map": _FOLDER_MAP.replace("VALUE", value)}
+        for sort, value in _FOLDER_VALUES.items()
+    },
     "album": {"map": _ALBUM_MAP, "reduce": "_sum"},
 }
-FOLDER_SORTS: Final = ("name", "date", "size")
+FOLDER_SORTS: Final = tuple(_FOLDER_VALUES)
 MAX_SEARCH_RESULTS: Final = 200
 # How many documents one name search may scan: a bound on a request's work.
 _SEARCH_BATCH: Final = 2000
@@ -261,8 +269,8 @@ class FileQueries:
             wanted = limit + 1 - len(found)
             if wanted <= 0:
                 break
-            low: list[Any] = [folder_id, sort, group]
-            high: list[Any] = [folder_id, sort, group, {}]
+            low: list[Any] = [folder_id, group]
+            high: list[Any] = [folder_id, group, {}]
             params: dict[str, Any] = {"include_docs": True, "limit": wanted}
             if descending:
                 params.update(descending=True, startkey=high, endkey=low)
@@ -271,14 +279,14 @@ class FileQueries:
             resuming = after is not None and group == after.group
             if resuming and after is not None:
                 params.update(
-                    startkey=[folder_id, sort, group, after.value, after.last_id],
+                    startkey=[folder_id, group, after.value, after.last_id],
                     limit=wanted + 1,
                 )
-            rows = await self._view(instance, "folder", params)
+            rows = await self._view(instance, f"folder-{sort}", params)
             if resuming and after is not None and rows and rows[0].get("id") == after.last_id:
                 rows = rows[1:]
             found.extend(
-                (group, row["key"][3], FileDoc(row["doc"])) for row in rows if row.get("doc")
+                (group, row["key"][2], FileDoc(row["doc"])) for row in rows if row.get("doc")
             )
         if len(found) <= limit:
             return FolderPage([doc for _, _, doc in found], None)

@@ -1,5 +1,6 @@
 """Photos in a real browser: the timeline grouped by the day taken, the viewer with the
-keyboard, the phone size in French, dark mode, and axe-core."""
+keyboard, albums made from a selection, photos arriving by WebDAV, the phone size in French,
+dark mode, and axe-core."""
 
 from __future__ import annotations
 
