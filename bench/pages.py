@@ -6,12 +6,12 @@
 
 Starts the embedded PouchDB Server (or uses ROOST_COUCHDB_URL) and `roost serve` in its own
 process, writes the file documents straight into the store with `_bulk_docs` (no bytes: the
-pages read documents only), signs in, and times whole page requests from a client on the same
+pages read documents only), builds the views' indexes (timed apart), signs in, and times
+whole page requests from a client on the same
 machine: the first page and a later one (five "Show more"/"Load more" steps on) of the
 folder and of the timeline. The reference, measured in the same run, is the store's own
 time to answer the same page's view read (`include_docs`, the same rows), i.e. what the
-page costs before Roost checks permissions and renders HTML. The first request after the
-seeding builds the view index; its time is printed apart. Writes docs/benchmarks.md.
+page costs before Roost checks permissions and renders HTML. Writes docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -133,20 +133,24 @@ async def run(
             base_url=f"http://127.0.0.1:{port}", headers={"Host": DOMAIN}, timeout=600
         ) as client,
     ):
+        (await client.post("/auth/login", json={"passphrase": passphrase})).raise_for_status()
+        folder_page = f"/drive/{folder.id}"
+        # Before the seeding: the pages put their design document (empty views, built at once).
+        (await client.get("/photos")).raise_for_status()
+        (await client.get(folder_page)).raise_for_status()
         seeding = time.perf_counter()
         await _seed(store, db, many + pictures)
         seeded = time.perf_counter() - seeding
-        (await client.post("/auth/login", json={"passphrase": passphrase})).raise_for_status()
-        folder_page = f"/drive/{folder.id}"
-        started = time.perf_counter()
-        (await client.get(folder_page)).raise_for_status()  # builds the folder view's index
-        folder_build = time.perf_counter() - started
-        started = time.perf_counter()
-        (await client.get("/photos")).raise_for_status()  # builds the timeline view's index
-        timeline_build = time.perf_counter() - started
+        view = f"/{quote_db(db)}/{PAGES_DESIGN}/_view"
+        # The indexes are built by reading each view once, straight from the store, with no
+        # time limit: a page request would give up (503) after the stack's store timeout.
+        builds = {}
+        for name in ("folder-name", "timeline"):
+            started = time.perf_counter()
+            (await store.get(f"{view}/{name}", params={"limit": "1"})).raise_for_status()
+            builds[name] = time.perf_counter() - started
         later_folder = await _later(client, folder_page, _MORE)
         later_photos = await _later(client, "/photos", _LOAD_MORE)
-        view = f"/{quote_db(db)}/{PAGES_DESIGN}/_view"
         folder_read = {
             "include_docs": "true",
             "limit": "101",
@@ -192,11 +196,11 @@ async def run(
             ),
         ]
     lines = [
-        f"Seeded {files + photos:,} documents with `_bulk_docs` in {seeded:.1f} s. The first "
-        "request of each page after the seeding built that page's view index (once per "
-        "database; later reads bring it up to date with what changed): "
-        f"{folder_build:.1f} s for the folder (name order), {timeline_build:.1f} s for the "
-        f"timeline. Load average while measuring: {_load()}.",
+        f"Seeded {files + photos:,} documents with `_bulk_docs` in {seeded:.1f} s. Building "
+        "the views' indexes over them (once per database; each later read only adds what "
+        f"changed) took {builds['folder-name']:.1f} s for the folder view (name order) and "
+        f"{builds['timeline']:.1f} s for the timeline view. Load average while measuring: "
+        f"{_load()}.",
         "",
         "| page | median ms | p90 ms | store's own view read, median ms | goal |",
         "|---|---|---|---|---|",
