@@ -156,8 +156,11 @@ async def photos(request: Request) -> Response:
         else:
             page = await file_queries(request, owner).timeline(owner.instance, limit, after)
             page = TimelinePage(await _visible(owner, page.items), page.cursor)
-    albums = await albums_of(request).every(owner.instance, owner.principal, sizes=False)
-    context = {"albums": [album_json(album) for album in albums]}
+    context: dict[str, Any] = {}
+    if request.query_params.get("items") != "1":
+        # The "Add to album" picker's choices (a page of items needs none).
+        albums = await albums_of(request).every(owner.instance, owner.principal, sizes=False)
+        context["albums"] = [album_json(album) for album in albums]
     return await _photos_page(
         request, owner, page, limit, base="/photos", template="photos.html", context=context
     )
