@@ -318,17 +318,17 @@ async def test_a_photo_put_by_webdav_appears_and_a_deleted_one_goes_without_a_re
     assert await page.evaluate("window.notReloaded") is True
 
 
-async def test_on_a_phone_every_space_is_in_sight_and_the_albums_pages_are_accessible(
+async def test_on_a_phone_in_french_every_space_is_in_sight_and_albums_are_accessible(
     browser: Browser, site: Site, photo: Callable[[str, str], Awaitable[str]]
 ) -> None:
     await photo("plage.jpg", "2024:05:06 10:00:00")
-    context = await new_context(browser, viewport=PHONE)
+    context = await new_context(browser, viewport=PHONE, locale="fr-FR")
     page = await context.new_page()
     try:
         await sign_in(page, site)
         for path in ("/photos", "/photos/albums", "/drive"):
             await page.goto(site.url(path))
-            links = page.get_by_role("navigation", name="Spaces").get_by_role("link")
+            links = page.get_by_role("navigation", name="Espaces").get_by_role("link")
             await expect(links).to_have_count(7)
             for index in range(7):
                 link = links.nth(index)
@@ -340,10 +340,18 @@ async def test_on_a_phone_every_space_is_in_sight_and_the_albums_pages_are_acces
             await assert_accessible(page)
         await page.goto(site.url("/photos/albums"))
         await page.wait_for_selector("#photos[data-ready=true]")
-        await page.get_by_label("New album").fill("Plage")
-        await page.get_by_role("button", name="Create").click()
+        await page.get_by_label("Nouvel album").fill("Plage")
+        await page.get_by_role("button", name="Créer").click()
         await expect(page.get_by_role("heading", name="Plage", level=1)).to_be_visible()
+        await expect(page.get_by_role("button", name="Supprimer l'album")).to_be_visible()
         await assert_accessible(page)
         await screenshot(page, "photos-album-phone")
+        await page.emulate_media(color_scheme="dark")
+        await assert_accessible(page)
+        await page.goto(site.url("/photos/albums"))
+        await expect(page.get_by_role("link", name=re.compile("Plage"))).to_contain_text(
+            "0 élément"
+        )
+        await assert_accessible(page)
     finally:
         await context.close()
