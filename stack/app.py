@@ -38,11 +38,13 @@ from roost.web import (
     status,
     thumbnails,
 )
+from roost.web import albums as albums_api
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
 from roost.web.pages import assets as page_assets
 from roost.web.pages import banks as banks_page
+from roost.web.pages import collect as collect_page
 from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
@@ -61,9 +63,11 @@ def route_table() -> list[BaseRoute]:
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
     routes += banks_page.ROUTES  # /banks, /banks/operations/{id}, /banks/alerts
     routes += notifications_page.ROUTES  # /notifications, /notifications/unread
+    routes += collect_page.ROUTES  # /collect, /collect/{slug}: connectors
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos
+    routes += albums_api.ROUTES  # /albums: the photo albums' JSON API
     routes += auth.ROUTES
     routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES
