@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from roost.access_log import AccessLog
 from roost.app_passwords import AppPasswords
 from roost.appstore.service import AppService
+from roost.banks import BankService
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.doctypes import SchemaRegistry
@@ -53,6 +54,7 @@ class Services:
     realtime: RealtimeHub
     realtime_auth: RealtimeAuth
     notifications: Notifications
+    banks: BankService
     outbox: Outbox
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
@@ -79,7 +81,10 @@ class Services:
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
         notifications = Notifications(couch)
+        notifications.attach_jobs(jobs, config)
         apps.attach_notifications(notifications)
+        banks = BankService(couch, documents, jobs, notifications, instances)
+        banks.attach_jobs()
         # Proposals leave through the apps' egress fetcher: the same address checks.
         outbox = Outbox(couch, notifications, access_log, apps.egress, grants=apps)
         outbox.answered.append(apps.tell_proposer)
@@ -125,11 +130,13 @@ class Services:
                 instances, Authenticator(sessions, permission_docs, app_passwords)
             ),
             notifications=notifications,
+            banks=banks,
             outbox=outbox,
             store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:
+        await self.banks.aclose()
         await self.realtime.aclose()
         await self.realtime.couch.aclose()
         await self.jobs.aclose()

@@ -164,6 +164,8 @@ class AppService:
         self.jobs: JobService | None = None
         #: The person's outbox, where apps of world 0.2.0 propose egress (set by Services).
         self.outbox: Outbox | None = None
+        # Apps' `notify` goes through the one notifications service (e-mail included).
+        self.notifications = Notifications(couch)
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
         self.limits = OperatorLimits(
@@ -226,7 +228,9 @@ class AppService:
         )
 
     def attach_notifications(self, notifications: Notifications) -> None:
-        """A connector's failing runs are told to the person through ``notifications``."""
+        """Apps' ``notify`` and a connector's failing runs are told to the person through
+        ``notifications`` (the one service, e-mail included)."""
+        self.notifications = notifications
         self.connector_runs.notifications = notifications
 
     async def ensure_compiled(self) -> int:
@@ -370,7 +374,7 @@ class AppService:
             data=CouchDataService(self.documents, instance, on_change),
             files=VfsFileService(self.vfs, instance),
             http=self.egress,
-            notifier=InstanceNotifier(self.documents, instance),
+            notifier=InstanceNotifier(self.notifications, instance),
             outbox=InstanceOutbox(self.outbox, instance) if self.outbox is not None else None,
             access_log=InstanceAccessLog(self.access_log, instance),
         )
