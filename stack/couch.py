@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from roost.couch_http import StorePool
 from roost.errors import (
     BadRequest,
     Conflict,
@@ -80,13 +81,13 @@ def _quote_segment(text: str) -> str:
     return quote(text, safe="")
 
 
-def _split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     parts = urlsplit(url)
     auth = None
     if parts.username is not None:
         from urllib.parse import unquote
 
-        auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+        auth = (unquote(parts.username), unquote(parts.password or ""))
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
@@ -101,7 +102,7 @@ class CouchClient:
         self.base_url = base
         self._client = httpx.AsyncClient(
             base_url=base,
-            auth=auth,
+            auth=None if auth is None else httpx.BasicAuth(*auth),
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -109,8 +110,20 @@ class CouchClient:
             headers={"Accept": "application/json"},
         )
         self._known_dbs: set[str] = set()
+        # Short requests to a plain-HTTP store skip httpx (see roost.couch_http for why).
+        self._pool: StorePool | None = None
+        if urlsplit(base).scheme == "http":
+            self._pool = StorePool(
+                base,
+                auth,
+                timeout=timeout,
+                connect_timeout=5.0,
+                max_connections=max_connections,
+            )
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         await self._client.aclose()
 
     # -- low level ---------------------------------------------------------------------
@@ -133,11 +146,20 @@ class CouchClient:
             send_headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + _CONNECT_RETRY_SECONDS
         delay = 0.05
+        pool = self._pool if method != "HEAD" else None
+        target = _target(path, params) if pool is not None else path
         while True:
             try:
-                response = await self._client.request(
-                    method, path, params=_encode_params(params), content=body, headers=send_headers
-                )
+                if pool is not None:
+                    response = await pool.request(method, target, body=body, headers=send_headers)
+                else:
+                    response = await self._client.request(
+                        method,
+                        path,
+                        params=_encode_params(params),
+                        content=body,
+                        headers=send_headers,
+                    )
             except httpx.ConnectError as error:
                 # Nothing reached the store: any method is safe to resend.
                 if time.monotonic() + delay > deadline:
@@ -407,6 +429,15 @@ def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
         else:
             encoded[key] = str(value)
     return encoded
+
+
+def _target(path: str, params: Mapping[str, Any] | None) -> str:
+    """`path?query`, the query encoded as httpx would (every reserved character escaped)."""
+    encoded = _encode_params(params)
+    if not encoded:
+        return path
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in encoded.items())
+    return f"{path}?{query}"
 
 
 def _is_missing_db(response: httpx.Response) -> bool:
