@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from roost.couch_batches import Batcher
 from roost.couch_http import StorePool
 from roost.errors import (
     BadRequest,
@@ -120,6 +121,10 @@ class CouchClient:
                 connect_timeout=5.0,
                 max_connections=max_connections,
             )
+
+        # Concurrent single-document reads and writes of one database share store requests.
+        self._reads: Batcher[str, Doc | None] = Batcher(self._read_batch)
+        self._writes: Batcher[Doc, tuple[int, Doc]] = Batcher(self._write_batch)
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -302,10 +307,24 @@ class CouchClient:
         return result
 
     async def get_doc_or_none(self, db: str, doc_id: str) -> Doc | None:
-        try:
-            return await self.get_doc(db, doc_id)
-        except NotFound:
-            return None
+        """The document, or None. Concurrent calls for one database share one store
+        request (`roost.couch_batches`); `_design/` and `_local/` ids are read alone."""
+        if doc_id.startswith("_"):
+            try:
+                return await self.get_doc(db, doc_id)
+            except NotFound:
+                return None
+        return await self._reads.submit(db, doc_id)
+
+    async def _read_batch(self, db: str, doc_ids: list[str]) -> list[Doc | None]:
+        if len(doc_ids) == 1:
+            try:
+                return [await self.get_doc(db, doc_ids[0])]
+            except NotFound:
+                return [None]
+        result = await self.all_docs(db, keys=doc_ids, params={"include_docs": True})
+        found = {row["key"]: row["doc"] for row in result["rows"] if row.get("doc")}
+        return [found.get(doc_id) for doc_id in doc_ids]
 
     async def put_doc(
         self,
@@ -317,6 +336,9 @@ class CouchClient:
     ) -> str:
         """Create or update `doc` (which carries `_id`, and `_rev` to update); returns the rev.
 
+        Concurrent writes to one database leave together in one `_bulk_docs` (group
+        commit, `roost.couch_batches`); each still gets its own revision or Conflict.
+
         `exclusive`: the write claims something only one writer may hold (a name, a lock, a
         job). On a cluster, `202 Accepted` means the write quorum was not met: a racing
         write through another coordinator may have been accepted too, one of the two then
@@ -324,17 +346,58 @@ class CouchClient:
         revision competes with it; otherwise it is withdrawn and Conflict raised — so the
         writer that got `201` (a quorum, which two conflicting writes cannot both get) wins.
         """
+        doc_id = str(doc["_id"])
+        if (
+            params
+            or doc_id.startswith("_")
+            or any(str(waiting["_id"]) == doc_id for waiting in self._writes.waiting(db))
+        ):
+            # Options apply per request, and `_local/` documents are not bulk-written;
+            # one batch never holds two writes of one document (their order would blur).
+            status, answer = await self._put_alone(db, doc, params)
+        else:
+            status, answer = await self._writes.submit(db, doc)
+        if "error" in answer:
+            raise _couch_error(status, str(answer["error"]), str(answer.get("reason") or ""))
+        rev = str(answer["rev"])
+        if exclusive and status == 202:
+            await self._settle_accepted(db, doc_id, rev)
+        doc["_rev"] = rev
+        return rev
+
+    async def _put_alone(
+        self, db: str, doc: Doc, params: Mapping[str, Any] | None = None
+    ) -> tuple[int, Doc]:
         path = f"/{quote_db(db)}/{quote_doc_id(doc['_id'])}"
         response = await self.request("PUT", path, json_body=doc, params=params)
         if response.status_code == 404 and _is_missing_db(response):
             await self.ensure_db(db)
             response = await self.request("PUT", path, json_body=doc, params=params)
-        raise_for_couch(response)
-        rev: str = response.json()["rev"]
-        if exclusive and response.status_code == 202:
-            await self._settle_accepted(db, str(doc["_id"]), rev)
-        doc["_rev"] = rev
-        return rev
+        return response.status_code, _answer_of(response)
+
+    async def _write_batch(self, db: str, docs: list[Doc]) -> list[tuple[int, Doc]]:
+        if len(docs) == 1:
+            return [await self._put_alone(db, docs[0])]
+        path = f"/{quote_db(db)}/_bulk_docs"
+        response = await self.request("POST", path, json_body={"docs": docs})
+        if response.status_code == 404 and _is_missing_db(response):
+            await self.ensure_db(db)
+            response = await self.request("POST", path, json_body={"docs": docs})
+        if response.status_code >= 400:
+            # Refused as a whole (one bad document): each write alone gets its own answer.
+            return list(await asyncio.gather(*(self._put_alone(db, doc) for doc in docs)))
+        rows = response.json()
+        if not isinstance(rows, list) or len(rows) != len(docs):
+            raise StoreUnavailable("CouchDB answered _bulk_docs with a wrong list")
+        return [
+            (
+                _ERROR_STATUS.get(str(row["error"]), 500)
+                if "error" in row
+                else response.status_code,
+                row,
+            )
+            for row in rows
+        ]
 
     async def _settle_accepted(self, db: str, doc_id: str, rev: str) -> None:
         """Keep an accepted (202) exclusive write only if it stands alone; else withdraw it."""
@@ -453,28 +516,50 @@ def raise_for_couch(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
+    answer = _answer_of(response)
+    raise _couch_error(status, str(answer.get("error", "")), str(answer.get("reason", "")))
+
+
+# What `_bulk_docs` says per document, as the status a single write would have answered.
+_ERROR_STATUS: dict[str, int] = {
+    "conflict": 409,
+    "not_found": 404,
+    "forbidden": 403,
+    "unauthorized": 401,
+    "bad_request": 400,
+    "illegal_docid": 400,
+    "doc_validation": 400,
+    "too_large": 413,
+    "document_too_large": 413,
+}
+
+
+def _answer_of(response: httpx.Response) -> Doc:
     try:
         payload = response.json()
-        error = str(payload.get("error", ""))
-        reason = str(payload.get("reason", "")) or error
     except ValueError:
-        error, reason = "", response.text[:200]
-    exception: RoostError
+        return {"error": "", "reason": response.text[:200]} if response.status_code >= 400 else {}
+    if not isinstance(payload, dict):
+        return {"error": "", "reason": str(payload)[:200]}
+    return payload
+
+
+def _couch_error(status: int, error: str, reason: str) -> RoostError:
+    """The domain exception for a CouchDB error answer."""
+    reason = reason or error
     if status == 404:
-        exception = NotFound(reason if reason in ("deleted", "missing") else "missing")
-    elif status == 409:
-        exception = Conflict("Document update conflict: the revision is stale")
-    elif status == 412:
-        exception = PreconditionFailed(reason or "precondition failed")
-    elif status == 400:
-        exception = BadRequest(reason or "bad request")
-    elif status == 413:
+        return NotFound(reason if reason in ("deleted", "missing") else "missing")
+    if status == 409:
+        return Conflict("Document update conflict: the revision is stale")
+    if status == 412:
+        return PreconditionFailed(reason or "precondition failed")
+    if status == 400:
+        return BadRequest(reason or "bad request")
+    if status == 413:
         from roost.errors import PayloadTooLarge
 
-        exception = PayloadTooLarge(reason)
-    elif status in (401, 403):
+        return PayloadTooLarge(reason)
+    if status in (401, 403):
         # The store refused Roost's own credentials: an operator problem, not the client's.
-        exception = StoreUnavailable(f"CouchDB refused Roost's credentials ({error})")
-    else:
-        exception = StoreUnavailable(f"CouchDB error {status}: {reason}")
-    raise exception
+        return StoreUnavailable(f"CouchDB refused Roost's credentials ({error})")
+    return StoreUnavailable(f"CouchDB error {status}: {reason}")
