@@ -371,6 +371,8 @@ class CouchClient:
         path = f"/{quote_db(db)}/{quote_doc_id(doc['_id'])}"
         response = await self.request("PUT", path, json_body=doc, params=params)
         if response.status_code == 404 and _is_missing_db(response):
+            # Created lazily (or deleted meanwhile by another process: create it again).
+            self.forget_db(db)
             await self.ensure_db(db)
             response = await self.request("PUT", path, json_body=doc, params=params)
         return response.status_code, _answer_of(response)
@@ -381,6 +383,7 @@ class CouchClient:
         path = f"/{quote_db(db)}/_bulk_docs"
         response = await self.request("POST", path, json_body={"docs": docs})
         if response.status_code == 404 and _is_missing_db(response):
+            self.forget_db(db)
             await self.ensure_db(db)
             response = await self.request("POST", path, json_body={"docs": docs})
         if response.status_code >= 400:
@@ -389,6 +392,10 @@ class CouchClient:
         rows = response.json()
         if not isinstance(rows, list) or len(rows) != len(docs):
             raise StoreUnavailable("CouchDB answered _bulk_docs with a wrong list")
+        # A batch never holds two writes of one document, so every row pairs by its id.
+        rows = _in_order(docs, rows)
+        if [row.get("id") for row in rows] != [doc["_id"] for doc in docs]:
+            raise StoreUnavailable("CouchDB answered _bulk_docs for other documents")
         return [
             (
                 _ERROR_STATUS.get(str(row["error"]), 500)
@@ -460,6 +467,7 @@ class CouchClient:
         return result
 
     async def bulk_docs(self, db: str, docs: Sequence[Doc], *, new_edits: bool = True) -> list[Doc]:
+        """One result per document, in the order of `docs` (see `_in_order`)."""
         await self.ensure_db(db)
         body: Doc = {"docs": list(docs)}
         if not new_edits:
@@ -467,7 +475,20 @@ class CouchClient:
         result: list[Doc] = await self.json_request(
             "POST", f"/{quote_db(db)}/_bulk_docs", json_body=body
         )
-        return result
+        return _in_order(docs, result)
+
+
+def _in_order(docs: Sequence[Doc], rows: list[Doc]) -> list[Doc]:
+    """`_bulk_docs` rows in the order of the documents sent. CouchDB answers in that order;
+    PouchDB Server does not (measured: two documents come back swapped), so a caller pairing
+    rows with documents by position would take one document's revision for another's."""
+    ids = [doc.get("_id") for doc in docs]
+    if len(rows) != len(docs) or None in ids or len(set(ids)) != len(ids):
+        return rows  # server-assigned ids, or one id twice: nothing to pair by
+    by_id = {row.get("id"): row for row in rows}
+    if len(by_id) != len(rows) or any(doc_id not in by_id for doc_id in ids):
+        return rows
+    return [by_id[doc_id] for doc_id in ids]
 
 
 def _require_document_id(doc_id: str) -> None:
