@@ -32,13 +32,20 @@ IDLE_SECONDS: Final = 4.0
 class _Answer:
     """One response being parsed (the `httptools` parser's callbacks)."""
 
-    __slots__ = ("body", "complete", "headers", "status")
+    __slots__ = ("body", "complete", "headers", "keep_alive", "parser", "status")
 
     def __init__(self) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.complete = False
+        self.keep_alive = False
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_headers_complete(self) -> None:
+        # Asked here, as uvicorn does: once the message is complete the parser has reset.
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
@@ -57,7 +64,6 @@ class _Connection(asyncio.Protocol):
         self.received = False  # whether any byte of the current answer came
         self.idle_since = 0.0
         self._answer = _Answer()
-        self._parser = httptools.HttpResponseParser(self._answer)
         self._waiter: asyncio.Future[None] | None = None
 
     # -- asyncio.Protocol --------------------------------------------------------------
@@ -69,7 +75,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.received = True
         try:
-            self._parser.feed_data(data)
+            self._answer.parser.feed_data(data)
         except httptools.HttpParserError as error:
             self._fail(httpx.RemoteProtocolError(f"the store answered badly: {error}"))
             self.close()
@@ -98,13 +104,11 @@ class _Connection(asyncio.Protocol):
     async def exchange(self, request: bytes) -> _Answer:
         assert self.transport is not None
         self._answer = answer = _Answer()
-        self._parser = httptools.HttpResponseParser(answer)
         self.received = False
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         await waiter
-        answer.status = self._parser.get_status_code()
-        if not self._parser.should_keep_alive():
+        if not answer.keep_alive:
             self.close()
         return answer
 
