@@ -91,7 +91,9 @@ async def test_a_bad_document_in_a_batch_fails_alone(couch: CouchClient, config:
     assert type(outcomes[2]) is type(alone.value)
     assert all(isinstance(o, str) for i, o in enumerate(outcomes) if i != 2)
     assert await couch.get_doc_or_none(db, "bad") is None
-    assert [d["n"] for d in await asyncio.gather(*(couch.get_doc(db, g["_id"]) for g in good))] == [
+    assert [
+        d["n"] for d in await asyncio.gather(*(couch.get_doc(db, str(g["_id"])) for g in good))
+    ] == [
         0,
         1,
         2,

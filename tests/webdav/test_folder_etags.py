@@ -19,7 +19,7 @@ def _etag(http: httpx.Client, path: str) -> str:
     assert response.status_code == 207, response.text
     found = re.findall(r"<D:getetag>([^<]*)</D:getetag>", response.text)
     assert len(found) == 1
-    return found[0]
+    return str(found[0])
 
 
 def _listing_etags(http: httpx.Client, path: str) -> dict[str, str]:
