@@ -20,6 +20,7 @@ from roost.appstore import on_startup as apps_on_startup
 from roost.config import Config
 from roost.dav import dav_server as build_dav_server
 from roost.services import Services
+from roost.shared_disk import warn_about_separate_disks
 from roost.web import (
     access,
     apps,
@@ -41,6 +42,7 @@ from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
 from roost.web.pages import assets as page_assets
+from roost.web.pages import collect as collect_page
 from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
@@ -56,6 +58,7 @@ def route_table() -> list[BaseRoute]:
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
+    routes += collect_page.ROUTES  # /collect, /collect/{slug}: connectors
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos
@@ -96,6 +99,8 @@ def create_app(
             result = hook(built)
             if hasattr(result, "__await__"):
                 await result
+        # Stacks on one CouchDB with local blob stores must share the disk: say so if not.
+        await warn_about_separate_disks(built.config, built.couch)
         # Compiled apps are checked before any job can run one (never compiled on a request).
         await apps_on_startup(built)
         # After the hooks, which may register workers; jobs left queued are picked up now.
