@@ -181,6 +181,12 @@ PAGES: Final = frozenset(
         "HEAD /photos/albums",
         "GET /photos/albums/{album_id}",
         "HEAD /photos/albums/{album_id}",
+        "GET /outbox",
+        "HEAD /outbox",
+        "GET /outbox/{proposal_id}",
+        "HEAD /outbox/{proposal_id}",
+        "GET /outbox/{proposal_id}/body",
+        "HEAD /outbox/{proposal_id}/body",
         "POST /settings/language",
     }
 )

@@ -5,7 +5,8 @@
   headers, the body as readable fields, when it expires, and Approve / Refuse forms. Each
   form carries the revision shown, so a decision applies only to what the person saw.
 - `GET /outbox/{id}/body` downloads the exact bytes that would leave.
-- `POST /outbox/{id}/approve` and `POST /outbox/{id}/refuse`: owner forms (session, CSRF),
+- `POST /outbox/{id}/approve` and `POST /outbox/{id}/refuse`: owner forms (session, CSRF;
+  401 without credentials, 403 for a token or an app password),
   asked as `PUT` on the proposal through the one permission decision; the domain's
   conditional transition makes a double click or a second process send nothing more.
 """
@@ -34,7 +35,7 @@ from roost.permissions import DocumentTarget
 from roost.types import JSONDoc
 from roost.web.forms import read_owner_form
 from roost.web.i18n import PageLanguage, language_of
-from roost.web.pages.shell import Owner, owner_or_login, render
+from roost.web.pages.shell import Owner, owner_or_login, render, signed_in_owner
 from roost.web.stack_actions import require
 
 # The English words of each state (translated in the template, English is the key).
@@ -151,9 +152,7 @@ async def outbox_body(request: Request) -> Response:
 
 
 async def _decide(request: Request, action: str) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, DECIDE_REFUSAL)
     fields = await read_owner_form(request)
     proposal_id = request.path_params["proposal_id"]
     try:
