@@ -34,6 +34,7 @@ from roost.web import (
     realtime,
     replication,
     settings,
+    share_links,
     status,
     thumbnails,
 )
@@ -45,6 +46,7 @@ from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
 from roost.web.pages import photos as photos_page
+from roost.web.pages import shared as shared_pages
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
 LifespanHook = Callable[[Services], Any]
@@ -56,6 +58,7 @@ def route_table() -> list[BaseRoute]:
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
+    routes += shared_pages.ROUTES + share_links.ROUTES  # public /s/{code}…, owner's /share-links
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos
