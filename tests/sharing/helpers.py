@@ -1,5 +1,5 @@
 """What the share-link tests share: files made through the real /files API, links through
-the real /share-links API, and the store read back with an independent client."""
+the real /share-links API, and the store read back directly (no cache)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
+from roost.instances import Instance
 from roost.permission_docs import PERMISSIONS_DOCTYPE
 from roost.permissions import ROOT_DIR_ID
 from roost.services import Services
-from roost.instances import Instance
 
 
 async def make_folder(api: httpx.AsyncClient, name: str, parent: str = ROOT_DIR_ID) -> str:
