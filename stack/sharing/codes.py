@@ -1,6 +1,6 @@
 """Share-link codes: the secret part of a public URL (`/s/{code}`).
 
-A code is the link's id (16 hex digits, so the link is found with one read, no index)
+A code is the link's id (32 hex digits, like every document id, so the link is found with one read, no index)
 followed by 32 random base64url characters (192 bits). Only the code's SHA-256 is stored:
 the code carries enough entropy for a fast hash, and a copy of the database opens nothing.
 """
@@ -13,8 +13,8 @@ import re
 import secrets
 from typing import Final
 
-ID_LENGTH: Final = 16
-_CODE: Final = re.compile(r"[0-9a-f]{16}[A-Za-z0-9_-]{32}")
+ID_LENGTH: Final = 32
+_CODE: Final = re.compile(r"[0-9a-f]{32}[A-Za-z0-9_-]{32}")
 
 
 def new_link_id() -> str:

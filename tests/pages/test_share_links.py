@@ -83,7 +83,7 @@ async def until_status(live_server: LiveServer, site: Site, url: str, status: in
 
 async def expire(services: Services, site: Site, url: str) -> None:
     """Time passes: the link's stored expiry moves into the past, as the clock would."""
-    link_id = urlsplit(url).path.removeprefix("/s/")[:16]
+    link_id = urlsplit(url).path.removeprefix("/s/")[:32]
     db = site.instance.db(PERMISSIONS_DOCTYPE)
     doc = await services.couch.get_doc(db, link_id)
     stored = PermissionSet.from_json(doc["permissions"])

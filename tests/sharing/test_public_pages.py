@@ -226,8 +226,8 @@ async def test_expired_revoked_and_unknown_links(
     assert (await visitor.get(path_of(revoked))).status_code == 410
 
     code = path_of(revoked).removeprefix("/s/")
-    forged = code[:16] + ("A" if code[16] != "A" else "B") + code[17:]
-    for path in (f"/s/{forged}", "/s/nothing", f"/s/{'0' * 16}{'x' * 32}"):
+    forged = code[:32] + ("A" if code[32] != "A" else "B") + code[33:]
+    for path in (f"/s/{forged}", "/s/nothing", f"/s/{'0' * 32}{'x' * 32}"):
         unknown = await visitor.get(path)
         assert unknown.status_code == 404, path
         assert "Nothing here" in unknown.text and "Rien ici" in unknown.text

@@ -66,7 +66,9 @@ _HEADERS: Final = {
 
 
 def cookie_name(link: ShareLink) -> str:
-    return f"roost_share_{link.id}"
+    # One name for every link: each cookie is limited to its own link's path (`/s/{code}`),
+    # and its value is bound to that link (see `ShareLinks.password_proof`).
+    return "roost_share"
 
 
 def page(
