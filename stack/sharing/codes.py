@@ -1,8 +1,9 @@
 """Share-link codes: the secret part of a public URL (`/s/{code}`).
 
-A code is the link's id (32 hex digits, like every document id, so the link is found with one read, no index)
-followed by 32 random base64url characters (192 bits). Only the code's SHA-256 is stored:
-the code carries enough entropy for a fast hash, and a copy of the database opens nothing.
+A code is the link's id (32 hex digits, like every document id, so the link is found with
+one read, no index) followed by 32 random base64url characters (192 bits). Only the code's
+SHA-256 is stored: the code carries enough entropy for a fast hash, and a copy of the
+database opens nothing.
 """
 
 from __future__ import annotations

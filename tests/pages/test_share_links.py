@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, FilePayload, Page, expect
 
 from roost.permission_docs import PERMISSIONS_DOCTYPE
 from roost.permissions import PermissionSet
@@ -209,8 +209,8 @@ async def test_a_drop_link_from_a_phone_in_french(
         await assert_accessible(visit)
         await visit.get_by_label("Fichiers à envoyer").set_input_files(
             [
-                {"name": "private-notes.txt", "mimeType": "text/plain", "buffer": b"theirs\n"},
-                {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8not really"},
+                FilePayload(name="private-notes.txt", mimeType="text/plain", buffer=b"theirs\n"),
+                FilePayload(name="photo.jpg", mimeType="image/jpeg", buffer=b"\xff\xd8not really"),
             ]
         )
         await visit.get_by_role("button", name="Envoyer", exact=True).click()
