@@ -146,10 +146,13 @@ class ShareLinks:
         assert link is not None
         return link, code
 
-    async def list(self, instance: Instance) -> list[ShareLink]:
-        """Every link not revoked, newest first (expired ones too: the person sees them)."""
+    async def list(self, instance: Instance, *, revoked: bool = False) -> list[ShareLink]:
+        """Every link not revoked (with `revoked`, those too), newest first; expired ones
+        are listed: the person sees them."""
         docs = await self.permission_docs.list(instance, KIND)
-        links = [link for link in map(_to_link, docs) if link and link.revoked_at is None]
+        links = [
+            link for link in map(_to_link, docs) if link and (revoked or link.revoked_at is None)
+        ]
         return sorted(links, key=lambda link: link.created_at, reverse=True)
 
     async def get(self, instance: Instance, link_id: str) -> ShareLink:

@@ -38,7 +38,7 @@ from roost.web.settings_words import (
     group_accesses,
     password_permissions,
 )
-from roost.web.share_links import share_link_views
+from roost.web.share_links import share_link_views, visitor_names
 from roost.web.stack_actions import APP_PASSWORDS_DOCTYPE, CLIENTS_DOCTYPE, EXPORTS_DOCTYPE, require
 
 MAX_LABEL = 100
@@ -172,8 +172,8 @@ async def settings_page(request: Request, *, status_code: int = 200, **extra: An
         )
     share_links = await share_link_views(services, instance)
     language = PageLanguage(language_of(request))
-    for link in share_links:
-        names[link["id"]] = language.gettext("The link to %(name)s", name=link["name"])
+    for link_id, name in (await visitor_names(services, instance)).items():
+        names[link_id] = language.gettext("The link to %(name)s", name=name)
     entries = await services.access_log.query(instance, limit=ACCESS_LOG_PAGE)
     exports = [state.to_json() for state in await export_jobs(request).states(instance)]
     sessions = await services.sessions.list_open(instance, owner.session_id)

@@ -223,3 +223,12 @@ async def share_link_views(services: Services, instance: Instance) -> list[dict[
         name = await current_name(services, instance, link)
         views.append({**link_json(link, name), "name": name})
     return views
+
+
+async def visitor_names(services: Services, instance: Instance) -> dict[str, str]:
+    """Link id → the name of what it shares (revoked links too: their visits stay in the
+    access log), for saying who a `share-link:{id}` entry was."""
+    names = {}
+    for link in await share_links_of(services).list(instance, revoked=True):
+        names[link.id] = await current_name(services, instance, link)
+    return names

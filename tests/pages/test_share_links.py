@@ -14,6 +14,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, FilePayload, Page, expect
 
+from roost.instances import Instance
 from roost.permission_docs import PERMISSIONS_DOCTYPE
 from roost.permissions import PermissionSet
 from roost.services import Services
@@ -27,6 +28,7 @@ from tests.pages.conftest import (
     sign_in,
 )
 from tests.sharing.helpers import make_file, make_folder, names_in
+from tests.thumbnails.pictures import jpeg
 
 
 @pytest.fixture
@@ -34,7 +36,9 @@ async def api(
     site: Site, live_server: LiveServer, issue_token: Callable[..., Awaitable[str]]
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The instance's API with a token (another device, not the page)."""
-    token = await issue_token(site.instance, "io.cozy.files io.roost.share_links")
+    token = await issue_token(
+        site.instance, "io.cozy.files io.roost.share_links io.cozy.photos.albums"
+    )
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{live_server.port}",
         headers={"Host": site.instance.domain, "Authorization": f"Bearer {token}"},
@@ -175,6 +179,11 @@ async def test_revoke_in_settings_then_the_link_is_gone(
         await assert_accessible(page)
         await section.get_by_role("button", name="Revoke the link to recipe.txt").click()
         await expect(section.get_by_text("Nothing is shared by link.")).to_be_visible()
+        # The visit is in the access log, told in words, under the (revoked) link's name.
+        # (The file's page and its preview: two reads.)
+        await expect(page.locator("#accesses")).to_contain_text(
+            "The link to recipe.txt read 2 files"
+        )
 
         await until_status(live_server, site, url, 410)
         gone = await visit.goto(url)
@@ -227,3 +236,97 @@ async def test_a_drop_link_from_a_phone_in_french(
     assert mine.content == b"mine\n"  # never overwritten
     theirs = await api.get(f"/files/download/{names['private-notes (2).txt']}")
     assert theirs.content == b"theirs\n"
+
+
+async def test_an_album_on_a_phone_and_a_password_with_the_keyboard(
+    page: Page,
+    browser: Browser,
+    site: Site,
+    api: httpx.AsyncClient,
+    services: Services,
+) -> None:
+    album = await api.post("/data/io.cozy.photos.albums/", json={"name": "Summer"})
+    assert album.status_code == 201, album.text
+    album_id = album.json()["id"]
+    photos = [await make_file(api, f"sea-{n}.jpg", jpeg(quality=60 + n)) for n in range(3)]
+    await make_file(api, "not-in-the-album.jpg", jpeg())
+    added = await api.post(
+        f"/data/io.cozy.photos.albums/{album_id}/relationships/references",
+        json={"data": [{"type": "io.cozy.files", "id": photo} for photo in photos]},
+    )
+    assert added.status_code in (200, 204), added.text
+    made = await api.post(
+        "/share-links",
+        json={
+            "target": {"type": "io.cozy.photos.albums", "id": album_id},
+            "password": "summer sun",
+        },
+    )
+    assert made.status_code == 201, made.text
+    url = made.json()["url"].replace(f"http://{site.instance.domain}", site.origin)
+
+    phone = await new_context(browser, viewport=PHONE)
+    try:
+        visit = await phone.new_page()
+        await visit.goto(url)
+        # Keyboard only: the field has the focus, Enter sends the form.
+        await expect(visit.get_by_label("Password")).to_be_focused()
+        await visit.keyboard.type("summer sun")
+        await visit.keyboard.press("Enter")
+        await expect(visit.get_by_role("heading", level=1)).to_have_text("Summer")
+        tiles = visit.locator(".shared-photo img")
+        await expect(tiles).to_have_count(3)
+        for n in range(3):
+            await expect(tiles.nth(n)).to_have_js_property("complete", True)
+            assert await tiles.nth(n).evaluate("img => img.naturalWidth") > 0  # a thumbnail
+        await expect(visit.get_by_text("not-in-the-album.jpg")).to_have_count(0)
+        width = await visit.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"]
+        await assert_accessible(visit)
+        await screenshot(visit, "share-album-phone")
+        await visit.keyboard.press("Tab")
+        await expect(visit.locator(".shared-photo a").first).to_be_focused()
+        await visit.keyboard.press("Enter")
+        await expect(visit.get_by_role("heading", level=1)).to_have_text("sea-0.jpg")
+        await expect(visit.locator(".shared-preview-image")).to_be_visible()
+        await assert_accessible(visit)
+    finally:
+        await phone.close()
+
+
+async def test_a_full_drop_folder_says_so_in_plain_words(
+    browser: Browser,
+    live_server: LiveServer,
+    new_instance: Callable[..., Awaitable[Instance]],
+    issue_token: Callable[..., Awaitable[str]],
+) -> None:
+    small = Site(await new_instance("full", quota_bytes=2000), live_server.port)
+    token = await issue_token(small.instance, "io.cozy.files io.roost.share_links")
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{live_server.port}",
+        headers={"Host": small.instance.domain, "Authorization": f"Bearer {token}"},
+        timeout=30,
+    ) as api:
+        inbox = await make_folder(api, "Inbox")
+        made = await api.post(
+            "/share-links", json={"target": {"type": "io.cozy.files", "id": inbox}, "kind": "drop"}
+        )
+        assert made.status_code == 201, made.text
+        url = made.json()["url"].replace(f"http://{small.instance.domain}", small.origin)
+        stranger = await new_context(browser)
+        try:
+            visit = await stranger.new_page()
+            await visit.goto(url)
+            await expect(visit.locator("#drop")).to_have_attribute("data-ready", "true")
+            await visit.get_by_label("Files to send").set_input_files(
+                [FilePayload(name="big.bin", mimeType="application/x-test", buffer=b"x" * 5000)]
+            )
+            await visit.get_by_role("button", name="Send", exact=True).click()
+            await expect(visit.locator(".drop-upload.failed")).to_contain_text(
+                "Not enough space: the owner's storage is full. The file was not sent."
+            )
+            await expect(visit.get_by_role("status")).to_have_text("0 of 1 files sent")
+            await assert_accessible(visit)
+        finally:
+            await stranger.close()
+        assert await names_in(api, inbox) == {}
