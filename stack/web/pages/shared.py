@@ -224,6 +224,9 @@ async def shared(request: Request) -> Response:
         folder = await visit.services.vfs.get_or_none(visit.instance, item.id)
         if folder is None or folder.in_trash or not folder.is_dir:
             return gone(request)
+        target = await visit.services.vfs.targets(visit.instance).for_doc(folder)
+        if not visit.allows("POST", FILES_DOCTYPE, target):
+            return gone(request)
         context = {"base": visit.base, "folder_name": folder.name}
         return page(request, "shared_drop.html", context)
     if item.doctype == ALBUMS_DOCTYPE:
