@@ -371,10 +371,8 @@ async def shared_password(request: Request) -> Response:
     try:
         right = await links.check_password(instance, link, fields.get("password", ""))
     except TooManyPasswordAttempts as error:
-        minutes = max(1, (error.retry_after + 59) // 60)
         response = _password_page(request, visit, error="locked", status_code=429)
         response.headers["Retry-After"] = str(error.retry_after)
-        response.headers["X-Retry-Minutes"] = str(minutes)
         return response
     if not right:
         return _password_page(request, visit, error="wrong", status_code=401)
