@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote
 
-import anyio.to_thread
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -301,14 +300,6 @@ async def shared_raw(request: Request) -> Response:
     return response
 
 
-def _read(path: Any) -> bytes | None:
-    try:
-        data: bytes = path.read_bytes()
-        return data
-    except FileNotFoundError:
-        return None
-
-
 async def shared_thumbnail(request: Request) -> Response:
     """`GET /s/{code}/thumbnails/{file_id}/{size}`: a picture's or a video's thumbnail."""
     visit = await _open(request)
@@ -319,11 +310,8 @@ async def shared_thumbnail(request: Request) -> Response:
     if size is None or found is None or not found[0].is_file:
         return unknown(request)
     thumbnail = await visit.services.thumbnails.thumbnail(visit.instance, found[0], size)
-    body = await anyio.to_thread.run_sync(_read, thumbnail.path)
-    if body is None:
-        return unknown(request)
     headers = {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"}
-    return Response(body, media_type=thumbnail.media_type, headers=headers)
+    return Response(thumbnail.body, media_type=thumbnail.media_type, headers=headers)
 
 
 async def shared_zip(request: Request) -> Response:
