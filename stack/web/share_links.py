@@ -197,6 +197,7 @@ async def revoke_link_form(request: Request) -> Response:
 
 async def share_dialog(request: Request) -> Response:
     """`GET /share-links/dialog`: the Drive's share dialog, in the owner's language."""
+    await principal_of(request)  # anonymous: 401, like every owner's route
     principal = await owner_session(request)
     if principal is None:
         raise Forbidden("only the owner's signed-in session opens the share dialog")
