@@ -64,10 +64,9 @@ _HEADERS: Final = {
 }
 
 
-def cookie_name(link: ShareLink) -> str:
-    # One name for every link: each cookie is limited to its own link's path (`/s/{code}`),
-    # and its value is bound to that link (see `ShareLinks.password_proof`).
-    return "roost_share"
+# One name for every link: each cookie is limited to its own link's path (`/s/{code}`), and
+# its value is bound to that link and its password (see `ShareLinks.password_proof`).
+PASSWORD_COOKIE: Final = "roost_share"  # noqa: S105 - a cookie name, not a secret
 
 
 def page(
@@ -151,7 +150,7 @@ async def _open(request: Request) -> Visit | Response:
     )
     await links.record_use(instance, link, now)
     visit = Visit(services, instance, link, code, now)
-    if not links.has_proof(instance, link, request.cookies.get(cookie_name(link))):
+    if not links.has_proof(instance, link, request.cookies.get(PASSWORD_COOKIE)):
         return _password_page(request, visit, error=None, status_code=401)
     return visit
 
@@ -163,7 +162,7 @@ def _password_page(
     return page(request, "shared_password.html", context, status_code)
 
 
-def _entry(visit: Visit, doc: FileDoc) -> dict[str, Any]:
+def _entry(doc: FileDoc) -> dict[str, Any]:
     view = entry_view(doc)
     view["thumbnail"] = doc.is_file and doc.class_ in ("image", "video")
     return view
@@ -195,7 +194,7 @@ async def _folder_page(request: Request, visit: Visit, folder: FileDoc) -> Respo
         "folder": {"id": folder.id, "name": folder.name},
         "root_id": visit.link.item.id,
         "trail": trail,
-        "entries": [_entry(visit, d) for d in shown],
+        "entries": [_entry(d) for d in shown],
     }
     return page(request, "shared_folder.html", context)
 
@@ -249,7 +248,7 @@ async def _album_page(request: Request, visit: Visit) -> Response:
     for doc in await vfs.referencing(visit.instance, ALBUMS_DOCTYPE, visit.link.item.id):
         if doc.is_file and not doc.in_trash:
             if visit.allows("GET", FILES_DOCTYPE, await targets.for_doc(doc)):
-                photos.append(_entry(visit, doc))
+                photos.append(_entry(doc))
     photos.sort(key=lambda p: (str(p["updated_at"]), p["name"]))
     name = album.get("name") if isinstance(album.get("name"), str) else ""
     context = {"base": visit.base, "album_name": name, "photos": photos}
@@ -366,7 +365,7 @@ async def shared_password(request: Request) -> Response:
         return _password_page(request, visit, error="wrong", status_code=401)
     response = RedirectResponse(visit.base, status_code=303)
     response.set_cookie(
-        cookie_name(link),
+        PASSWORD_COOKIE,
         ShareLinks.password_proof(instance, link),
         path=visit.base,
         httponly=True,
