@@ -105,6 +105,9 @@ def _to_link(doc: dict[str, Any]) -> ShareLink | None:
 class ShareLinks:
     def __init__(self, permission_docs: PermissionDocs) -> None:
         self.permission_docs = permission_docs
+        # (instance, link) → when this process last wrote a use: a page that loads fifty
+        # thumbnails at once writes once, not fifty times racing each other.
+        self._recorded: dict[tuple[str, str], float] = {}
 
     @property
     def couch(self) -> CouchClient:
@@ -196,6 +199,10 @@ class ShareLinks:
         last = link.last_used_at
         if last is not None and now - datetime.fromisoformat(last) < LAST_USE_GRANULARITY:
             return
+        key, moment = (instance.domain, link.id), time.monotonic()
+        if moment - self._recorded.get(key, -1e9) < LAST_USE_GRANULARITY.total_seconds():
+            return
+        self._recorded[key] = moment
 
         def used(doc: dict[str, Any]) -> None:
             doc["share"]["last_used_at"] = now.isoformat()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Final
+from weakref import WeakKeyDictionary
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -20,6 +21,7 @@ from starlette.routing import Route
 
 from roost.errors import Forbidden, NotFound
 from roost.instances import Instance
+from roost.permission_docs import PermissionDocs
 from roost.permissions import (
     FILES_DOCTYPE,
     TRASH_DIR_ID,
@@ -53,9 +55,16 @@ REFUSED: Final = (
 _NOWHERE: Final = FileTarget(id="", dir_id=None, type="file", name="")
 
 
+# One service per process's services (it remembers when each link's last use was written).
+_SERVICES: Final[WeakKeyDictionary[PermissionDocs, ShareLinks]] = WeakKeyDictionary()
+
+
 def share_links_of(services: Services) -> ShareLinks:
-    """The share-link service (stateless over the cached permission documents)."""
-    return ShareLinks(services.permission_docs)
+    """The share-link service over these services' permission documents."""
+    found = _SERVICES.get(services.permission_docs)
+    if found is None:
+        found = _SERVICES[services.permission_docs] = ShareLinks(services.permission_docs)
+    return found
 
 
 def link_json(link: ShareLink, name: str | None = None) -> dict[str, Any]:
