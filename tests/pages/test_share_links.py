@@ -138,7 +138,7 @@ async def test_share_with_a_password_open_it_elsewhere_then_expire_it(
         await expect(visit.get_by_role("link", name="shell.txt", exact=True)).to_be_visible()
         await visit.get_by_role("link", name="shell.txt", exact=True).click()
         await expect(visit.get_by_role("heading", level=1)).to_have_text("shell.txt")
-        await expect(visit.locator("iframe")).to_be_visible()  # the text's preview
+        await expect(visit.locator("pre.shared-preview-text")).to_have_text("a shell\n")
         await assert_accessible(visit)
         # The Download button's target, fetched with this visitor's cookies (the password's).
         href = await visit.get_by_role("link", name="Download", exact=True).get_attribute("href")
@@ -192,9 +192,8 @@ async def test_revoke_in_settings_then_the_link_is_gone(
         await section.get_by_role("button", name="Revoke the link to recipe.txt").click()
         await expect(section.get_by_text("Nothing is shared by link.")).to_be_visible()
         # The visit is in the access log, told in words, under the (revoked) link's name.
-        # (The file's page and its preview: two reads.)
         await expect(page.locator("#accesses")).to_contain_text(
-            "The link to recipe.txt read 2 files"
+            "The link to recipe.txt read 1 file"
         )
 
         await until_status(live_server, site, url, 410)

@@ -66,6 +66,10 @@ async def test_a_shared_folder_lists_previews_downloads_and_zips(
     assert inner.status_code == 200 and "shell.bin" in inner.text
     view = await visitor.get(f"{base}/view/{note}")
     assert view.status_code == 200 and f"{base}/raw/{note}" in view.text
+    assert view.text.count("sunny") == 100  # the text itself, in the page
+    big = await make_file(api, "big.txt", b"a" * 300_000 + b"THE END", folder)
+    start = await visitor.get(f"{base}/view/{big}")
+    assert "Only the beginning is shown" in start.text and "THE END" not in start.text
 
     raw = await visitor.get(f"{base}/raw/{note}")
     assert raw.status_code == 200 and raw.content == b"sunny\n" * 100

@@ -42,6 +42,7 @@ from roost.sharing import (
 )
 from roost.thumbnails import SIZES
 from roost.vfs import FileDoc, IncompleteUpload, NameTaken, normalize_name
+from roost.vfs.errors import BlobMissing
 from roost.vfs.mime import mime_class
 from roost.vfs.names import conflict_name
 from roost.web.context import instance_of, services_of
@@ -55,6 +56,8 @@ from roost.web.templating import templates
 
 PREVIEWABLE: Final = ("image", "pdf", "text", "audio", "video")
 MAX_LISTED: Final = 2000
+# As Drive's preview: enough to read, never a huge file in the page.
+TEXT_PREVIEW_BYTES: Final = 256 * 1024
 MAX_NAME_ATTEMPTS: Final = 100
 _HEADERS: Final = {
     "Cache-Control": "private, no-store",
@@ -199,14 +202,33 @@ async def _folder_page(request: Request, visit: Visit, folder: FileDoc) -> Respo
     return page(request, "shared_folder.html", context)
 
 
-def _file_context(visit: Visit, doc: FileDoc, back: str | None) -> dict[str, Any]:
+async def _text_head(visit: Visit, doc: FileDoc) -> str | None:
+    """The start of a text file, to show in the page itself (never a huge file whole)."""
+    content = await visit.services.vfs.open(visit.instance, doc)
+    try:
+        reader = await content.open()
+    except BlobMissing:
+        return None
+    chunks: list[bytes] = []
+    try:
+        async for chunk in reader.read(0, min(reader.size, TEXT_PREVIEW_BYTES)):
+            chunks.append(chunk)
+    finally:
+        reader.close()
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+async def _file_context(visit: Visit, doc: FileDoc, back: str | None) -> dict[str, Any]:
     kind = doc.class_ if doc.class_ in PREVIEWABLE else None
     if doc.mime == "application/pdf":
         kind = "pdf"
+    text = await _text_head(visit, doc) if kind == "text" else None
     return {
         "base": visit.base,
         "file": entry_view(doc),
         "preview": kind,
+        "text": text,
+        "cut": text is not None and doc.size > TEXT_PREVIEW_BYTES,
         "raw": f"{visit.base}/raw/{quote(doc.id, safe='')}",
         "back": back,
     }
@@ -235,7 +257,7 @@ async def shared(request: Request) -> Response:
     doc, _ = found
     if doc.is_dir:
         return await _folder_page(request, visit, doc)
-    return page(request, "shared_file.html", _file_context(visit, doc, None))
+    return page(request, "shared_file.html", await _file_context(visit, doc, None))
 
 
 async def _album_page(request: Request, visit: Visit) -> Response:
@@ -281,7 +303,7 @@ async def shared_view(request: Request) -> Response:
         back = f"{visit.base}/folder/{quote(doc.dir_id or '', safe='')}"
         if doc.dir_id == visit.link.item.id:
             back = visit.base
-    return page(request, "shared_file.html", _file_context(visit, doc, back))
+    return page(request, "shared_file.html", await _file_context(visit, doc, back))
 
 
 async def shared_raw(request: Request) -> Response:
