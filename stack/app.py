@@ -43,6 +43,7 @@ from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
 from roost.web.pages import assets as page_assets
+from roost.web.pages import collect as collect_page
 from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
@@ -60,6 +61,7 @@ def route_table() -> list[BaseRoute]:
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
     routes += shared_pages.ROUTES + share_links.ROUTES  # public /s/{code}…, owner's /share-links
+    routes += collect_page.ROUTES  # /collect, /collect/{slug}: connectors
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos
