@@ -184,7 +184,9 @@ class ShareLinks:
         link_id = link_id_of(code)
         if link_id is None:
             raise LinkUnknown("missing")
-        doc = await self.permission_docs.get(instance, link_id)
+        # Read from the store, not the permission cache: anyone may send any code, and a
+        # cache entry per guessed id would grow without bound. (A revocation is seen at once.)
+        doc = await self.couch.get_doc_or_none(instance.db(PERMISSIONS_DOCTYPE), link_id)
         if doc is None or not same_digest(str(doc.get("share", {}).get("code_sha256", "")), code):
             raise LinkUnknown("missing")
         link = _to_link(doc)
