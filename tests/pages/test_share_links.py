@@ -88,7 +88,6 @@ async def test_share_with_a_password_open_it_elsewhere_then_expire_it(
     site: Site,
     api: httpx.AsyncClient,
     services: Services,
-    live_server: LiveServer,
 ) -> None:
     holidays = await make_folder(api, "Holidays")
     await make_file(api, "sea.txt", b"the sea is blue\n", holidays)
@@ -154,7 +153,7 @@ async def test_share_with_a_password_open_it_elsewhere_then_expire_it(
 
 
 async def test_revoke_in_settings_then_the_link_is_gone(
-    page: Page, browser: Browser, site: Site, api: httpx.AsyncClient, live_server: LiveServer
+    page: Page, browser: Browser, site: Site, api: httpx.AsyncClient
 ) -> None:
     await make_file(api, "recipe.txt", b"flour, eggs, milk\n")
     await sign_in(page, site)
