@@ -39,6 +39,7 @@ from roost.web import (
     status,
     thumbnails,
 )
+from roost.web import albums as albums_api
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
@@ -65,6 +66,7 @@ def route_table() -> list[BaseRoute]:
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos
+    routes += albums_api.ROUTES  # /albums: the photo albums' JSON API
     routes += auth.ROUTES
     routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES
