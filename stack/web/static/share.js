@@ -50,7 +50,7 @@ async function create() {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
     body: JSON.stringify({
-      target: { type: "io.cozy.files", id: current.id },
+      target: { type: current.doctype, id: current.id },
       kind,
       expires_at: expiresAt,
       password: password || null,
@@ -87,10 +87,11 @@ async function copy() {
   field("share-copied").textContent = words.copied;
 }
 
-// Open the dialog for the file or folder `id` called `name`.
-export async function openShareDialog(id, name, isDir) {
+// Open the dialog for the file or folder `id` called `name` (or an album, with its doctype:
+// `io.cozy.photos.albums`; a drop link is offered for folders only).
+export async function openShareDialog(id, name, isDir, doctype = "io.cozy.files") {
   await load();
-  current = { id, name, isDir };
+  current = { id, name, isDir, doctype };
   field("share-title").textContent = field("share-title").dataset.title.replace("%(name)s", name);
   field("share-drop-choice").hidden = !isDir;
   dialog.querySelector("input[name=share-kind][value=read]").checked = true;
