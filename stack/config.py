@@ -62,6 +62,14 @@ class Config:
     s3_secret_access_key: str | None = None
     # Prepended to every object key, so several deployments share a bucket.
     s3_key_prefix: str = ""
+    # Optional e-mail of notifications (unset host: no e-mail is ever sent).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +103,12 @@ _ENV_KEYS: dict[str, str] = {
     "ROOST_S3_ACCESS_KEY_ID": "s3_access_key_id",
     "ROOST_S3_SECRET_ACCESS_KEY": "s3_secret_access_key",
     "ROOST_S3_KEY_PREFIX": "s3_key_prefix",
+    "ROOST_SMTP_HOST": "smtp_host",
+    "ROOST_SMTP_PORT": "smtp_port",
+    "ROOST_SMTP_FROM": "smtp_from",
+    "ROOST_SMTP_STARTTLS": "smtp_starttls",
+    "ROOST_SMTP_USER": "smtp_user",
+    "ROOST_SMTP_PASSWORD": "smtp_password",
 }
 
 
