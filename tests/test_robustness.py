@@ -196,6 +196,12 @@ PAGES: Final = frozenset(
         "HEAD /collect",
         "GET /store",
         "HEAD /store",
+        "GET /collect/{slug}",
+        "HEAD /collect/{slug}",
+        "GET /photos/albums",
+        "HEAD /photos/albums",
+        "GET /photos/albums/{album_id}",
+        "HEAD /photos/albums/{album_id}",
         "POST /settings/language",
         *SHARED_PAGES,
     }
