@@ -35,6 +35,7 @@ from roost.web import (
     realtime,
     replication,
     settings,
+    share_links,
     status,
     thumbnails,
 )
@@ -50,6 +51,7 @@ from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
 from roost.web.pages import notifications as notifications_page
 from roost.web.pages import photos as photos_page
+from roost.web.pages import shared as shared_pages
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
 LifespanHook = Callable[[Services], Any]
@@ -61,6 +63,7 @@ def route_table() -> list[BaseRoute]:
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
+    routes += shared_pages.ROUTES + share_links.ROUTES  # public /s/{code}…, owner's /share-links
     routes += banks_page.ROUTES  # /banks, /banks/operations/{id}, /banks/alerts
     routes += notifications_page.ROUTES  # /notifications, /notifications/unread
     routes += collect_page.ROUTES  # /collect, /collect/{slug}: connectors

@@ -3,6 +3,7 @@
 // the session cookie; the folder listens to /realtime/ for what other devices do.
 import { api, formatDate, formatSize, t } from "roost/ui.js";
 import { subscribe } from "roost/realtime.js";
+import { openShareDialog } from "roost/share.js";
 
 const drive = document.getElementById("drive");
 const folderId = drive.dataset.folder;
@@ -692,6 +693,7 @@ const actions = {
     if (row.dataset.dir === "true") return downloadZip([row]);
     location.href = `/files/download/${encodeURIComponent(row.dataset.id)}?Dl=1`;
   },
+  share: (row) => openShareDialog(row.dataset.id, row.dataset.name, row.dataset.dir === "true"),
   rename,
   move: (row) => move([row]),
   copy,
