@@ -17,7 +17,7 @@ from roost.permissions import FILES_DOCTYPE
 from roost.web.pages.shell import Owner, owner_or_login, render
 
 NOTIFICATIONS_DOCTYPE = "io.cozy.notifications"
-_SOON = {"banks": "Banks", "collect": "Collect", "store": "Store"}
+_SOON = {"banks": "Banks", "collect": "Collect"}
 
 
 def file_queries(request: Request, owner: Owner) -> FileQueries:

@@ -1,0 +1,241 @@
+"""The Store's catalogue: every configured registry's packages, beside what is installed.
+
+The registries are the operator's (`Config.registries`, plus the bundled one in
+``{data_dir}/registry`` unless `registry_bundled` is off); the trusted keys are
+`Config.registry_trusted_keys` plus the bundled registry's own public key
+(``{data_dir}/keys/registry.key.pub``), which `roost registry bundle` makes.
+
+Installing from the catalogue (`Catalogue.fetch`) takes only a package that its registry
+signed: the index's signature, the package's signature and its checksum are checked, then its
+manifest must be the very one the index listed (the one the consent page showed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from roost.apps.manifest import AppManifest, ManifestError
+from roost.apps.package import AppPackage, PackageError, read_package
+from roost.appstore.registry import Registry, RegistryLimits, RegistryRefused, check_location
+from roost.appstore.registry_index import PackageEntry, version_key
+from roost.appstore.signing import BadKey, PublicKey, TrustedKeys
+from roost.config import Config
+from roost.errors import BadRequest, NotFound
+from roost.instances import Instance
+from roost.permissions import PermissionSet
+from roost.permissions.describe import describe_added
+
+if TYPE_CHECKING:
+    from roost.appstore.service import AppService, InstalledApp
+
+__all__ = [
+    "BUNDLED_ID",
+    "Catalogue",
+    "CatalogueItem",
+    "PackageRefused",
+    "RegistryView",
+    "bundled_key_path",
+    "bundled_registry_path",
+    "catalogue_for",
+]
+
+BUNDLED_ID = "bundled"
+
+
+class PackageRefused(BadRequest):
+    """A package that may not be installed (unsigned, untrusted, changed): nothing was."""
+
+
+def bundled_registry_path(config: Config) -> Path:
+    return config.data_dir / "registry"
+
+
+def bundled_key_path(config: Config) -> Path:
+    return config.data_dir / "keys" / "registry.key"
+
+
+def trusted_keys(config: Config) -> TrustedKeys:
+    """The configured keys and the bundled registry's; a malformed one is a config error."""
+    keys: list[PublicKey] = []
+    for text in config.registry_trusted_keys:
+        try:
+            keys.append(PublicKey.parse(text))
+        except BadKey as exc:
+            raise BadRequest(f"registry_trusted_keys: {exc}") from None
+    public = Path(f"{bundled_key_path(config)}.pub")
+    if config.registry_bundled and public.is_file():
+        try:
+            keys.append(PublicKey.parse(public.read_text()))
+        except (BadKey, OSError) as exc:
+            raise BadRequest(f"{public}: {exc}") from None
+    return TrustedKeys(keys)
+
+
+@dataclass(frozen=True)
+class CatalogueItem:
+    registry: Registry
+    entry: PackageEntry
+    installed: InstalledApp | None
+
+    @property
+    def slug(self) -> str:
+        return self.entry.slug
+
+    @property
+    def manifest(self) -> AppManifest:
+        return self.entry.manifest
+
+    @property
+    def is_installed(self) -> bool:
+        return self.installed is not None
+
+    @property
+    def update_available(self) -> bool:
+        return self.installed is not None and version_key(self.entry.version) > version_key(
+            self.installed.version
+        )
+
+    @property
+    def path(self) -> str:
+        return f"/store/{self.registry.id}/{self.slug}"
+
+
+@dataclass(frozen=True)
+class RegistryView:
+    registry: Registry
+    name: str
+    problem: str | None
+    items: tuple[CatalogueItem, ...]
+
+
+class Catalogue:
+    def __init__(self, config: Config, apps: AppService) -> None:
+        self.config = config
+        self.apps = apps
+        self._registries: list[Registry] | None = None
+
+    @property
+    def registries(self) -> list[Registry]:
+        """Built on first use, so a malformed key shows on the Store page, not at start."""
+        if self._registries is None:
+            trusted = trusted_keys(self.config)
+            limits = RegistryLimits(
+                max_package_bytes=self.config.registry_max_package_bytes,
+                timeout_seconds=self.config.registry_timeout_seconds,
+            )
+            cache = self.config.cache_ttl_seconds
+            out: list[Registry] = []
+            if self.config.registry_bundled:
+                out.append(
+                    Registry(
+                        str(bundled_registry_path(self.config)),
+                        trusted,
+                        limits,
+                        id=BUNDLED_ID,
+                        cache_seconds=cache,
+                    )
+                )
+            out += [
+                Registry(location, trusted, limits, cache_seconds=cache)
+                for location in self.config.registries
+            ]
+            self._registries = out
+        return self._registries
+
+    def registry(self, registry_id: str) -> Registry:
+        for registry in self.registries:
+            if registry.id == registry_id:
+                return registry
+        raise NotFound(f"no registry {registry_id!r}")
+
+    async def listing(self, instance: Instance) -> list[RegistryView]:
+        installed = {app.slug: app for app in await self.apps.list_installed(instance)}
+
+        async def view(registry: Registry) -> RegistryView:
+            try:
+                check_location(registry.location)
+                index = await registry.index()
+            except RegistryRefused as exc:
+                return RegistryView(registry, registry.location, str(exc), ())
+            items = tuple(
+                CatalogueItem(registry, entry, installed.get(slug))
+                for slug, entry in sorted(index.latest().items())
+            )
+            return RegistryView(registry, index.name, None, items)
+
+        return list(await asyncio.gather(*(view(r) for r in self.registries)))
+
+    async def item(self, instance: Instance, registry_id: str, slug: str) -> CatalogueItem:
+        """The newest version of ``slug`` in that registry; PackageRefused when the registry
+        cannot be trusted, NotFound when it does not list it."""
+        registry = self.registry(registry_id)
+        try:
+            check_location(registry.location)
+            index = await registry.index()
+        except RegistryRefused as exc:
+            raise PackageRefused(str(exc)) from None
+        entry = index.latest().get(slug)
+        if entry is None:
+            raise NotFound(f"the registry lists no {slug!r}")
+        return CatalogueItem(registry, entry, await self.apps.get_or_none(instance, slug))
+
+    async def updates(self, instance: Instance) -> list[CatalogueItem]:
+        """Installed apps some trusted registry has a newer version of (the newest wins)."""
+        best: dict[str, CatalogueItem] = {}
+        for view in await self.listing(instance):
+            for item in view.items:
+                if item.update_available:
+                    held = best.get(item.slug)
+                    if held is None or version_key(item.entry.version) > version_key(
+                        held.entry.version
+                    ):
+                        best[item.slug] = item
+        return [best[slug] for slug in sorted(best)]
+
+    async def fetch(self, item: CatalogueItem) -> tuple[bytes, AppPackage]:
+        """The package's verified bytes and contents, or PackageRefused saying why."""
+        try:
+            data = await item.registry.package(item.entry)
+        except RegistryRefused as exc:
+            raise PackageRefused(str(exc)) from None
+        try:
+            package = await asyncio.to_thread(read_package, data)
+        except (PackageError, ManifestError) as exc:
+            raise PackageRefused(f"the package {item.slug} is unreadable: {exc}") from None
+        if package.manifest.to_json() != item.manifest.to_json():
+            raise PackageRefused(
+                f"the package {item.slug} holds another manifest than its registry lists"
+            )
+        return data, package
+
+    async def added_lines(self, instance: Instance, item: CatalogueItem) -> list[str]:
+        """What the new version may do beyond the installed one, in plain words."""
+        new = item.manifest.grant()
+        old: PermissionSet | None = None
+        if item.installed is not None:
+            old = await self.apps.permission_docs.load_set(instance, item.installed.permission_id)
+        if old is None:
+            return new.describe()
+        return describe_added(
+            new.rules,
+            new.egress,
+            new.budget,
+            old_rules=old.rules,
+            old_egress=old.egress,
+            old_budget=old.budget,
+        )
+
+
+_catalogues: weakref.WeakKeyDictionary[AppService, Catalogue] = weakref.WeakKeyDictionary()
+
+
+def catalogue_for(apps: AppService) -> Catalogue:
+    """The process's catalogue, one per AppService (it caches registry indexes)."""
+    catalogue = _catalogues.get(apps)
+    if catalogue is None:
+        catalogue = _catalogues[apps] = Catalogue(apps.config, apps)
+    return catalogue
