@@ -14,7 +14,7 @@ import asyncio
 import weakref
 from typing import TYPE_CHECKING, Any, Final
 
-from roost.appstore.catalogue import catalogue_for
+from roost.appstore.catalogue import Catalogue, catalogue_for
 from roost.errors import Conflict, NotFound
 from roost.instances import Instance
 from roost.jobs import JobDoc, JobService
@@ -33,8 +33,9 @@ STATE_ID: Final = "updates"
 
 
 class StoreUpdates:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, catalogue: Catalogue | None = None) -> None:
         self.services = services
+        self._catalogue = catalogue
         self._ready: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -67,7 +68,7 @@ class StoreUpdates:
 
     async def check(self, instance: Instance) -> list[dict[str, str]]:
         """Announce each update not announced yet; returns what was announced."""
-        catalogue = catalogue_for(self.services.apps)
+        catalogue = self._catalogue or catalogue_for(self.services.apps)
         couch = self.services.couch
         db = instance.db(STORE_DOCTYPE)
         state = await couch.get_doc_or_none(db, STATE_ID) or {"_id": STATE_ID, "announced": {}}
