@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -192,7 +193,7 @@ async def _wait_done(jobs: JobService, instance: Instance, job_id: str) -> JobDo
     raise AssertionError("the job never finished")
 
 
-async def _notifications(services: Services, instance: Instance) -> list[dict[str, object]]:
+async def _notifications(services: Services, instance: Instance) -> list[dict[str, Any]]:
     result = await services.couch.all_docs(
         instance.db(NOTIFICATIONS_DOCTYPE), params={"include_docs": True}
     )
