@@ -63,7 +63,7 @@ def _card(item: CatalogueItem, registry_name: str) -> dict[str, Any]:
         "type": item.entry.type,
         "summary": item.manifest.description[0] if item.manifest.description else "",
         "installed": item.installed.version if item.installed is not None else None,
-        "update": item.update_available,
+        "update_available": item.update_available,
         "path": item.path,
         "registry": registry_name,
     }
