@@ -3,6 +3,7 @@ in milliseconds), packed, indexed and signed with real Ed25519 keys by `roost.ap
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Callable
@@ -48,40 +49,44 @@ def component() -> Path:
 AppMaker = Callable[..., Path]
 
 
+def write_app(
+    root: Path,
+    component: Path,
+    slug: str,
+    version: str,
+    *,
+    type: str = "webapp",
+    permissions: dict[str, Any] | None = None,
+    egress: list[str] | None = None,
+    name: str | None = None,
+) -> Path:
+    """An app folder `root/{slug}-{version}`: a manifest around the doc-stats component."""
+    folder = root / f"{slug}-{version}"
+    folder.mkdir(parents=True)
+    manifest: dict[str, Any] = {
+        "slug": slug,
+        "name": name or slug.replace("-", " ").title(),
+        "version": version,
+        "type": type,
+        "description": [f"{name or slug} does one useful thing."],
+        "permissions": permissions if permissions is not None else READ_CONTACTS,
+        "budget": {"fuel": 100000000, "memory_mib": 4, "wall_seconds": 2},
+    }
+    if egress:
+        manifest["egress"] = egress
+    if type == "konnector":
+        manifest["fields"] = {
+            "login": {"type": "text", "label": "Customer number"},
+            "password": {"type": "password", "label": "Password"},
+        }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    shutil.copyfile(component, folder / "app.wasm")
+    return folder
+
+
 @pytest.fixture
 def make_app(tmp_path: Path, component: Path) -> AppMaker:
-    def make(
-        slug: str,
-        version: str,
-        *,
-        type: str = "webapp",
-        permissions: dict[str, Any] | None = None,
-        egress: list[str] | None = None,
-        name: str | None = None,
-    ) -> Path:
-        folder = tmp_path / "apps" / f"{slug}-{version}"
-        folder.mkdir(parents=True)
-        manifest: dict[str, Any] = {
-            "slug": slug,
-            "name": name or slug.replace("-", " ").title(),
-            "version": version,
-            "type": type,
-            "description": [f"{name or slug} does one useful thing."],
-            "permissions": permissions if permissions is not None else READ_CONTACTS,
-            "budget": {"fuel": 100000000, "memory_mib": 4, "wall_seconds": 2},
-        }
-        if egress:
-            manifest["egress"] = egress
-        if type == "konnector":
-            manifest["fields"] = {
-                "login": {"type": "text", "label": "Customer number"},
-                "password": {"type": "password", "label": "Password"},
-            }
-        (folder / "manifest.json").write_text(json.dumps(manifest))
-        shutil.copyfile(component, folder / "app.wasm")
-        return folder
-
-    return make
+    return functools.partial(write_app, tmp_path / "apps", component)
 
 
 @pytest.fixture

@@ -7,14 +7,17 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+from roost.appstore.catalogue import Catalogue
 from roost.appstore.registry_build import default_source
 from roost.cli import main
+from roost.config import Config
 from roost.services import Services
 from tests.conftest import PASSPHRASE, Store
 from tests.registry.conftest import AppMaker, flip_byte
@@ -132,7 +135,7 @@ async def test_install_from_a_registry_refuses_a_tampered_package_and_installs_a
 
 
 async def test_the_bundled_registry_is_made_from_the_example_apps_in_one_command(
-    roost: Run, tmp_path: Path
+    roost: Run, tmp_path: Path, services: Services, config: Config
 ) -> None:
     """`roost registry bundle` packs every built app of examples/apps (the ones other work adds
     included), signs with the data directory's key, and builds the same bytes twice."""
@@ -155,3 +158,16 @@ async def test_the_bundled_registry_is_made_from_the_example_apps_in_one_command
     verified = await roost("registry", "verify", str(registry))  # the bundled key is trusted
     assert verified.exit_code == 0, verified.output
     assert f"{len(expected)} packages verified" in verified.output
+
+    # A Roost on that data directory offers them with no configuration and no network, and
+    # installs one (the bundled key is trusted by default).
+    domain = f"bundle{secrets.token_hex(3)}.roost.test"
+    instance = await services.instances.create(domain, PASSPHRASE)
+    bundled = Catalogue(replace(config, data_dir=tmp_path / "data"), services.apps)
+    [view] = await bundled.listing(instance)
+    assert view.problem is None and view.registry.id == "bundled"
+    assert sorted(item.slug for item in view.items) == expected
+    item = await bundled.item(instance, "bundled", "doc-stats")
+    _, package = await bundled.fetch(item)
+    await services.apps.install(instance, package, consent=True)
+    assert [a.slug for a in await services.apps.list_installed(instance)] == ["doc-stats"]
