@@ -171,6 +171,8 @@ PAGES: Final = frozenset(
         "HEAD /collect",
         "GET /store",
         "HEAD /store",
+        "GET /store/{registry}/{slug}",
+        "HEAD /store/{registry}/{slug}",
         "POST /settings/language",
     }
 )

@@ -35,8 +35,10 @@ from roost.appstore.catalogue import CatalogueItem, PackageRefused, catalogue_fo
 from roost.appstore.service import AppService, ConsentRequired
 from roost.appstore.updates import store_updates
 from roost.errors import BadRequest, Forbidden, NotFound, RoostError
+from roost.web.context import principal_of
 from roost.web.forms import read_owner_form
 from roost.web.pages.shell import Owner, owner_or_login, render
+from roost.web.stack_actions import require
 
 APPS_DOCTYPE: Final = "io.cozy.apps"
 STAGING_MAX_AGE_SECONDS: Final = 3600
@@ -48,10 +50,18 @@ def _apps(owner: Owner) -> AppService:
     return app_service(owner.services)
 
 
-def _may_install(owner: Owner) -> None:
+async def _installer(request: Request) -> Owner:
+    """Who posts an install form: 401 without credentials, 403 unless it is the owner's
+    session (with its CSRF token) allowed to install. A form post is never redirected to the
+    sign-in page: the form would be lost."""
+    principal = await principal_of(request)
     # Installing grants the app what its manifest asks: the whole doctype, never a part.
-    if not owner.may("POST", APPS_DOCTYPE):
+    require(principal, "POST", APPS_DOCTYPE, refusal=INSTALL_REFUSED)
+    await read_owner_form(request, refusal=INSTALL_REFUSED)
+    owner = await owner_or_login(request)
+    if isinstance(owner, Response):
         raise Forbidden(INSTALL_REFUSED)
+    return owner
 
 
 def _card(item: CatalogueItem, registry_name: str) -> dict[str, Any]:
@@ -196,11 +206,7 @@ def _done_url(path: str, done: str) -> str:
 
 async def install(request: Request) -> Response:
     """`POST /store/{registry}/{slug}/install`: verify, then install or ask for consent."""
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
-    await read_owner_form(request)
-    _may_install(owner)
+    owner = await _installer(request)
     catalogue = catalogue_for(_apps(owner))
     try:
         item = await catalogue.item(
@@ -237,11 +243,7 @@ async def install(request: Request) -> Response:
 
 async def accept(request: Request) -> Response:
     """`POST /store/accept/{staging}`: the person consented; install the staged package."""
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
-    await read_owner_form(request)
-    _may_install(owner)
+    owner = await _installer(request)
     token = request.path_params["staging"]
     if not token.isalnum() or len(token) > 64:
         raise NotFound("no such pending install")
