@@ -167,7 +167,16 @@ class Catalogue:
             )
             return RegistryView(registry, index.name, None, items)
 
-        return list(await asyncio.gather(*(view(r) for r in self.registries)))
+        return list(await asyncio.gather(*(view(r) for r in self.offered())))
+
+    def offered(self) -> list[Registry]:
+        """The registries to list: the bundled one only once it is built (a Roost where
+        `roost registry bundle` never ran has no bundled registry, not a broken one)."""
+        return [
+            r
+            for r in self.registries
+            if r.id != BUNDLED_ID or (bundled_registry_path(self.config) / "index.json").is_file()
+        ]
 
     async def item(self, instance: Instance, registry_id: str, slug: str) -> CatalogueItem:
         """The newest version of ``slug`` in that registry; PackageRefused when the registry

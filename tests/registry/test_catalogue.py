@@ -5,6 +5,7 @@ that announces updates once."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -198,3 +199,12 @@ async def _notifications(services: Services, instance: Instance) -> list[dict[st
         instance.db(NOTIFICATIONS_DOCTYPE), params={"include_docs": True}
     )
     return [row["doc"] for row in result.get("rows", []) if not row["id"].startswith("_design/")]
+
+
+async def test_a_roost_whose_bundle_was_never_made_offers_nothing_and_reports_nothing(
+    services: Services, config: Config, instance: Instance, tmp_path: Path
+) -> None:
+    fresh = Catalogue(replace(config, data_dir=tmp_path / "fresh"), services.apps)
+    assert [r.id for r in fresh.registries] == ["bundled"]
+    assert await fresh.listing(instance) == []
+    assert await fresh.updates(instance) == []
