@@ -37,8 +37,10 @@ async def on_startup(services: Services) -> None:
     """Run by ``create_app``'s lifespan before the job runner starts: recompile every stored
     app whose ``.cwasm`` is missing or was made by another wasmtime version or engine
     configuration - at start-up, never on a request. Registers the Store's daily update
-    worker."""
+    worker and gives every instance its trigger."""
     from roost.appstore.updates import store_updates
 
-    store_updates(services).attach(services.jobs)
+    updates = store_updates(services)
+    updates.attach(services.jobs)
     await app_service(services).ensure_compiled()
+    await updates.ensure_all()

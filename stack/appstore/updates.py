@@ -11,11 +11,12 @@ Installing is left to the person: an update that asks for more needs their conse
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from typing import TYPE_CHECKING, Any, Final
 
 from roost.appstore.catalogue import Catalogue, catalogue_for
-from roost.errors import Conflict, NotFound
+from roost.errors import Conflict, NotFound, RoostError
 from roost.instances import Instance
 from roost.jobs import JobDoc, JobService
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from roost.services import Services
 
 __all__ = ["STORE_DOCTYPE", "TRIGGER_ID", "WORKER", "StoreUpdates", "store_updates"]
+
+log = logging.getLogger("roost.appstore")
 
 WORKER: Final = "store-updates"
 TRIGGER_ID: Final = "store-updates"
@@ -36,10 +39,13 @@ class StoreUpdates:
     def __init__(self, services: Services, catalogue: Catalogue | None = None) -> None:
         self.services = services
         self._catalogue = catalogue
+        self.jobs: JobService | None = None
         self._ready: set[str] = set()
         self._lock = asyncio.Lock()
 
     def attach(self, jobs: JobService) -> None:
+        """Run the worker in this job service (a process without one makes no trigger)."""
+        self.jobs = jobs
         jobs.register_worker(
             WORKER, self.run_job, concurrency=1, timeout_seconds=300, max_attempts=2
         )
@@ -48,8 +54,8 @@ class StoreUpdates:
         """Make sure the instance has its daily trigger (checked once per process)."""
         if instance.domain in self._ready:
             return
-        jobs = self.services.jobs
-        if not jobs.has_worker(WORKER):
+        jobs = self.jobs
+        if jobs is None:
             return  # a process that runs no jobs (the CLI) makes no trigger
         async with self._lock:
             try:
@@ -62,6 +68,33 @@ class StoreUpdates:
                 except Conflict:
                     pass  # another process made it first
             self._ready.add(instance.domain)
+
+    async def ensure_all(self) -> int:
+        """At start-up: give every instance its trigger, so updates are looked for even where
+        the Store was never opened. An instance that cannot be reached now is left for its
+        next visit to the Store."""
+        if self.jobs is None:
+            return 0
+        try:
+            instances = await self.services.instances.list()
+        except RoostError as error:
+            log.warning("cannot list instances", extra={"fields": {"error": error.reason}})
+            return 0
+        limit = asyncio.Semaphore(8)
+
+        async def ensure(instance: Instance) -> bool:
+            async with limit:
+                try:
+                    await self.ensure_trigger(instance)
+                except RoostError as error:
+                    log.warning(
+                        "no update trigger",
+                        extra={"fields": {"instance": instance.domain, "error": error.reason}},
+                    )
+                    return False
+                return True
+
+        return sum(await asyncio.gather(*(ensure(i) for i in instances)))
 
     async def run_job(self, instance: Instance, job: JobDoc) -> dict[str, Any]:
         return {"announced": await self.check(instance)}

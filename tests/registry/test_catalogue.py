@@ -161,6 +161,14 @@ async def test_the_daily_job_announces_each_new_version_once(
     updates = StoreUpdates(services, store)
     updates.attach(jobs)
     try:
+        # At start-up every instance gets its daily trigger.
+        assert await updates.ensure_all() >= 1
+        trigger = await jobs.get_trigger(instance, "store-updates")
+        assert (trigger.type, trigger.arguments, trigger.worker) == (
+            "@every",
+            "24h",
+            "store-updates",
+        )
         assert await updates.check(instance) == []  # nothing newer yet
 
         publish(registry, [make_app("birthdays", "1.2.0", name="Birthdays")], key)
