@@ -20,6 +20,7 @@ from roost.appstore import on_startup as apps_on_startup
 from roost.config import Config
 from roost.dav import dav_server as build_dav_server
 from roost.services import Services
+from roost.shared_disk import warn_about_separate_disks
 from roost.web import (
     access,
     apps,
@@ -98,6 +99,8 @@ def create_app(
             result = hook(built)
             if hasattr(result, "__await__"):
                 await result
+        # Stacks on one CouchDB with local blob stores must share the disk: say so if not.
+        await warn_about_separate_disks(built.config, built.couch)
         # Compiled apps are checked before any job can run one (never compiled on a request).
         await apps_on_startup(built)
         # After the hooks, which may register workers; jobs left queued are picked up now.

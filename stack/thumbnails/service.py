@@ -14,7 +14,6 @@ import logging
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 from roost.errors import Conflict, NotFound
@@ -30,9 +29,9 @@ from roost.thumbnails.render import (
     render_video,
 )
 from roost.thumbnails.sizes import MEDIA_TYPE, ThumbnailSize
-from roost.thumbnails.store import ThumbnailStore, content_key
+from roost.thumbnails.store import Targets, ThumbnailStore, content_key
 from roost.vfs import FILES_DOCTYPE, VFS, FileDoc, RevisionMismatch
-from roost.vfs.blobs import LocalBlobStore
+from roost.vfs.errors import BlobMissing
 
 log = logging.getLogger("roost.thumbnails")
 
@@ -60,7 +59,7 @@ _METADATA_ATTEMPTS: Final = 5
 
 @dataclass(frozen=True)
 class Thumbnail:
-    path: Path
+    body: bytes
     etag: str
     media_type: str = MEDIA_TYPE
 
@@ -78,12 +77,9 @@ class ThumbnailService:
         self.vfs = vfs
         self.jobs = jobs
         self.pool = pool or RenderPool()
-        # Thumbnails are rendered from, and kept beside, blobs on a local disk; with an
-        # object store (blob_store = "s3") files get none yet (`kind` says so).
-        self.local_blobs = isinstance(vfs.blobs, LocalBlobStore)
-        self.store = ThumbnailStore(
-            vfs.blobs if isinstance(vfs.blobs, LocalBlobStore) else LocalBlobStore(vfs.files_dir)
-        )
+        # Kept as blobs of their file, wherever the file's bytes are (disk or S3); rendered
+        # in a scratch folder of this stack's own disk.
+        self.store = ThumbnailStore(vfs.blobs, vfs.files_dir / ".thumbnails")
         self.ffmpeg = ffmpeg or (shutil.which("ffmpeg") if find_ffmpeg else None)
         self._renders: dict[tuple[str, str, str], asyncio.Future[Rendered]] = {}
         self._trigger_ready: set[str] = set()
@@ -93,7 +89,7 @@ class ThumbnailService:
 
     def kind(self, file: FileDoc) -> str | None:
         """ "image" or "video" when this file gets thumbnails here, else None."""
-        if not file.is_file or file.internal_id is None or not self.local_blobs:
+        if not file.is_file or file.internal_id is None:
             return None
         mime = file.mime.split(";")[0].strip().lower()
         if mime in IMAGE_TYPES:
@@ -112,17 +108,21 @@ class ThumbnailService:
         key = content_key(file)
         if self.kind(file) is None or key is None:
             raise NoThumbnail("this file has no thumbnails")
-        path = self.store.path(instance.domain, file.id, key, size)
-        if not path.is_file():
+        body = await self.store.read(instance.domain, file.id, key, size)
+        if body is None:
             await self.make(instance, file)
-        return Thumbnail(path, f'"{key}-{size.name}"')
+            body = await self.store.read(instance.domain, file.id, key, size)
+            if body is None:
+                # Removed as soon as made: the file's content changed or it was deleted.
+                raise NoThumbnail("the file changed meanwhile")
+        return Thumbnail(body, f'"{key}-{size.name}"')
 
     async def make(self, instance: Instance, file: FileDoc, *, metadata: bool = False) -> Rendered:
         """Render every size of `file`'s current content (once at a time per content)."""
         kind, key = self.kind(file), content_key(file)
         if kind is None or key is None:
             raise NoThumbnail("this file has no thumbnails")
-        known_error = self.store.error(instance.domain, file.id, key)
+        known_error = await self.store.error(instance.domain, file.id, key)
         if known_error is not None:
             raise NoThumbnail(f"no thumbnail: {known_error}")
         flight = (instance.domain, file.id, key)
@@ -149,50 +149,57 @@ class ThumbnailService:
     async def _render(
         self, instance: Instance, file: FileDoc, kind: str, key: str, *, metadata: bool
     ) -> Rendered:
+        assert file.internal_id is not None
         content = await self.vfs.open(instance, file)
-        targets = self.store.targets(instance.domain, file.id, key)
-        try:
-            if kind == "video":
-                assert self.ffmpeg is not None
-                rendered = await self.pool.run(
-                    render_video,
-                    str(content.path),
-                    targets,
-                    ffmpeg=self.ffmpeg,
-                    timeout_seconds=self.pool.wall_seconds / 2,
-                    cpu_seconds=self.pool.cpu_seconds,
-                    memory_bytes=self.pool.memory_bytes,
-                )
-            else:
-                rendered = await self.pool.run(
-                    render_image,
-                    str(content.path),
-                    targets,
-                    cpu_seconds=self.pool.cpu_seconds,
-                    want_metadata=metadata,
-                )
-        except RenderAborted as error:
-            # Maybe another file's fault (one pool): tried again next time, nothing noted.
-            raise NoThumbnail(f"no thumbnail: {error}") from None
-        except RenderError as error:
-            reason = str(error)
-            if self._blob_still_there(content.path):
-                await asyncio.to_thread(
-                    self.store.record_error, instance.domain, file.id, key, reason
-                )
-            raise NoThumbnail(f"no thumbnail: {reason}") from None
-        if self._blob_still_there(content.path):
-            await asyncio.to_thread(self.store.drop_others, instance.domain, file.id, key)
+        with self.store.targets() as targets:
+            try:
+                async with self.store.local_source(content) as source:
+                    rendered = await self._run_render(kind, source, targets, metadata=metadata)
+            except RenderAborted as error:
+                # Maybe another file's fault (one pool): tried again next time, nothing noted.
+                raise NoThumbnail(f"no thumbnail: {error}") from None
+            except RenderError as error:
+                reason = str(error)
+                if await self._blob_still_there(instance, file):
+                    await self.store.record_error(instance.domain, file.id, key, reason)
+                raise NoThumbnail(f"no thumbnail: {reason}") from None
+            except BlobMissing:
+                raise NoThumbnail("the file was deleted meanwhile") from None
+            await self.store.publish(instance.domain, file.id, key, targets)
+        if await self._blob_still_there(instance, file):
+            await self.store.drop_others(instance.domain, file.id, key)
         else:
-            await asyncio.to_thread(self.store.remove, instance.domain, file.id)
+            await self.store.remove(instance.domain, file.id)
             raise NoThumbnail("the file was deleted meanwhile")
         return rendered
 
-    @staticmethod
-    def _blob_still_there(path: Path | None) -> bool:
+    async def _run_render(
+        self, kind: str, source: str, targets: Targets, *, metadata: bool
+    ) -> Rendered:
+        if kind == "video":
+            assert self.ffmpeg is not None
+            return await self.pool.run(
+                render_video,
+                source,
+                targets,
+                ffmpeg=self.ffmpeg,
+                timeout_seconds=self.pool.wall_seconds / 2,
+                cpu_seconds=self.pool.cpu_seconds,
+                memory_bytes=self.pool.memory_bytes,
+            )
+        return await self.pool.run(
+            render_image,
+            source,
+            targets,
+            cpu_seconds=self.pool.cpu_seconds,
+            want_metadata=metadata,
+        )
+
+    async def _blob_still_there(self, instance: Instance, file: FileDoc) -> bool:
         # A file deleted for good during its render must not keep thumbnails (or an error
-        # note) in a folder its deletion already removed.
-        return path is not None and path.exists()
+        # note) that its deletion would have removed.
+        assert file.internal_id is not None
+        return await self.vfs.blobs.exists(instance.domain, file.id, file.internal_id)
 
     # -- the job -------------------------------------------------------------------------
 
@@ -206,7 +213,7 @@ class ThumbnailService:
             return {"file_id": file_id, "skipped": "this file gets no thumbnails"}
         result: dict[str, Any] = {"file_id": file_id, "key": key}
         extracted: dict[str, Any] | None = None
-        if not self.store.complete(instance.domain, file.id, key):
+        if not await self.store.complete(instance.domain, file.id, key):
             rendered = await self.make(instance, file, metadata=kind == "image")
             result["sizes"] = {name: list(size) for name, size in rendered.sizes.items()}
             extracted = rendered.metadata
@@ -214,7 +221,8 @@ class ThumbnailService:
             if extracted is None:
                 content = await self.vfs.open(instance, file)
                 try:
-                    extracted = await self.pool.run(read_file_metadata, str(content.path))
+                    async with self.store.local_source(content) as source:
+                        extracted = await self.pool.run(read_file_metadata, source)
                 except RenderError as error:
                     raise NoThumbnail(f"no metadata: {error}") from None
             result["metadata"] = await self._save_metadata(instance, file, key, extracted)

@@ -124,6 +124,10 @@ class BlobStore(Protocol):
         """The temporaries present now (uploads in progress or left behind)."""
         ...
 
+    async def internal_ids(self, domain: str, file_id: str) -> list[str]:
+        """The ids of every blob kept for one file (content, versions, thumbnails)."""
+        ...
+
     async def blob_count(self, domain: str) -> int:
         """How many blobs an instance holds (checks and tests; walks the whole instance)."""
         ...

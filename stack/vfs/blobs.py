@@ -254,6 +254,17 @@ class LocalBlobStore:
 
         return await asyncio.to_thread(listing)
 
+    async def internal_ids(self, domain: str, file_id: str) -> list[str]:
+        folder = self.file_dir(domain, file_id)
+
+        def listing() -> list[str]:
+            try:
+                return sorted(entry.name for entry in os.scandir(folder) if entry.is_file())
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+
+        return await asyncio.to_thread(listing)
+
     async def blob_count(self, domain: str) -> int:
         folder = self.root / _safe(domain)
         return await asyncio.to_thread(

@@ -263,6 +263,10 @@ class S3BlobStore:
     async def temporaries(self) -> list[str]:
         return await self._keys(f"{self.prefix}{_TEMP_DIR}")
 
+    async def internal_ids(self, domain: str, file_id: str) -> list[str]:
+        prefix = self._file_prefix(domain, file_id)
+        return sorted(key[len(prefix) :] for key in await self._keys(prefix))
+
     async def blob_count(self, domain: str) -> int:
         return len(await self._keys(f"{self.prefix}{_safe(domain)}/"))
 

@@ -9,9 +9,7 @@ file one may not read answers like a missing one. See docs/api/thumbnails.md.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -34,13 +32,6 @@ def _size(request: Request) -> ThumbnailSize:
     if size is None:
         raise BadRequest(f"a thumbnail size is one of {', '.join(SIZES)}, not {name!r}")
     return size
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
 
 
 async def get_thumbnail(request: Request) -> Response:
@@ -72,13 +63,7 @@ async def get_thumbnail(request: Request) -> Response:
     }
     if none_match(request.headers.get("if-none-match"), thumbnail.etag):
         return Response(status_code=304, headers=headers)
-    body = await anyio.to_thread.run_sync(_read, thumbnail.path)
-    if body is None:
-        # Removed since it was found (a new content's thumbnails replaced it): make it again.
-        thumbnail = await services.thumbnails.thumbnail(instance, doc, size)
-        body = await anyio.to_thread.run_sync(_read, thumbnail.path)
-        if body is None:
-            raise _missing()
+    body = thumbnail.body
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(body))
         return Response(status_code=200, headers=headers, media_type=thumbnail.media_type)

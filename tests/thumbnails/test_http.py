@@ -13,6 +13,8 @@ from PIL import Image
 
 from roost.instances import Instance
 from roost.services import Services
+from roost.thumbnails import SIZES
+from roost.thumbnails.store import content_key
 from tests.thumbnails.pictures import (
     BLUE,
     RED,
@@ -120,8 +122,8 @@ async def test_a_decompression_bomb_is_refused_and_the_server_goes_on(
         assert response.status_code == 404
         assert "megapixels" in response.json()["reason"]
     # Nothing but the reason was written.
-    folder = services.thumbnails.store.folder(instance.domain, file_id)
-    assert {path.name for path in folder.rglob("*") if path.is_file()} == {"error.txt"}
+    kept = await services.thumbnails.store.names(instance.domain, file_id)
+    assert {name.split("/")[1] for name in kept} == {"error.txt"}
 
     fine_id = await owner.upload_ok("after.png", encoded(halves(), "PNG"))
     assert picture(await thumbnail(owner, fine_id)).size == (320, 160)
@@ -172,9 +174,12 @@ async def test_a_missing_thumbnail_is_made_again(
 ) -> None:
     file_id = await owner.upload_ok("again.jpg", jpeg())
     first = await thumbnail(owner, file_id, "large")
-    folder = services.thumbnails.store.folder(instance.domain, file_id)
-    for path in folder.rglob("*.jpg"):
-        path.unlink()
+    found = await services.vfs.get(instance, file_id)
+    key = content_key(found)
+    assert key is not None
+    for size in SIZES.values():
+        await services.thumbnails.store.forget(instance.domain, file_id, key, size)
+    assert await services.thumbnails.store.names(instance.domain, file_id) == set()
 
     second = await thumbnail(owner, file_id, "large")
     assert second.status_code == 200

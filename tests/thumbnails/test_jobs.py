@@ -32,9 +32,8 @@ async def dav(
     return client
 
 
-def thumbnail_files(services: Services, instance: Instance, file_id: str) -> set[str]:
-    folder = services.thumbnails.store.folder(instance.domain, file_id)
-    return {str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()}
+async def thumbnail_files(services: Services, instance: Instance, file_id: str) -> set[str]:
+    return await services.thumbnails.store.names(instance.domain, file_id)
 
 
 async def test_a_webdav_put_gets_thumbnails_and_metadata_from_the_job(
@@ -51,7 +50,10 @@ async def test_a_webdav_put_gets_thumbnails_and_metadata_from_the_job(
     jobs = await finished_jobs(services, instance, found.id)
     assert jobs[0].state == DONE, jobs[0].error
     key = content_key(found)
-    assert thumbnail_files(services, instance, found.id) == {f"{key}/small.jpg", f"{key}/large.jpg"}
+    assert await thumbnail_files(services, instance, found.id) == {
+        f"{key}/small.jpg",
+        f"{key}/large.jpg",
+    }
 
     attributes = await owner.attributes(found.id)
     assert attributes["metadata"] == {
@@ -75,7 +77,7 @@ async def test_new_content_replaces_the_thumbnails_and_deletion_removes_them(
     first = await services.vfs.lookup(instance, "/photo.jpg")
     await finished_jobs(services, instance, first.id)
     old_key = content_key(first)
-    assert f"{old_key}/small.jpg" in thumbnail_files(services, instance, first.id)
+    assert f"{old_key}/small.jpg" in await thumbnail_files(services, instance, first.id)
 
     replaced = await dav.put("/dav/files/photo.jpg", content=jpeg(halves(300, 300)))
     assert replaced.status_code == 204
@@ -84,19 +86,17 @@ async def test_new_content_replaces_the_thumbnails_and_deletion_removes_them(
     assert new_key != old_key
     jobs = await finished_jobs(services, instance, first.id, at_least=2)
     assert all(job.state == DONE for job in jobs)
-    assert thumbnail_files(services, instance, first.id) == {
+    assert await thumbnail_files(services, instance, first.id) == {
         f"{new_key}/small.jpg",
         f"{new_key}/large.jpg",
     }
 
     # WebDAV DELETE moves to the trash: the thumbnails stay (the file can be restored)…
     assert (await dav.delete("/dav/files/photo.jpg")).status_code == 204
-    assert thumbnail_files(services, instance, first.id)
+    assert await thumbnail_files(services, instance, first.id)
     # …and emptying the trash removes them with the bytes.
     assert (await owner.empty_trash()).status_code == 204
-    folder = services.thumbnails.store.folder(instance.domain, first.id)
-    assert not folder.exists()
-    assert not folder.parent.exists()
+    assert await services.vfs.blobs.internal_ids(instance.domain, first.id) == []
 
 
 async def test_destroying_one_file_removes_its_thumbnails(
@@ -105,11 +105,11 @@ async def test_destroying_one_file_removes_its_thumbnails(
     services = running_jobs
     file_id = await owner.upload_ok("gone.png", encoded(halves(), "PNG"))
     await finished_jobs(services, instance, file_id)
-    assert thumbnail_files(services, instance, file_id)
+    assert await thumbnail_files(services, instance, file_id)
 
     assert (await owner.trash(file_id)).status_code == 200
     assert (await owner.destroy(file_id)).status_code == 204
-    assert not services.thumbnails.store.folder(instance.domain, file_id).exists()
+    assert await services.vfs.blobs.internal_ids(instance.domain, file_id) == []
 
 
 async def test_without_exif_the_file_date_is_the_datetime(

@@ -12,6 +12,7 @@ from PIL import Image
 from roost.instances import Instance
 from roost.jobs import DONE
 from roost.services import Services
+from roost.thumbnails import SIZES
 from roost.thumbnails.store import content_key
 from tests.thumbnails.conftest import finished_jobs
 from tests.thumbnails.pictures import colour_at, ffmpeg, mp4, near
@@ -43,9 +44,11 @@ async def test_a_video_gets_its_poster_from_the_job(
     found = await services.vfs.get(instance, file_id)
     key = content_key(found)
     assert key is not None
-    folder = services.thumbnails.store.folder(instance.domain, file_id) / key
-    assert sorted(path.name for path in folder.iterdir()) == ["large.jpg", "small.jpg"]
-    small = Image.open(folder / "small.jpg")
+    store = services.thumbnails.store
+    assert await store.names(instance.domain, file_id) == {f"{key}/large.jpg", f"{key}/small.jpg"}
+    small_jpeg = await store.read(instance.domain, file_id, key, SIZES["small"])
+    assert small_jpeg is not None
+    small = Image.open(io.BytesIO(small_jpeg))
     assert small.size == (320, 240)
     assert near(colour_at(small, 160, 120), (0, 0, 255), slack=50)
 
