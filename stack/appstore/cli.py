@@ -215,14 +215,14 @@ def registry_verify(config: Config, location: str, extra_keys: tuple[str, ...]) 
 
     from roost.appstore.catalogue import trusted_keys
     from roost.appstore.registry import Registry, RegistryRefused, check_location
-    from roost.appstore.signing import BadKey, PublicKey, TrustedKeys
+    from roost.appstore.signing import BadKey, PublicKey
 
     try:
         keys = trusted_keys(config)
         extra = [PublicKey.parse(text) for text in extra_keys]
     except BadKey as exc:
         raise _problem(exc) from None
-    trusted = TrustedKeys([k for i in keys.ids if (k := keys.get(i)) is not None] + extra)
+    trusted = keys.with_keys(extra)
 
     async def check() -> list[str]:
         from roost.apps.package import read_package

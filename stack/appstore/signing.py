@@ -133,3 +133,6 @@ class TrustedKeys:
     @property
     def ids(self) -> list[str]:
         return sorted(self._keys)
+
+    def with_keys(self, more: list[PublicKey]) -> TrustedKeys:
+        return TrustedKeys([*self._keys.values(), *more])

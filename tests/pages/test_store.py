@@ -280,6 +280,7 @@ async def test_tampered_unsigned_and_untrusted_packages_are_refused_and_nothing_
         assert answer is not None and answer.status == 422
         await expect(page.locator("#store-error")).to_contain_text(reason)
         await expect(page.locator("#store-error")).to_contain_text("Nothing changed in your Roost.")
+        await assert_accessible(page)
         # A forged form post to install it is refused the same way.
         token = await page.evaluate("() => document.querySelector('input[name=csrf_token]').value")
         status, text = await page.evaluate(
