@@ -231,9 +231,7 @@ async def install(request: Request) -> Response:
             **_egress_and_budget(owner, item),
         }
         return await render(request, owner, "store_consent.html", context, space="store")
-    except PackageRefused as exc:
-        return await _detail(request, owner, item, error=exc.reason, status_code=422)
-    except RoostError as exc:
+    except RoostError as exc:  # refused (PackageRefused), or a package that cannot run
         return await _detail(request, owner, item, error=exc.reason, status_code=422)
     await store_updates(owner.services).ensure_trigger(owner.instance)
     return RedirectResponse(
@@ -250,7 +248,9 @@ async def accept(request: Request) -> Response:
     folder = _staging_dir(owner)
     try:
         return await _accept_staged(request, owner, folder, token)
-    except PackageRefused as exc:
+    except NotFound:
+        raise
+    except RoostError as exc:  # refused, or it failed to install: all was undone
         return await _refused_page(request, owner, exc.reason)
     finally:
         _unstage(folder, token)
