@@ -80,6 +80,7 @@ class CatalogueItem:
     registry: Registry
     entry: PackageEntry
     installed: InstalledApp | None
+    source: str = ""  # the registry's name, as its signed index gives it
 
     @property
     def slug(self) -> str:
@@ -162,7 +163,7 @@ class Catalogue:
             except RegistryRefused as exc:
                 return RegistryView(registry, registry.location, str(exc), ())
             items = tuple(
-                CatalogueItem(registry, entry, installed.get(slug))
+                CatalogueItem(registry, entry, installed.get(slug), index.name)
                 for slug, entry in sorted(index.latest().items())
             )
             return RegistryView(registry, index.name, None, items)
@@ -190,7 +191,8 @@ class Catalogue:
         entry = index.latest().get(slug)
         if entry is None:
             raise NotFound(f"the registry lists no {slug!r}")
-        return CatalogueItem(registry, entry, await self.apps.get_or_none(instance, slug))
+        installed = await self.apps.get_or_none(instance, slug)
+        return CatalogueItem(registry, entry, installed, index.name)
 
     async def updates(self, instance: Instance) -> list[CatalogueItem]:
         """Installed apps some trusted registry has a newer version of (the newest wins)."""

@@ -180,6 +180,9 @@ async def test_install_a_connector_from_the_store_through_the_consent_page(
 
     await card.get_by_role("link", name="Fake Bank").click()
     await page.wait_for_url(store_site.url(f"/store/{registries.id(registries.url)}/fake-bank"))
+    await expect(page.locator(".store-kind")).to_have_text(
+        "Connector · version 1.0.0 · from Test registry"
+    )
     section = page.locator("section.card")
     await expect(section.get_by_role("heading")).to_have_text(
         "If you install it, it will be able to"

@@ -64,7 +64,7 @@ async def _installer(request: Request) -> Owner:
     return owner
 
 
-def _card(item: CatalogueItem, registry_name: str) -> dict[str, Any]:
+def _card(item: CatalogueItem) -> dict[str, Any]:
     return {
         "slug": item.slug,
         "name": item.manifest.name,
@@ -75,7 +75,7 @@ def _card(item: CatalogueItem, registry_name: str) -> dict[str, Any]:
         "installed": item.installed.version if item.installed is not None else None,
         "update_available": item.update_available,
         "path": item.path,
-        "registry": registry_name,
+        "source": item.source,
     }
 
 
@@ -95,7 +95,7 @@ async def store(request: Request) -> Response:
             {"cards": [], "problems": [{"name": "", "reason": exc.reason}], "kinds": KINDS},
             space="store",
         )
-    cards = [_card(item, view.name) for view in views for item in view.items]
+    cards = [_card(item) for view in views for item in view.items]
     cards.sort(key=lambda c: (c["type"] != "konnector", c["name"].lower()))
     problems = [{"name": v.registry.location, "reason": v.problem} for v in views if v.problem]
     context = {"cards": cards, "problems": problems, "kinds": KINDS}
@@ -127,7 +127,7 @@ async def _detail(
     lines = await catalogue_for(_apps(owner)).added_lines(owner.instance, item)
     done = request.query_params.get("done")
     context = {
-        "item": _card(item, item.registry.id),
+        "item": _card(item),
         "description": list(item.manifest.description),
         "lines": lines,
         "error": error,
@@ -223,7 +223,7 @@ async def install(request: Request) -> Response:
         lines = await catalogue.added_lines(owner.instance, item)
         staging = _stage(owner, item, data)
         context = {
-            "item": _card(item, item.registry.id),
+            "item": _card(item),
             "description": list(item.manifest.description),
             "lines": lines,
             "upgrade": exc.upgrade,
