@@ -27,7 +27,7 @@ from roost.config import Config
 from roost.errors import BadRequest, NotFound
 from roost.instances import Instance
 from roost.permissions import PermissionSet
-from roost.permissions.describe import describe_added
+from roost.permissions.describe import describe_added, describe_rule
 
 if TYPE_CHECKING:
     from roost.appstore.service import AppService, InstalledApp
@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 BUNDLED_ID = "bundled"
+NO_DATA = "Nothing of your data: it can neither read nor change any of it"
 
 
 class PackageRefused(BadRequest):
@@ -224,13 +225,15 @@ class Catalogue:
         return data, package
 
     async def added_lines(self, instance: Instance, item: CatalogueItem) -> list[str]:
-        """What the new version may do beyond the installed one, in plain words."""
+        """In plain words, what it may do with the person's data (its hosts and limits are
+        said apart, in sentences) — or, for an update, only what the new version may do
+        beyond the installed one: data, hosts and limits."""
         new = item.manifest.grant()
         old: PermissionSet | None = None
         if item.installed is not None:
             old = await self.apps.permission_docs.load_set(instance, item.installed.permission_id)
         if old is None:
-            return new.describe()
+            return [describe_rule(rule) for rule in new.rules] or [NO_DATA]
         return describe_added(
             new.rules,
             new.egress,

@@ -364,6 +364,12 @@ def registry_install(config: Config, domain: str, slug: str, registry_id: str, y
             )
             for line in lines:
                 click.echo(f"  - {line}")
+            hosts = ", ".join(item.manifest.egress)
+            click.echo(
+                f"  - reach {hosts}, and nowhere else"
+                if hosts
+                else "  - nothing else: it cannot reach the network"
+            )
             if not yes and not click.confirm("Accept?", default=False):
                 raise BadRequest("not installed: consent refused") from None
             app = await service.install(instance, package, consent=True)

@@ -200,6 +200,7 @@ async def test_install_a_connector_from_the_store_through_the_consent_page(
     )
     assert await installed(services, store_site.instance) == {}  # not before consent
     await assert_accessible(page)
+    await screenshot(page, "store-consent-desktop")
     await page.get_by_role("button", name="Accept and install").click()
     await expect(page.locator("#store-done")).to_have_text("Fake Bank 1.0.0 is installed.")
     assert await installed(services, store_site.instance) == {"fake-bank": "1.0.0"}

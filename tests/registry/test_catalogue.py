@@ -57,10 +57,7 @@ async def test_install_from_a_registry_then_upgrade_with_and_without_consent(
     [item] = view.items
     assert (item.slug, item.entry.version, item.is_installed) == ("birthdays", "1.0.0", False)
     lines = await store.added_lines(instance, item)
-    assert lines == [
-        "Read your contacts (io.cozy.contacts) — show your contacts' birthdays",
-        "Runs at most 2 s, 4 MiB, 100,000,000 fuel units",
-    ]
+    assert lines == ["Read your contacts (io.cozy.contacts) — show your contacts' birthdays"]
 
     _, package = await store.fetch(item)
     with pytest.raises(ConsentRequired):
