@@ -3,8 +3,9 @@
 Each instance has one trigger (``@every 24h``, id ``store-updates``), made for every instance
 at start-up and for a new one when its Store is first opened or an app is installed from it.
 The job compares the installed apps with the trusted registries and raises one notification
-(category ``update``, linking to the app's page in the Store) per new version; which versions were announced is kept in the instance's
-``io.roost.store`` database (document ``updates``), so a version is announced once.
+(category ``update``, linking to the app's page in the Store) per new version; which versions
+were announced is kept in the instance's ``io.roost.store`` database (document ``updates``), so
+a version is announced once.
 Installing is left to the person: an update that asks for more needs their consent.
 """
 
