@@ -106,7 +106,9 @@ class StoreUpdates:
         couch = self.services.couch
         db = instance.db(STORE_DOCTYPE)
         state = await couch.get_doc_or_none(db, STATE_ID) or {"_id": STATE_ID, "announced": {}}
-        announced: dict[str, str] = dict(state.get("announced") or {})
+        held = state.get("announced")
+        # Kept by the stack, but a store's document may have been edited: start over then.
+        announced: dict[str, str] = dict(held) if isinstance(held, dict) else {}
         out: list[dict[str, str]] = []
         for item in await catalogue.updates(instance):
             if announced.get(item.slug) == item.entry.version:
