@@ -5,6 +5,7 @@ that announces updates once."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from roost.instances import Instance
 from roost.jobs import JobDoc, JobService
 from roost.notifications import NOTIFICATIONS_DOCTYPE
 from roost.services import Services
+from tests.conftest import PASSPHRASE
 from tests.registry.conftest import (
     WRITE_CONTACTS,
     AppMaker,
@@ -138,6 +140,20 @@ async def test_tampered_unsigned_and_untrusted_packages_install_nothing(
 
 
 async def test_the_daily_job_announces_each_new_version_once(
+    config: Config, tmp_path: Path, make_app: AppMaker, key: SigningKey
+) -> None:
+    # A stack of its own on the same store, under its own database prefix: the start-up
+    # sweep gives *every* instance a trigger, and this test's instances are the only ones.
+    own = replace(config, db_prefix=f"{config.db_prefix}upd{secrets.token_hex(2)}-")
+    services = Services.build(own, config.couchdb_url or "")
+    try:
+        instance = await services.instances.create("upd.roost.test", PASSPHRASE)
+        await _announce_once(services, config, instance, tmp_path, make_app, key)
+    finally:
+        await services.aclose()
+
+
+async def _announce_once(
     services: Services,
     config: Config,
     instance: Instance,
@@ -152,41 +168,31 @@ async def test_the_daily_job_announces_each_new_version_once(
     _, package = await store.fetch(item)
     await services.apps.install(instance, package, consent=True)
 
-    # The job's worker, registered with the real job service and run by it.
-    # The worker registered with a job service of its own over the same store, run by it.
-    jobs = JobService(services.couch, services.instances)
+    # The worker, registered with this stack's real job service and run by it.
+    jobs = services.jobs
     updates = StoreUpdates(services, store)
     updates.attach(jobs)
-    try:
-        # At start-up every instance gets its daily trigger.
-        assert await updates.ensure_all() >= 1
-        trigger = await jobs.get_trigger(instance, "store-updates")
-        assert (trigger.type, trigger.arguments, trigger.worker) == (
-            "@every",
-            "24h",
-            "store-updates",
-        )
-        assert await updates.check(instance) == []  # nothing newer yet
+    # At start-up every instance gets its daily trigger.
+    assert await updates.ensure_all() == 1
+    trigger = await jobs.get_trigger(instance, "store-updates")
+    assert (trigger.type, trigger.arguments, trigger.worker) == ("@every", "24h", "store-updates")
+    assert await updates.check(instance) == []  # nothing newer yet
 
-        publish(registry, [make_app("birthdays", "1.2.0", name="Birthdays")], key)
-        job = await jobs.enqueue(instance, "store-updates")
-        done = await _wait_done(jobs, instance, job.id)
-        link = f"/store/{store.registries[0].id}/birthdays"
-        assert done.result == {
-            "announced": [{"slug": "birthdays", "version": "1.2.0", "link": link}]
-        }
-        notes = await _notifications(services, instance)
-        assert [(n["category"], n["title"], n["link"]) for n in notes] == [
-            ("update", "Birthdays 1.2.0 is available", link)
-        ]
-        assert "You have version 1.0.0" in notes[0]["message"]
-        # The next day: the same version is not announced again.
-        assert await updates.check(instance) == []
-        assert len(await _notifications(services, instance)) == 1
-        state = await services.couch.get_doc(instance.db(STORE_DOCTYPE), "updates")
-        assert state["announced"] == {"birthdays": "1.2.0"}
-    finally:
-        await jobs.aclose()
+    publish(registry, [make_app("birthdays", "1.2.0", name="Birthdays")], key)
+    job = await jobs.enqueue(instance, "store-updates")
+    done = await _wait_done(jobs, instance, job.id)
+    link = f"/store/{store.registries[0].id}/birthdays"
+    assert done.result == {"announced": [{"slug": "birthdays", "version": "1.2.0", "link": link}]}
+    notes = await _notifications(services, instance)
+    assert [(n["category"], n["title"], n["link"]) for n in notes] == [
+        ("update", "Birthdays 1.2.0 is available", link)
+    ]
+    assert "You have version 1.0.0" in notes[0]["message"]
+    # The next day: the same version is not announced again.
+    assert await updates.check(instance) == []
+    assert len(await _notifications(services, instance)) == 1
+    state = await services.couch.get_doc(instance.db(STORE_DOCTYPE), "updates")
+    assert state["announced"] == {"birthdays": "1.2.0"}
 
 
 async def _wait_done(jobs: JobService, instance: Instance, job_id: str) -> JobDoc:

@@ -135,10 +135,11 @@ async def test_install_from_a_registry_refuses_a_tampered_package_and_installs_a
 
 
 async def test_the_bundled_registry_is_made_from_the_example_apps_in_one_command(
-    roost: Run, tmp_path: Path, services: Services, config: Config
+    roost: Run, tmp_path: Path, services: Services, config: Config, component: Path
 ) -> None:
     """`roost registry bundle` packs every built app of examples/apps (the ones other work adds
-    included), signs with the data directory's key, and builds the same bytes twice."""
+    included), signs with the data directory's key, and builds the same bytes twice.
+    (`component` builds doc-stats at least; the other examples are packed when built.)"""
     source = default_source()
     expected = sorted(
         json.loads((p / "manifest.json").read_text())["slug"]
