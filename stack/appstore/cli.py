@@ -276,8 +276,10 @@ def registry_bundle(config: Config, source: Path | None) -> None:
     keyfile = bundled_key_path(config)
     try:
         key = load_signing_key(keyfile) if keyfile.exists() else generate_key_pair(keyfile)
-        # Packages of apps no longer in the source are dropped: the bundle mirrors it.
-        packed = set(pack_apps(apps_dir, target))
+        # Packages of apps no longer in the source are dropped: the bundle mirrors it. An
+        # app that cannot be packed is named and left out; the others are still offered.
+        problems: list[str] = []
+        packed = set(pack_apps(apps_dir, target, problems))
         for old in (target / "packages").glob("*.tar.gz"):
             if old not in packed:
                 old.unlink()
@@ -287,6 +289,8 @@ def registry_bundle(config: Config, source: Path | None) -> None:
         raise _problem(exc) from None
     for skipped in unbuilt_apps(apps_dir):
         click.echo(f"skipped {skipped}: no app.wasm (run examples/apps/build.sh)", err=True)
+    for problem in problems:
+        click.echo(f"skipped {problem}", err=True)
     click.echo(f"bundled {len(index.packages)} packages into {target}, key {key.public.key_id}")
 
 

@@ -80,13 +80,19 @@ def pack_app(folder: Path, registry: Path) -> Path:
     return target
 
 
-def pack_apps(source: Path, registry: Path) -> list[Path]:
-    """Pack every app folder of ``source`` that holds a manifest.json and an app.wasm;
-    folders without an app.wasm (not built yet) are listed as skipped by the caller."""
+def pack_apps(source: Path, registry: Path, problems: list[str] | None = None) -> list[Path]:
+    """Pack every app folder of ``source`` that holds a manifest.json and an app.wasm
+    (folders not built yet are the caller's to name: `unbuilt_apps`). With ``problems``, a
+    folder that cannot be packed is noted there and skipped instead of stopping the build."""
     out: list[Path] = []
     for folder in sorted(p for p in source.iterdir() if p.is_dir()):
         if (folder / "manifest.json").is_file() and (folder / "app.wasm").is_file():
-            out.append(pack_app(folder, registry))
+            try:
+                out.append(pack_app(folder, registry))
+            except BuildProblem as exc:
+                if problems is None:
+                    raise
+                problems.append(str(exc))
     return out
 
 

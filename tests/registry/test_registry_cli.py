@@ -172,3 +172,19 @@ async def test_the_bundled_registry_is_made_from_the_example_apps_in_one_command
     _, package = await bundled.fetch(item)
     await services.apps.install(instance, package, consent=True)
     assert [a.slug for a in await services.apps.list_installed(instance)] == ["doc-stats"]
+
+
+async def test_the_bundle_skips_unbuilt_and_broken_apps_and_says_so(
+    roost: Run, tmp_path: Path, make_app: AppMaker
+) -> None:
+    make_app("birthdays", "1.0.0")
+    broken = make_app("broken", "1.0.0")
+    (broken / "manifest.json").write_text('{"slug": "broken"}')
+    unbuilt = make_app("later", "1.0.0")
+    (unbuilt / "app.wasm").unlink()
+    result = await roost("registry", "bundle", "--apps", str(tmp_path / "apps"))
+    assert result.exit_code == 0, result.output
+    assert "skipped later-1.0.0: no app.wasm" in result.stderr
+    assert "broken-1.0.0" in result.stderr and "invalid manifest" in result.stderr
+    index = json.loads((tmp_path / "data" / "registry" / "index.json").read_text())
+    assert [p["slug"] for p in index["packages"]] == ["birthdays"]
