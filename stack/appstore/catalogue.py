@@ -45,6 +45,9 @@ __all__ = [
 
 BUNDLED_ID = "bundled"
 NO_DATA = "Nothing of your data: it can neither read nor change any of it"
+# A registry that is slow to answer must not hold the Store page for its full timeout: the
+# page lists the others and names that one; an install still waits for it.
+LISTING_SECONDS = 10.0
 
 
 class PackageRefused(BadRequest):
@@ -115,9 +118,12 @@ class RegistryView:
 
 
 class Catalogue:
-    def __init__(self, config: Config, apps: AppService) -> None:
+    def __init__(
+        self, config: Config, apps: AppService, *, listing_seconds: float = LISTING_SECONDS
+    ) -> None:
         self.config = config
         self.apps = apps
+        self.listing_seconds = listing_seconds
         self._registries: list[Registry] | None = None
 
     @property
@@ -160,9 +166,12 @@ class Catalogue:
         async def view(registry: Registry) -> RegistryView:
             try:
                 check_location(registry.location)
-                index = await registry.index()
+                index = await asyncio.wait_for(registry.index(), self.listing_seconds)
             except RegistryRefused as exc:
                 return RegistryView(registry, registry.location, str(exc), ())
+            except TimeoutError:
+                reason = f"the registry {registry.location} did not answer in time"
+                return RegistryView(registry, registry.location, reason, ())
             items = tuple(
                 CatalogueItem(registry, entry, installed.get(slug), index.name)
                 for slug, entry in sorted(index.latest().items())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -219,3 +220,19 @@ async def test_a_roost_whose_bundle_was_never_made_offers_nothing_and_reports_no
     assert [r.id for r in fresh.registries] == ["bundled"]
     assert await fresh.listing(instance) == []
     assert await fresh.updates(instance) == []
+
+
+async def test_a_silent_registry_does_not_hold_the_store_page(
+    services: Services, config: Config, instance: Instance, tmp_path: Path, key: SigningKey
+) -> None:
+    listener = socket.socket()  # accepts connections, never answers
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    try:
+        silent = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        store = Catalogue(store_config(config, [silent], [key]), services.apps, listing_seconds=0.5)
+        [view] = await store.listing(instance)
+        assert view.items == ()
+        assert view.problem == f"the registry {silent} did not answer in time"
+    finally:
+        listener.close()
