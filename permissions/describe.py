@@ -14,7 +14,15 @@ from .subset import rule_covered
 from .targets import ROOT_DIR_ID, TRASH_DIR_ID
 from .verbs import ALL_VERBS, VERB_ORDER
 
-__all__ = ["FRIENDLY_NAMES", "describe_added", "describe_budget", "describe_rule", "describe_set"]
+__all__ = [
+    "FRIENDLY_NAMES",
+    "describe_added",
+    "describe_budget",
+    "describe_rule",
+    "describe_set",
+    "plain_noun",
+    "plain_verbs",
+]
 
 FRIENDLY_NAMES: Final = {
     "io.cozy.contacts": "your contacts",
@@ -76,6 +84,30 @@ def _noun(doctype: str) -> str:
     if friendly is not None:
         return f"{friendly} ({doctype})"
     return f"documents of type {doctype}"
+
+
+def _humanise(dotted: str) -> str:
+    # `com.example.energy.readings` -> "energy readings": the first two parts name the
+    # publisher (reverse DNS), the rest the kind of data.
+    parts = [p for p in dotted.split(".") if p]
+    kept = parts[2:] if len(parts) > 2 else parts
+    return " ".join(p.replace("_", " ").replace("-", " ") for p in kept)
+
+
+def plain_noun(doctype: str) -> str:
+    """What a doctype holds, for a person: no identifier ("your bank operations")."""
+    if is_wildcard(doctype):
+        return f"all your {_humanise(trim_wildcard(doctype))} data"
+    return FRIENDLY_NAMES.get(doctype) or f"your {_humanise(doctype)}"
+
+
+def plain_verbs(verbs: frozenset[str]) -> list[str]:
+    """The verbs of a rule as words, in a stable order, each once ("read", "create"...)."""
+    words: list[str] = []
+    for verb in VERB_ORDER:
+        if verb in (verbs or ALL_VERBS) and _VERB_WORDS[verb] not in words:
+            words.append(_VERB_WORDS[verb])
+    return words
 
 
 def _qualifier(rule: Rule) -> str:

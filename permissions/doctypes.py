@@ -94,6 +94,7 @@ RESERVED_DOCTYPES: Final[Mapping[str, Reservation]] = MappingProxyType(
         "com.bitwarden.contacts": _READ_ONLY,
         # Roost's own
         "io.roost.access": _READ_ONLY,
+        "io.roost.connector.runs": _READ_ONLY,
         "io.roost.app_passwords": _UNREADABLE,
         "io.roost.sessions": _UNREADABLE,
     }

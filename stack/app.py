@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from roost.appstore import on_startup as apps_on_startup
+from roost.appstore.catalogue import catalogue_for
 from roost.config import Config
 from roost.dav import dav_server as build_dav_server
 from roost.services import Services
@@ -38,10 +39,12 @@ from roost.web import (
     status,
     thumbnails,
 )
+from roost.web import albums as albums_api
 from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
 from roost.web.pages import assets as page_assets
+from roost.web.pages import collect as collect_page
 from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
@@ -58,10 +61,12 @@ def route_table() -> list[BaseRoute]:
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
+    routes += collect_page.ROUTES  # /collect, /collect/{slug}: connectors
     routes += store_page.ROUTES  # /store, /store/{registry}/{slug}
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos
+    routes += albums_api.ROUTES  # /albums: the photo albums' JSON API
     routes += auth.ROUTES
     routes += oauth.ROUTES  # /auth/register, /auth/authorize, /auth/access_token, /auth/clients
     routes += access.ROUTES
@@ -131,6 +136,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = built
+    app.state.connector_catalogue = catalogue_for(built.apps)  # Collect's "available" list
     # WebDAV over the stack's services, through the ports `roost.webdav` declares.
     app.state.dav_server = build_dav_server(built)
     return app

@@ -76,6 +76,8 @@ class Services:
         apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
+        notifications = Notifications(couch)
+        apps.attach_notifications(notifications)
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()
         vfs.listeners.append(FileEvents(jobs, thumbnails))
@@ -116,7 +118,7 @@ class Services:
             realtime_auth=RealtimeAuth(
                 instances, Authenticator(sessions, permission_docs, app_passwords)
             ),
-            notifications=Notifications(couch),
+            notifications=notifications,
             store_restarts=lambda: 0,
         )
 

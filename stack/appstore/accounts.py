@@ -93,9 +93,7 @@ class AccountVault:
         return {k: v for k, v in doc.items() if k != "auth_encrypted"}
 
     async def credentials(self, instance: Instance, account_id: str, slug: str) -> dict[str, Any]:
-        doc = await self.couch.get_doc_or_none(instance.db(ACCOUNTS_DOCTYPE), account_id)
-        if doc is None or doc.get("account_type") != slug:
-            raise NotFound(f"no account {account_id} for {slug}")
+        doc = await self._own(instance, slug, account_id)
         return self.open(instance, account_id, slug, str(doc.get("auth_encrypted", "")))
 
     async def list(self, instance: Instance, slug: str) -> list[dict[str, Any]]:
@@ -103,6 +101,42 @@ class AccountVault:
             instance.db(ACCOUNTS_DOCTYPE), {"selector": {"account_type": slug}, "limit": 1000}
         )
         return [self.public(d) for d in result.get("docs", [])]
+
+    async def _own(self, instance: Instance, slug: str, account_id: str) -> dict[str, Any]:
+        doc = await self.couch.get_doc_or_none(instance.db(ACCOUNTS_DOCTYPE), account_id)
+        if doc is None or doc.get("account_type") != slug:
+            raise NotFound(f"no account {account_id} for {slug}")
+        return doc
+
+    async def get(self, instance: Instance, slug: str, account_id: str) -> dict[str, Any]:
+        """The account (without its sealed credentials), or NotFound."""
+        return self.public(await self._own(instance, slug, account_id))
+
+    async def update(
+        self,
+        instance: Instance,
+        slug: str,
+        account_id: str,
+        credentials: dict[str, Any],
+        *,
+        label: str = "",
+    ) -> dict[str, Any]:
+        """Replace the account's credentials (sealed again, with a fresh nonce) and label."""
+        if not isinstance(credentials, dict) or not all(isinstance(k, str) for k in credentials):
+            raise BadRequest("credentials must be a JSON object")
+        doc = await self._own(instance, slug, account_id)
+        now = datetime.now(UTC).isoformat()
+        doc["label"] = label or doc.get("label") or slug
+        doc["auth_encrypted"] = self.seal(instance, account_id, slug, credentials)
+        doc["auth_fields"] = sorted(credentials)
+        metadata = doc.get("cozyMetadata")
+        doc["cozyMetadata"] = {**(metadata if isinstance(metadata, dict) else {}), "updatedAt": now}
+        await self.couch.put_doc(instance.db(ACCOUNTS_DOCTYPE), doc)
+        return self.public(doc)
+
+    async def delete(self, instance: Instance, slug: str, account_id: str) -> None:
+        doc = await self._own(instance, slug, account_id)
+        await self.couch.delete_doc(instance.db(ACCOUNTS_DOCTYPE), account_id, doc["_rev"])
 
     async def delete_all(self, instance: Instance, slug: str) -> int:
         db = instance.db(ACCOUNTS_DOCTYPE)

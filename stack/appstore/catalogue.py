@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from roost.apps.manifest import AppManifest, ManifestError
 from roost.apps.package import AppPackage, PackageError, read_package
+from roost.appstore.collect import CatalogueEntry
 from roost.appstore.registry import Registry, RegistryLimits, RegistryRefused, check_location
 from roost.appstore.registry_index import PackageEntry, version_key
 from roost.appstore.signing import BadKey, PublicKey, TrustedKeys
@@ -203,6 +204,21 @@ class Catalogue:
             raise NotFound(f"the registry lists no {slug!r}")
         installed = await self.apps.get_or_none(instance, slug)
         return CatalogueItem(registry, entry, installed, index.name)
+
+    async def connectors(self, instance: Instance) -> list[CatalogueEntry]:
+        """The connectors the trusted registries offer, for Collect's "available" list
+        (`roost.appstore.collect.Catalogue`), each linking to its page in the Store."""
+        return [
+            CatalogueEntry(
+                slug=item.slug,
+                name=item.manifest.name,
+                description=item.manifest.description,
+                link=item.path,
+            )
+            for view in await self.listing(instance)
+            for item in view.items
+            if item.entry.type == "konnector"
+        ]
 
     async def updates(self, instance: Instance) -> list[CatalogueItem]:
         """Installed apps some trusted registry has a newer version of (the newest wins)."""

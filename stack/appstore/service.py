@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,19 @@ from roost.appstore.adapters import (
     InstanceNotifier,
     VfsFileService,
 )
+from roost.appstore.connector_runs import ConnectorRuns
 from roost.appstore.installer import AppInstaller
-from roost.appstore.runs import describe_run, job_result, safe_text
+from roost.appstore.outcomes import outcome_for, outcome_of_run
+from roost.appstore.run_data import data_brought
+from roost.appstore.runs import describe_run, guest_value, job_result, safe_text
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.documents import DocumentService
-from roost.errors import BadRequest, Forbidden, NotFound
+from roost.errors import BadRequest, Forbidden, NotFound, RoostError
 from roost.instances import Instance
 from roost.jobs import JobService
+from roost.jobs.runner import FinalFailure
+from roost.notifications import Notifications
 from roost.permission_docs import PermissionDocs
 from roost.permissions import PermissionSet
 from roost.tokens import TokenService
@@ -153,6 +158,7 @@ class AppService:
         self.tokens = tokens
         self.access_log = access_log
         self.accounts = AccountVault(couch)
+        self.connector_runs = ConnectorRuns(couch)
         self.jobs: JobService | None = None
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
@@ -214,6 +220,10 @@ class AppService:
             max_attempts=3,
             per_instance=self.per_instance_concurrency,
         )
+
+    def attach_notifications(self, notifications: Notifications) -> None:
+        """A connector's failing runs are told to the person through ``notifications``."""
+        self.connector_runs.notifications = notifications
 
     async def ensure_compiled(self) -> int:
         """At start-up: (re)compile every stored wasm whose artifact is missing or stale."""
@@ -309,6 +319,7 @@ class AppService:
                 pass
         if app.type == "konnector":
             await self.accounts.delete_all(instance, slug)
+            await self.connector_runs.delete_all(instance, slug)
         await self.couch.delete_doc(instance.db(app.doctype), app.doc["_id"], app.doc["_rev"])
 
     # -- tokens for app UIs ------------------------------------------------------
@@ -391,6 +402,9 @@ class AppService:
         """The ``app`` worker: message ``{"slug", "input", "account"?}``."""
         message: Mapping[str, Any] = getattr(job, "message", None) or {}
         slug = str(message.get("slug", ""))
+        app = await self.get_or_none(instance, slug)
+        if app is not None and app.type == "konnector":
+            return await self._connector_job(instance, app, job, message)
         result = await self.run(
             instance,
             slug,
@@ -398,6 +412,10 @@ class AppService:
             job_id=getattr(job, "id", None),
             account_id=message.get("account"),
         )
+        await self._log_run(instance, job, result)
+        return job_result(slug, result)
+
+    async def _log_run(self, instance: Instance, job: Any, result: RunResult) -> None:
         if self.jobs is not None and getattr(job, "id", None):
             lines = [f"[{line.level}] {line.message}" for line in result.log]
             lines.append(
@@ -406,4 +424,55 @@ class AppService:
                 + (f"; budget hit: {', '.join(result.marks)}" if result.marks else "")
             )
             await self.jobs.append_log(instance, job.id, [safe_text(line) for line in lines])
-        return job_result(slug, result)
+
+    async def _connector_job(
+        self, instance: Instance, app: InstalledApp, job: Any, message: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A connector's run as a job, kept for Collect (outcome in plain words, the data it
+        brought) - a failure another attempt would repeat is not retried."""
+        account = message.get("account")
+        run_facts: dict[str, Any] = {
+            "slug": app.slug,
+            "name": str(app.doc.get("name") or app.slug),
+            "started_at": datetime.now(UTC).isoformat(),
+            "account_id": account if isinstance(account, str) else None,
+            "job_id": getattr(job, "id", None),
+            "attempt": int(getattr(job, "attempts", 1) or 1),
+            "manual": getattr(job, "trigger_id", None) is None,
+        }
+        if not run_facts["manual"]:
+            last = await self.connector_runs.recent(instance, app.slug, 1)
+            if last and last[0].outcome.waits_for_person:
+                why = f"not run: waiting for the person ({last[0].outcome.english()})"
+                if self.jobs is not None and run_facts["job_id"]:
+                    await self.jobs.append_log(instance, run_facts["job_id"], [why])
+                return {"slug": app.slug, "skipped": why}
+        given = message.get("input", {})
+        try:
+            result = await self.run(
+                instance,
+                app.slug,
+                # A copy: the run adds the account's plain credentials to its input.
+                dict(given) if isinstance(given, Mapping) else given,
+                job_id=run_facts["job_id"],
+                account_id=run_facts["account_id"],
+            )
+        except RoostError as exc:
+            outcome = outcome_for("CANNOT_START")
+            await self.connector_runs.record(
+                instance, outcome=outcome, message=exc.reason, **run_facts
+            )
+            raise FinalFailure(f"{outcome.code}: {exc.reason}") from None
+        outcome = outcome_of_run(result)
+        data = data_brought(result.host_calls)
+        reported = guest_value(result.error)
+        said = reported.get("message") if isinstance(reported, dict) else reported
+        await self._log_run(instance, job, result)
+        await self.connector_runs.record(
+            instance, outcome=outcome, message=str(said or ""), data=data, **run_facts
+        )
+        if not result.ok and outcome.final and not result.hit_budget:
+            raise FinalFailure(safe_text(f"{outcome.code}: {said or result.reason}")[:2000])
+        answer = job_result(app.slug, result)
+        answer.update(outcome=outcome.to_json(), data=data)
+        return answer

@@ -54,12 +54,18 @@ class BudgetHit(Exception):
     """
 
 
+class FinalFailure(Exception):
+    """Raised by a handler whose failure another attempt would only repeat (a connector told
+    a wrong password: retrying could lock the person out). The job fails at once."""
+
+
 @dataclass(frozen=True)
 class _Outcome:
     ok: bool
     result: Any = None
     error: str | None = None
     budget_hit: bool = False
+    final: bool = False
 
 
 def _safe_text(text: str) -> str:
@@ -227,6 +233,8 @@ class JobRunner:
             raise
         except BudgetHit as error:
             return _Outcome(False, error=_describe(error), budget_hit=True)
+        except FinalFailure as error:
+            return _Outcome(False, error=_safe_text(str(error))[:2000], final=True)
         except Exception as error:
             return _Outcome(False, error=_describe(error))
         try:
@@ -261,7 +269,7 @@ class JobRunner:
                     now_text,
                     [f"attempt {attempt} hit its budget: {outcome.error}; not retried"],
                 )
-            elif attempt < max_attempts:
+            elif attempt < max_attempts and not outcome.final:
                 delay = spec.backoff(attempt)
                 doc.update(
                     state=QUEUED,
@@ -278,8 +286,9 @@ class JobRunner:
             else:
                 _finish_fields(doc, now_text, state=ERRORED)
                 doc["error"] = outcome.error
+                why = "not retried" if outcome.final else "giving up"
                 append_log_lines(
-                    doc, now_text, [f"attempt {attempt} failed: {outcome.error}; giving up"]
+                    doc, now_text, [f"attempt {attempt} failed: {outcome.error}; {why}"]
                 )
             return True
 

@@ -71,9 +71,7 @@ class ThumbnailStore:
 
     # -- reading -------------------------------------------------------------------------
 
-    async def read(
-        self, domain: str, file_id: str, key: str, size: ThumbnailSize
-    ) -> bytes | None:
+    async def read(self, domain: str, file_id: str, key: str, size: ThumbnailSize) -> bytes | None:
         return await self._read(domain, file_id, _blob_id(key, size.name))
 
     async def _read(self, domain: str, file_id: str, internal_id: str) -> bytes | None:

@@ -1,9 +1,13 @@
 """Photos in a real browser: the timeline grouped by the day taken, the viewer with the
-keyboard, the phone size in French, dark mode, and axe-core."""
+keyboard, albums made from a selection, photos arriving by WebDAV, the phone size in French,
+dark mode, and axe-core."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -182,3 +186,172 @@ async def test_pages_of_the_timeline_follow_each_other_without_gaps_or_repeats(
             break
     assert sorted(seen[:3]) == sorted(burst)
     assert seen[3:] == [older]
+
+
+async def references_of(api: httpx.AsyncClient, file_id: str) -> list[Any]:
+    answer = await api.get(f"/files/{file_id}")
+    relationships = answer.json()["data"].get("relationships", {})
+    return list(relationships.get("referenced_by", {}).get("data") or [])
+
+
+async def test_an_album_from_the_timeline_filled_renamed_emptied_and_deleted_keeps_the_photos(
+    page: Page,
+    site: Site,
+    api: httpx.AsyncClient,
+    photo: Callable[[str, str], Awaitable[str]],
+) -> None:
+    first = await photo("a.jpg", "2024:05:06 10:00:00")
+    second = await photo("b.jpg", "2024:05:05 10:00:00")
+    third = await photo("c.jpg", "2024:05:04 10:00:00")
+    await sign_in(page, site)
+    await page.goto(site.url("/photos"))
+    await page.wait_for_selector("#photos[data-ready=true]")
+    # Select with the keyboard (Space on the photo's checkbox) and with a click.
+    await page.get_by_role("checkbox", name="Select a.jpg").focus()
+    await page.keyboard.press("Space")
+    await page.get_by_role("checkbox", name="Select b.jpg").check()
+    await expect(page.get_by_text("2 selected")).to_be_visible()
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Add to album").click()
+    picker = page.get_by_role("dialog", name="Add to album")
+    await expect(picker).to_be_visible()
+    await expect(picker.get_by_label("Choose an album")).to_have_value("")  # none yet: a new one
+    await picker.get_by_label("Name of the new album").fill("Summer")
+    await assert_accessible(page)
+    await picker.get_by_role("button", name="Add", exact=True).click()
+    await expect(page.get_by_role("status")).to_have_text("Added to Summer: 2")
+    await expect(page.locator(".photo-select:checked")).to_have_count(0)
+    assert len(await references_of(api, first)) == 1
+    assert await references_of(api, third) == []
+
+    await page.get_by_role("link", name="My albums").click()
+    card = page.get_by_role("link", name=re.compile("Summer"))
+    await expect(card).to_contain_text("2 items")
+    await expect(card.locator("img")).to_have_attribute("src", f"/files/{first}/thumbnails/small")
+    await assert_accessible(page)
+    await screenshot(page, "photos-albums-desktop")
+    await card.click()
+    await expect(page.get_by_role("heading", name="Summer", level=1)).to_be_visible()
+    await expect(page.locator(".photo-tile")).to_have_count(2)
+    # The album's photos open in the same viewer, and the keyboard steps through them.
+    await page.get_by_role("link", name="a.jpg").click()
+    await expect(page.get_by_role("dialog", name="Photo 1 of 2: a.jpg")).to_be_visible()
+    await page.keyboard.press("ArrowRight")
+    await expect(page.get_by_role("dialog", name="Photo 2 of 2: b.jpg")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#photo-viewer")).to_be_hidden()
+
+    await page.get_by_role("checkbox", name="Select b.jpg").check()
+    await page.get_by_role("button", name="Remove from album").click()
+    await expect(page.get_by_role("status")).to_have_text("Removed from the album: 1")
+    await expect(page.locator(".photo-tile")).to_have_count(1)
+    await page.reload()
+    await expect(page.locator(".photo-tile")).to_have_count(1)
+    assert await references_of(api, second) == []
+
+    await page.get_by_role("button", name="Rename").click()
+    rename = page.get_by_role("dialog", name="Rename the album")
+    await rename.get_by_label("Name").fill("Summer 2024")
+    await rename.get_by_role("button", name="Save").click()
+    await expect(page.get_by_role("heading", name="Summer 2024", level=1)).to_be_visible()
+    await assert_accessible(page)
+
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Delete album").click()
+    await page.wait_for_url(site.url("/photos/albums"))
+    await expect(page.get_by_text("No albums yet.")).to_be_visible()
+    await page.get_by_role("link", name="Timeline").click()
+    await expect(page.locator(".photo-tile")).to_have_count(3)  # every photo is still there
+    for file_id in (first, second, third):
+        assert await references_of(api, file_id) == []
+
+
+async def test_a_taken_album_name_is_said_and_nothing_is_made(
+    page: Page, site: Site, photo: Callable[[str, str], Awaitable[str]]
+) -> None:
+    await photo("a.jpg", "2024:05:06 10:00:00")
+    await sign_in(page, site)
+    await page.goto(site.url("/photos/albums"))
+    await page.wait_for_selector("#photos[data-ready=true]")
+    await page.get_by_label("New album").fill("Trips")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.get_by_role("heading", name="Trips", level=1)).to_be_visible()
+    await page.goto(site.url("/photos/albums"))
+    await page.wait_for_selector("#photos[data-ready=true]")
+    await page.get_by_label("New album").fill("trips")
+    await page.get_by_role("button", name="Create").click()
+    await expect(page.get_by_role("alert")).to_have_text("An album with that name already exists.")
+    await expect(page.locator(".album-card")).to_have_count(1)
+    await page.reload()
+    await expect(page.locator(".album-card")).to_have_count(1)
+    # An album that is not there is a page saying so, not an error.
+    await page.goto(site.url("/photos/albums/no-such-album"))
+    await expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert (
+        await page.evaluate("async () => (await fetch('/albums/nope', {method: 'DELETE'})).status")
+    ) == 404
+
+
+async def test_a_photo_put_by_webdav_appears_and_a_deleted_one_goes_without_a_reload(
+    page: Page, site: Site, api: httpx.AsyncClient, photo: Callable[[str, str], Awaitable[str]]
+) -> None:
+    await photo("older.jpg", "2020:01:01 10:00:00")
+    await sign_in(page, site)
+    await page.goto(site.url("/photos"))
+    await page.wait_for_selector("#photos[data-ready=true]")
+    await page.evaluate("window.notReloaded = true")
+    await page.wait_for_timeout(500)  # the socket subscribes right after the page loads
+    response = await api.put("/dav/files/from-phone.jpg", content=jpeg(taken="2024:05:06 10:00:00"))
+    assert response.status_code == 201, response.text
+    arrived = page.get_by_role("link", name="from-phone.jpg")
+    await expect(arrived).to_be_visible()
+    await expect(page.get_by_role("status")).to_have_text("New here: from-phone.jpg")
+    # Newest first: the new photo (shown at its file date until its EXIF date is read) leads.
+    names = await page.locator(".photo-tile").evaluate_all("t => t.map(e => e.dataset.name)")
+    assert names == ["from-phone.jpg", "older.jpg"]
+    assert await page.evaluate("window.notReloaded") is True
+    found = await api.request("PROPFIND", "/dav/files/from-phone.jpg", headers={"Depth": "0"})
+    assert found.status_code == 207
+    assert (await api.request("DELETE", "/dav/files/from-phone.jpg")).status_code == 204
+    await expect(arrived).to_have_count(0)
+    await expect(page.locator(".photo-tile")).to_have_count(1)
+    assert await page.evaluate("window.notReloaded") is True
+
+
+async def test_on_a_phone_in_french_every_space_is_in_sight_and_albums_are_accessible(
+    browser: Browser, site: Site, photo: Callable[[str, str], Awaitable[str]]
+) -> None:
+    await photo("plage.jpg", "2024:05:06 10:00:00")
+    context = await new_context(browser, viewport=PHONE, locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await sign_in(page, site)
+        for path in ("/photos", "/photos/albums", "/drive"):
+            await page.goto(site.url(path))
+            links = page.get_by_role("navigation", name="Espaces").get_by_role("link")
+            await expect(links).to_have_count(7)
+            for index in range(7):
+                link = links.nth(index)
+                await expect(link).to_be_in_viewport(ratio=1)
+                box = await link.bounding_box()
+                assert box is not None
+                assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], path
+            assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            await assert_accessible(page)
+        await page.goto(site.url("/photos/albums"))
+        await page.wait_for_selector("#photos[data-ready=true]")
+        await page.get_by_label("Nouvel album").fill("Plage")
+        await page.get_by_role("button", name="Créer").click()
+        await expect(page.get_by_role("heading", name="Plage", level=1)).to_be_visible()
+        await expect(page.get_by_role("button", name="Supprimer l'album")).to_be_visible()
+        await assert_accessible(page)
+        await screenshot(page, "photos-album-phone")
+        await page.emulate_media(color_scheme="dark")
+        await assert_accessible(page)
+        await page.goto(site.url("/photos/albums"))
+        await expect(page.get_by_role("link", name=re.compile("Plage"))).to_contain_text(
+            "0 élément"
+        )
+        await assert_accessible(page)
+    finally:
+        await context.close()

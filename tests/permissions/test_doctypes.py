@@ -169,6 +169,7 @@ READ_ONLY = [
     "io.cozy.notes.images",
     "com.bitwarden.contacts",
     "io.roost.access",
+    "io.roost.connector.runs",
 ]
 FREE = [
     "io.cozy.contacts",

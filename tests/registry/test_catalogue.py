@@ -236,3 +236,27 @@ async def test_a_silent_registry_does_not_hold_the_store_page(
         assert view.problem == f"the registry {silent} did not answer in time"
     finally:
         listener.close()
+
+
+async def test_collect_lists_the_connectors_the_registries_offer(
+    services: Services,
+    config: Config,
+    instance: Instance,
+    tmp_path: Path,
+    make_app: AppMaker,
+    key: SigningKey,
+) -> None:
+    registry = tmp_path / "reg"
+    apps = [
+        make_app("birthdays", "1.0.0", name="Birthdays"),
+        make_app("fake-bank", "1.0.0", type="konnector", name="Fake Bank"),
+    ]
+    publish(registry, apps, key)
+    store = catalogue(services, config, registry, key)
+    [entry] = await store.connectors(instance)
+    assert (entry.slug, entry.name, entry.link) == (
+        "fake-bank",
+        "Fake Bank",
+        f"/store/{store.registries[0].id}/fake-bank",
+    )
+    assert entry.description == ("Fake Bank does one useful thing.",)

@@ -1,13 +1,18 @@
 """bank-connector: imports bank accounts and operations from a bank's JSON API.
 
-Input (the stack passes the decrypted account and the konnector's settings)::
+Input (the stack passes the decrypted account; the bank's address is an account field, or
+the input's ``bank_url``, else the bank the manifest names)::
 
-    {"bank_url": "https://bank.example", "credentials": {"login": "...", "password": "..."}}
+    {"credentials": {"login": "...", "password": "...", "bank_url": "https://bank.example.com"}}
 
 The bank API: ``POST /api/login`` -> ``{"token"}``; ``GET /api/accounts`` ->
 ``{"accounts": [{"id", "label", "iban", "balance", "currency", "type"}]}``;
 ``GET /api/accounts/{id}/transactions`` -> ``{"transactions": [{"id", "date", "amount",
 "label", "currency"}]}``.
+
+Failures are reported with the SDK's error vocabulary (docs/apps.md, "Reporting errors from
+a connector"): a refused login is ``LOGIN_FAILED``, a bank that does not answer
+``VENDOR_DOWN``, an answer of an unexpected shape ``SITE_CHANGED``.
 
 Idempotent: every document gets a deterministic ``_id`` from the bank's own ids, and is
 only written when it changed - a re-run creates no duplicates.
@@ -18,8 +23,8 @@ import re
 
 import roost_sdk as roost
 import wit_world
-from componentize_py_types import Err
 
+DEFAULT_BANK = "https://bank.example.com"
 ACCOUNTS = "io.cozy.bank.accounts"
 OPERATIONS = "io.cozy.bank.operations"
 
@@ -34,10 +39,10 @@ def _bank_key(bank_url):
 
 
 def import_all(params):
-    bank_url = str(params.get("bank_url", "")).rstrip("/")
     creds = params.get("credentials") or {}
-    if not bank_url or not creds.get("login") or not creds.get("password"):
-        raise roost.RoostError("bad_input", "bank_url and credentials {login, password} are needed")
+    bank_url = str(params.get("bank_url") or creds.get("bank_url") or DEFAULT_BANK).rstrip("/")
+    if not creds.get("login") or not creds.get("password"):
+        roost.fail(roost.LOGIN_FAILED, "no login or password is set for this account")
     key = _bank_key(bank_url)
     roost.info(f"logging in to {bank_url}")
     resp = roost.fetch(
@@ -45,10 +50,7 @@ def import_all(params):
         bank_url + "/api/login",
         json_body={"login": creds["login"], "password": creds["password"]},
     )
-    if resp["status"] in (401, 403):
-        raise roost.RoostError("LOGIN_FAILED", "the bank refused the credentials")
-    if resp["status"] >= 400:
-        raise roost.RoostError("VENDOR_DOWN", f"login answered {resp['status']}")
+    roost.check_login(resp, "the bank refused the credentials")
     token = json.loads(resp["body"])["token"]
     auth = {"Authorization": "Bearer " + token}
 
@@ -94,7 +96,4 @@ def import_all(params):
 
 class WitWorld(wit_world.WitWorld):
     def run(self, input: str) -> str:
-        try:
-            return json.dumps(import_all(json.loads(input or "{}")))
-        except roost.RoostError as e:
-            raise Err(json.dumps({"error": e.code, "message": e.message})) from None
+        return roost.run_connector(import_all, input)

@@ -126,3 +126,75 @@ def warn(message):
 
 def notify_person(title, message):
     return _call(notify.notify, title, message)
+
+
+# -- connectors: reporting errors -------------------------------------------------------
+# The codes a connector fails with (docs/apps.md, "Reporting errors from a connector"). The
+# stack turns each into plain words in Collect ("wrong password", "the site did not
+# answer"...). A code may carry a detail after a dot: "LOGIN_FAILED.TOO_MANY_ATTEMPTS".
+
+LOGIN_FAILED = "LOGIN_FAILED"
+USER_ACTION_NEEDED = "USER_ACTION_NEEDED"
+CHALLENGE_ASKED = "CHALLENGE_ASKED"
+VENDOR_DOWN = "VENDOR_DOWN"
+SITE_CHANGED = "SITE_CHANGED"
+UNKNOWN_ERROR = "UNKNOWN_ERROR"
+
+# Host errors a connector did not catch, and what they mean for the person. A refusal
+# (``egress_denied``, ``forbidden``) and ``budget_exhausted`` are passed on as they are: the
+# stack knows them.
+_HOST_CODES = {
+    "timeout": VENDOR_DOWN,
+    "fetch_failed": VENDOR_DOWN,
+    "egress_denied": "egress_denied",
+    "forbidden": "forbidden",
+    "budget_exhausted": "budget_exhausted",
+}
+
+
+class ConnectorError(RoostError):
+    """A failure the person can be told about; raise it with :func:`fail`."""
+
+
+def fail(code, message=""):
+    """Stop the connector with one of the codes above (and a message for the log)."""
+    raise ConnectorError(code, message)
+
+
+def check_login(response, message="the site refused the login or password"):
+    """After a login request: 401/403 means wrong credentials, 5xx that the site is down."""
+    status = response["status"]
+    if status in (401, 403):
+        fail(LOGIN_FAILED, message)
+    if status >= 500:
+        fail(VENDOR_DOWN, f"the site answered {status}")
+    if status >= 400:
+        fail(SITE_CHANGED, f"the login page answered {status}")
+    return response
+
+
+def error_payload(error):
+    """The JSON ``err`` a connector returns for ``error`` (any exception)."""
+    if isinstance(error, ConnectorError):
+        code = error.code
+    elif isinstance(error, RoostError):
+        code = _HOST_CODES.get(error.code)
+        if code is None and error.code.startswith("http_"):
+            code = VENDOR_DOWN if error.code[5:6] == "5" else SITE_CHANGED
+        code = code or UNKNOWN_ERROR
+    elif isinstance(error, (KeyError, ValueError, TypeError, IndexError)):
+        # The site's answer no longer has the shape the connector reads.
+        code = SITE_CHANGED
+    else:
+        code = UNKNOWN_ERROR
+    message = error.message if isinstance(error, RoostError) else f"{type(error).__name__}: {error}"
+    return json.dumps({"error": code, "message": str(message)[:500]})
+
+
+def run_connector(main, input_text):
+    """Run ``main(params)`` for a connector's ``run`` export: its result as JSON, or an
+    ``Err`` with the error vocabulary's code, whatever the failure."""
+    try:
+        return json.dumps(main(json.loads(input_text or "{}")))
+    except Exception as error:  # every failure becomes a code the person can be told about
+        raise Err(error_payload(error)) from None

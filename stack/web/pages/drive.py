@@ -1,8 +1,9 @@
 """`/drive`, `/drive/{folder-id}`, `/drive/trash`, `/drive/search`: the Drive pages.
 
 The handler renders the first page of a folder (sorted by name, date or size) on the server,
-so a folder of 10,000 files opens with 100 rows and a "Show more" link; the page's script
-(`drive.js`) asks this same route for the next rows (`?rows=1&start=100`) and does every
+so a folder of 10,000 files opens with 100 rows and a "Show more" link, read a page at a time
+from the store (`FileQueries.folder_page`); the page's script (`drive.js`) asks this same
+route for the next rows (`?rows=1&after=<cursor>`) and does every
 change through the `/files` JSON API, and listens to `/realtime/` for what other devices do.
 Every entry shown is checked with the permission decision, like the API's listings.
 """
@@ -10,12 +11,14 @@ Every entry shown is checked with the permission decision, like the API's listin
 from __future__ import annotations
 
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from roost.errors import BadRequest
+from roost.file_queries import FolderCursor
 from roost.permissions import FILES_DOCTYPE, ROOT_DIR_ID, TRASH_DIR_ID, Hidden
 from roost.vfs import FileDoc, FileNotFound
 from roost.web.i18n import PageLanguage, language_of
@@ -77,18 +80,6 @@ JS_MESSAGES: Final = (
 VIEWS: Final = ("list", "grid")
 
 
-def _sorted(entries: list[FileDoc], sort: str, descending: bool) -> list[FileDoc]:
-    # Folders first whatever the order, as every file manager does.
-    if sort == "date":
-        key: Any = lambda d: d.updated_at  # noqa: E731
-    elif sort == "size":
-        key = lambda d: d.size if d.is_file else -1  # noqa: E731
-    else:
-        key = lambda d: d.name.casefold()  # noqa: E731
-    ordered = sorted(entries, key=key, reverse=descending)
-    return [d for d in ordered if d.is_dir] + [d for d in ordered if not d.is_dir]
-
-
 def entry_view(doc: FileDoc) -> dict[str, Any]:
     return {
         "id": doc.id,
@@ -110,11 +101,12 @@ def _options(request: Request) -> dict[str, Any]:
     view = query.get("view", "list")
     if sort not in SORTS or order not in ("asc", "desc") or view not in VIEWS:
         raise BadRequest("sort is name, date or size; order asc or desc; view list or grid")
-    try:
-        start = max(0, int(query.get("start", "0")))
-    except ValueError:
-        raise BadRequest("start must be a number") from None
-    return {"sort": sort, "order": order, "view": view, "start": start}
+    after = None
+    if "after" in query:
+        after = FolderCursor.decode(query["after"])
+        if after is None:
+            raise BadRequest("after must be the cursor a previous page gave")
+    return {"sort": sort, "order": order, "view": view, "after": after}
 
 
 async def _breadcrumbs(owner: Owner, folder: FileDoc) -> list[dict[str, str]]:
@@ -158,26 +150,40 @@ async def _page(request: Request, folder_id: str, *, trash: bool) -> Response:
     except (FileNotFound, Hidden):
         # A person gets a page, not JSON; the same page whether absent or not theirs.
         return await render(request, owner, "missing.html", {}, space="drive", status_code=404)
-    vfs = owner.services.vfs
-    entries = await vfs.list_dir(owner.instance, folder)
-    entries = [e for e in entries if not e.is_trash_dir]
-    ordered = _sorted(entries, options["sort"], options["order"] == "desc")
-    start = options["start"]
-    window = await _visible(owner, folder, ordered[start : start + PAGE_SIZE])
-    following = start + PAGE_SIZE if start + PAGE_SIZE < len(ordered) else None
+    # One page read from the store's folder view, never the whole listing.
+    page = await file_queries(request, owner).folder_page(
+        owner.instance,
+        folder.id,
+        sort=options["sort"],
+        descending=options["order"] == "desc",
+        limit=PAGE_SIZE,
+        after=options["after"],
+    )
+    window = await _visible(owner, folder, page.entries)
+    following = None
+    if page.cursor is not None:
+        following = urlencode(
+            {
+                "sort": options["sort"],
+                "order": options["order"],
+                "view": options["view"],
+                "after": page.cursor.encode(),
+            }
+        )
     context: dict[str, Any] = {
         "folder": {"id": folder.id, "name": folder.name, "is_root": folder.is_root},
         "trash": trash,
         "entries": [entry_view(e) for e in window],
-        "total": len(ordered),
-        "next_start": following,
+        "next_page": following,
         **options,
     }
     if request.query_params.get("rows") == "1":
-        # The next rows only, for the script's "Show more" (same checks, same markup).
-        return templates.TemplateResponse(
-            request, "drive_rows.html", context, headers={"Cache-Control": "private, no-store"}
-        )
+        # The next rows only, for the script's "Show more" (same checks, same markup); the
+        # page after them travels in a header, the rows being the whole body.
+        headers = {"Cache-Control": "private, no-store"}
+        if following is not None:
+            headers["X-Next-Page"] = f"?{following}"
+        return templates.TemplateResponse(request, "drive_rows.html", context, headers=headers)
     context["breadcrumbs"] = [] if trash else await _breadcrumbs(owner, folder)
     language = PageLanguage(language_of(request))
     context["messages"] = {message: language.gettext(message) for message in JS_MESSAGES}

@@ -17,7 +17,7 @@ from roost.permissions import FILES_DOCTYPE
 from roost.web.pages.shell import Owner, owner_or_login, render
 
 NOTIFICATIONS_DOCTYPE = "io.cozy.notifications"
-_SOON = {"banks": "Banks", "collect": "Collect"}
+_SOON = {"banks": "Banks"}
 
 
 def file_queries(request: Request, owner: Owner) -> FileQueries:
@@ -64,6 +64,15 @@ async def _apps(owner: Owner) -> list[dict[str, Any]]:
             previous = last_runs.get(slug)
             if previous is None or when > previous["when"]:
                 last_runs[slug] = {"when": when, "state": job.state, "failed": bool(job.error)}
+    # A connector's last run is told in plain words, a failure with a link to Collect.
+    connector_runs = await services.apps.connector_runs.last_of_each(instance) if installed else {}
+    for slug, run in connector_runs.items():
+        last_runs[slug] = {
+            "when": run.finished_at,
+            "state": "done" if run.ok else "errored",
+            "failed": not run.ok,
+            "outcome": run.outcome,
+        }
     return [
         {
             "slug": app.slug,

@@ -797,13 +797,9 @@ function setUpInteractions() {
       if (!rowOf(row.dataset.id)) list.append(row);
     }
     first && rowOf(first.dataset.id)?.querySelector(".select")?.focus();
-    const start = Number(url.searchParams.get("start")) + 100;
-    if (holder.content.querySelectorAll("li.entry").length < 100) more.parentElement.remove();
-    else {
-      url.searchParams.delete("rows");
-      url.searchParams.set("start", String(start));
-      more.href = url.pathname + url.search;
-    }
+    const following = response.headers.get("X-Next-Page");
+    if (!following) more.parentElement.remove();
+    else more.href = url.pathname + following;
   });
 }
 
