@@ -44,10 +44,12 @@ from roost.web.access import AccessLogMiddleware
 from roost.web.errors import EXCEPTION_HANDLERS
 from roost.web.middleware import CrossSiteCookieGuard, InstanceMiddleware, RequestLogMiddleware
 from roost.web.pages import assets as page_assets
+from roost.web.pages import banks as banks_page
 from roost.web.pages import collect as collect_page
 from roost.web.pages import drive as drive_page
 from roost.web.pages import home as home_page
 from roost.web.pages import language as page_language
+from roost.web.pages import notifications as notifications_page
 from roost.web.pages import photos as photos_page
 from roost.web.pages import store as store_page
 
@@ -61,6 +63,8 @@ def route_table() -> list[BaseRoute]:
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
+    routes += banks_page.ROUTES  # /banks, /banks/operations/{id}, /banks/alerts
+    routes += notifications_page.ROUTES  # /notifications, /notifications/unread
     routes += collect_page.ROUTES  # /collect, /collect/{slug}: connectors
     routes += store_page.ROUTES  # /store, /store/{registry}/{slug}
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
@@ -108,6 +112,7 @@ def create_app(
         await warn_about_separate_disks(built.config, built.couch)
         # Compiled apps are checked before any job can run one (never compiled on a request).
         await apps_on_startup(built)
+        await built.banks.on_startup()  # each instance's trigger for new bank operations
         # After the hooks, which may register workers; jobs left queued are picked up now.
         await built.jobs.start()
         # Blob temporaries an outage or a crash left (in S3 they are not tied to a process).

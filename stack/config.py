@@ -70,6 +70,14 @@ class Config:
     registry_bundled: bool = True
     registry_timeout_seconds: float = 30.0
     registry_max_package_bytes: int = 128 * 1024 * 1024
+    # Optional e-mail of notifications (unset host: no e-mail is ever sent).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = 10.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -106,6 +114,12 @@ _ENV_KEYS: dict[str, str] = {
     "ROOST_REGISTRIES": "registries",
     "ROOST_REGISTRY_TRUSTED_KEYS": "registry_trusted_keys",
     "ROOST_REGISTRY_BUNDLED": "registry_bundled",
+    "ROOST_SMTP_HOST": "smtp_host",
+    "ROOST_SMTP_PORT": "smtp_port",
+    "ROOST_SMTP_FROM": "smtp_from",
+    "ROOST_SMTP_STARTTLS": "smtp_starttls",
+    "ROOST_SMTP_USER": "smtp_user",
+    "ROOST_SMTP_PASSWORD": "smtp_password",
 }
 
 

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from roost.couch_batches import Batcher
+from roost.couch_http import StorePool
 from roost.errors import (
     BadRequest,
     Conflict,
@@ -80,13 +82,13 @@ def _quote_segment(text: str) -> str:
     return quote(text, safe="")
 
 
-def _split_credentials(url: str) -> tuple[str, httpx.BasicAuth | None]:
+def _split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     parts = urlsplit(url)
     auth = None
     if parts.username is not None:
         from urllib.parse import unquote
 
-        auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+        auth = (unquote(parts.username), unquote(parts.password or ""))
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
@@ -101,7 +103,7 @@ class CouchClient:
         self.base_url = base
         self._client = httpx.AsyncClient(
             base_url=base,
-            auth=auth,
+            auth=None if auth is None else httpx.BasicAuth(*auth),
             timeout=httpx.Timeout(timeout, connect=5.0),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
@@ -109,8 +111,24 @@ class CouchClient:
             headers={"Accept": "application/json"},
         )
         self._known_dbs: set[str] = set()
+        # Short requests to a plain-HTTP store skip httpx (see roost.couch_http for why).
+        self._pool: StorePool | None = None
+        if urlsplit(base).scheme == "http":
+            self._pool = StorePool(
+                base,
+                auth,
+                timeout=timeout,
+                connect_timeout=5.0,
+                max_connections=max_connections,
+            )
+
+        # Concurrent single-document reads and writes of one database share store requests.
+        self._reads: Batcher[str, Doc | None] = Batcher(self._read_batch)
+        self._writes: Batcher[Doc, tuple[int, Doc]] = Batcher(self._write_batch)
 
     async def aclose(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         await self._client.aclose()
 
     # -- low level ---------------------------------------------------------------------
@@ -133,11 +151,20 @@ class CouchClient:
             send_headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + _CONNECT_RETRY_SECONDS
         delay = 0.05
+        pool = self._pool if method != "HEAD" else None
+        target = _target(path, params) if pool is not None else path
         while True:
             try:
-                response = await self._client.request(
-                    method, path, params=_encode_params(params), content=body, headers=send_headers
-                )
+                if pool is not None:
+                    response = await pool.request(method, target, body=body, headers=send_headers)
+                else:
+                    response = await self._client.request(
+                        method,
+                        path,
+                        params=_encode_params(params),
+                        content=body,
+                        headers=send_headers,
+                    )
             except httpx.ConnectError as error:
                 # Nothing reached the store: any method is safe to resend.
                 if time.monotonic() + delay > deadline:
@@ -280,10 +307,24 @@ class CouchClient:
         return result
 
     async def get_doc_or_none(self, db: str, doc_id: str) -> Doc | None:
-        try:
-            return await self.get_doc(db, doc_id)
-        except NotFound:
-            return None
+        """The document, or None. Concurrent calls for one database share one store
+        request (`roost.couch_batches`); `_design/` and `_local/` ids are read alone."""
+        if doc_id.startswith("_"):
+            try:
+                return await self.get_doc(db, doc_id)
+            except NotFound:
+                return None
+        return await self._reads.submit(db, doc_id)
+
+    async def _read_batch(self, db: str, doc_ids: list[str]) -> list[Doc | None]:
+        if len(doc_ids) == 1:
+            try:
+                return [await self.get_doc(db, doc_ids[0])]
+            except NotFound:
+                return [None]
+        result = await self.all_docs(db, keys=doc_ids, params={"include_docs": True})
+        found = {row["key"]: row["doc"] for row in result["rows"] if row.get("doc")}
+        return [found.get(doc_id) for doc_id in doc_ids]
 
     async def put_doc(
         self,
@@ -295,6 +336,9 @@ class CouchClient:
     ) -> str:
         """Create or update `doc` (which carries `_id`, and `_rev` to update); returns the rev.
 
+        Concurrent writes to one database leave together in one `_bulk_docs` (group
+        commit, `roost.couch_batches`); each still gets its own revision or Conflict.
+
         `exclusive`: the write claims something only one writer may hold (a name, a lock, a
         job). On a cluster, `202 Accepted` means the write quorum was not met: a racing
         write through another coordinator may have been accepted too, one of the two then
@@ -302,17 +346,65 @@ class CouchClient:
         revision competes with it; otherwise it is withdrawn and Conflict raised — so the
         writer that got `201` (a quorum, which two conflicting writes cannot both get) wins.
         """
+        doc_id = str(doc["_id"])
+        if (
+            params
+            or doc_id.startswith("_")
+            or any(str(waiting["_id"]) == doc_id for waiting in self._writes.waiting(db))
+        ):
+            # Options apply per request, and `_local/` documents are not bulk-written;
+            # one batch never holds two writes of one document (their order would blur).
+            status, answer = await self._put_alone(db, doc, params)
+        else:
+            status, answer = await self._writes.submit(db, doc)
+        if "error" in answer:
+            raise _couch_error(status, str(answer["error"]), str(answer.get("reason") or ""))
+        rev = str(answer["rev"])
+        if exclusive and status == 202:
+            await self._settle_accepted(db, doc_id, rev)
+        doc["_rev"] = rev
+        return rev
+
+    async def _put_alone(
+        self, db: str, doc: Doc, params: Mapping[str, Any] | None = None
+    ) -> tuple[int, Doc]:
         path = f"/{quote_db(db)}/{quote_doc_id(doc['_id'])}"
         response = await self.request("PUT", path, json_body=doc, params=params)
         if response.status_code == 404 and _is_missing_db(response):
+            # Created lazily (or deleted meanwhile by another process: create it again).
+            self.forget_db(db)
             await self.ensure_db(db)
             response = await self.request("PUT", path, json_body=doc, params=params)
-        raise_for_couch(response)
-        rev: str = response.json()["rev"]
-        if exclusive and response.status_code == 202:
-            await self._settle_accepted(db, str(doc["_id"]), rev)
-        doc["_rev"] = rev
-        return rev
+        return response.status_code, _answer_of(response)
+
+    async def _write_batch(self, db: str, docs: list[Doc]) -> list[tuple[int, Doc]]:
+        if len(docs) == 1:
+            return [await self._put_alone(db, docs[0])]
+        path = f"/{quote_db(db)}/_bulk_docs"
+        response = await self.request("POST", path, json_body={"docs": docs})
+        if response.status_code == 404 and _is_missing_db(response):
+            self.forget_db(db)
+            await self.ensure_db(db)
+            response = await self.request("POST", path, json_body={"docs": docs})
+        if response.status_code >= 400:
+            # Refused as a whole (one bad document): each write alone gets its own answer.
+            return list(await asyncio.gather(*(self._put_alone(db, doc) for doc in docs)))
+        rows = response.json()
+        if not isinstance(rows, list) or len(rows) != len(docs):
+            raise StoreUnavailable("CouchDB answered _bulk_docs with a wrong list")
+        # A batch never holds two writes of one document, so every row pairs by its id.
+        rows = _in_order(docs, rows)
+        if [row.get("id") for row in rows] != [doc["_id"] for doc in docs]:
+            raise StoreUnavailable("CouchDB answered _bulk_docs for other documents")
+        return [
+            (
+                _ERROR_STATUS.get(str(row["error"]), 500)
+                if "error" in row
+                else response.status_code,
+                row,
+            )
+            for row in rows
+        ]
 
     async def _settle_accepted(self, db: str, doc_id: str, rev: str) -> None:
         """Keep an accepted (202) exclusive write only if it stands alone; else withdraw it."""
@@ -375,6 +467,7 @@ class CouchClient:
         return result
 
     async def bulk_docs(self, db: str, docs: Sequence[Doc], *, new_edits: bool = True) -> list[Doc]:
+        """One result per document, in the order of `docs` (see `_in_order`)."""
         await self.ensure_db(db)
         body: Doc = {"docs": list(docs)}
         if not new_edits:
@@ -382,7 +475,20 @@ class CouchClient:
         result: list[Doc] = await self.json_request(
             "POST", f"/{quote_db(db)}/_bulk_docs", json_body=body
         )
-        return result
+        return _in_order(docs, result)
+
+
+def _in_order(docs: Sequence[Doc], rows: list[Doc]) -> list[Doc]:
+    """`_bulk_docs` rows in the order of the documents sent. CouchDB answers in that order;
+    PouchDB Server does not (measured: two documents come back swapped), so a caller pairing
+    rows with documents by position would take one document's revision for another's."""
+    ids = [doc.get("_id") for doc in docs]
+    if len(rows) != len(docs) or None in ids or len(set(ids)) != len(ids):
+        return rows  # server-assigned ids, or one id twice: nothing to pair by
+    by_id = {row.get("id"): row for row in rows}
+    if len(by_id) != len(rows) or any(doc_id not in by_id for doc_id in ids):
+        return rows
+    return [by_id[doc_id] for doc_id in ids]
 
 
 def _require_document_id(doc_id: str) -> None:
@@ -409,6 +515,15 @@ def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
     return encoded
 
 
+def _target(path: str, params: Mapping[str, Any] | None) -> str:
+    """`path?query`, the query encoded as httpx would (every reserved character escaped)."""
+    encoded = _encode_params(params)
+    if not encoded:
+        return path
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in encoded.items())
+    return f"{path}?{query}"
+
+
 def _is_missing_db(response: httpx.Response) -> bool:
     try:
         reason = str(response.json().get("reason", ""))
@@ -422,28 +537,50 @@ def raise_for_couch(response: httpx.Response) -> None:
     status = response.status_code
     if status < 400:
         return
+    answer = _answer_of(response)
+    raise _couch_error(status, str(answer.get("error", "")), str(answer.get("reason", "")))
+
+
+# What `_bulk_docs` says per document, as the status a single write would have answered.
+_ERROR_STATUS: dict[str, int] = {
+    "conflict": 409,
+    "not_found": 404,
+    "forbidden": 403,
+    "unauthorized": 401,
+    "bad_request": 400,
+    "illegal_docid": 400,
+    "doc_validation": 400,
+    "too_large": 413,
+    "document_too_large": 413,
+}
+
+
+def _answer_of(response: httpx.Response) -> Doc:
     try:
         payload = response.json()
-        error = str(payload.get("error", ""))
-        reason = str(payload.get("reason", "")) or error
     except ValueError:
-        error, reason = "", response.text[:200]
-    exception: RoostError
+        return {"error": "", "reason": response.text[:200]} if response.status_code >= 400 else {}
+    if not isinstance(payload, dict):
+        return {"error": "", "reason": str(payload)[:200]}
+    return payload
+
+
+def _couch_error(status: int, error: str, reason: str) -> RoostError:
+    """The domain exception for a CouchDB error answer."""
+    reason = reason or error
     if status == 404:
-        exception = NotFound(reason if reason in ("deleted", "missing") else "missing")
-    elif status == 409:
-        exception = Conflict("Document update conflict: the revision is stale")
-    elif status == 412:
-        exception = PreconditionFailed(reason or "precondition failed")
-    elif status == 400:
-        exception = BadRequest(reason or "bad request")
-    elif status == 413:
+        return NotFound(reason if reason in ("deleted", "missing") else "missing")
+    if status == 409:
+        return Conflict("Document update conflict: the revision is stale")
+    if status == 412:
+        return PreconditionFailed(reason or "precondition failed")
+    if status == 400:
+        return BadRequest(reason or "bad request")
+    if status == 413:
         from roost.errors import PayloadTooLarge
 
-        exception = PayloadTooLarge(reason)
-    elif status in (401, 403):
+        return PayloadTooLarge(reason)
+    if status in (401, 403):
         # The store refused Roost's own credentials: an operator problem, not the client's.
-        exception = StoreUnavailable(f"CouchDB refused Roost's credentials ({error})")
-    else:
-        exception = StoreUnavailable(f"CouchDB error {status}: {reason}")
-    raise exception
+        return StoreUnavailable(f"CouchDB refused Roost's credentials ({error})")
+    return StoreUnavailable(f"CouchDB error {status}: {reason}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from roost.access_log import AccessLog
 from roost.app_passwords import AppPasswords
 from roost.appstore.service import AppService
+from roost.banks import BankService
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.doctypes import SchemaRegistry
@@ -52,6 +53,7 @@ class Services:
     realtime: RealtimeHub
     realtime_auth: RealtimeAuth
     notifications: Notifications
+    banks: BankService
     # How often the embedded store was restarted (always 0 with an external CouchDB).
     store_restarts: Callable[[], int]
 
@@ -77,7 +79,10 @@ class Services:
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         apps.attach_jobs(jobs)
         notifications = Notifications(couch)
+        notifications.attach_jobs(jobs, config)
         apps.attach_notifications(notifications)
+        banks = BankService(couch, documents, jobs, notifications, instances)
+        banks.attach_jobs()
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()
         vfs.listeners.append(FileEvents(jobs, thumbnails))
@@ -119,10 +124,12 @@ class Services:
                 instances, Authenticator(sessions, permission_docs, app_passwords)
             ),
             notifications=notifications,
+            banks=banks,
             store_restarts=lambda: 0,
         )
 
     async def aclose(self) -> None:
+        await self.banks.aclose()
         await self.realtime.aclose()
         await self.realtime.couch.aclose()
         await self.jobs.aclose()

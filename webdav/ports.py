@@ -181,6 +181,10 @@ class FileTree(Protocol[I_contra]):
     async def list_dir(self, instance: I_contra, directory: Entry) -> list[Entry]:
         """The members of a directory, without the hidden names."""
 
+    async def with_subtree_etags(self, instance: I_contra, entries: list[Entry]) -> list[Entry]:
+        """The same entries, each directory's ETag one that changes whenever anything in
+        its subtree changes (what sync clients compare to skip unchanged folders)."""
+
     async def open(self, instance: I_contra, file: Entry) -> Blob: ...
 
     async def stage(

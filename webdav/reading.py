@@ -63,6 +63,8 @@ async def get(call: Call[I]) -> Response:
     if entry is None:
         raise DavError(404, "not found")
     await allow_read(call, entry)
+    if entry.is_dir:
+        (entry,) = await call.tree.with_subtree_etags(call.instance, [entry])
     await check_if(call)
     headers = {"ETag": entry.etag, "Last-Modified": http_date(updated_datetime(entry))}
     not_modified = read_precondition(call.request, entry)
@@ -162,6 +164,10 @@ async def propfind(call: Call[I]) -> Response:
     if depth == "1" and entry.is_dir:
         for child in await readable_children(call, entry):
             entries.append((child, (*call.path.segments, child.name)))
+    if entry.is_dir:
+        # The folders' ETags change with their subtrees: one read for all of them.
+        stamped = await call.tree.with_subtree_etags(call.instance, [item for item, _ in entries])
+        entries = [(item, segments) for item, (_, segments) in zip(stamped, entries, strict=True)]
     renderer = PropRenderer(wanted)
     await renderer.prepare(call)
     parts = [davxml.MULTISTATUS_OPEN]

@@ -15,6 +15,7 @@ from roost.access_log import AccessLog
 from roost.apps.services import AccessEntry, Conflict, Invalid, NotFound, ServiceError, TooLarge
 from roost.documents import DocumentService
 from roost.instances import Instance
+from roost.notifications import Notifications
 from roost.permissions import FileTarget
 from roost.types import JSONDoc
 from roost.vfs import VFS, FileDoc
@@ -27,7 +28,6 @@ __all__ = [
     "VfsFileService",
 ]
 
-NOTIFICATIONS = "io.cozy.notifications"
 ChangeHook = Callable[[Instance, str, str, JSONDoc], Awaitable[None]]
 
 
@@ -214,20 +214,21 @@ class VfsFileService:
 
 
 class InstanceNotifier:
-    """Notifications are ``io.cozy.notifications`` documents the person's UI lists."""
+    """An app's ``notify``: a notification raised through ``roost.notifications`` (the one
+    way), with the app as its source."""
 
-    def __init__(self, documents: DocumentService, instance: Instance) -> None:
-        self.documents = documents
+    def __init__(self, notifications: Notifications, instance: Instance) -> None:
+        self.notifications = notifications
         self.instance = instance
 
     async def notify(self, app: str, title: str, message: str) -> JSONDoc:
-        body = {"source": app, "title": title, "message": message}
         try:
-            doc = self.documents.prepare_new(NOTIFICATIONS, body, app_slug=app)
-            saved = await self.documents.save(self.instance, NOTIFICATIONS, doc)
+            made = await self.notifications.create(
+                self.instance, source=app, title=title, message=message, category="app"
+            )
         except errors.RoostError as exc:
             raise _translate(exc) from None
-        return {"id": saved["_id"]}
+        return {"id": made.id}
 
 
 #: Access-log entries one run may write (its host calls are already aggregated by kind).

@@ -160,6 +160,8 @@ class AppService:
         self.accounts = AccountVault(couch)
         self.connector_runs = ConnectorRuns(couch)
         self.jobs: JobService | None = None
+        # Apps' `notify` goes through the one notifications service (e-mail included).
+        self.notifications = Notifications(couch)
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
         self.limits = OperatorLimits(
@@ -222,7 +224,9 @@ class AppService:
         )
 
     def attach_notifications(self, notifications: Notifications) -> None:
-        """A connector's failing runs are told to the person through ``notifications``."""
+        """Apps' ``notify`` and a connector's failing runs are told to the person through
+        ``notifications`` (the one service, e-mail included)."""
+        self.notifications = notifications
         self.connector_runs.notifications = notifications
 
     async def ensure_compiled(self) -> int:
@@ -347,7 +351,7 @@ class AppService:
             data=CouchDataService(self.documents, instance, on_change),
             files=VfsFileService(self.vfs, instance),
             http=self.egress,
-            notifier=InstanceNotifier(self.documents, instance),
+            notifier=InstanceNotifier(self.notifications, instance),
             access_log=InstanceAccessLog(self.access_log, instance),
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from roost.couch import CouchClient
+from roost.couch_batches import Batcher
 from roost.errors import Conflict, NotFound
 from roost.instances import Instance
 from roost.webdav.locks import TOKEN_PREFIX, Lock
@@ -72,6 +73,9 @@ def _locks_of(doc: Doc | None) -> list[Lock]:
 class CouchLockStore:
     def __init__(self, couch: CouchClient) -> None:
         self.couch = couch
+        # Every WebDAV write reads the instance's locks: the requests of one instance that
+        # arrive while a read is in flight share the next one (still read after they came).
+        self._reads: Batcher[Instance, list[Lock]] = Batcher(self._read_shared)
 
     @staticmethod
     def db(instance: Instance) -> str:
@@ -80,24 +84,31 @@ class CouchLockStore:
     async def all(self, instance: Instance) -> list[Lock]:
         """Every live lock of the instance (documents left with none are deleted)."""
         with as_port_errors():
-            result = await self.couch.all_docs(self.db(instance), params={"include_docs": True})
-            now = time.time()
-            live: list[Lock] = []
-            for row in result["rows"]:
-                doc = row.get("doc")
-                if not doc or str(doc.get("_id", "")).startswith("_"):
-                    continue
-                if not isinstance(doc.get("locks"), list):
-                    # One lock per document under a random id (before locks were atomic):
-                    # it cannot exclude anything, so it is dropped.
-                    await self._delete(instance, doc)
-                    continue
-                locks = _locks_of(doc)
-                alive = [lock for lock in locks if lock.live(now)]
-                if locks and not alive:
-                    await self._delete(instance, doc)
-                live.extend(alive)
-            return live
+            return list(await self._reads.submit(self.db(instance), instance))
+
+    async def _read_shared(self, db: str, callers: list[Instance]) -> list[list[Lock]]:
+        live = await self._read(callers[0])
+        return [live] * len(callers)
+
+    async def _read(self, instance: Instance) -> list[Lock]:
+        result = await self.couch.all_docs(self.db(instance), params={"include_docs": True})
+        now = time.time()
+        live: list[Lock] = []
+        for row in result["rows"]:
+            doc = row.get("doc")
+            if not doc or str(doc.get("_id", "")).startswith("_"):
+                continue
+            if not isinstance(doc.get("locks"), list):
+                # One lock per document under a random id (before locks were atomic):
+                # it cannot exclude anything, so it is dropped.
+                await self._delete(instance, doc)
+                continue
+            locks = _locks_of(doc)
+            alive = [lock for lock in locks if lock.live(now)]
+            if locks and not alive:
+                await self._delete(instance, doc)
+            live.extend(alive)
+        return live
 
     async def add(self, instance: Instance, lock: Lock) -> Lock:
         def change(current: list[Lock]) -> list[Lock]:

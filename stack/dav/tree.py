@@ -40,7 +40,7 @@ def entry_of(doc: FileDoc) -> Entry:
     return Entry(
         get("name") or "",
         is_dir,
-        f'"{md5sum}"' if md5sum and not is_dir else f'"{get("_rev", "")}"',
+        doc.etag if is_dir else f'"{md5sum}"' if md5sum else f'"{get("_rev", "")}"',
         get("updated_at") or "",
         get("created_at") or "",
         size,
@@ -138,6 +138,12 @@ class VfsTree:
         if doc.is_root:
             children = [child for child in children if not child.is_trash_dir]
         return [entry_of(child) for child in children]
+
+    async def with_subtree_etags(self, instance: Instance, entries: list[Entry]) -> list[Entry]:
+        with as_port_errors():
+            folders = [doc_of(entry) for entry in entries if entry.is_dir]
+            stamped = {doc.id: doc for doc in await self.vfs.with_subtree_stamps(instance, folders)}
+        return [entry_of(stamped[doc_of(entry).id]) if entry.is_dir else entry for entry in entries]
 
     async def open(self, instance: Instance, file: Entry) -> Blob:
         with as_port_errors():

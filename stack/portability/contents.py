@@ -10,16 +10,20 @@ from typing import Any, Final
 
 from roost.couch import database_name
 from roost.vfs import FILES_DOCTYPE, NAMES_DOCTYPE, VERSIONS_DOCTYPE
+from roost.vfs.stamps import STAMPS_DOCTYPE
 
 # The database part of `{prefix}/{database}` for a doctype (`io.cozy.files` → `io-cozy-files`).
 FILES_DATABASE: Final = database_name("", FILES_DOCTYPE)[1:]
 VERSIONS_DATABASE: Final = database_name("", VERSIONS_DOCTYPE)[1:]
 NAMES_DATABASE: Final = database_name("", NAMES_DOCTYPE)[1:]
+STAMPS_DATABASE: Final = database_name("", STAMPS_DOCTYPE)[1:]
 
 # Not exported, and refused on import. Why, for each:
 EXCLUDED_DATABASES: Final = {
     # Name reservations are derived from the file documents; the import makes its own.
     NAMES_DATABASE: "rebuilt from the file documents",
+    # Folder ETag stamps: changed by every write after the import anyway.
+    STAMPS_DATABASE: "derived from the writes of this server",
     # Login sessions and OAuth codes are credentials of this server.
     "io-cozy-sessions": "credentials",
     "io-cozy-oauth-access_codes": "credentials",

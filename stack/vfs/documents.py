@@ -4,12 +4,13 @@ writes (every write tells the directory cache, so no listing outlives a change).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Iterable
 from typing import Final
 
 from roost.couch import CouchClient
-from roost.errors import Conflict, NotFound
+from roost.errors import Conflict, NotFound, RoostError
 from roost.instances import Instance
 from roost.permissions import FILES_DOCTYPE, ROOT_DIR_ID, TRASH_DIR_ID
 from roost.types import DocId, JSONDoc, Rev
@@ -18,9 +19,12 @@ from roost.vfs.errors import FileNotFound, NotADirectory, WriteConflict
 from roost.vfs.filedoc import TRASH_DIR_NAME, VERSIONS_DOCTYPE, FileDoc, root_dir_doc, trash_dir_doc
 from roost.vfs.listeners import FileListeners
 from roost.vfs.retry import retry_on_conflict
+from roost.vfs.stamps import SubtreeStamps
 from roost.vfs.usage import UsageTracker
 
 NAMES_DOCTYPE: Final = "io.roost.files.names"
+# Deeper than any real tree: a walk up stops there (only a corrupted tree has a cycle).
+MAX_DEPTH: Final = 512
 
 
 def new_id() -> DocId:
@@ -41,6 +45,8 @@ class FileDocuments:
         self._ready_lock = asyncio.Lock()
         # Told of every document written (the @event triggers and thumbnails hear of it).
         self.listeners = FileListeners()
+        # Every write changes the subtree stamps of the directories above it.
+        self.stamps = SubtreeStamps(couch)
 
     # -- databases and set-up --------------------------------------------------------------
 
@@ -135,10 +141,50 @@ class FileDocuments:
         self.cache.remember(instance, doc)
         return doc
 
+    # -- subtree stamps --------------------------------------------------------------------
+
+    async def ancestry(self, instance: Instance, dir_id: str) -> list[str]:
+        """`dir_id` and the ids of the directories above it, up to the root (from the
+        directory cache when fresh: a write into a folder just resolved reads nothing)."""
+        chain: list[str] = []
+        current: str | None = dir_id
+        while current and current not in chain and len(chain) < MAX_DEPTH:
+            chain.append(current)
+            # Read through the cache without filling it: a directory being deleted must
+            # not be remembered again by the stamps of its own deletion.
+            found = self.cache.directory(instance, current) or await self.get_or_none(
+                instance, current
+            )
+            current = found.dir_id if found is not None else None
+        return chain
+
+    async def touch(self, instance: Instance, *dir_ids: str | None) -> None:
+        """Something in each of `dir_ids` changed: change the stamps of it and its ancestors."""
+        touched: set[str] = set()
+        for dir_id in dict.fromkeys(dir_ids):
+            if dir_id and dir_id not in touched:
+                try:
+                    touched.update(await self.ancestry(instance, dir_id))
+                except RoostError:
+                    # The write is done; a stamp left unchanged costs a sync client one
+                    # extra walk later, never a wrong file, so it must not fail the write.
+                    touched.add(dir_id)
+        await self.stamps.touch(instance, touched)
+
+    async def with_stamps(self, instance: Instance, docs: list[FileDoc]) -> list[FileDoc]:
+        """The same documents, each directory with its subtree stamp (one store read)."""
+        stamps = await self.stamps.read(instance, [doc.id for doc in docs if doc.is_dir])
+        return [
+            dataclasses.replace(doc, stamp=stamps[doc.id]) if doc.id in stamps else doc
+            for doc in docs
+        ]
+
     # -- writes ----------------------------------------------------------------------------
 
-    async def save(self, instance: Instance, doc: JSONDoc) -> Rev:
-        """Write one document; WriteConflict when its `_rev` is no longer the current one."""
+    async def save(self, instance: Instance, doc: JSONDoc, *, moved_from: str | None = None) -> Rev:
+        """Write one document; WriteConflict when its `_rev` is no longer the current one.
+
+        `moved_from`: the directory the entry leaves (its subtree changes too)."""
         self.cache.changed(instance)
         created = "_rev" not in doc
         try:
@@ -148,9 +194,14 @@ class FileDocuments:
         finally:
             self.cache.changed(instance)
         self.listeners.announce_written(instance, doc, created)
+        await self.touch(instance, doc.get("dir_id"), moved_from)
         return rev
 
-    async def save_many(self, instance: Instance, docs: list[JSONDoc]) -> list[JSONDoc]:
+    async def save_many(
+        self, instance: Instance, docs: list[JSONDoc], *, within: Iterable[str] = ()
+    ) -> list[JSONDoc]:
+        """Write documents in one request (`within`: directories they are in that their
+        JSON does not name, as for deletions)."""
         self.cache.changed(instance)
         try:
             results = await self.couch.bulk_docs(self.files_db(instance), docs)
@@ -159,6 +210,7 @@ class FileDocuments:
         for doc, result in zip(docs, results, strict=False):
             if "rev" in result and "error" not in result:
                 self.listeners.announce_written(instance, {**doc, "_rev": result["rev"]}, False)
+        await self.touch(instance, *within, *(doc.get("dir_id") for doc in docs))
         return results
 
     async def delete(self, instance: Instance, doc: FileDoc) -> None:
@@ -179,6 +231,7 @@ class FileDocuments:
             self.listeners.announce(
                 instance, "DELETED", {"_id": current.id, "_rev": rev, "_deleted": True}
             )
+            await self.touch(instance, current.dir_id)
 
         async def reread() -> FileDoc | None:
             return await self.get_or_none(instance, doc.id)

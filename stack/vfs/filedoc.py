@@ -73,9 +73,14 @@ class _ContentFields:
 
 @dataclass(frozen=True)
 class FileDoc(_ContentFields):
-    """A read-only view over a stored document; `doc` is the raw JSON (do not mutate it)."""
+    """A read-only view over a stored document; `doc` is the raw JSON (do not mutate it).
+
+    `stamp`: for a directory read with its subtree stamp (`roost.vfs.stamps`), that stamp's
+    revision, which changes whenever anything below the directory changes.
+    """
 
     doc: JSONDoc
+    stamp: str | None = None
 
     @property
     def id(self) -> str:
@@ -186,9 +191,12 @@ class FileDoc(_ContentFields):
 
     @property
     def etag(self) -> str:
-        """A strong validator: the content checksum for files, the revision for directories."""
+        """A strong validator: the content checksum for files; for directories the revision,
+        and the subtree stamp when read with it (then it changes with anything below)."""
         if self.is_file and self.md5sum:
             return f'"{self.md5sum}"'
+        if self.stamp:
+            return f'"{self.rev}.{self.stamp}"'
         return f'"{self.rev}"'
 
     def __repr__(self) -> str:

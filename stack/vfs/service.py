@@ -17,6 +17,7 @@ methods. Each operation is held by the part named for its concept:
 | `metadata` | `metadata.py` | tags, dates, references, WebDAV properties |
 | `copier` | `copies.py` | copies of files and directory trees |
 | `trash` | `trash.py` | trash, restore, deletion for good |
+| `documents.stamps` | `stamps.py` | subtree stamps: a directory's ETag changes with its subtree |
 
 Concurrent writers of one document all go through `retry.retry_on_conflict`.
 """
@@ -96,6 +97,8 @@ class VFS:
         self.get_many = self.documents.get_many
         self.directory = self.documents.directory
         self.forget_directories = self.cache.forget_directories
+        # Directories with the stamp their ETag changes with (`roost.vfs.stamps`).
+        self.with_subtree_stamps = self.documents.with_stamps
         self.child = self.tree.child
         self.list_dir = self.tree.list_dir
         self.lookup = self.tree.lookup

@@ -166,7 +166,9 @@ class Trash:
         if not files:
             return
         deletions = [{"_id": f.id, "_rev": f.rev, "_deleted": True} for f in files]
-        results = await self.documents.save_many(instance, deletions)
+        results = await self.documents.save_many(
+            instance, deletions, within=[directory.id if directory else parent_id or ROOT_DIR_ID]
+        )
         gone: list[FileDoc] = []
         for file, result in zip(files, results, strict=False):
             if result.get("ok") or "rev" in result:

@@ -303,7 +303,7 @@ class Tree:
                 raw.pop(key, None)
             raw.update(extra or {})
             stamp_metadata(raw, current.doc, app_slug)
-            await self.documents.save(instance, raw)
+            await self.documents.save(instance, raw, moved_from=current.dir_id)
             return raw
 
         async def reread() -> FileDoc:

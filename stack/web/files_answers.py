@@ -46,8 +46,11 @@ async def directory_answer(
         if access.can_read(await access.targets.for_child(directory, entry)):
             entries.append(entry)
     remaining = [entry for entry in entries if cursor is None or entry.name > cursor]
-    shown = remaining[:limit]
-    data = file_object(directory.doc)
+    # Folders carry the ETag that changes with their subtree (sync clients compare it).
+    directory, *shown = await access.vfs.with_subtree_stamps(
+        access.instance, [directory, *remaining[:limit]]
+    )
+    data = file_object(directory.doc, etag=directory.etag)
     data.setdefault("relationships", {})["contents"] = {
         "data": [{"type": FILES_DOCTYPE, "id": entry.id} for entry in shown]
     }
@@ -56,7 +59,9 @@ async def directory_answer(
         links["next"] = next_link(request, shown[-1].name, limit)
     body = document(
         data,
-        included=[file_object(entry.doc) for entry in shown],
+        included=[
+            file_object(entry.doc, etag=entry.etag if entry.is_dir else None) for entry in shown
+        ],
         links=links,
         meta={"count": len(entries)},
     )

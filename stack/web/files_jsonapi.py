@@ -72,8 +72,10 @@ def file_object(
     *,
     versions: Sequence[Mapping[str, Any]] | None = None,
     self_link: str | None = None,
+    etag: str | None = None,
 ) -> dict[str, Any]:
-    """One file or directory as a JSON:API resource object."""
+    """One file or directory as a JSON:API resource object (`etag`: a directory's, which
+    changes with its subtree, shown as `meta.etag`)."""
     file_id = str(doc["_id"])
     is_dir = doc.get("type") == "directory"
     names = _DIRECTORY_ATTRIBUTES if is_dir else _FILE_ATTRIBUTES
@@ -104,9 +106,13 @@ def file_object(
         "type": FILES_DOCTYPE,
         "id": file_id,
         "attributes": attributes,
-        "meta": {"rev": doc.get("_rev")},
+        "meta": {"rev": doc.get("_rev")}
+        if etag is None
+        else {"rev": doc.get("_rev"), "etag": etag},
         "links": {"self": self_link or _link(file_id)},
     }
+    if etag is not None:
+        out["meta"]["etag"] = etag
     if relationships:
         out["relationships"] = relationships
     return out

@@ -13,11 +13,12 @@ from starlette.routing import Route
 
 from roost.appstore.service import APPS_DOCTYPE, KONNECTORS_DOCTYPE
 from roost.file_queries import FileQueries
+from roost.notifications import NOTIFICATIONS_DOCTYPE
 from roost.permissions import FILES_DOCTYPE
 from roost.web.pages.shell import Owner, owner_or_login, render
 
-NOTIFICATIONS_DOCTYPE = "io.cozy.notifications"
-_SOON = {"banks": "Banks"}
+# The spaces still to come (none now): each gets the "coming soon" page.
+_SOON: dict[str, str] = {}
 
 
 def file_queries(request: Request, owner: Owner) -> FileQueries:
@@ -87,22 +88,25 @@ async def _apps(owner: Owner) -> list[dict[str, Any]]:
 async def _notifications(owner: Owner) -> list[dict[str, Any]]:
     if not owner.may("GET", NOTIFICATIONS_DOCTYPE):
         return []
-    answer = await owner.services.documents.find(
-        owner.instance, NOTIFICATIONS_DOCTYPE, {"selector": {}, "limit": 20}
-    )
-    shown = []
-    for doc in answer.get("docs", []):
-        title = doc.get("title") or doc.get("message")
-        if isinstance(title, str) and title:
-            content = doc.get("content") if isinstance(doc.get("content"), str) else ""
-            shown.append({"title": title, "content": content, "at": doc.get("created_at")})
-    return shown
+    return [
+        {
+            "id": note.id,
+            "title": note.title,
+            "content": note.message,
+            "at": note.created_at,
+            "link": note.link,
+            "unread": note.read_at is None,
+        }
+        for note in await owner.services.notifications.recent(owner.instance, 8)
+    ]
 
 
 async def home(request: Request) -> Response:
     owner = await owner_or_login(request)
     if isinstance(owner, Response):
         return owner
+    # Banks categorises the operations importers bring: its trigger exists from the start.
+    await owner.services.banks.ensure_trigger(owner.instance)
     context = {
         "recent": await _recent_files(request, owner),
         "apps": await _apps(owner),

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from roost.instances import Instance
+from roost.notifications import NOTIFICATIONS_DOCTYPE
 from roost.permissions import FILES_DOCTYPE, Outcome, decide
 from roost.principals import Principal
 from roost.services import Services
@@ -76,6 +77,13 @@ async def storage_meter(owner: Owner) -> dict[str, Any] | None:
     return {"used": usage.used, "quota": usage.quota, "percent": percent}
 
 
+async def unread_notifications(owner: Owner) -> int | None:
+    """The bell's count, or None (no bell) when the owner may not read notifications."""
+    if not owner.may("GET", NOTIFICATIONS_DOCTYPE):
+        return None
+    return await owner.services.notifications.unread_count(owner.instance)
+
+
 async def render(
     request: Request,
     owner: Owner,
@@ -91,6 +99,7 @@ async def render(
         "space": space,
         "spaces": SPACES,
         "storage": await storage_meter(owner),
+        "unread_notifications": await unread_notifications(owner),
         **context,
     }
     response = templates.TemplateResponse(request, template, full, status_code=status_code)
