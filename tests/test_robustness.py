@@ -177,6 +177,12 @@ PAGES: Final = frozenset(
         "HEAD /store",
         "GET /store/{registry}/{slug}",
         "HEAD /store/{registry}/{slug}",
+        "GET /collect/{slug}",
+        "HEAD /collect/{slug}",
+        "GET /photos/albums",
+        "HEAD /photos/albums",
+        "GET /photos/albums/{album_id}",
+        "HEAD /photos/albums/{album_id}",
         "POST /settings/language",
     }
 )

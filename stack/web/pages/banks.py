@@ -48,8 +48,7 @@ from roost.errors import BadRequest, Forbidden, NotFound, RoostError
 from roost.web.error_table import answer_for
 from roost.web.forms import read_owner_form
 from roost.web.i18n import PageLanguage, language_of
-from roost.web.pages.notifications import signed_in_owner
-from roost.web.pages.shell import Owner, owner_or_login, render
+from roost.web.pages.shell import Owner, owner_or_login, render, signed_in_owner
 
 HISTORY_MONTHS: Final = 12
 REFUSED: Final = "this session may not read the bank accounts and operations"

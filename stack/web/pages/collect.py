@@ -29,7 +29,7 @@ from roost.errors import Forbidden, NotFound
 from roost.jobs import JOBS_DOCTYPE
 from roost.web.forms import read_owner_form
 from roost.web.i18n import PageLanguage, language_of
-from roost.web.pages.shell import Owner, owner_or_login, render
+from roost.web.pages.shell import Owner, owner_or_login, render, signed_in_owner
 from roost.web.stack_actions import app_target
 from roost.web.templating import templates
 
@@ -111,9 +111,7 @@ async def connector_page(request: Request) -> Response:
 
 
 async def run_now(request: Request) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, "this session may not run a connector")
     form = await read_owner_form(request)
     slug = request.path_params["slug"]
     collect = collect_of(request, owner)
@@ -125,9 +123,7 @@ async def run_now(request: Request) -> Response:
 
 
 async def save_account(request: Request) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, "this session may not change a connector's accounts")
     form = await read_owner_form(request)
     slug = request.path_params["slug"]
     account_id = request.path_params.get("account_id")
@@ -149,9 +145,7 @@ async def save_account(request: Request) -> Response:
 
 
 async def delete_account(request: Request) -> Response:
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        return owner
+    owner = await signed_in_owner(request, "this session may not change a connector's accounts")
     await read_owner_form(request)
     slug = request.path_params["slug"]
     _require(owner, "DELETE", ACCOUNTS_DOCTYPE)

@@ -19,10 +19,9 @@ from starlette.routing import Route
 
 from roost.errors import BadRequest, Forbidden, RoostError
 from roost.notifications import MAX_UNREAD, NOTIFICATIONS_DOCTYPE, Notification
-from roost.web.context import principal_of
 from roost.web.error_table import answer_for
 from roost.web.forms import read_owner_form
-from roost.web.pages.shell import Owner, owner_or_login, render
+from roost.web.pages.shell import Owner, owner_or_login, render, signed_in_owner
 
 REFUSED: Final = "this session may not read or change notifications"
 LIST_SIZE: Final = 50
@@ -81,16 +80,6 @@ async def notifications_page(request: Request) -> Response:
     if isinstance(owner, Response):
         return owner
     return await _page(request, owner)
-
-
-async def signed_in_owner(request: Request, refusal: str) -> Owner:
-    """The owner's session for a form or a page script: 401 without credentials (or with
-    broken ones), 403 for a token or an app password (no person at a browser)."""
-    await principal_of(request)
-    owner = await owner_or_login(request)
-    if isinstance(owner, Response):
-        raise Forbidden(refusal)
-    return owner
 
 
 async def unread(request: Request) -> Response:

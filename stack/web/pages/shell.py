@@ -15,13 +15,14 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from roost.errors import Forbidden
 from roost.instances import Instance
 from roost.notifications import NOTIFICATIONS_DOCTYPE
 from roost.permissions import FILES_DOCTYPE, Outcome, decide
 from roost.principals import Principal
 from roost.services import Services
 from roost.sessions import csrf_token
-from roost.web.context import instance_of, services_of
+from roost.web.context import instance_of, principal_of, services_of
 from roost.web.forms import owner_session
 from roost.web.i18n import language_of
 from roost.web.templating import templates
@@ -64,6 +65,16 @@ async def owner_or_login(request: Request) -> Owner | Response:
         login = "/auth/login" if target == "/" else f"/auth/login?redirect={quote(target)}"
         return RedirectResponse(login, status_code=303)
     return Owner(services_of(request), instance_of(request), principal, principal.session_id)
+
+
+async def signed_in_owner(request: Request, refusal: str) -> Owner:
+    """The owner's session for a form or a page script: 401 without credentials (or with
+    broken ones), 403 for a token or an app password (no person at a browser)."""
+    await principal_of(request)
+    owner = await owner_or_login(request)
+    if isinstance(owner, Response):
+        raise Forbidden(refusal)
+    return owner
 
 
 async def storage_meter(owner: Owner) -> dict[str, Any] | None:
