@@ -196,6 +196,8 @@ PAGES: Final = frozenset(
         "HEAD /collect",
         "GET /store",
         "HEAD /store",
+        "GET /store/{registry}/{slug}",
+        "HEAD /store/{registry}/{slug}",
         "GET /collect/{slug}",
         "HEAD /collect/{slug}",
         "GET /photos/albums",
