@@ -6,14 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-from .budget import Budget
+from .budget import Budget, budget_within
 from .doctypes import is_wildcard, trim_wildcard
+from .egress import pattern_covers
 from .rules import Rule
+from .subset import rule_covered
 from .targets import ROOT_DIR_ID, TRASH_DIR_ID
 from .verbs import ALL_VERBS, VERB_ORDER
 
 __all__ = [
     "FRIENDLY_NAMES",
+    "describe_added",
     "describe_budget",
     "describe_rule",
     "describe_set",
@@ -170,4 +173,28 @@ def describe_set(
         lines.append(f"Until {expires_at.strftime('%Y-%m-%d %H:%M')} UTC")
     if not lines:
         lines.append("No access to your data")
+    return lines
+
+
+def describe_added(
+    rules: Sequence[Rule],
+    egress: Sequence[str],
+    budget: Budget | None,
+    *,
+    old_rules: Sequence[Rule],
+    old_egress: Sequence[str],
+    old_budget: Budget | None,
+) -> list[str]:
+    """The lines for what a new grant allows beyond an old one (an upgrade's consent page):
+    each rule no old rule covers, each egress pattern no old pattern covers, and the budget
+    when it grows past the old one. Empty when the new grant is within the old."""
+    lines = [describe_rule(rule) for rule in rules if not rule_covered(rule, old_rules)]
+    lines += [
+        f"Reach {pattern}"
+        for pattern in egress
+        if not any(pattern_covers(old, pattern) for old in old_egress)
+    ]
+    if not budget_within(budget, old_budget):
+        text = describe_budget(budget) if budget is not None else None
+        lines.append(text or "Runs with larger limits than the installed version")
     return lines

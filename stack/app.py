@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from roost.appstore import on_startup as apps_on_startup
+from roost.appstore.catalogue import catalogue_for
 from roost.config import Config
 from roost.dav import dav_server as build_dav_server
 from roost.services import Services
@@ -35,6 +36,7 @@ from roost.web import (
     realtime,
     replication,
     settings,
+    share_links,
     status,
     thumbnails,
 )
@@ -51,6 +53,8 @@ from roost.web.pages import language as page_language
 from roost.web.pages import notifications as notifications_page
 from roost.web.pages import outbox as outbox_page
 from roost.web.pages import photos as photos_page
+from roost.web.pages import shared as shared_pages
+from roost.web.pages import store as store_page
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
 LifespanHook = Callable[[Services], Any]
@@ -63,9 +67,11 @@ def route_table() -> list[BaseRoute]:
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}
     routes += outbox_page.ROUTES  # /outbox, /outbox/{id}, its body, approve, refuse
+    routes += shared_pages.ROUTES + share_links.ROUTES  # public /s/{code}…, owner's /share-links
     routes += banks_page.ROUTES  # /banks, /banks/operations/{id}, /banks/alerts
     routes += notifications_page.ROUTES  # /notifications, /notifications/unread
     routes += collect_page.ROUTES  # /collect, /collect/{slug}: connectors
+    routes += store_page.ROUTES  # /store, /store/{registry}/{slug}
     routes += home_page.ROUTES  # / (Home), and the spaces still to come
     routes += drive_page.ROUTES  # /drive, /drive/{folder-id}, /drive/trash, /drive/search
     routes += photos_page.ROUTES  # /photos
@@ -140,6 +146,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = built
+    app.state.connector_catalogue = catalogue_for(built.apps)  # Collect's "available" list
     # WebDAV over the stack's services, through the ports `roost.webdav` declares.
     app.state.dav_server = build_dav_server(built)
     return app

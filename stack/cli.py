@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from roost.appstore.cli import apps
+from roost.appstore.cli import apps, registry
 from roost.config import Config, load_config
 from roost.errors import RoostError
 from roost.permissions import InvalidRule, PermissionSet
@@ -305,6 +305,7 @@ def apppasswords_revoke(config: Config, domain: str, password_id: str) -> None:
 
 
 main.add_command(apps)
+main.add_command(registry)
 
 from roost.portability.commands import portability_commands  # noqa: E402 - `export`, `import`
 

@@ -62,6 +62,14 @@ class Config:
     s3_secret_access_key: str | None = None
     # Prepended to every object key, so several deployments share a bucket.
     s3_key_prefix: str = ""
+    # The Store (docs/registry.md): registries besides the bundled one (folders or https
+    # URLs), the public keys (`ed25519:<base64>`) whose signatures are accepted, and whether
+    # `{data_dir}/registry` (made by `roost registry bundle`) is listed and its key trusted.
+    registries: tuple[str, ...] = ()
+    registry_trusted_keys: tuple[str, ...] = ()
+    registry_bundled: bool = True
+    registry_timeout_seconds: float = 30.0
+    registry_max_package_bytes: int = 128 * 1024 * 1024
     # Optional e-mail of notifications (unset host: no e-mail is ever sent).
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -103,6 +111,9 @@ _ENV_KEYS: dict[str, str] = {
     "ROOST_S3_ACCESS_KEY_ID": "s3_access_key_id",
     "ROOST_S3_SECRET_ACCESS_KEY": "s3_secret_access_key",
     "ROOST_S3_KEY_PREFIX": "s3_key_prefix",
+    "ROOST_REGISTRIES": "registries",
+    "ROOST_REGISTRY_TRUSTED_KEYS": "registry_trusted_keys",
+    "ROOST_REGISTRY_BUNDLED": "registry_bundled",
     "ROOST_SMTP_HOST": "smtp_host",
     "ROOST_SMTP_PORT": "smtp_port",
     "ROOST_SMTP_FROM": "smtp_from",

@@ -74,6 +74,7 @@ JSON_BODY: Final = frozenset(
         "POST /auth/login",
         "POST /auth/register",
         "POST /settings/app-passwords",
+        "POST /share-links",
         "POST /jobs/queue/{worker}",
         "POST /jobs/triggers",
         "POST /jobs/webhooks/{trigger_id}",
@@ -114,6 +115,25 @@ READS: Final = frozenset(
         "POST /data/{doctype}/_ensure_full_commit",
     }
 )
+# A share link's public pages: no credentials, and HTML answers (plain 404/410 pages).
+SHARED_PAGES: Final = frozenset(
+    {
+        "GET /s/{code}",
+        "HEAD /s/{code}",
+        "POST /s/{code}/password",
+        "POST /s/{code}/upload",
+        "GET /s/{code}/folder/{folder_id}",
+        "HEAD /s/{code}/folder/{folder_id}",
+        "GET /s/{code}/view/{file_id}",
+        "HEAD /s/{code}/view/{file_id}",
+        "GET /s/{code}/raw/{file_id}",
+        "HEAD /s/{code}/raw/{file_id}",
+        "GET /s/{code}/thumbnails/{file_id}/{size}",
+        "HEAD /s/{code}/thumbnails/{file_id}/{size}",
+        "GET /s/{code}/zip/{folder_id}",
+        "HEAD /s/{code}/zip/{folder_id}",
+    }
+)
 # Routes reachable without credentials (they must still refuse bad input politely).
 PUBLIC: Final = frozenset(
     {
@@ -138,6 +158,7 @@ PUBLIC: Final = frozenset(
         # Content-hashed CSS and ES modules of the pages (the sign-in page needs them too).
         "GET /static/{name}",
         "HEAD /static/{name}",
+        *SHARED_PAGES,
     }
 )
 # The owner's HTML pages: anonymous visitors are redirected to the login page.
@@ -175,6 +196,8 @@ PAGES: Final = frozenset(
         "HEAD /collect",
         "GET /store",
         "HEAD /store",
+        "GET /store/{registry}/{slug}",
+        "HEAD /store/{registry}/{slug}",
         "GET /collect/{slug}",
         "HEAD /collect/{slug}",
         "GET /photos/albums",
@@ -188,6 +211,7 @@ PAGES: Final = frozenset(
         "GET /outbox/{proposal_id}/body",
         "HEAD /outbox/{proposal_id}/body",
         "POST /settings/language",
+        *SHARED_PAGES,
     }
 )
 # RFC 6749 §5.2 errors: `{"error", "error_description"}`.
@@ -241,6 +265,7 @@ PLAUSIBLE: Final[dict[str, tuple[dict[str, str], bytes | None]]] = {
     # Registration is open (RFC 7591): only an invalid one is refused whoever asks.
     "POST /auth/register": ({}, b'{"redirect_uris": [], "client_name": "robust"}'),
     "POST /settings/app-passwords": ({}, b'{"label": "robust", "scope": "io.cozy.files"}'),
+    "POST /share-links": ({}, b'{"target": {"type": "io.cozy.files", "id": "robust-missing"}}'),
     "POST /jobs/triggers": ({}, b'{"type": "@every", "arguments": "1h", "worker": "robust"}'),
     "POST /apps/{slug}/accounts": ({}, b'{"credentials": {}}'),
     "POST /apps/{slug}/run": ({}, b"{}"),

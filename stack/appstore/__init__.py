@@ -3,6 +3,8 @@
 - :mod:`roost.appstore.adapters` - the runtime's service Protocols over CouchDB and the VFS.
 - :mod:`roost.appstore.accounts` - connector credentials, encrypted per instance.
 - :mod:`roost.appstore.service` - install / upgrade / uninstall, runs, jobs and triggers.
+- :mod:`roost.appstore.catalogue` - the Store: signed registries' packages (docs/registry.md).
+- :mod:`roost.appstore.updates` - the daily look for updates of installed apps.
 """
 
 from __future__ import annotations
@@ -34,5 +36,11 @@ def app_service(services: Services) -> AppService:
 async def on_startup(services: Services) -> None:
     """Run by ``create_app``'s lifespan before the job runner starts: recompile every stored
     app whose ``.cwasm`` is missing or was made by another wasmtime version or engine
-    configuration - at start-up, never on a request."""
+    configuration - at start-up, never on a request. Registers the Store's daily update
+    worker and gives every instance its trigger."""
+    from roost.appstore.updates import store_updates
+
+    updates = store_updates(services)
+    updates.attach(services.jobs)
     await app_service(services).ensure_compiled()
+    await updates.ensure_all()

@@ -80,6 +80,12 @@ VOCABULARY: Final[Mapping[str, _Words]] = {
         "The connector stopped on something it did not expect. "
         "Look for an update of the connector in the Store.",
     ),
+    # An importer (docs/apps.md, "Writing an importer") read a file it cannot import.
+    "INVALID_FILE": _Words(
+        "A file could not be imported",
+        "The file is damaged or is not in a format this importer reads; nothing of it was "
+        "imported. Replace it with a new export from the site, or remove it.",
+    ),
     # -- what the stack itself saw ------------------------------------------------------
     "TIME_LIMIT": _Words(
         "Time limit reached",
@@ -113,6 +119,7 @@ _ALIASES: Final = {
     "budget_exhausted": "LIMIT_REACHED",
     "timeout": "VENDOR_DOWN",
     "fetch_failed": "VENDOR_DOWN",
+    "invalid_file": "INVALID_FILE",
 }
 _REASONS: Final = {
     "time limit": "TIME_LIMIT",

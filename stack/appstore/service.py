@@ -136,6 +136,19 @@ class InstalledApp:
         return out
 
 
+def job_input(message: Mapping[str, Any]) -> Any:
+    """A copy of a job's input; an `@event` run is also told which document changed (an
+    importer reads that file): ``{..., "event": {"doctype", "verb", "doc"}}``."""
+    given = message.get("input", {})
+    event = message.get("event")
+    if isinstance(given, Mapping):
+        copy = dict(given)
+        if isinstance(event, Mapping):
+            copy["event"] = dict(event)
+        return copy
+    return given
+
+
 def app_doc_id(manifest_type: str, slug: str) -> str:
     doctype = KONNECTORS_DOCTYPE if manifest_type == "konnector" else APPS_DOCTYPE
     return f"{doctype}/{slug}"
@@ -427,7 +440,7 @@ class AppService:
         )
 
     async def run_job(self, instance: Instance, job: Any) -> dict[str, Any]:
-        """The ``app`` worker: message ``{"slug", "input", "account"?}``."""
+        """The ``app`` worker: message ``{"slug", "input", "account"?, "event"?}``."""
         message: Mapping[str, Any] = getattr(job, "message", None) or {}
         slug = str(message.get("slug", ""))
         app = await self.get_or_none(instance, slug)
@@ -436,7 +449,7 @@ class AppService:
         result = await self.run(
             instance,
             slug,
-            message.get("input", {}),
+            job_input(message),
             job_id=getattr(job, "id", None),
             account_id=message.get("account"),
         )
@@ -475,13 +488,12 @@ class AppService:
                 if self.jobs is not None and run_facts["job_id"]:
                     await self.jobs.append_log(instance, run_facts["job_id"], [why])
                 return {"slug": app.slug, "skipped": why}
-        given = message.get("input", {})
         try:
             result = await self.run(
                 instance,
                 app.slug,
                 # A copy: the run adds the account's plain credentials to its input.
-                dict(given) if isinstance(given, Mapping) else given,
+                job_input(message),
                 job_id=run_facts["job_id"],
                 account_id=run_facts["account_id"],
             )

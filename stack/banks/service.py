@@ -56,6 +56,7 @@ from roost.documents import DocumentService
 from roost.errors import BadRequest, Conflict, NotFound, RoostError
 from roost.instances import Instance, InstanceService
 from roost.jobs import JobDoc, JobService
+from roost.jobs.own_triggers import OwnTrigger
 from roost.notifications import Notifications
 
 log = logging.getLogger("roost.banks")
@@ -106,8 +107,7 @@ class BankService:
         self.operations = Operations(couch)
         self.summaries = Summaries(couch)
         self.reimbursements = Reimbursements(couch)
-        self._trigger_ready: set[str] = set()
-        self._trigger_locks: dict[str, asyncio.Lock] = {}
+        self.trigger = OwnTrigger(jobs, TRIGGER_ID, "@event", TRIGGER_ARGUMENTS, WORKER)
         self._refresh_dirty: dict[str, Instance] = {}
         self._refresh_tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -128,22 +128,7 @@ class BankService:
 
     async def ensure_trigger(self, instance: Instance) -> None:
         """Make sure the instance has its Banks trigger (checked once per process)."""
-        if instance.domain in self._trigger_ready:
-            return
-        lock = self._trigger_locks.setdefault(instance.domain, asyncio.Lock())
-        async with lock:
-            if instance.domain in self._trigger_ready:
-                return
-            try:
-                await self.jobs.get_trigger(instance, TRIGGER_ID)
-            except NotFound:
-                try:
-                    await self.jobs.create_trigger(
-                        instance, "@event", TRIGGER_ARGUMENTS, WORKER, trigger_id=TRIGGER_ID
-                    )
-                except Conflict:
-                    pass  # another process made it first
-            self._trigger_ready.add(instance.domain)
+        await self.trigger.ensure(instance)
 
     async def on_startup(self) -> None:
         """Give every instance its trigger (instances made by an older Roost have none)."""

@@ -19,6 +19,7 @@ from typing import Any, Final
 from roost.errors import Conflict, NotFound
 from roost.instances import Instance
 from roost.jobs import JobDoc, JobService
+from roost.jobs.own_triggers import OwnTrigger
 from roost.thumbnails.errors import NoThumbnail
 from roost.thumbnails.pool import RenderAborted, RenderPool
 from roost.thumbnails.render import (
@@ -82,8 +83,7 @@ class ThumbnailService:
         self.store = ThumbnailStore(vfs.blobs, vfs.files_dir / ".thumbnails")
         self.ffmpeg = ffmpeg or (shutil.which("ffmpeg") if find_ffmpeg else None)
         self._renders: dict[tuple[str, str, str], asyncio.Future[Rendered]] = {}
-        self._trigger_ready: set[str] = set()
-        self._trigger_locks: dict[str, asyncio.Lock] = {}
+        self.trigger = OwnTrigger(jobs, TRIGGER_ID, "@event", TRIGGER_ARGUMENTS, WORKER)
 
     # -- what gets thumbnails ------------------------------------------------------------
 
@@ -281,25 +281,10 @@ class ThumbnailService:
 
     async def ensure_trigger(self, instance: Instance) -> None:
         """Make sure the instance has its thumbnail trigger (checked once per process)."""
-        if instance.domain in self._trigger_ready:
-            return
-        lock = self._trigger_locks.setdefault(instance.domain, asyncio.Lock())
-        async with lock:
-            if instance.domain in self._trigger_ready:
-                return
-            try:
-                await self.jobs.get_trigger(instance, TRIGGER_ID)
-            except NotFound:
-                try:
-                    await self.jobs.create_trigger(
-                        instance, "@event", TRIGGER_ARGUMENTS, WORKER, trigger_id=TRIGGER_ID
-                    )
-                except Conflict:
-                    pass  # another process made it first
-            self._trigger_ready.add(instance.domain)
+        await self.trigger.ensure(instance)
 
     def trigger_ready(self, instance: Instance) -> bool:
-        return instance.domain in self._trigger_ready
+        return self.trigger.ready(instance)
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.pool.close)

@@ -190,3 +190,26 @@ class UploadLimits:
             raise IncompleteUpload(
                 f"the body ended after {self.size} of its {self.expected_size} announced bytes"
             )
+
+
+async def batched(
+    chunks: AsyncIterable[bytes], limits: UploadLimits, size: int
+) -> AsyncIterator[bytes]:
+    """The incoming `chunks` joined into batches of at least `size` bytes (the last one
+    smaller, never empty), checked against `limits` as they arrive: the one receiving loop
+    of every store, so hashing and writing happen in few, large steps."""
+    batch: list[bytes] = []
+    gathered = 0
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        limits.add(len(chunk))
+        batch.append(chunk)
+        gathered += len(chunk)
+        if gathered >= size:
+            data = b"".join(batch)
+            batch, gathered = [], 0
+            yield data
+    limits.finish()
+    if batch:
+        yield b"".join(batch)

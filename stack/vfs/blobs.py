@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO, Final, TypeVar
 
 from roost.processes import process_is_running
-from roost.vfs.blob_store import STALE_TEMP_SECONDS, StagedContent, UploadLimits
+from roost.vfs.blob_store import STALE_TEMP_SECONDS, StagedContent, UploadLimits, batched
 from roost.vfs.errors import BlobMissing, ChecksumMismatch
 
 __all__ = ["STALE_TEMP_SECONDS", "LocalBlobStore", "StagedContent"]
@@ -34,6 +34,8 @@ __all__ = ["STALE_TEMP_SECONDS", "LocalBlobStore", "StagedContent"]
 # Writes are batched so that hashing and writing run in a worker thread once per MiB,
 # not once per network chunk (hashlib and os.write release the GIL on big buffers).
 _WRITE_BATCH = 1024 * 1024
+# Up to this size a batch is hashed and written inline: a thread hop costs more.
+_INLINE_BYTES: Final = 64 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _HOST = re.sub(r"[^A-Za-z0-9_.-]", "_", socket.gethostname()) or "host"
 _READ_CHUNK: Final = 1024 * 1024
@@ -126,32 +128,19 @@ class LocalBlobStore:
         # received: network and disk overlap, and memory stays at two batches.
         pending: asyncio.Future[None] | None = None
         limits = UploadLimits(expected_size, room)
-        batch: list[bytes] = []
-        batched = 0
         try:
-            async for chunk in chunks:
-                if not chunk:
-                    continue
-                limits.add(len(chunk))
-                batch.append(chunk)
-                batched += len(chunk)
-                if batched >= _WRITE_BATCH:
-                    data = b"".join(batch)
-                    batch, batched = [], 0
-                    if pending is not None:
-                        await asyncio.shield(pending)
+            async for data in batched(chunks, limits, _WRITE_BATCH):
+                if pending is not None:
+                    await asyncio.shield(pending)
+                    pending = None
+                # Small bodies are hashed inline: a thread hop would cost more than the work.
+                if len(data) > _INLINE_BYTES:
                     pending = loop.run_in_executor(None, writer.write, data)
-            limits.finish()
+                else:
+                    writer.write(data)
             if pending is not None:
                 await asyncio.shield(pending)
                 pending = None
-            data = b"".join(batch)
-            batch = []
-            # Small bodies are hashed inline: a thread hop would cost more than the work.
-            if len(data) > 64 * 1024:
-                await _in_thread(writer.write, data)
-            else:
-                writer.write(data)
             await _in_thread(writer.finish)
         except BaseException:
             # Also on cancellation (the client disconnected): let the worker finish with the

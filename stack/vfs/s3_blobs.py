@@ -34,13 +34,15 @@ import obstore
 from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import S3Store
 
-from roost.vfs.blob_store import STALE_TEMP_SECONDS, StagedContent, UploadLimits
+from roost.vfs.blob_store import STALE_TEMP_SECONDS, StagedContent, UploadLimits, batched
 from roost.vfs.errors import BlobMissing, BlobStoreUnavailable, ChecksumMismatch
 
 # Parts of a multipart upload; S3 wants at least 5 MiB for every part but the last.
 _PART_BYTES: Final = 8 * 1024 * 1024
 # Chunks are hashed in a worker thread once this much is gathered (hashlib releases the GIL).
 _HASH_BATCH: Final = 1024 * 1024
+# Up to this size a batch is hashed inline: a thread hop costs more than the work.
+_INLINE_HASH_BYTES: Final = 64 * 1024
 _READ_CHUNK: Final = 1024 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TEMP_DIR: Final = ".tmp/"
@@ -128,28 +130,16 @@ class S3BlobStore:
         source_error: list[BaseException] = []
 
         async def hashed() -> AsyncIterator[bytes]:
-            batch: list[bytes] = []
-            batched = 0
             try:
-                async for chunk in chunks:
-                    if not chunk:
-                        continue
-                    limits.add(len(chunk))
-                    batch.append(chunk)
-                    batched += len(chunk)
-                    if batched >= _HASH_BATCH:
-                        data = b"".join(batch)
-                        batch, batched = [], 0
+                async for data in batched(chunks, limits, _HASH_BATCH):
+                    if len(data) > _INLINE_HASH_BYTES:
                         await asyncio.to_thread(hash_batch, data)
-                        yield data
-                limits.finish()
+                    else:
+                        hash_batch(data)
+                    yield data
             except BaseException as error:
                 source_error.append(error)
                 raise
-            data = b"".join(batch)
-            hash_batch(data)
-            if data:
-                yield data
 
         stream = hashed()
         # The first part is gathered before choosing: a body smaller than a part goes in one

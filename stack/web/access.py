@@ -25,6 +25,8 @@ def doctype_of_path(path: str) -> str | None:
         return parts[1]
     if parts[0] in ("files", "dav"):
         return "io.cozy.files"
+    if parts[0] == "s" and parts[-1] != "password":  # a share link's public pages
+        return "io.cozy.files"
     return None
 
 

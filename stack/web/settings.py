@@ -30,6 +30,7 @@ from roost.vfs.filedoc import TRASH_DIR_PATH
 from roost.web.context import instance_of, principal_of, read_json, services_of
 from roost.web.error_table import answer_for
 from roost.web.forms import is_form, owner_session, read_owner_form
+from roost.web.i18n import PageLanguage, language_of
 from roost.web.pages.shell import owner_or_login, render
 from roost.web.settings_words import (
     describe_access,
@@ -37,6 +38,7 @@ from roost.web.settings_words import (
     group_accesses,
     password_permissions,
 )
+from roost.web.share_links import share_link_views, visitor_names
 from roost.web.stack_actions import APP_PASSWORDS_DOCTYPE, CLIENTS_DOCTYPE, EXPORTS_DOCTYPE, require
 
 MAX_LABEL = 100
@@ -168,6 +170,10 @@ async def settings_page(request: Request, *, status_code: int = 200, **extra: An
                 "authorized_at": client.authorized_at,
             }
         )
+    share_links = await share_link_views(services, instance)
+    language = PageLanguage(language_of(request))
+    for link_id, name in (await visitor_names(services, instance)).items():
+        names[link_id] = language.gettext("The link to %(name)s", name=name)
     entries = await services.access_log.query(instance, limit=ACCESS_LOG_PAGE)
     exports = [state.to_json() for state in await export_jobs(request).states(instance)]
     sessions = await services.sessions.list_open(instance, owner.session_id)
@@ -175,6 +181,7 @@ async def settings_page(request: Request, *, status_code: int = 200, **extra: An
         "passwords": passwords,
         "folders": folders,
         "devices": devices,
+        "share_links": share_links,
         "accesses": group_accesses(entries, names),
         "sessions": sessions,
         "exports": exports,

@@ -129,7 +129,9 @@ async def test_new_folder_then_thirty_files_dropped_each_with_its_progress(
     await page.get_by_role("button", name="New folder").click()
     await page.get_by_role("dialog").get_by_label("Name").fill("Holidays")
     await page.get_by_role("dialog").get_by_role("button", name="Create").click()
-    await expect(page.get_by_role("status")).to_have_text("Folder created: Holidays")
+    await expect(page.locator("main").get_by_role("status")).to_have_text(
+        "Folder created: Holidays"
+    )
     await page.get_by_role("link", name="Holidays").click()
     await expect(page.get_by_role("navigation", name="Folder path")).to_contain_text("Holidays")
     await page.wait_for_selector("#drive[data-ready=true]")
@@ -141,7 +143,7 @@ async def test_new_folder_then_thirty_files_dropped_each_with_its_progress(
     await expect(page.locator("#upload-list li.upload.ok")).to_have_count(30)
     for bar in await page.locator("#upload-list progress").all():
         await expect(bar).to_have_attribute("value", "100")
-    await expect(page.get_by_role("status")).to_have_text("30 of 30 files uploaded")
+    await expect(page.locator("main").get_by_role("status")).to_have_text("30 of 30 files uploaded")
     await expect(page.locator("#entries li.entry")).to_have_count(30)
     await assert_accessible(page)
     await screenshot(page, "drive-uploads-desktop")
@@ -191,7 +193,9 @@ async def test_a_file_put_by_webdav_appears_without_a_reload(
     response = await api.put("/dav/files/from-laptop.txt", content=b"written elsewhere")
     assert response.status_code == 201, response.text
     await expect(row(page, "from-laptop.txt")).to_be_visible()
-    await expect(page.get_by_role("status")).to_have_text("New here: from-laptop.txt")
+    await expect(page.locator("main").get_by_role("status")).to_have_text(
+        "New here: from-laptop.txt"
+    )
     assert await page.evaluate("window.notReloaded") is True
     # And a trash from another device takes it away.
     await api.delete(f"/files/{(await listing(api, ROOT_DIR_ID))['from-laptop.txt']['id']}")
@@ -208,7 +212,9 @@ async def test_trash_restore_and_empty_the_trash(
     await open_menu(page, "keep.txt")
     await page.get_by_role("menuitem", name="Move to trash").click()
     await expect(row(page, "keep.txt")).to_have_count(0)
-    await expect(page.get_by_role("status")).to_have_text("Moved to the trash: keep.txt")
+    await expect(page.locator("main").get_by_role("status")).to_have_text(
+        "Moved to the trash: keep.txt"
+    )
     await open_menu(page, "drop.txt")
     await page.get_by_role("menuitem", name="Move to trash").click()
     await expect(row(page, "drop.txt")).to_have_count(0)
@@ -308,7 +314,7 @@ async def test_quota_exceeded_says_so_in_plain_words(
         await expect(page.locator(".storage-text")).to_have_text("0 B of 1 KB used")
         await page.wait_for_selector("#drive[data-ready=true]")
         await page.locator("#file-input").set_input_files(big)
-        await expect(page.get_by_role("status")).to_have_text(
+        await expect(page.locator("main").get_by_role("status")).to_have_text(
             "Not enough space: your storage is full. "
             "Free some space or empty the trash, then try again."
         )
@@ -388,7 +394,7 @@ async def test_search_by_name_across_the_tree(
     await page.goto(site.url("/drive"))
     await page.get_by_role("searchbox", name="Search by name").fill("invoice")
     await page.get_by_role("searchbox", name="Search by name").press("Enter")
-    await expect(page.get_by_role("status")).to_have_text("1 result")
+    await expect(page.locator("main").get_by_role("status")).to_have_text("1 result")
     await expect(page.get_by_role("link", name="Invoice-March.pdf")).to_be_visible()
     await expect(page.get_by_text("in /Work/Deep")).to_be_visible()
     await assert_accessible(page)
@@ -420,7 +426,9 @@ async def test_preview_and_versions(page: Page, site: Site, api: httpx.AsyncClie
     await expect(versions.get_by_role("button", name="Restore")).to_have_count(1)
     await assert_accessible(page)
     await versions.get_by_role("button", name="Restore").click()
-    await expect(page.get_by_role("status")).to_contain_text("Restored the version of")
+    await expect(page.locator("main").get_by_role("status")).to_contain_text(
+        "Restored the version of"
+    )
     content = await api.get(f"/files/download/{note}")
     assert content.content == b"first words"
 
@@ -499,7 +507,7 @@ async def test_copy_a_file_here_and_into_another_folder(
     await dialog.get_by_role("button", name="Backup").click()
     await expect(dialog.locator("#move-path")).to_contain_text("Backup")
     await dialog.get_by_role("button", name="Copy here").click()
-    await expect(page.get_by_role("status")).to_have_text("Copied: plan.txt")
+    await expect(page.locator("main").get_by_role("status")).to_have_text("Copied: plan.txt")
     copied = await listing(api, other)
     answer = await api.get(f"/files/download/{copied['plan.txt']['id']}")
     assert answer.content == b"the plan"

@@ -219,7 +219,7 @@ async def test_an_album_from_the_timeline_filled_renamed_emptied_and_deleted_kee
     await picker.get_by_label("Name of the new album").fill("Summer")
     await assert_accessible(page)
     await picker.get_by_role("button", name="Add", exact=True).click()
-    await expect(page.get_by_role("status")).to_have_text("Added to Summer: 2")
+    await expect(page.locator("main").get_by_role("status")).to_have_text("Added to Summer: 2")
     await expect(page.locator(".photo-select:checked")).to_have_count(0)
     assert len(await references_of(api, first)) == 1
     assert await references_of(api, third) == []
@@ -243,7 +243,9 @@ async def test_an_album_from_the_timeline_filled_renamed_emptied_and_deleted_kee
 
     await page.get_by_role("checkbox", name="Select b.jpg").check()
     await page.get_by_role("button", name="Remove from album").click()
-    await expect(page.get_by_role("status")).to_have_text("Removed from the album: 1")
+    await expect(page.locator("main").get_by_role("status")).to_have_text(
+        "Removed from the album: 1"
+    )
     await expect(page.locator(".photo-tile")).to_have_count(1)
     await page.reload()
     await expect(page.locator(".photo-tile")).to_have_count(1)
@@ -305,7 +307,9 @@ async def test_a_photo_put_by_webdav_appears_and_a_deleted_one_goes_without_a_re
     assert response.status_code == 201, response.text
     arrived = page.get_by_role("link", name="from-phone.jpg")
     await expect(arrived).to_be_visible()
-    await expect(page.get_by_role("status")).to_have_text("New here: from-phone.jpg")
+    await expect(page.locator("main").get_by_role("status")).to_have_text(
+        "New here: from-phone.jpg"
+    )
     # Newest first: the new photo (shown at its file date until its EXIF date is read) leads.
     names = await page.locator(".photo-tile").evaluate_all("t => t.map(e => e.dataset.name)")
     assert names == ["from-phone.jpg", "older.jpg"]

@@ -17,7 +17,8 @@ from roost.notifications import NOTIFICATIONS_DOCTYPE
 from roost.permissions import FILES_DOCTYPE
 from roost.web.pages.shell import Owner, owner_or_login, render
 
-_SOON = {"store": "Store"}
+# The spaces still to come (none now): each gets the "coming soon" page.
+_SOON: dict[str, str] = {}
 
 
 def file_queries(request: Request, owner: Owner) -> FileQueries:

@@ -2,6 +2,8 @@
 // previews, "Show more" and live updates. Every change goes through the /files JSON API with
 // the session cookie; the folder listens to /realtime/ for what other devices do.
 import { api, formatDate, formatSize, t } from "roost/ui.js";
+import { subscribe } from "roost/realtime.js";
+import { openShareDialog } from "roost/share.js";
 
 const drive = document.getElementById("drive");
 const folderId = drive.dataset.folder;
@@ -120,28 +122,10 @@ function upsert(id, doc) {
 // -- live updates ------------------------------------------------------------------------------
 
 function listen() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  let socket;
-  try {
-    socket = new WebSocket(`${scheme}://${location.host}/realtime/`, "io.cozy.websocket");
-  } catch {
-    return;
-  }
-  socket.addEventListener("open", () => {
-    socket.send(JSON.stringify({ method: "AUTH", payload: "" }));
-    // The whole doctype, not just this folder: an entry that leaves the folder (moved, or
-    // trashed from another device) is no longer "in" it, and a folder subscription misses it.
-    socket.send(JSON.stringify({ method: "SUBSCRIBE", payload: { type: "io.cozy.files" } }));
-  });
-  socket.addEventListener("message", (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    const { event: kind, payload } = message;
-    if (!payload || payload.type !== "io.cozy.files" || payload.id === folderId) return;
+  // The whole doctype, not just this folder: an entry that leaves the folder (moved, or
+  // trashed from another device) is no longer "in" it, and a folder subscription misses it.
+  subscribe("io.cozy.files", (kind, payload) => {
+    if (payload.id === folderId) return;
     if (kind === "DELETED") {
       rowOf(payload.id)?.remove();
       refreshEmpty();
@@ -154,7 +138,6 @@ function listen() {
       }
     }
   });
-  socket.addEventListener("close", () => setTimeout(listen, 5000));
 }
 
 // -- uploads -----------------------------------------------------------------------------------
@@ -710,6 +693,7 @@ const actions = {
     if (row.dataset.dir === "true") return downloadZip([row]);
     location.href = `/files/download/${encodeURIComponent(row.dataset.id)}?Dl=1`;
   },
+  share: (row) => openShareDialog(row.dataset.id, row.dataset.name, row.dataset.dir === "true"),
   rename,
   move: (row) => move([row]),
   copy,

@@ -2,6 +2,8 @@
 // session cookie; a new notification is also said to screen readers. On the Notifications
 // page, new ones are added at the top of the list.
 
+import { subscribe } from "roost/realtime.js";
+
 const bell = document.getElementById("bell");
 const count = document.getElementById("bell-count");
 const status = document.getElementById("bell-status");
@@ -51,39 +53,26 @@ function addToList(doc) {
 }
 
 function listen() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  let socket;
-  try {
-    socket = new WebSocket(`${scheme}://${location.host}/realtime/`, "io.cozy.websocket");
-  } catch {
-    return;
-  }
-  socket.addEventListener("open", () => {
-    socket.send(JSON.stringify({ method: "AUTH", payload: "" }));
-    socket.send(JSON.stringify({ method: "SUBSCRIBE", payload: { type: "io.cozy.notifications" } }));
-    // What arrived while the socket was down (or before it opened) is counted again.
-    refresh();
-    bell.dataset.live = "1";
-  });
-  socket.addEventListener("message", (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    const { event: kind, payload } = message;
-    if (!payload || payload.type !== "io.cozy.notifications") return;
-    if (kind === "CREATED" && payload.doc) {
-      if (status) status.textContent = status.dataset.new.replace("{title}", payload.doc.title || "");
-      addToList(payload.doc);
-    }
-    refresh();
-  });
-  socket.addEventListener("close", () => {
-    delete bell.dataset.live;
-    setTimeout(listen, 5000);
-  });
+  subscribe(
+    "io.cozy.notifications",
+    (kind, payload) => {
+      if (kind === "CREATED" && payload.doc) {
+        if (status) status.textContent = status.dataset.new.replace("{title}", payload.doc.title || "");
+        addToList(payload.doc);
+      }
+      refresh();
+    },
+    {
+      onOpen: () => {
+        // What arrived while the socket was down (or before it opened) is counted again.
+        refresh();
+        bell.dataset.live = "1";
+      },
+      onClose: () => {
+        delete bell.dataset.live;
+      },
+    },
+  );
 }
 
 if (bell) listen();

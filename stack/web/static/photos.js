@@ -7,6 +7,7 @@
 // - the timeline listens to /realtime/: a photo arriving from any device appears, one trashed
 //   or deleted goes.
 import { t } from "roost/ui.js";
+import { subscribe } from "roost/realtime.js";
 
 const root = document.getElementById("photos");
 const view = root?.dataset.view;
@@ -375,26 +376,7 @@ async function arrived(id, name) {
 let arrivals = Promise.resolve();
 
 function listen() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  let socket;
-  try {
-    socket = new WebSocket(`${scheme}://${location.host}/realtime/`, "io.cozy.websocket");
-  } catch {
-    return;
-  }
-  socket.addEventListener("open", () => {
-    socket.send(JSON.stringify({ method: "AUTH", payload: "" }));
-    socket.send(JSON.stringify({ method: "SUBSCRIBE", payload: { type: "io.cozy.files" } }));
-  });
-  socket.addEventListener("message", (event) => {
-    let message;
-    try {
-      message = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    const { event: kind, payload } = message;
-    if (!payload || payload.type !== "io.cozy.files") return;
+  subscribe("io.cozy.files", (kind, payload) => {
     const doc = payload.doc || {};
     const gone = kind === "DELETED" || doc.trashed || doc.dir_id === "io.cozy.files.trash-dir";
     if (gone) {
@@ -408,7 +390,6 @@ function listen() {
       arrivals = arrivals.then(() => arrived(payload.id, doc.name)).catch(() => {});
     }
   });
-  socket.addEventListener("close", () => setTimeout(listen, 5000));
 }
 
 if (view === "timeline") listen();
