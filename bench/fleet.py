@@ -25,12 +25,10 @@ import argparse
 import asyncio
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -41,11 +39,10 @@ sys.path.append(str(Path(__file__).resolve().parent.parent))  # for tests.seawee
 from report import median, write_section
 
 from roost.couch import quote_db
-from roost.embedded_store import free_port
 from roost.instances import Instance
 from roost.permissions import PermissionSet
 from roost.services import Services
-from stack import running_stack
+from stack import roost_serve, running_stack
 from tests.seaweed import start_seaweed, weed_binary
 
 DOCTYPES = [f"io.roost.bench.kind{n}" for n in range(100)]
@@ -77,38 +74,6 @@ def _store_pid(pid: int | None) -> int | None:
     except OSError:
         return pid
     return kids[0] if kids else pid
-
-
-@contextmanager
-def roost_serve(store_url: str, prefix: str, data_dir: Path, env: dict[str, str]) -> Iterator[str]:
-    """One more `roost serve` process on the same store; yields its URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli", "serve", "--port", str(port)],
-        env={
-            **os.environ,
-            "ROOST_COUCHDB_URL": store_url,
-            "ROOST_DB_PREFIX": prefix,
-            "ROOST_DATA": str(data_dir),
-            "ROOST_LOG_LEVEL": "warning",
-            **env,
-        },
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/status", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("roost serve did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 async def _drive(concurrency: int, total: int, one: Callable[[int], Awaitable[None]]) -> float:
@@ -282,7 +247,7 @@ async def run(args: argparse.Namespace, work: Path) -> str:
             prefix = stack.config.db_prefix
             direct = await direct_rate(stack.store_url, db, ids, args.requests)
             one = await get_rate([stack.roost_url], target.domain, token, ids, args.requests)
-            with roost_serve(stack.store_url, prefix, work / "second", {}) as second_url:
+            with roost_serve(stack.store_url, prefix, work / "second", {}) as (second_url, _):
                 two = await get_rate(
                     [stack.roost_url, second_url], target.domain, token, ids, args.requests
                 )
@@ -304,7 +269,7 @@ async def run(args: argparse.Namespace, work: Path) -> str:
                 try:
                     settings = seaweed.settings(key_prefix="fleet/")
                     env = {f"ROOST_{key.upper()}": value for key, value in settings.items()}
-                    with roost_serve(stack.store_url, prefix, work / "s3stack", env) as s3_url:
+                    with roost_serve(stack.store_url, prefix, work / "s3stack", env) as (s3_url, _):
                         on_s3 = await dav_rate(services, s3_url, target, args.files)
                     s3_row = f"| S3 (SeaweedFS on loopback) | {on_s3:.0f} | {on_s3 / local:.2f}× |"
                 finally:

@@ -44,6 +44,31 @@ def running_stack(work: Path, *, env: dict[str, str] | None = None) -> Iterator[
         store_url = store.url
     prefix = f"bench{secrets.token_hex(3)}-"
     config = Config(data_dir=work / "data", couchdb_url=store_url, db_prefix=prefix)
+    try:
+        with roost_serve(store_url, prefix, config.data_dir, env or {}) as (roost_url, roost_pid):
+            yield BenchStack(
+                store_url=store_url,
+                roost_url=roost_url,
+                config=config,
+                backend=(
+                    "Apache CouchDB (ROOST_COUCHDB_URL)"
+                    if external
+                    else "embedded PouchDB Server 4.2.0"
+                ),
+                store_pid=store._process.pid if store is not None and store._process else None,
+                roost_pid=roost_pid,
+            )
+    finally:
+        # After `roost serve` stopped: it must not lose its store while shutting down.
+        if store is not None:
+            store.stop()
+
+
+@contextmanager
+def roost_serve(
+    store_url: str, prefix: str, data_dir: Path, env: dict[str, str]
+) -> Iterator[tuple[str, int]]:
+    """One `roost serve` process on `store_url`; yields its URL and pid once it answers."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "roost.cli", "serve", "--port", str(port)],
@@ -51,36 +76,23 @@ def running_stack(work: Path, *, env: dict[str, str] | None = None) -> Iterator[
             **os.environ,
             "ROOST_COUCHDB_URL": store_url,
             "ROOST_DB_PREFIX": prefix,
-            "ROOST_DATA": str(config.data_dir),
+            "ROOST_DATA": str(data_dir),
             "ROOST_LOG_LEVEL": "warning",
-            **(env or {}),
+            **env,
         },
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        roost_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(f"{roost_url}/status", timeout=1)
+                httpx.get(f"{url}/status", timeout=1)
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline:
                     raise RuntimeError("roost serve did not start") from None
                 time.sleep(0.2)
-        yield BenchStack(
-            store_url=store_url,
-            roost_url=roost_url,
-            config=config,
-            backend=(
-                "Apache CouchDB (ROOST_COUCHDB_URL)"
-                if external
-                else "embedded PouchDB Server 4.2.0"
-            ),
-            store_pid=store._process.pid if store is not None and store._process else None,
-            roost_pid=process.pid,
-        )
+        yield url, process.pid
     finally:
         process.terminate()
-        process.wait(timeout=10)
-        if store is not None:
-            store.stop()
+        process.wait(timeout=15)
