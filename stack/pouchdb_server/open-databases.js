@@ -190,9 +190,17 @@ class OpenDatabases {
     // Later, not inside the request that crossed the cap: that request goes on at once.
     setImmediate(() => {
       this.gate.exclusive(() => this._trim())
-        .catch((err) => this.log('closing idle databases failed: ' + (err && err.stack)))
-        .then(() => {
+        .catch((err) => {
+          this.log('closing idle databases failed: ' + (err && err.stack));
+          return [];
+        })
+        .then((closed) => {
           this.trimScheduled = false;
+          // Databases opened while this trim ran may have crossed the cap again; if it
+          // closed none, everything is held and the next release tries again.
+          if (closed.length > 0) {
+            this.scheduleTrim();
+          }
         });
     });
   }
@@ -202,9 +210,10 @@ class OpenDatabases {
     this.entries.set(entry.name, entry);
   }
 
+  // Close idle databases down to the low-water mark, and every view index; the names closed.
   async _trim() {
     if (this.weight() <= this.cap) {
-      return;
+      return [];
     }
     this.trims += 1;
     const victims = [];
@@ -227,19 +236,21 @@ class OpenDatabases {
         delete entry.db._cachedViews;
       }
     }
-    const done = [];
+    // Out of the cache at once, all of them, so no request takes one about to close; a
+    // request for one waits for its close, then opens it again.
+    const finished = new Map();
     for (const entry of victims) {
       this.entries.delete(entry.name);
-      const closed = entry.db.close()
-        .catch((err) => this.log('closing ' + entry.name + ': ' + err))
-        .then(() => {
-          this.closing.delete(entry.name);
-          this.closed += 1;
-        });
-      this.closing.set(entry.name, closed);
-      // One at a time: each close sweeps the adapter's shared table of handles.
-      await closed;
-      done.push(entry.name);
+      let resolve;
+      this.closing.set(entry.name, new Promise((r) => { resolve = r; }));
+      finished.set(entry.name, resolve);
+    }
+    // One at a time: each close sweeps the adapter's shared table of handles.
+    for (const entry of victims) {
+      await entry.db.close().catch((err) => this.log('closing ' + entry.name + ': ' + err));
+      this.closing.delete(entry.name);
+      this.closed += 1;
+      finished.get(entry.name)();
     }
     for (const pending of views) {
       const view = await pending.catch(() => null);
@@ -249,7 +260,7 @@ class OpenDatabases {
         await view.db.close().catch(() => null);
       }
     }
-    return done;
+    return victims.map((entry) => entry.name);
   }
 }
 
