@@ -11,9 +11,11 @@ cost several times that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +84,30 @@ class Sampler:
         self.sample()
 
 
+@dataclass(frozen=True)
+class Idle:
+    """The store before any test database: its descriptors and its own open databases."""
+
+    fds: int
+    open: int
+
+
+IDLE: dict[int, Idle] = {}  # by store pid
+
+
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStore]:
     store = EmbeddedStore(tmp_path_factory.mktemp("capped"), open_databases=CAP)
     store.start()
+    assert store.pid is not None
+    IDLE[store.pid] = Idle(len(_fds(store.pid)), len(_open_databases(store.pid, store.directory)))
     yield store
     store.stop()
+
+
+def _idle(store: EmbeddedStore) -> Idle:
+    assert store.pid is not None
+    return IDLE[store.pid]
 
 
 @pytest.fixture
@@ -148,9 +168,7 @@ def _bound(idle_fds: int) -> int:
 async def test_many_databases_stay_readable_and_descriptors_bounded(
     capped: EmbeddedStore, client: httpx.AsyncClient
 ) -> None:
-    assert capped.pid is not None
-    idle_fds = len(_fds(capped.pid))
-    idle_open = len(_open_databases(capped.pid, capped.directory))  # the store's own
+    idle_fds, idle_open = _idle(capped).fds, _idle(capped).open
     names = [f"many-{n:03d}" for n in range(DATABASES)]
     # Keeping them all open would cost about four descriptors each: far above the bound.
     assert idle_fds + DATABASES * 4 > _bound(idle_fds) * 1.5
@@ -360,3 +378,40 @@ def test_the_setting_reaches_the_store_and_a_bad_one_is_refused(
     ):
         refused.start()
     assert refused.pid is None
+
+
+async def test_clients_gone_mid_request_leave_nothing_held(
+    capped: EmbeddedStore, client: httpx.AsyncClient
+) -> None:
+    name = f"abandoned-{secrets.token_hex(3)}"
+    _ok(await client.put(f"/{name}"))
+    docs = [{"_id": f"d{n:02d}", "kind": "odd" if n % 2 else "even"} for n in range(20)]
+    _ok(await client.post(f"/{name}/_bulk_docs", json={"docs": docs}))
+    _ok(await client.post(f"/{name}/_index", json={"index": {"fields": ["kind"]}, "ddoc": "k"}))
+    churned = [f"gonechurn-{n:03d}" for n in range(2 * CAP)]
+    await _create(client, churned)
+    query = {"selector": {"kind": "odd"}, "use_index": "k"}
+
+    async def abandon(steps: int) -> None:
+        # A client that gives up after `steps` turns of the loop: before, while or after
+        # its request waits for the view gate or for its database.
+        async with httpx.AsyncClient(base_url=capped.url, timeout=60) as gone:
+            for path in (f"/{name}/_find", f"/{churned[steps % len(churned)]}/_all_docs"):
+                method = "POST" if path.endswith("_find") else "GET"
+                body = query if method == "POST" else None
+                task = asyncio.create_task(gone.request(method, path, json=body))
+                for _ in range(steps):
+                    await asyncio.sleep(0)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+                    await task
+
+    for _ in range(3):
+        await asyncio.gather(_churn(client, churned), *(abandon(steps) for steps in range(12)))
+
+    # Nothing abandoned holds a database or the view gate: closing goes on, views answer.
+    await _churn(client, churned)
+    assert capped.pid is not None
+    assert len(_open_databases(capped.pid, capped.directory)) <= _idle(capped).open + CAP + SLACK
+    found = _ok(await client.post(f"/{name}/_find", json=query))
+    assert len(found["docs"]) == 10

@@ -115,6 +115,32 @@ function mayUseViews(req) {
   return first.startsWith('_') && !PLAIN_SEGMENTS.has(first);
 }
 
+// What a request holds (its database, its place in the view gate), let go when its
+// response closes: `hold(release)` keeps `release` for then, or calls it at once (and
+// answers false) if the response is already closed — a client gone while its request
+// waited must not keep anything.
+function holder(res) {
+  let held = res.__roostHeld;
+  if (held === undefined) {
+    held = res.__roostHeld = { closed: false, releases: [] };
+    const close = function () {
+      held.closed = true;
+      held.releases.splice(0).forEach((release) => release());
+    };
+    res.once('close', close);
+    res.once('finish', close);
+  }
+  return function (release) {
+    if (held.closed || res.destroyed || res.writableFinished) {
+      held.closed = true;
+      release();
+      return false;
+    }
+    held.releases.push(release);
+    return true;
+  };
+}
+
 function install(expressRequire, cap, log) {
   const utils = expressRequire('./utils');
   const cleanFilename = expressRequire('./clean-filename');
@@ -141,23 +167,23 @@ function install(expressRequire, cap, log) {
         return utils.sendJSON(res, 404, { error: 'not_found', reason: 'no_db_file' });
       }
       const cache = cacheOf(req.PouchDB, cap, log);
-      const viewUser = mayUseViews(req);
+      const hold = holder(res);
+      // Once per request: a rewrite looks its database up again, and a second entry
+      // behind a waiting trim would wait for itself.
+      const viewUser = mayUseViews(req) && !req.__roostViewGate;
+      if (viewUser) {
+        req.__roostViewGate = true;
+      }
       const entered = viewUser ? cache.gate.enter() : Promise.resolve();
       entered.then(function () {
+        if (viewUser) {
+          hold(() => cache.gate.leave());
+        }
         return cache.acquire(dbName);
       }).then(function (handle) {
-        let done = false;
-        const release = function () {
-          if (!done) {
-            done = true;
-            handle.release();
-            if (viewUser) {
-              cache.gate.leave();
-            }
-          }
-        };
-        res.once('close', release);
-        res.once('finish', release);
+        if (!hold(handle.release)) {
+          return; // the client is gone: nothing to answer
+        }
         const db = handle.db;
         // express-pouchdb's workaround for https://github.com/pouchdb/pouchdb/issues/5668
         if (/\//.test(dbName)) {
