@@ -94,8 +94,6 @@ class OpenDatabases {
     this.closing = new Map(); // name -> promise of the close in progress
     this.gate = new ViewGate();
     this.trimScheduled = false;
-    this.trims = 0;
-    this.closed = 0;
   }
 
   // The open database `name`, held until the returned release is called.
@@ -164,24 +162,6 @@ class OpenDatabases {
     return total;
   }
 
-  stats() {
-    let views = 0;
-    let held = 0;
-    for (const entry of this.entries.values()) {
-      views += viewCount(entry.db);
-      held += entry.refs > 0 ? 1 : 0;
-    }
-    return {
-      cap: this.cap,
-      open: this.entries.size,
-      views: views,
-      held: held,
-      closing: this.closing.size,
-      trims: this.trims,
-      closed: this.closed,
-    };
-  }
-
   scheduleTrim() {
     if (this.trimScheduled || this.weight() <= this.cap) {
       return;
@@ -215,7 +195,6 @@ class OpenDatabases {
     if (this.weight() <= this.cap) {
       return [];
     }
-    this.trims += 1;
     const victims = [];
     let remaining = this.entries.size;
     for (const entry of this.entries.values()) {
@@ -249,7 +228,6 @@ class OpenDatabases {
     for (const entry of victims) {
       await entry.db.close().catch((err) => this.log('closing ' + entry.name + ': ' + err));
       this.closing.delete(entry.name);
-      this.closed += 1;
       finished.get(entry.name)();
     }
     for (const pending of views) {
