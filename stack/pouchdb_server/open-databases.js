@@ -78,10 +78,6 @@ class Entry {
   }
 }
 
-function viewCount(db) {
-  return db._cachedViews ? Object.keys(db._cachedViews).length : 0;
-}
-
 class OpenDatabases {
   constructor(PouchDB, cap, log) {
     this.PouchDB = PouchDB;
@@ -154,16 +150,26 @@ class OpenDatabases {
     }
   }
 
-  weight() {
+  // Whether more LevelDB databases are open than the cap (each database and its views).
+  overCap() {
+    if (this.entries.size > this.cap) {
+      return true;
+    }
     let total = 0;
     for (const entry of this.entries.values()) {
-      total += 1 + viewCount(entry.db);
+      total += 1;
+      for (const signature in entry.db._cachedViews) {
+        total += 1;
+      }
+      if (total > this.cap) {
+        return true;
+      }
     }
-    return total;
+    return false;
   }
 
   scheduleTrim() {
-    if (this.trimScheduled || this.weight() <= this.cap) {
+    if (this.trimScheduled || !this.overCap()) {
       return;
     }
     this.trimScheduled = true;
@@ -192,7 +198,7 @@ class OpenDatabases {
 
   // Close idle databases down to the low-water mark, and every view index; the names closed.
   async _trim() {
-    if (this.weight() <= this.cap) {
+    if (!this.overCap()) {
       return [];
     }
     const victims = [];
