@@ -365,6 +365,18 @@ class CouchClient:
         doc["_rev"] = rev
         return rev
 
+    async def write_docs(self, db: str, docs: list[Doc]) -> list[Doc]:
+        """Create or update several documents with the database's other writes (group
+        commit): they leave in the same `_bulk_docs` as the single writes waiting with
+        them. One `_bulk_docs` row per document, in order (`{"id", "rev"}` or
+        `{"id", "error", "reason"}`); never raises for one document's conflict."""
+        waiting = {str(doc["_id"]) for doc in self._writes.waiting(db)}
+        ids = [str(doc["_id"]) for doc in docs]
+        if len(set(ids)) != len(ids) or waiting.intersection(ids):
+            return await self.bulk_docs(db, docs)  # a batch never holds one document twice
+        answers = await self._writes.submit_many(db, docs)
+        return [answer for _, answer in answers]
+
     async def _put_alone(
         self, db: str, doc: Doc, params: Mapping[str, Any] | None = None
     ) -> tuple[int, Doc]:

@@ -143,37 +143,49 @@ class FileDocuments:
 
     # -- subtree stamps --------------------------------------------------------------------
 
-    async def ancestry(self, instance: Instance, dir_id: str) -> list[str]:
-        """`dir_id` and the ids of the directories above it, up to the root (from the
-        directory cache when fresh: a write into a folder just resolved reads nothing)."""
-        chain: list[str] = []
+    async def ancestry(self, instance: Instance, dir_id: str) -> list[tuple[str, str]]:
+        """`dir_id` and the directories above it up to the root, each with its parent's id
+        ("" for the root), from the directory cache when fresh: a write into a folder just
+        resolved reads nothing."""
+        chain: list[tuple[str, str]] = []
+        seen: set[str] = set()
         current: str | None = dir_id
-        while current and current not in chain and len(chain) < MAX_DEPTH:
-            chain.append(current)
+        while current and current not in seen and len(chain) < MAX_DEPTH:
+            seen.add(current)
             # Read through the cache without filling it: a directory being deleted must
             # not be remembered again by the stamps of its own deletion.
             found = self.cache.directory(instance, current) or await self.get_or_none(
                 instance, current
             )
-            current = found.dir_id if found is not None else None
+            if found is None:
+                break
+            parent = found.dir_id
+            chain.append((current, parent or ""))
+            current = parent
         return chain
 
     async def touch(self, instance: Instance, *dir_ids: str | None) -> None:
         """Something in each of `dir_ids` changed: change the stamps of it and its ancestors."""
-        touched: set[str] = set()
+        touched: set[tuple[str, str]] = set()
+        done: set[str] = set()
         for dir_id in dict.fromkeys(dir_ids):
-            if dir_id and dir_id not in touched:
+            if dir_id and dir_id not in done:
                 try:
-                    touched.update(await self.ancestry(instance, dir_id))
+                    chain = await self.ancestry(instance, dir_id)
                 except RoostError:
                     # The write is done; a stamp left unchanged costs a sync client one
                     # extra walk later, never a wrong file, so it must not fail the write.
-                    touched.add(dir_id)
+                    continue
+                touched.update(chain)
+                done.update(place[0] for place in chain)
         await self.stamps.touch(instance, touched)
 
     async def with_stamps(self, instance: Instance, docs: list[FileDoc]) -> list[FileDoc]:
-        """The same documents, each directory with its subtree stamp (one store read)."""
-        stamps = await self.stamps.read(instance, [doc.id for doc in docs if doc.is_dir])
+        """The same documents, each directory with its subtree stamp (one store read per
+        parent: a folder and its listing, two)."""
+        stamps = await self.stamps.read(
+            instance, [(doc.id, doc.dir_id or "") for doc in docs if doc.is_dir]
+        )
         return [
             dataclasses.replace(doc, stamp=stamps[doc.id]) if doc.id in stamps else doc
             for doc in docs
