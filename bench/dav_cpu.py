@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +52,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--profile", help="write roost serve's cProfile stats to this file")
+    parser.add_argument(
+        "--py-spy",
+        help="sample roost serve with py-spy during the PUTs; collapsed stacks to this file",
+    )
     parser.add_argument(
         "--count-requests",
         action="store_true",
@@ -121,7 +126,19 @@ def main() -> None:
                 if response.status_code != 200 or response.content != bodies[n]:
                     raise RuntimeError(f"file {n} came back wrong")
 
+            sampler = None
+            if args.py_spy:
+                py_spy = Path(sys.executable).parent / "py-spy"
+                options = ["--format", "raw", "--nonblocking", "--output", args.py_spy]
+                sampler = subprocess.Popen(
+                    [str(py_spy), "record", "--pid", str(roost_pid), *options],
+                    stdout=subprocess.DEVNULL,
+                )
+                time.sleep(1)  # attached before the first PUT
             phase(f"PUT 4 KiB, c={CONCURRENCY}", put)
+            if sampler is not None:
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait(timeout=30)
             phase(f"GET 4 KiB, c={CONCURRENCY}", get)
             started = time.perf_counter()
             listing = http.request("PROPFIND", base + "bench/small/", headers={"Depth": "1"})

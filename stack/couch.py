@@ -316,6 +316,13 @@ class CouchClient:
                 return None
         return await self._reads.submit(db, doc_id)
 
+    async def get_docs(self, db: str, doc_ids: list[str]) -> list[Doc | None]:
+        """Several documents (None for each missing one), read with the database's other
+        single reads waiting (`get_doc_or_none`): one store request for all of them."""
+        if any(doc_id.startswith("_") for doc_id in doc_ids):
+            return [await self.get_doc_or_none(db, doc_id) for doc_id in doc_ids]
+        return await self._reads.submit_many(db, doc_ids)
+
     async def _read_batch(self, db: str, doc_ids: list[str]) -> list[Doc | None]:
         if len(doc_ids) == 1:
             try:

@@ -255,6 +255,10 @@ class LockStore(Protocol[I_contra]):
     async def all(self, instance: I_contra) -> list[Lock]:
         """Every live lock of the instance."""
 
+    async def covering(self, instance: I_contra, paths: list[str]) -> list[Lock]:
+        """The live locks that cover any of `paths` (`Lock.covers`): what a request
+        changing those paths must hold, found without reading every lock."""
+
     async def add(self, instance: I_contra, lock: Lock) -> Lock:
         """Store `lock` atomically with the other locks of the same path: `LockConflict` if
         one of those, live, cannot be shared with it (`Lock.conflicts_with`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -31,10 +32,12 @@ async def put(call: Call[I]) -> Response:
     if path.is_root:
         raise DavError(405, "the root is a collection", headers={"Allow": ALLOW})
     _refuse_hidden(call, path.segments)
+    # Side by side, the name lookup and the locks that could cover it leave in one store
+    # request (the stack keeps both in one database and groups concurrent reads).
+    entry, _ = await asyncio.gather(call.resolve(path), call.locks_on([path, path.parent]))
     parent = await call.resolve(path.parent)
     if parent is None or not parent.is_dir:
         raise DavError(409, "the parent collection does not exist")
-    entry = await call.resolve(path)
     if entry is not None and entry.is_dir:
         raise DavError(405, "PUT on a collection", headers={"Allow": ALLOW})
     if entry is not None:
