@@ -140,13 +140,26 @@ def main() -> None:
                 sampler.send_signal(signal.SIGINT)
                 sampler.wait(timeout=30)
             phase(f"GET 4 KiB, c={CONCURRENCY}", get)
-            started = time.perf_counter()
-            listing = http.request("PROPFIND", base + "bench/small/", headers={"Depth": "1"})
-            print(
-                f"PROPFIND Depth 1, first after the uploads: "
-                f"{(time.perf_counter() - started) * 1000:.0f} ms, "
-                f"{listing.text.count('response>') // 2} entries"
-            )
+            for which in ("first after the uploads", "second"):
+                requests_before = store_requests()
+                roost_before = cpu_seconds([roost_pid])
+                store_before = cpu_seconds(server.extra_pids)
+                started = time.perf_counter()
+                listing = http.request("PROPFIND", base + "bench/small/", headers={"Depth": "1"})
+                wall_ms = (time.perf_counter() - started) * 1000
+                roost_ms = (cpu_seconds([roost_pid]) - roost_before) * 1000
+                store_ms = (cpu_seconds(server.extra_pids) - store_before) * 1000
+                print(
+                    f"PROPFIND Depth 1, {which}: {wall_ms:.0f} ms, "
+                    f"{listing.text.count('response>') // 2} entries; CPU Roost {roost_ms:.0f} "
+                    f"ms, store {store_ms:.0f} ms"
+                )
+                if trace is not None:
+                    after = store_requests()
+                    spent = {k: n - requests_before.get(k, 0) for k, n in after.items()}
+                    print(
+                        "  store requests: " + ", ".join(f"{k} {n}" for k, n in spent.items() if n)
+                    )
             pool.shutdown()
     finally:
         server.stop()

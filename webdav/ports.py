@@ -178,6 +178,10 @@ class FileTree(Protocol[I_contra]):
 
     async def child(self, instance: I_contra, parent: Entry, name: str) -> Entry | None: ...
 
+    async def confirm(self, instance: I_contra, directory: Entry) -> Entry:
+        """The directory, as fit as the tree can cheaply make it for a write into it that
+        follows at once (a creation then reads no more of it)."""
+
     async def list_dir(self, instance: I_contra, directory: Entry) -> list[Entry]:
         """The members of a directory, without the hidden names."""
 
