@@ -45,8 +45,9 @@ class FileDocuments:
         self._ready_lock = asyncio.Lock()
         # Told of every document written (the @event triggers and thumbnails hear of it).
         self.listeners = FileListeners()
-        # Every write changes the subtree stamps of the directories above it.
-        self.stamps = SubtreeStamps(couch)
+        # Every write changes the subtree stamps of the directories above it; the cached
+        # listings follow the stamps this process moves.
+        self.stamps = SubtreeStamps(couch, on_stamped=cache.stamped)
 
     # -- databases and set-up --------------------------------------------------------------
 
@@ -197,14 +198,17 @@ class FileDocuments:
         """Write one document; WriteConflict when its `_rev` is no longer the current one.
 
         `moved_from`: the directory the entry leaves (its subtree changes too)."""
-        self.cache.changed(instance)
+        self.cache.writing(instance)
         created = "_rev" not in doc
         try:
             rev = Rev(await self.couch.put_doc(self.files_db(instance), doc))
         except Conflict as exc:
-            raise WriteConflict(exc.reason) from None
-        finally:
             self.cache.changed(instance)
+            raise WriteConflict(exc.reason) from None
+        except BaseException:
+            self.cache.changed(instance)  # stored or not: no one can tell
+            raise
+        self.cache.wrote(instance, [doc], created=created)
         self.listeners.announce_written(instance, doc, created)
         await self.touch(instance, doc.get("dir_id"), moved_from)
         return rev
@@ -214,14 +218,20 @@ class FileDocuments:
     ) -> list[JSONDoc]:
         """Write documents in one request (`within`: directories they are in that their
         JSON does not name, as for deletions)."""
-        self.cache.changed(instance)
+        self.cache.writing(instance)
         try:
             results = await self.couch.bulk_docs(self.files_db(instance), docs)
-        finally:
+        except BaseException:
             self.cache.changed(instance)
-        for doc, result in zip(docs, results, strict=False):
-            if "rev" in result and "error" not in result:
-                self.listeners.announce_written(instance, {**doc, "_rev": result["rev"]}, False)
+            raise
+        stored = [
+            {**doc, "_rev": result["rev"]}
+            for doc, result in zip(docs, results, strict=False)
+            if "rev" in result and "error" not in result
+        ]
+        self.cache.wrote(instance, stored)
+        for doc in stored:
+            self.listeners.announce_written(instance, doc, False)
         await self.touch(instance, *within, *(doc.get("dir_id") for doc in docs))
         return results
 
@@ -231,15 +241,19 @@ class FileDocuments:
         async def delete_current(current: FileDoc | None) -> None:
             if current is None:
                 return
-            self.cache.changed(instance)
+            self.cache.writing(instance)
             try:
                 rev = await self.couch.delete_doc(self.files_db(instance), current.id, current.rev)
             except NotFound:
+                self.cache.changed(instance)
                 return
             except Conflict as exc:
-                raise WriteConflict(exc.reason) from None
-            finally:
                 self.cache.changed(instance)
+                raise WriteConflict(exc.reason) from None
+            except BaseException:
+                self.cache.changed(instance)
+                raise
+            self.cache.wrote(instance, [{"_id": current.id, "_rev": rev, "_deleted": True}])
             self.listeners.announce(
                 instance, "DELETED", {"_id": current.id, "_rev": rev, "_deleted": True}
             )

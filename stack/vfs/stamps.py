@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -104,9 +104,20 @@ class _Batch:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
+# Told of each stamp this process wrote: (instance, directory id, the stamp it replaced —
+# None if that was not the one this process last knew —, the new stamp).
+StampListener = Callable[[Instance, str, str | None, str], None]
+
+
+def token(known: _Known | None) -> str:
+    """A stamp as ETags and cached listings name it ("" for none)."""
+    return "" if known is None else f"{known.generation}-{known.rev}"
+
+
 class SubtreeStamps:
-    def __init__(self, couch: CouchClient) -> None:
+    def __init__(self, couch: CouchClient, *, on_stamped: StampListener | None = None) -> None:
         self.couch = couch
+        self.on_stamped = on_stamped
         # Per database: the newest generation of each stamp this process knows.
         self._known: dict[str, dict[Placed, _Known]] = {}
         # Per instance: the batch being assembled, and whether a flush is running.
@@ -157,24 +168,27 @@ class SubtreeStamps:
         db = self.db(instance)
         known = self._known.setdefault(db, {})
         pending = sorted(placed)
+        unclean: set[Placed] = set()  # conflicted once: moved from a stamp we did not know
         for _ in range(_ATTEMPTS):
             unknown = [place for place in pending if place not in known]
             if unknown:
                 await self._read_known(db, unknown)
             docs: list[dict[str, Any]] = []
-            # Per stamp: its generation, its index in `docs`, the generation it follows.
-            written: list[tuple[Placed, int, int, str | None]] = []
+            # Per stamp: what it was, its new generation, where its writes are in `docs`.
+            written: list[tuple[Placed, _Known | None, int, list[int]]] = []
             for place in pending:
                 dir_id, parent = place
                 current = known.get(place)
                 doc: dict[str, Any] = {"stamp": secrets.token_hex(4)}
-                previous_rev = None
+                indexes: list[int] = []
                 if current is None:
                     generation = 0
                 elif current.revisions < ROTATE_AFTER:
                     generation = current.generation
                     doc["_rev"] = current.rev
                     if current.previous_rev is not None:
+                        # The generation before, withdrawn now that this one was written
+                        # after it (a refusal is left alone: readers take the newest).
                         docs.append(
                             {
                                 "_id": stamp_id(parent, dir_id, generation - 1),
@@ -183,26 +197,47 @@ class SubtreeStamps:
                             }
                         )
                 else:
+                    # The next generation; the current one is written too (marked
+                    # superseded) so that a write another process made to it meanwhile
+                    # still shows, as a conflict.
                     generation = current.generation + 1
-                    previous_rev = current.rev
+                    indexes.append(len(docs))
+                    docs.append(
+                        {
+                            "_id": stamp_id(parent, dir_id, current.generation),
+                            "_rev": current.rev,
+                            "superseded": True,
+                        }
+                    )
                 doc["_id"] = stamp_id(parent, dir_id, generation)
-                written.append((place, generation, len(docs), previous_rev))
+                indexes.insert(0, len(docs))
                 docs.append(doc)
+                written.append((place, current, generation, indexes))
             results = await self.couch.write_docs(db, docs)
             conflicted: list[Placed] = []
-            # A withdrawal refused (another process wrote or withdrew that generation) is
-            # left alone: readers take the newest generation anyway.
-            for place, generation, index, previous_rev in written:
-                result = results[index]
-                if "rev" in result and "error" not in result:
-                    known[place] = _Known(generation, str(result["rev"]), previous_rev)
+            for place, before, generation, indexes in written:
+                rows = [results[index] for index in indexes]
+                if all("rev" in row and "error" not in row for row in rows):
+                    previous = str(rows[1]["rev"]) if len(rows) > 1 else None
+                    after = known[place] = _Known(generation, str(rows[0]["rev"]), previous)
+                    if self.on_stamped is not None:
+                        self.on_stamped(
+                            instance,
+                            place[0],
+                            None if place in unclean else token(before),
+                            token(after),
+                        )
                 else:
                     known.pop(place, None)
+                    unclean.add(place)
                     conflicted.append(place)
             if not conflicted:
                 return
             pending = conflicted
         log.warning("subtree stamps kept conflicting: %d left", len(pending))
+        if self.on_stamped is not None:
+            for place in pending:
+                self.on_stamped(instance, place[0], None, "")
 
     async def _read_known(self, db: str, places: list[Placed]) -> None:
         """Learn the newest generation of each stamp of `places` (one range read each)."""
@@ -242,5 +277,5 @@ class SubtreeStamps:
         found: dict[str, str] = {}
         for parent, dir_ids in sorted(by_parent.items()):
             for dir_id, stamp in (await self._newest(db, parent, dir_ids, narrow=True)).items():
-                found[dir_id] = f"{stamp.generation}-{stamp.rev}"
+                found[dir_id] = token(stamp)
         return found

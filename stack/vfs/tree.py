@@ -78,15 +78,27 @@ class Tree:
             raise NotADirectory(f"{directory.name!r} is not a directory")
         if not fresh:
             cached = self.cache.listing(instance, directory.id)
+            if cached is None and self.cache.token_to_check(instance, directory.id) is not None:
+                # Past the ttl: still the listing if the folder's stamp has not moved.
+                stamp = await self._stamp(instance, directory)
+                cached = self.cache.checked(instance, directory.id, stamp)
             if cached is not None:
+                cached.sort(key=lambda doc: doc.name)
                 return cached
         generation = self.cache.generation(instance)
         read_at = time.monotonic()
+        # The stamp first: a write after it changes it, so the listing is never kept
+        # with a stamp older than what it shows.
+        stamp = await self._stamp(instance, directory)
         entries = await self._read_dir(instance, directory)
         self.cache.keep_listing(
-            instance, directory.id, entries, read_at=read_at, generation=generation
+            instance, directory.id, entries, read_at=read_at, generation=generation, token=stamp
         )
         return list(entries)
+
+    async def _stamp(self, instance: Instance, directory: FileDoc) -> str:
+        place = (directory.id, directory.dir_id or "")
+        return (await self.documents.stamps.read(instance, [place])).get(directory.id, "")
 
     async def _read_dir(self, instance: Instance, directory: FileDoc) -> list[FileDoc]:
         await self.documents.ensure(instance)
