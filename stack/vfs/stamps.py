@@ -20,8 +20,13 @@ What they cost, and why they are shaped this way (measured, docs/benchmarks.md):
   (1,000) entries, which the store parses and merges on every write: PouchDB Server spent
   10.5 ms of CPU per write of such a document against 3 ms for a fresh one. So a stamp is
   a *generation*: after `ROTATE_AFTER` revisions the next write creates the following
-  generation, the write after it withdraws the old one (a reader always finds one of
-  them), and a reader takes the newest generation it finds.
+  generation (and writes the old one once more, marked superseded, so that a write another
+  process made to it meanwhile still shows as a conflict), the write after it withdraws
+  the old one (a reader always finds one of them), and a reader takes the newest
+  generation it finds.
+- **Listings follow them.** Each stamp write is reported (`on_stamped`) with the stamp it
+  replaced — or None when that was not the one this process knew — and the directory
+  cache carries its listings along (`roost.vfs.directory_cache`).
 - **Found by range, next to the names.** A stamp's id is
   `stamp:{parent id}/{directory id}/{generation}`, so the stamps of every folder of a
   listing are one key-range read, whatever their generations. They live in the names
