@@ -33,7 +33,9 @@ from roost.instances import Instance
 from roost.vfs.filedoc import FileDoc
 
 MAX_CACHED_LISTINGS: Final = 32  # per instance
-MAX_LISTING_SECONDS: Final = 60.0
+# Past this, a listing is read again whatever its stamp says: the bound on how long a
+# write whose stamp another process failed to store can go unseen here.
+MAX_LISTING_SECONDS: Final = 300.0
 
 
 @dataclass
