@@ -33,6 +33,9 @@ from roost.instances import Instance
 from roost.vfs.filedoc import FileDoc
 
 MAX_CACHED_LISTINGS: Final = 32  # per instance
+# Entries of all the cached listings of an instance: past it the oldest listings go (a
+# folder of a million files is read, not held).
+MAX_CACHED_ENTRIES: Final = 50_000
 # Past this, a listing is read again whatever its stamp says: the bound on how long a
 # write whose stamp another process failed to store can go unseen here.
 MAX_LISTING_SECONDS: Final = 300.0
@@ -116,6 +119,7 @@ class DirectoryCache:
                     if len(listings) >= MAX_CACHED_LISTINGS:
                         listings.pop(next(iter(listings)))
                     listings[str(raw["_id"])] = CachedListing({}, now, now, "")
+        _bound(listings)
 
     def stamped(self, instance: Instance, dir_id: str, before: str | None, after: str) -> None:
         """This process moved the stamp of `dir_id` from `before` (None: from a state it
@@ -179,3 +183,11 @@ class DirectoryCache:
         listings[dir_id] = CachedListing(
             {entry.id: entry for entry in entries}, read_at, read_at, token
         )
+        _bound(listings)
+
+
+def _bound(listings: dict[str, CachedListing]) -> None:
+    """Drop the oldest listings while the instance's hold more than MAX_CACHED_ENTRIES."""
+    total = sum(len(listing.entries) for listing in listings.values())
+    while total > MAX_CACHED_ENTRIES and listings:
+        total -= len(listings.pop(next(iter(listings))).entries)
