@@ -146,6 +146,15 @@ class Outbox:
         docs.sort(key=lambda d: str(d.get("created_at", "")), reverse=True)
         return docs[:limit]
 
+    async def waiting_count(self, instance: Instance, *, now: datetime, limit: int = 100) -> int:
+        """How many proposals wait for the person's decision (at most ``limit``): asked by
+        every page (the navigation's count), so one ``_find`` of the waiting ones only."""
+        found = await self.couch.find(
+            instance.db(OUTBOX_DOCTYPE),
+            {"selector": {"state": "proposed"}, "fields": ["state", "expires_at"], "limit": limit},
+        )
+        return sum(1 for doc in found.get("docs", []) if effective_state(doc, now) == "proposed")
+
     # -- proposing ------------------------------------------------------
     async def propose(self, instance: Instance, shaped: JSONDoc, *, now: datetime) -> JSONDoc:
         """Store a shaped proposal and tell the person; returns the stored document."""

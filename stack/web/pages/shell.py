@@ -18,6 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from roost.errors import Forbidden
 from roost.instances import Instance
 from roost.notifications import NOTIFICATIONS_DOCTYPE
+from roost.outbox import OUTBOX_DOCTYPE
 from roost.permissions import FILES_DOCTYPE, Outcome, decide
 from roost.principals import Principal
 from roost.services import Services
@@ -35,6 +36,7 @@ SPACES: Final = (
     ("banks", "/banks", "Banks"),
     ("collect", "/collect", "Collect"),
     ("store", "/store", "Store"),
+    ("outbox", "/outbox", "Outbox"),
     ("settings", "/settings", "Settings"),
 )
 
@@ -95,6 +97,14 @@ async def unread_notifications(owner: Owner) -> int | None:
     return await owner.services.notifications.unread_count(owner.instance)
 
 
+async def waiting_in_outbox(owner: Owner) -> int | None:
+    """How many messages wait for the owner's decision (the count by Outbox in the
+    navigation), or None when the owner may not read the outbox."""
+    if not owner.may("GET", OUTBOX_DOCTYPE):
+        return None
+    return await owner.services.outbox.waiting_count(owner.instance, now=owner.now())
+
+
 async def render(
     request: Request,
     owner: Owner,
@@ -111,6 +121,7 @@ async def render(
         "spaces": SPACES,
         "storage": await storage_meter(owner),
         "unread_notifications": await unread_notifications(owner),
+        "outbox_waiting": await waiting_in_outbox(owner),
         **context,
     }
     response = templates.TemplateResponse(request, template, full, status_code=status_code)
