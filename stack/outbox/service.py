@@ -33,7 +33,7 @@ from roost.apps.services import FetchRequest, HttpFetcher, ServiceError
 from roost.couch import CouchClient
 from roost.errors import Conflict
 from roost.instances import Instance
-from roost.notifications import Notifications
+from roost.notifications import Notifications, Words
 from roost.outbox.errors import (
     AlreadyDecided,
     ProposalChanged,
@@ -176,8 +176,13 @@ class Outbox:
         await self.notifications.create(
             instance,
             source=str(doc["app"]),
-            title=f"{doc['app']} asks to send a message to {host}"[:200],
-            message=f"{doc['summary']} — nothing leaves until you approve it."[:4000],
+            title=Words(
+                "%(app)s asks to send a message to %(host)s", {"app": str(doc["app"]), "host": host}
+            ),
+            message=Words(
+                "%(summary)s — nothing leaves until you approve it.",
+                {"summary": str(doc["summary"])},
+            ),
             category="outbox",
             link=f"/outbox/{doc['_id']}",
         )
