@@ -216,11 +216,10 @@ class Collect:
         """The folders an importer keeps to: each account's ``folder``, and the manifest's
         default when an account names none (or there is no account: a run without one
         uses the default)."""
-        fields = app.manifest.raw.get("fields")
-        spec = fields.get(FOLDER_FIELD) if isinstance(fields, Mapping) else None
-        if not isinstance(spec, Mapping):
+        spec = next((f for f in app.manifest.fields if f.name == FOLDER_FIELD), None)
+        if spec is None:
             return ()
-        default = spec.get("default")
+        default = spec.default
         folders: list[str] = []
         accounts = await self.apps.accounts.list(instance, app.slug)
         uses_default = not accounts
