@@ -237,7 +237,9 @@ class Collect:
             folders.insert(0, "/" + default.strip().strip("/"))
         return tuple(dict.fromkeys(folders))
 
-    async def _schedule(self, instance: Instance, app: InstalledApp) -> tuple[Phrase, ...]:
+    async def _schedule(
+        self, instance: Instance, app: InstalledApp, watched: tuple[str, ...] | None = None
+    ) -> tuple[Phrase, ...]:
         slug = app.slug
         triggers = [
             t
@@ -251,7 +253,8 @@ class Collect:
                     doc = await self.vfs.get_or_none(instance, folder_id)
                     if doc is not None and doc.path:
                         folders[folder_id] = doc.path
-        watched = await self._watched(instance, app)
+        if watched is None:
+            watched = await self._watched(instance, app)
         return tuple(describe_schedule([(t.type, t.arguments) for t in triggers], folders, watched))
 
     async def installed(self, instance: Instance) -> list[ConnectorSummary]:
@@ -329,18 +332,19 @@ class Collect:
                 AccountView(str(account["_id"]), str(account.get("label") or app.slug), shown)
             )
         section = await self.runs(instance, slug)
+        watched = await self._watched(instance, app)
         return ConnectorView(
             slug=slug,
             name=str(app.doc.get("name") or slug),
             version=app.version,
             description=tuple(manifest.description),
             access=access_of(grant),
-            schedule=await self._schedule(instance, app),
+            schedule=await self._schedule(instance, app, watched),
             fields=tuple(form_fields(manifest)),
             accounts=tuple(accounts),
             runs=section.runs,
             pending=section.pending,
-            watched=await self._watched(instance, app),
+            watched=watched,
         )
 
     # -- actions ----------------------------------------------------------------------

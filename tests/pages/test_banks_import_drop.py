@@ -70,6 +70,11 @@ async def test_statements_dropped_in_drive_become_categorised_operations_once_an
     await page.goto(site.url("/collect"))
     card = page.locator(".connector-card", has_text="Bank statement importer")
     await expect(card).to_contain_text("Runs when you add a file to /Imports/Bank statements")
+    await card.get_by_role("link", name="Bank statement importer").click()
+    when = page.get_by_role("region", name="When it runs")
+    await expect(when).to_contain_text("Runs when you add a file to /Imports/Bank statements")
+    await expect(page.locator("#accounts")).to_contain_text("It needs no account")
+    await assert_accessible(page)
     await page.goto(site.url("/banks"))
     await expect(page.locator("#no-operations")).to_have_text("No operations yet.")
 
