@@ -5,7 +5,8 @@ notification raised by a job — an alert, a failing connector, an update — ha
 to ask. It is said in the instance's language, kept as Cozy keeps it: the `locale` of the
 `io.cozy.settings.instance` document in the instance's `io.cozy.settings` database. The
 person sets it when choosing a language in the shell (`POST /settings/language`); until
-then it is English.
+then it is the language of the browser they signed in with, when that is not English
+(`adopt`, at sign-in), else English.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ class InstanceLanguage:
         doc = await self.couch.get_doc_or_none(instance.db(SETTINGS_DOCTYPE), INSTANCE_SETTINGS_ID)
         locale = doc.get("locale") if doc is not None else None
         return locale if isinstance(locale, str) and locale in LANGUAGES else DEFAULT_LANGUAGE
+
+    async def adopt(self, instance: Instance, language: str) -> None:
+        """Take `language` (a browser's, at sign-in) when none was chosen yet; English, the
+        default, is never written (nothing to remember)."""
+        if language == DEFAULT_LANGUAGE or language not in LANGUAGES:
+            return
+        doc = await self.couch.get_doc_or_none(instance.db(SETTINGS_DOCTYPE), INSTANCE_SETTINGS_ID)
+        if doc is None or doc.get("locale") not in LANGUAGES:
+            await self.set(instance, language)
 
     async def set(self, instance: Instance, language: str) -> None:
         """Keep `language` as the instance's; the other settings stay as they are."""

@@ -29,8 +29,8 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 DEADLINE_SECONDS = 60.0
 
 
-async def _choose_french(client: httpx.AsyncClient) -> None:
-    """What the person does in the shell: sign in, pick Français, Change."""
+async def _choose(client: httpx.AsyncClient, language: str = "fr") -> None:
+    """What the person does in the shell: sign in, pick a language, Change."""
     login = await client.post("/auth/login", json={"passphrase": PASSPHRASE})
     assert login.status_code < 400, login.text
     home = await client.get("/notifications")
@@ -38,7 +38,7 @@ async def _choose_french(client: httpx.AsyncClient) -> None:
     assert found is not None
     chosen = await client.post(
         "/settings/language",
-        data={"csrf_token": found.group(1), "language": "fr", "redirect": "/notifications"},
+        data={"csrf_token": found.group(1), "language": language, "redirect": "/notifications"},
     )
     assert chosen.status_code == 303, chosen.text
 
@@ -63,7 +63,7 @@ async def test_a_french_instance_is_alerted_and_mailed_in_french(
     smtp_inbox: Inbox,  # noqa: F811
 ) -> None:
     assert await mailing.notifications.language.get(instance) == "en"
-    await _choose_french(client)
+    await _choose(client)
     assert await mailing.notifications.language.get(instance) == "fr"
 
     await mailing.notifications.preferences.set(instance, "alice@example.org", True)
@@ -95,6 +95,21 @@ async def test_a_french_instance_is_alerted_and_mailed_in_french(
     payload = mails["Solde bas : Compte courant"].get_payload(decode=True)
     assert isinstance(payload, bytes)
     assert "Le solde de Compte courant est de 50,00 EUR" in payload.decode()
+
+
+async def test_the_browser_language_at_sign_in_until_the_person_chooses(
+    services: Services, client: httpx.AsyncClient, instance: Instance
+) -> None:
+    french = {"Accept-Language": "fr-FR,fr;q=0.9"}
+    signed = await client.post("/auth/login", json={"passphrase": PASSPHRASE}, headers=french)
+    assert signed.status_code < 400
+    assert await services.notifications.language.get(instance) == "fr"
+    await _choose(client, "en")
+    assert await services.notifications.language.get(instance) == "en"
+    # A choice stays, whatever browser signs in next.
+    again = await client.post("/auth/login", json={"passphrase": PASSPHRASE}, headers=french)
+    assert again.status_code < 400
+    assert await services.notifications.language.get(instance) == "en"
 
 
 async def test_an_instance_that_chose_nothing_is_told_in_english(
