@@ -49,7 +49,6 @@ async def test_the_outbox_is_in_the_navigation_with_what_waits(
     await expect(nav.locator("#outbox-waiting")).to_have_text("2 waiting for your decision")
     await expect(outbox).to_have_accessible_name("Outbox 2 waiting for your decision")
     await assert_accessible(page)
-    await screenshot(page, "shell-nav-outbox-desktop")
     await outbox.click()
     await expect(page).to_have_url(site.url("/outbox"))
     await expect(outbox).to_have_attribute("aria-current", "page")
@@ -69,6 +68,7 @@ async def test_the_outbox_is_in_the_navigation_with_what_waits(
             wide = await small.evaluate(_TOO_WIDE, PHONE_390["width"])
             assert width <= PHONE_390["width"], wide
             await assert_accessible(small)
-            await screenshot(small, f"shell-nav-outbox-phone-{locale[:2]}")
+            if locale == "fr-FR":
+                await screenshot(small, "shell-nav-outbox-phone-fr")
         finally:
             await phone.close()
