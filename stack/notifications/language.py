@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from roost.catalogues import DEFAULT_LANGUAGE, LANGUAGES
 from roost.couch import CouchClient
 from roost.errors import BadRequest, Conflict
 from roost.instances import Instance
-from roost.web.catalogues import DEFAULT_LANGUAGE, LANGUAGES
 
 __all__ = ["INSTANCE_SETTINGS_ID", "SETTINGS_DOCTYPE", "InstanceLanguage"]
 

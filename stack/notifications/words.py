@@ -20,7 +20,7 @@ from typing import Final, Protocol
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-from roost.web.catalogues import DEFAULT_LANGUAGE, LANGUAGES, translations
+from roost.catalogues import DEFAULT_LANGUAGE, LANGUAGES, translations
 
 __all__ = ["Day", "Money", "Said", "Text", "Words", "said"]
 

@@ -1,6 +1,6 @@
 """French and English for the pages: the person's language, gettext and formats.
 
-The catalogues themselves are `catalogues.py`'s (shared with the notifications).
+The catalogues themselves are `roost.catalogues`' (shared with the notifications).
 
 The language of a page is, in order: the owner's choice (the `roost_lang` cookie set by
 `POST /settings/language`), then the browser's `Accept-Language`, then English.
@@ -16,7 +16,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
-from roost.web.catalogues import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, translations
+from roost.catalogues import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, translations
 
 __all__ = [
     "DEFAULT_LANGUAGE",

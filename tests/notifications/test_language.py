@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 
 from roost.banks.doctypes import ACCOUNTS_DOCTYPE, OPERATIONS_DOCTYPE
+from roost.catalogues import translations
 from roost.instances import Instance
 from roost.notifications import MAIL_WORKER, NOTIFICATIONS_DOCTYPE, Day, Money, Words
 from roost.services import Services
-from roost.web.catalogues import translations
 from tests.banks.conftest import Seed, account, banks_settled, operation, seed, stored  # noqa: F401
 from tests.conftest import PASSPHRASE
 from tests.notifications.smtp import Inbox, smtp_inbox  # noqa: F401

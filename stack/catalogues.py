@@ -1,13 +1,14 @@
 """The French and English catalogues, with no HTTP in sight.
 
-The catalogues are `locale/{lang}/LC_MESSAGES/*.po` — `messages.po` for the shell and the
+The catalogues are `web/locale/{lang}/LC_MESSAGES/*.po` — `messages.po` for the shell and the
 first spaces, one more file per later space (`banks.po`, `store.po`…), merged into one
 catalogue; they are compiled in memory once, on first use, with Babel (no `.mo` file to keep
 in step with its `.po`). English is the source language: its catalogue is empty and a
 message is its own translation.
 
-The pages (`i18n.py`) and the words the stack says outside any page — notifications and
-their e-mails (`roost.notifications.words`) — read the same catalogues.
+The pages (`roost.web.i18n`) and the words the stack says outside any page — notifications
+and their e-mails (`roost.notifications.words`) — read the same catalogues; this module sits
+outside `roost.web` so that the domain never imports the HTTP layer.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from babel.support import NullTranslations, Translations
 
 LANGUAGES: Final = ("en", "fr")
 DEFAULT_LANGUAGE: Final = "en"
-LOCALE_DIR: Final = Path(__file__).parent / "locale"
+LOCALE_DIR: Final = Path(__file__).parent / "web" / "locale"
 
 
 @cache
