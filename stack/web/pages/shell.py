@@ -7,6 +7,7 @@ sign-out form, language) and renders a template.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -114,14 +115,18 @@ async def render(
     space: str,
     status_code: int = 200,
 ) -> Response:
+    # The shell's three questions to the store, asked at once.
+    storage, unread, waiting = await asyncio.gather(
+        storage_meter(owner), unread_notifications(owner), waiting_in_outbox(owner)
+    )
     full = {
         "domain": owner.instance.domain,
         "csrf_token": csrf_token(owner.instance, owner.session_id),
         "space": space,
         "spaces": SPACES,
-        "storage": await storage_meter(owner),
-        "unread_notifications": await unread_notifications(owner),
-        "outbox_waiting": await waiting_in_outbox(owner),
+        "storage": storage,
+        "unread_notifications": unread,
+        "outbox_waiting": waiting,
         **context,
     }
     response = templates.TemplateResponse(request, template, full, status_code=status_code)
