@@ -125,8 +125,11 @@ class PropRenderer:
     def _allprop(self, entry: Entry, segments: tuple[str, ...]) -> str:
         """The common case (what Windows, rclone and file managers ask), in one string: a
         2,000-entry listing must not cost tens of function calls per entry."""
-        http, _ = dates(entry.updated_at)
-        _, created = dates(entry.created_at or entry.updated_at)
+        http, updated = dates(entry.updated_at)
+        if entry.created_at and entry.created_at != entry.updated_at:
+            _, created = dates(entry.created_at)
+        else:
+            created = updated  # an upload's two dates are usually one
         if entry.is_dir:
             kind = "<D:resourcetype><D:collection/></D:resourcetype>"
         else:
