@@ -37,7 +37,8 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 from roost.appstore import app_service
-from roost.appstore.service import AppService, ConsentRequired, InstalledApp, describe_run
+from roost.appstore.runs import describe_run
+from roost.appstore.service import AppService, ConsentRequired, InstalledApp
 from roost.errors import BadRequest, Forbidden, NotFound, RoostError
 from roost.instances import Instance
 from roost.principals import Principal
@@ -323,7 +324,7 @@ async def run(request: Request) -> Response:
         "transfer-encoding" in request.headers
     )
     body = await read_json(request) if has_body else {}
-    result = await _apps(request).run(instance_of(request), slug, body)
+    result = await services_of(request).app_runs.run(instance_of(request), slug, body)
     return JSONResponse(describe_run(result), status_code=200 if result.ok else 422)
 
 

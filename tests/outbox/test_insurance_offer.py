@@ -139,7 +139,7 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
         "slug": "insurance-offer",
         "input": {"outbox": {"id": proposal_id, "state": "sent"}},
     }
-    assert (await services.apps.run_job(instance, told))["output"]["answered"]
+    assert (await services.app_runs.run_job(instance, told))["output"]["answered"]
     accepted_offer = await offer(owner, "offer-car1")
     assert accepted_offer["status"] == "accepted"
     assert str(accepted_offer["policy"]).startswith("POL-")

@@ -126,6 +126,23 @@ class Visit:
             return None
         return doc, target
 
+    async def readable_file(self, file_id: str) -> FileDoc | None:
+        """A file (not a folder) this link may read, or None."""
+        found = await self.readable(file_id)
+        return found[0] if found is not None and found[0].is_file else None
+
+    async def readable_folder(self, folder_id: str) -> FileDoc | None:
+        """A folder this link may read, or None."""
+        found = await self.readable(folder_id)
+        return found[0] if found is not None and found[0].is_dir else None
+
+    async def drop_folder(self) -> FileDoc | None:
+        """The folder a drop link fills, or None when it was deleted or trashed since."""
+        folder = await self.services.vfs.get_or_none(self.instance, self.link.item.id)
+        if folder is None or folder.in_trash or not folder.is_dir:
+            return None
+        return folder
+
     async def album(self) -> dict[str, Any] | None:
         album = await self.services.documents.get_or_none(
             self.instance, ALBUMS_DOCTYPE, self.link.item.id
@@ -135,14 +152,12 @@ class Visit:
         return album
 
 
-async def _open(request: Request) -> Visit | Response:
-    """The link behind the URL, ready to use; else the page to answer with."""
+async def _visit(request: Request) -> Visit | Response:
+    """The link behind the URL, its password not checked yet; else the page to answer with."""
     services, instance = services_of(request), instance_of(request)
-    code = request.path_params["code"]
     now = datetime.now(UTC)
-    links = share_links_of(services)
     try:
-        link = await links.open(instance, code, now)
+        link = await share_links_of(services).open(instance, request.path_params["code"], now)
     except LinkGone:
         return gone(request)
     except LinkUnknown:
@@ -151,11 +166,37 @@ async def _open(request: Request) -> Visit | Response:
     request.scope.setdefault("state", {})["principal"] = Principal(
         kind="share-link", permissions=link.permissions, subject=link.id, permission_id=link.id
     )
-    await links.record_use(instance, link, now)
-    visit = Visit(services, instance, link, code, now)
-    if not links.has_proof(instance, link, request.cookies.get(PASSWORD_COOKIE)):
+    return Visit(services, instance, link, request.path_params["code"], now)
+
+
+async def _open(request: Request) -> Visit | Response:
+    """The link behind the URL, ready to use; else the page to answer with."""
+    visit = await _visit(request)
+    if isinstance(visit, Response):
+        return visit
+    links = share_links_of(visit.services)
+    await links.record_use(visit.instance, visit.link, visit.now)
+    if not links.has_proof(visit.instance, visit.link, request.cookies.get(PASSWORD_COOKIE)):
         return _password_page(request, visit, error=None, status_code=401)
     return visit
+
+
+async def _open_file(request: Request) -> tuple[Visit, FileDoc] | Response:
+    """The link and the file `{file_id}` it may read; else the page to answer with."""
+    visit = await _open(request)
+    if isinstance(visit, Response):
+        return visit
+    doc = await visit.readable_file(request.path_params["file_id"])
+    return unknown(request) if doc is None else (visit, doc)
+
+
+async def _open_folder(request: Request) -> tuple[Visit, FileDoc] | Response:
+    """The link and the folder `{folder_id}` it may read; else the page to answer with."""
+    visit = await _open(request)
+    if isinstance(visit, Response):
+        return visit
+    folder = await visit.readable_folder(request.path_params["folder_id"])
+    return unknown(request) if folder is None else (visit, folder)
 
 
 def _password_page(
@@ -241,8 +282,8 @@ async def shared(request: Request) -> Response:
         return visit
     item = visit.link.item
     if visit.link.kind == "drop":
-        folder = await visit.services.vfs.get_or_none(visit.instance, item.id)
-        if folder is None or folder.in_trash or not folder.is_dir:
+        folder = await visit.drop_folder()
+        if folder is None:
             return gone(request)
         target = await visit.services.vfs.targets(visit.instance).for_doc(folder)
         if not visit.allows("POST", FILES_DOCTYPE, target):
@@ -279,24 +320,19 @@ async def _album_page(request: Request, visit: Visit) -> Response:
 
 async def shared_folder(request: Request) -> Response:
     """`GET /s/{code}/folder/{folder_id}`: a folder inside a shared folder."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["folder_id"])
-    if found is None or not found[0].is_dir:
-        return unknown(request)
-    return await _folder_page(request, visit, found[0])
+    opened = await _open_folder(request)
+    if isinstance(opened, Response):
+        return opened
+    visit, folder = opened
+    return await _folder_page(request, visit, folder)
 
 
 async def shared_view(request: Request) -> Response:
     """`GET /s/{code}/view/{file_id}`: one file of a shared folder or album."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["file_id"])
-    if found is None or not found[0].is_file:
-        return unknown(request)
-    doc = found[0]
+    opened = await _open_file(request)
+    if isinstance(opened, Response):
+        return opened
+    visit, doc = opened
     if visit.link.item.doctype == ALBUMS_DOCTYPE:
         back = visit.base
     else:
@@ -308,13 +344,10 @@ async def shared_view(request: Request) -> Response:
 
 async def shared_raw(request: Request) -> Response:
     """`GET /s/{code}/raw/{file_id}`: the bytes (Range; `?Dl=1` to save them)."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["file_id"])
-    if found is None or not found[0].is_file:
-        return unknown(request)
-    doc = found[0]
+    opened = await _open_file(request)
+    if isinstance(opened, Response):
+        return opened
+    visit, doc = opened
     content = await visit.services.vfs.open(visit.instance, doc)
     response = await serve(request, doc, content, content.mime)
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -323,32 +356,30 @@ async def shared_raw(request: Request) -> Response:
 
 async def shared_thumbnail(request: Request) -> Response:
     """`GET /s/{code}/thumbnails/{file_id}/{size}`: a picture's or a video's thumbnail."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
+    opened = await _open_file(request)
+    if isinstance(opened, Response):
+        return opened
+    visit, doc = opened
     size = SIZES.get(request.path_params["size"])
-    found = await visit.readable(request.path_params["file_id"])
-    if size is None or found is None or not found[0].is_file:
+    if size is None:
         return unknown(request)
-    thumbnail = await visit.services.thumbnails.thumbnail(visit.instance, found[0], size)
+    thumbnail = await visit.services.thumbnails.thumbnail(visit.instance, doc, size)
     headers = {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"}
     return Response(thumbnail.body, media_type=thumbnail.media_type, headers=headers)
 
 
 async def shared_zip(request: Request) -> Response:
     """`GET /s/{code}/zip/{folder_id}`: a shared folder (or one inside it) as a zip."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["folder_id"])
-    if found is None or not found[0].is_dir:
-        return unknown(request)
+    opened = await _open_folder(request)
+    if isinstance(opened, Response):
+        return opened
+    visit, folder = opened
     archive = FileArchive(visit.services.vfs, visit.instance, visit.link.permissions, visit.now)
     try:
-        entries = await archive.prepare([found[0].id])
+        entries = await archive.prepare([folder.id])
     except Hidden:
         return unknown(request)
-    name = f"{found[0].name}.zip"
+    name = f"{folder.name}.zip"
     return StreamingResponse(
         archive.stream(entries),
         media_type="application/zip",
@@ -363,19 +394,10 @@ async def shared_zip(request: Request) -> Response:
 
 async def shared_password(request: Request) -> Response:
     """`POST /s/{code}/password`: the password form; the right one sets this link's cookie."""
-    services, instance = services_of(request), instance_of(request)
-    now = datetime.now(UTC)
-    links = share_links_of(services)
-    try:
-        link = await links.open(instance, request.path_params["code"], now)
-    except LinkGone:
-        return gone(request)
-    except LinkUnknown:
-        return unknown(request)
-    request.scope.setdefault("state", {})["principal"] = Principal(
-        kind="share-link", permissions=link.permissions, subject=link.id, permission_id=link.id
-    )
-    visit = Visit(services, instance, link, request.path_params["code"], now)
+    visit = await _visit(request)
+    if isinstance(visit, Response):
+        return visit
+    instance, link, links = visit.instance, visit.link, share_links_of(visit.services)
     fields = await read_form(request)
     try:
         right = await links.check_password(instance, link, fields.get("password", ""))
@@ -423,8 +445,8 @@ async def shared_upload(request: Request) -> Response:
     if visit.link.kind != "drop":
         return _json_refusal(403, "forbidden", "this link does not take files")
     vfs, instance = visit.services.vfs, visit.instance
-    folder = await vfs.get_or_none(instance, visit.link.item.id)
-    if folder is None or folder.in_trash or not folder.is_dir:
+    folder = await visit.drop_folder()
+    if folder is None:
         return _json_refusal(410, "gone", "the folder of this link is gone")
     raw_name = request.query_params.get("Name")
     if not raw_name:
