@@ -24,7 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from roost.apps.budget import OperatorLimits
+from roost.apps.budget import FUEL_PER_CPU_SECOND, OperatorLimits, effective_budget
 from roost.apps.manifest import AppManifest, ManifestError, parse_manifest
 from roost.apps.package import AppPackage, PackageError, read_package
 from roost.apps.runtime import AppRuntime, PreparedApp
@@ -264,6 +264,20 @@ class AppService:
 
     async def consent_lines(self, manifest: AppManifest) -> list[str]:
         return manifest.describe()
+
+    def consent_limits(self, manifest: AppManifest) -> dict[str, Any]:
+        """What a consent page shows beside the permissions: the hosts the app may reach,
+        its triggers, and the budget one of its runs gets on this server."""
+        budget = effective_budget(manifest.budget, self.limits, python_guest=True)
+        return {
+            "egress": list(manifest.egress),
+            "triggers": [str(t) for t in manifest.triggers],
+            "budget": {
+                "cpu_seconds": round(budget.fuel / FUEL_PER_CPU_SECOND, 2),
+                "memory_mib": int(budget.memory_mib),
+                "wall_seconds": budget.wall_seconds,
+            },
+        }
 
     async def install(
         self, instance: Instance, package: AppPackage, *, consent: bool

@@ -19,10 +19,17 @@ import pytest
 from roost.instances import Instance
 from roost.outbox import OUTBOX_DOCTYPE
 from roost.services import Services
-from tests.apps.stack_helpers import install
 from tests.conftest import LiveServer
 
-from .helpers import AS_OF, form_of, offer, offer_package, outbox_docs, run, seed_driving
+from .helpers import (
+    form_of,
+    offer,
+    offer_package,
+    offers_computed,
+    outbox_docs,
+    propose,
+    run,
+)
 from .insurer import Insurer, insurer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # builds + compiles the guest once
@@ -42,17 +49,10 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
     stack_apps_ready: Path,
     the_insurer: Insurer,
 ) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    computed = await run(owner, AS_OF)
-    assert computed["ok"], computed
+    await offers_computed(owner, [the_insurer.origin])
     assert (await offer(owner, "offer-car1"))["status"] == "offered"
 
-    accepted = await run(
-        owner, {"accept": "offer-car1", "insurer_url": the_insurer.origin + "/v1/acceptances"}
-    )
-    assert accepted["ok"], accepted
-    proposal_id = accepted["output"]["proposal"]
+    proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
     assert (await offer(owner, "offer-car1"))["status"] == "awaiting approval"
     # Proposed, not sent: the insurer has heard nothing.
     assert the_insurer.received == []
@@ -65,9 +65,7 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
     assert note["link"] == f"/outbox/{proposal_id}" and note["source"] == "insurance-offer"
 
     # The page shows what would leave, to whom, as readable fields - never raw braces.
-    page = await owner.get(f"/outbox/{proposal_id}")
-    assert page.status_code == 200
-    text = html.unescape(page.text)
+    text = html.unescape(page)
     main = text[text.index("<main") :]
     assert the_insurer.origin in main and "POST" in main
     shown = await offer(owner, "offer-car1")
@@ -90,7 +88,7 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
 
     # Approve twice at once, from two stack processes (own services, own store client):
     # one request leaves, the other click learns it was already sent.
-    form = form_of(page.text, f"/outbox/{proposal_id}/approve")
+    form = form_of(page, f"/outbox/{proposal_id}/approve")
     cookie = "; ".join(f"{name}={value}" for name, value in owner.cookies.items())
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{live_server.port}",
@@ -153,21 +151,16 @@ async def test_refused_and_expired_proposals_send_nothing(
     stack_apps_ready: Path,
     the_insurer: Insurer,
 ) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    assert (await run(owner, AS_OF))["ok"]
-    url = the_insurer.origin + "/v1/acceptances"
+    await offers_computed(owner, [the_insurer.origin])
 
     # Refused: nothing leaves, and the app learns it on its next run.
-    proposed = await run(owner, {"accept": "offer-car2", "insurer_url": url})
-    refused_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{refused_id}")
+    refused_id, page = await propose(owner, "offer-car2", the_insurer.acceptances)
     refused = await owner.post(
-        f"/outbox/{refused_id}/refuse", data=form_of(page.text, f"/outbox/{refused_id}/refuse")
+        f"/outbox/{refused_id}/refuse", data=form_of(page, f"/outbox/{refused_id}/refuse")
     )
     assert refused.status_code == 303
     approve_after = await owner.post(
-        f"/outbox/{refused_id}/approve", data=form_of(page.text, f"/outbox/{refused_id}/approve")
+        f"/outbox/{refused_id}/approve", data=form_of(page, f"/outbox/{refused_id}/approve")
     )
     assert approve_after.status_code == 409 and "refused" in approve_after.text
     assert the_insurer.received == []
@@ -176,10 +169,8 @@ async def test_refused_and_expired_proposals_send_nothing(
     assert back["status"] == "offered" and back["last_acceptance"] == "refused"
 
     # Expired: time passes (the stored deadline moves into the past); approving sends nothing.
-    proposed = await run(owner, {"accept": "offer-car2", "insurer_url": url})
-    expired_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{expired_id}")
-    form = form_of(page.text, f"/outbox/{expired_id}/approve")
+    expired_id, page = await propose(owner, "offer-car2", the_insurer.acceptances)
+    form = form_of(page, f"/outbox/{expired_id}/approve")
     db = instance.db(OUTBOX_DOCTYPE)
     doc = await services.couch.get_doc(db, expired_id)
     doc["expires_at"] = "2026-01-01T00:00:00+00:00"
@@ -200,15 +191,9 @@ async def test_a_changed_proposal_is_not_approved_unseen(
     stack_apps_ready: Path,
     the_insurer: Insurer,
 ) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    assert (await run(owner, AS_OF))["ok"]
-    proposed = await run(
-        owner, {"accept": "offer-car1", "insurer_url": the_insurer.origin + "/v1/acceptances"}
-    )
-    proposal_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{proposal_id}")
-    form = form_of(page.text, f"/outbox/{proposal_id}/approve")
+    await offers_computed(owner, [the_insurer.origin])
+    proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
+    form = form_of(page, f"/outbox/{proposal_id}/approve")
     db = instance.db(OUTBOX_DOCTYPE)
     doc = await services.couch.get_doc(db, proposal_id)
     doc["body"] = doc["body"].replace("acceptance", "something else")
@@ -232,10 +217,8 @@ async def test_an_app_without_the_outbox_grant_cannot_propose(
     stack_apps_ready: Path,
     the_insurer: Insurer,
 ) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package(None))
-    assert (await run(owner, AS_OF))["ok"]
-    url = the_insurer.origin + "/v1/acceptances"
+    await offers_computed(owner, None)
+    url = the_insurer.acceptances
     refused = await run(owner, {"accept": "offer-car1", "insurer_url": url})
     assert refused["ok"] is False and refused["error"]["error"] == "forbidden"
     assert await outbox_docs(services, instance) == []
@@ -263,17 +246,11 @@ async def test_a_proposal_of_an_uninstalled_app_is_never_sent(
     stack_apps_ready: Path,
     the_insurer: Insurer,
 ) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    assert (await run(owner, AS_OF))["ok"]
-    proposed = await run(
-        owner, {"accept": "offer-car1", "insurer_url": the_insurer.origin + "/v1/acceptances"}
-    )
-    proposal_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{proposal_id}")
+    await offers_computed(owner, [the_insurer.origin])
+    proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
     assert (await owner.delete("/apps/insurance-offer")).status_code == 200
     late = await owner.post(
-        f"/outbox/{proposal_id}/approve", data=form_of(page.text, f"/outbox/{proposal_id}/approve")
+        f"/outbox/{proposal_id}/approve", data=form_of(page, f"/outbox/{proposal_id}/approve")
     )
     assert late.status_code == 409 and "was removed" in html.unescape(late.text)
     assert the_insurer.received == []

@@ -28,12 +28,26 @@ from tests.registry.conftest import (
     AppMaker,
     flip_byte,
     publish,
+    publish_one,
     store_config,
 )
 
 
 def catalogue(services: Services, config: Config, registry: Path, *keys: SigningKey) -> Catalogue:
     return Catalogue(store_config(config, [str(registry)], list(keys)), services.apps)
+
+
+def one_app_store(
+    services: Services,
+    config: Config,
+    registry: Path,
+    make_app: AppMaker,
+    key: SigningKey,
+    **app: Any,
+) -> Catalogue:
+    """The Store over a registry holding birthdays 1.0.0, signed with a trusted key."""
+    publish_one(registry, make_app, key, **app)
+    return catalogue(services, config, registry, key)
 
 
 async def installed(services: Services, instance: Instance) -> dict[str, str]:
@@ -53,8 +67,7 @@ async def test_install_from_a_registry_then_upgrade_with_and_without_consent(
     key: SigningKey,
 ) -> None:
     registry = tmp_path / "reg"
-    publish(registry, [make_app("birthdays", "1.0.0")], key)
-    store = catalogue(services, config, registry, key)
+    store = one_app_store(services, config, registry, make_app, key)
     [view] = await store.listing(instance)
     assert view.problem is None and view.name == "Test registry"
     [item] = view.items
@@ -163,8 +176,7 @@ async def _announce_once(
     key: SigningKey,
 ) -> None:
     registry = tmp_path / "reg"
-    publish(registry, [make_app("birthdays", "1.0.0", name="Birthdays")], key)
-    store = catalogue(services, config, registry, key)
+    store = one_app_store(services, config, registry, make_app, key, name="Birthdays")
     item = await store.item(instance, store.registries[0].id, "birthdays")
     _, package = await store.fetch(item)
     await services.apps.install(instance, package, consent=True)

@@ -181,22 +181,17 @@ async def _open(request: Request) -> Visit | Response:
     return visit
 
 
-async def _open_file(request: Request) -> tuple[Visit, FileDoc] | Response:
-    """The link and the file `{file_id}` it may read; else the page to answer with."""
+async def _open_item(request: Request, *, folder: bool) -> tuple[Visit, FileDoc] | Response:
+    """The link and the file `{file_id}` (or folder `{folder_id}`) it may read; else the
+    page to answer with."""
     visit = await _open(request)
     if isinstance(visit, Response):
         return visit
-    doc = await visit.readable_file(request.path_params["file_id"])
+    if folder:
+        doc = await visit.readable_folder(request.path_params["folder_id"])
+    else:
+        doc = await visit.readable_file(request.path_params["file_id"])
     return unknown(request) if doc is None else (visit, doc)
-
-
-async def _open_folder(request: Request) -> tuple[Visit, FileDoc] | Response:
-    """The link and the folder `{folder_id}` it may read; else the page to answer with."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    folder = await visit.readable_folder(request.path_params["folder_id"])
-    return unknown(request) if folder is None else (visit, folder)
 
 
 def _password_page(
@@ -320,7 +315,7 @@ async def _album_page(request: Request, visit: Visit) -> Response:
 
 async def shared_folder(request: Request) -> Response:
     """`GET /s/{code}/folder/{folder_id}`: a folder inside a shared folder."""
-    opened = await _open_folder(request)
+    opened = await _open_item(request, folder=True)
     if isinstance(opened, Response):
         return opened
     visit, folder = opened
@@ -329,7 +324,7 @@ async def shared_folder(request: Request) -> Response:
 
 async def shared_view(request: Request) -> Response:
     """`GET /s/{code}/view/{file_id}`: one file of a shared folder or album."""
-    opened = await _open_file(request)
+    opened = await _open_item(request, folder=False)
     if isinstance(opened, Response):
         return opened
     visit, doc = opened
@@ -344,7 +339,7 @@ async def shared_view(request: Request) -> Response:
 
 async def shared_raw(request: Request) -> Response:
     """`GET /s/{code}/raw/{file_id}`: the bytes (Range; `?Dl=1` to save them)."""
-    opened = await _open_file(request)
+    opened = await _open_item(request, folder=False)
     if isinstance(opened, Response):
         return opened
     visit, doc = opened
@@ -356,7 +351,7 @@ async def shared_raw(request: Request) -> Response:
 
 async def shared_thumbnail(request: Request) -> Response:
     """`GET /s/{code}/thumbnails/{file_id}/{size}`: a picture's or a video's thumbnail."""
-    opened = await _open_file(request)
+    opened = await _open_item(request, folder=False)
     if isinstance(opened, Response):
         return opened
     visit, doc = opened
@@ -370,7 +365,7 @@ async def shared_thumbnail(request: Request) -> Response:
 
 async def shared_zip(request: Request) -> Response:
     """`GET /s/{code}/zip/{folder_id}`: a shared folder (or one inside it) as a zip."""
-    opened = await _open_folder(request)
+    opened = await _open_item(request, folder=True)
     if isinstance(opened, Response):
         return opened
     visit, folder = opened

@@ -29,7 +29,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from roost.apps.budget import FUEL_PER_CPU_SECOND, effective_budget
 from roost.appstore import app_service
 from roost.appstore.catalogue import CatalogueItem, PackageRefused, catalogue_for
 from roost.appstore.service import AppService, ConsentRequired
@@ -102,20 +101,6 @@ async def store(request: Request) -> Response:
     return await render(request, owner, "store.html", context, space="store")
 
 
-def _egress_and_budget(owner: Owner, item: CatalogueItem) -> dict[str, Any]:
-    manifest = item.manifest
-    budget = effective_budget(manifest.budget, _apps(owner).limits, python_guest=True)
-    return {
-        "egress": list(manifest.egress),
-        "triggers": [str(t) for t in manifest.triggers],
-        "budget": {
-            "cpu_seconds": round(budget.fuel / FUEL_PER_CPU_SECOND, 2),
-            "memory_mib": int(budget.memory_mib),
-            "wall_seconds": budget.wall_seconds,
-        },
-    }
-
-
 async def _detail(
     request: Request,
     owner: Owner,
@@ -132,7 +117,7 @@ async def _detail(
         "lines": lines,
         "error": error,
         "done": done if done in ("installed", "updated", "current") else None,
-        **_egress_and_budget(owner, item),
+        **_apps(owner).consent_limits(item.manifest),
     }
     return await render(
         request, owner, "store_detail.html", context, space="store", status_code=status_code
@@ -144,14 +129,20 @@ async def detail(request: Request) -> Response:
     owner = await owner_or_login(request)
     if isinstance(owner, Response):
         return owner
-    catalogue = catalogue_for(_apps(owner))
+    item = await _item(request, owner)
+    if isinstance(item, Response):
+        return item
+    return await _detail(request, owner, item)
+
+
+async def _item(request: Request, owner: Owner) -> CatalogueItem | Response:
+    """The package `{registry}/{slug}` names, verified; else the page saying why not."""
     try:
-        item = await catalogue.item(
+        return await catalogue_for(_apps(owner)).item(
             owner.instance, request.path_params["registry"], request.path_params["slug"]
         )
     except PackageRefused as exc:
         return await _refused_page(request, owner, exc.reason)
-    return await _detail(request, owner, item)
 
 
 async def _refused_page(request: Request, owner: Owner, reason: str) -> Response:
@@ -207,13 +198,10 @@ def _done_url(path: str, done: str) -> str:
 async def install(request: Request) -> Response:
     """`POST /store/{registry}/{slug}/install`: verify, then install or ask for consent."""
     owner = await _installer(request)
+    item = await _item(request, owner)
+    if isinstance(item, Response):
+        return item
     catalogue = catalogue_for(_apps(owner))
-    try:
-        item = await catalogue.item(
-            owner.instance, request.path_params["registry"], request.path_params["slug"]
-        )
-    except PackageRefused as exc:
-        return await _refused_page(request, owner, exc.reason)
     if item.installed is not None and not item.update_available:
         return RedirectResponse(_done_url(item.path, "current"), status_code=303)
     try:
@@ -228,7 +216,7 @@ async def install(request: Request) -> Response:
             "lines": lines,
             "upgrade": exc.upgrade,
             "staging": staging,
-            **_egress_and_budget(owner, item),
+            **_apps(owner).consent_limits(item.manifest),
         }
         return await render(request, owner, "store_consent.html", context, space="store")
     except RoostError as exc:  # refused (PackageRefused), or a package that cannot run
