@@ -31,6 +31,7 @@ from roost.apps.runtime import AppRuntime, PreparedApp
 from roost.appstore.accounts import AccountVault
 from roost.appstore.connector_runs import ConnectorRuns
 from roost.appstore.installer import AppInstaller
+from roost.appstore.pending_installs import PendingInstalls
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.errors import BadRequest, Forbidden, NotFound
@@ -142,6 +143,9 @@ class AppService:
         self.jobs: JobService | None = None
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
+        #: Packages sent to `/apps/install` waiting for consent, and the Store's.
+        self.pending_installs = PendingInstalls(self.root / "staging")
+        self.pending_store_installs = PendingInstalls(self.root / "store-staging")
         self.limits = OperatorLimits(
             max_fuel=config.apps_max_fuel,
             max_memory_mib=config.apps_max_memory_mib,

@@ -19,9 +19,6 @@ are the owner's session's alone.
 
 from __future__ import annotations
 
-import secrets
-import time
-from pathlib import Path
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -74,23 +71,6 @@ def _may_see(principal: Principal, app: InstalledApp) -> bool:
     return is_the_app_itself(principal, app.slug) or allows(
         principal, "GET", APPS_DOCTYPE, app_target(app.doc)
     )
-
-
-STAGING_MAX_AGE_SECONDS = 3600
-
-
-def _staging_dir(request: Request) -> Path:
-    """Pending installs of this instance (a package waits here for the owner's consent)."""
-    folder = _apps(request).root / "staging" / instance_of(request).domain
-    folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in folder.glob("*.tar.gz"):
-        try:
-            if now - old.stat().st_mtime > STAGING_MAX_AGE_SECONDS:
-                old.unlink()
-        except OSError:
-            pass
-    return folder
 
 
 def _wants_html(request: Request) -> bool:
@@ -189,9 +169,7 @@ async def install(request: Request) -> Response:
         consent = request.query_params.get("consent") == "true" and not html_form
         app = await service.install(instance, package, consent=consent)
     except ConsentRequired as exc:
-        staging = secrets.token_hex(16)
-        target = _staging_dir(request) / f"{staging}.tar.gz"
-        target.write_bytes(data)
+        staging = await service.pending_installs.put(instance, data)
         if html_form:
             return templates.TemplateResponse(
                 request,
@@ -221,20 +199,18 @@ async def accept(request: Request) -> Response:
     require(await principal_of(request), "POST", APPS_DOCTYPE, refusal=MANAGE_REFUSED)
     instance = instance_of(request)
     staging = request.path_params["staging"]
-    if not staging.isalnum() or len(staging) > 64:
-        raise NotFound("no such pending install")
+    service = _apps(request)
+    pending = service.pending_installs
+    pending.check_token(staging)
     form = is_form(request)
     if form:
         await read_owner_form(request)
-    path = _staging_dir(request) / f"{staging}.tar.gz"
-    if not path.is_file():
-        raise NotFound("no such pending install (it may have been accepted already)")
-    service = _apps(request)
+    staged = await pending.get(instance, staging)
     try:
-        package = await service.read(path.read_bytes())
+        package = await service.read(staged.data)
         app = await service.install(instance, package, consent=True)
     finally:
-        path.unlink(missing_ok=True)
+        await pending.discard(instance, staging)
     if form:
         return await apps_page(request, message=f"{app.doc['name']} is installed.")
     return JSONResponse(app.to_json(), status_code=201)
