@@ -236,6 +236,7 @@ async def test_an_app_without_the_outbox_grant_cannot_propose(
     assert await outbox_docs(services, instance) == []
     # Nor may an app write proposals through the data API: the doctype is the stack's.
     assert (await owner.post(f"/data/{OUTBOX_DOCTYPE}/", json={"state": "sent"})).status_code == 403
+    assert await outbox_docs(services, instance) == []
     assert the_insurer.received == []
 
 
