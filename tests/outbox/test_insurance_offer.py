@@ -12,6 +12,7 @@ import html
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -41,15 +42,31 @@ def the_insurer() -> Iterator[Insurer]:
         yield server
 
 
-async def test_the_acceptance_leaves_once_and_only_after_approval(
+class Scene(NamedTuple):
+    owner: httpx.AsyncClient
+    instance: Instance
+    services: Services
+    insurer: Insurer
+
+
+@pytest.fixture
+async def scene(
     owner: httpx.AsyncClient,
     instance: Instance,
     services: Services,
-    live_server: LiveServer,
     stack_apps_ready: Path,
     the_insurer: Insurer,
-) -> None:
+) -> Scene:
+    """The person's driving, the example installed to propose to `the_insurer`, and the
+    offers it computed."""
     await offers_computed(owner, [the_insurer.origin])
+    return Scene(owner, instance, services, the_insurer)
+
+
+async def test_the_acceptance_leaves_once_and_only_after_approval(
+    scene: Scene, live_server: LiveServer
+) -> None:
+    owner, instance, services, the_insurer = scene
     assert (await offer(owner, "offer-car1"))["status"] == "offered"
 
     proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
@@ -144,14 +161,8 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
     assert len(the_insurer.received) == 1
 
 
-async def test_refused_and_expired_proposals_send_nothing(
-    owner: httpx.AsyncClient,
-    instance: Instance,
-    services: Services,
-    stack_apps_ready: Path,
-    the_insurer: Insurer,
-) -> None:
-    await offers_computed(owner, [the_insurer.origin])
+async def test_refused_and_expired_proposals_send_nothing(scene: Scene) -> None:
+    owner, instance, services, the_insurer = scene
 
     # Refused: nothing leaves, and the app learns it on its next run.
     refused_id, page = await propose(owner, "offer-car2", the_insurer.acceptances)
@@ -184,14 +195,8 @@ async def test_refused_and_expired_proposals_send_nothing(
     assert listing.status_code == 200 and "Expired: not sent" in listing.text
 
 
-async def test_a_changed_proposal_is_not_approved_unseen(
-    owner: httpx.AsyncClient,
-    instance: Instance,
-    services: Services,
-    stack_apps_ready: Path,
-    the_insurer: Insurer,
-) -> None:
-    await offers_computed(owner, [the_insurer.origin])
+async def test_a_changed_proposal_is_not_approved_unseen(scene: Scene) -> None:
+    owner, instance, services, the_insurer = scene
     proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
     form = form_of(page, f"/outbox/{proposal_id}/approve")
     db = instance.db(OUTBOX_DOCTYPE)
@@ -240,14 +245,8 @@ async def test_an_app_without_the_outbox_grant_cannot_propose(
     assert the_insurer.received == []
 
 
-async def test_a_proposal_of_an_uninstalled_app_is_never_sent(
-    owner: httpx.AsyncClient,
-    instance: Instance,
-    services: Services,
-    stack_apps_ready: Path,
-    the_insurer: Insurer,
-) -> None:
-    await offers_computed(owner, [the_insurer.origin])
+async def test_a_proposal_of_an_uninstalled_app_is_never_sent(scene: Scene) -> None:
+    owner, instance, services, the_insurer = scene
     proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
     assert (await owner.delete("/apps/insurance-offer")).status_code == 200
     late = await owner.post(

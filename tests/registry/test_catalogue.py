@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -162,21 +163,20 @@ async def test_the_daily_job_announces_each_new_version_once(
     services = Services.build(own, config.couchdb_url or "")
     try:
         instance = await services.instances.create("upd.roost.test", PASSPHRASE)
-        await _announce_once(services, config, instance, tmp_path, make_app, key)
+        registry = tmp_path / "reg"
+        store = one_app_store(services, config, registry, make_app, key, name="Birthdays")
+
+        def publish_1_2_0() -> None:
+            publish(registry, [make_app("birthdays", "1.2.0", name="Birthdays")], key)
+
+        await _announce_once(services, instance, store, publish_1_2_0)
     finally:
         await services.aclose()
 
 
 async def _announce_once(
-    services: Services,
-    config: Config,
-    instance: Instance,
-    tmp_path: Path,
-    make_app: AppMaker,
-    key: SigningKey,
+    services: Services, instance: Instance, store: Catalogue, publish_1_2_0: Callable[[], None]
 ) -> None:
-    registry = tmp_path / "reg"
-    store = one_app_store(services, config, registry, make_app, key, name="Birthdays")
     item = await store.item(instance, store.registries[0].id, "birthdays")
     _, package = await store.fetch(item)
     await services.apps.install(instance, package, consent=True)
@@ -191,7 +191,7 @@ async def _announce_once(
     assert (trigger.type, trigger.arguments, trigger.worker) == ("@every", "24h", "store-updates")
     assert await updates.check(instance) == []  # nothing newer yet
 
-    publish(registry, [make_app("birthdays", "1.2.0", name="Birthdays")], key)
+    publish_1_2_0()
     job = await jobs.enqueue(instance, "store-updates")
     done = await _wait_done(jobs, instance, job.id)
     link = f"/store/{store.registries[0].id}/birthdays"
