@@ -47,6 +47,7 @@ __all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp"]
 
 APPS_DOCTYPE = "io.cozy.apps"
 KONNECTORS_DOCTYPE = "io.cozy.konnectors"
+#: The job worker of installed apps: their triggers name it, `AppRunner` registers it.
 APP_WORKER = "app"
 UI_TOKEN_TTL = timedelta(hours=12)
 
