@@ -48,22 +48,14 @@ _ALLPROP = (
     _SUPPORTEDLOCK,
     _LOCKDISCOVERY,
 )
-_PROTECTED = frozenset(
-    {
-        _RESOURCETYPE,
-        _CONTENTLENGTH,
-        _CONTENTTYPE,
-        _ETAG,
-        _LASTMODIFIED,
-        _CREATIONDATE,
-        _SUPPORTEDLOCK,
-        _LOCKDISCOVERY,
-        _QUOTA_USED,
-        _QUOTA_AVAILABLE,
-        _OC_CHECKSUMS,
-        _OC_SIZE,
-    }
-)
+# Live properties a PROPPATCH may not set: every allprop one but the display name, and the
+# computed quota, checksum and size ones.
+_PROTECTED = (frozenset(_ALLPROP) - {_DISPLAYNAME}) | {
+    _QUOTA_USED,
+    _QUOTA_AVAILABLE,
+    _OC_CHECKSUMS,
+    _OC_SIZE,
+}
 _SUPPORTEDLOCK_XML = (
     "<D:supportedlock>"
     "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
