@@ -20,6 +20,7 @@ import re
 import secrets
 import shutil
 import socket
+import threading
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
@@ -71,6 +72,19 @@ class _Writer:
 
     def write(self, data: bytes) -> None:
         self.md5.update(data)
+        self.write_unsummed(data)
+
+    def write_big(self, data: bytes) -> None:
+        """`write` with the MD5 on a second thread: MD5 alone runs at about 580 MiB/s on a
+        2-core box (SHA-256 at 1,300), so a big upload hashes its two sums on two cores."""
+        md5 = threading.Thread(target=self.md5.update, args=(data,))
+        md5.start()
+        try:
+            self.write_unsummed(data)
+        finally:
+            md5.join()
+
+    def write_unsummed(self, data: bytes) -> None:
         self.sha256.update(data)
         view = memoryview(data)
         while view:
@@ -135,7 +149,7 @@ class LocalBlobStore:
                     pending = None
                 # Small bodies are hashed inline: a thread hop would cost more than the work.
                 if len(data) > _INLINE_BYTES:
-                    pending = loop.run_in_executor(None, writer.write, data)
+                    pending = loop.run_in_executor(None, writer.write_big, data)
                 else:
                     writer.write(data)
             if pending is not None:
