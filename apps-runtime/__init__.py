@@ -11,7 +11,7 @@ Small modules, one job each:
 - :mod:`roost.apps.host` - the component linker: one module per WIT interface, shared core.
 - :mod:`roost.apps.egress` - the real ``http.fetch``: egress rules, address checks, pinning.
 - :mod:`roost.apps.host.outbox` - proposing egress the person approves (world 0.2.0).
-- :mod:`roost.apps.host.data` - documents, and from world 0.3.0 bulk writes (``create-many``).
+- :mod:`roost.apps.host.data` - documents; from world 0.3.0 also bulk calls (``get-many``...).
 - :mod:`roost.apps.runner` - ``run_app``: a fresh Store per run, limits, traps to reasons.
 """
 
@@ -28,7 +28,7 @@ WORLD_INTERFACES: dict[str, tuple[str, ...]] = {
 }
 #: Functions a world version added to an interface it shares with older versions.
 WORLD_ADDED_FUNCTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "0.3.0": {"data": ("create-many", "update-many")},
+    "0.3.0": {"data": ("get-many", "create-many", "update-many")},
 }
 
 __all__ = ["WORLD_ADDED_FUNCTIONS", "WORLD_INTERFACES", "WORLD_PACKAGE", "WORLD_VERSIONS"]

@@ -83,7 +83,7 @@ class Services:
         notifications = Notifications(couch)
         notifications.attach_jobs(jobs, config)
         apps.attach_notifications(notifications)
-        banks = BankService(couch, documents, jobs, notifications, instances)
+        banks = BankService(couch, documents, jobs, notifications, instances, apps=apps)
         banks.attach_jobs()
         # Proposals leave through the apps' egress fetcher: the same address checks.
         outbox = Outbox(couch, notifications, access_log, apps.egress, grants=apps)

@@ -1,9 +1,9 @@
 """``roost:app/data``: documents of the person's database, limited to the app's grant.
 
-From world 0.3.0 the interface also writes many documents in one call (``create-many``,
-``update-many``): each document goes through the same decision as the single calls, is
-validated by the same service, and succeeds or fails on its own, as with CouchDB's
-``_bulk_docs``; the writes that pass leave in one store request.
+From world 0.3.0 the interface also reads and writes many documents in one call
+(``get-many``, ``create-many``, ``update-many``): each document goes through the same
+decision as the single calls, is validated by the same service, and succeeds or fails on its
+own, as with CouchDB's ``_bulk_docs``; what passes is one store request.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from roost.permissions import DocumentTarget, Hidden, PermissionDenied, Rule, ma
 
 __all__ = ["BULK_FUNCTIONS", "FUNCTIONS", "MAX_BULK_BYTES", "MAX_BULK_DOCS"]
 
-#: The most documents one ``create-many``/``update-many`` call writes (one store request).
+#: The most documents one ``get-many``/``create-many``/``update-many`` call carries.
 MAX_BULK_DOCS = 1000
 #: The most bytes of documents one such call carries.
 MAX_BULK_BYTES = 4 * 1024 * 1024
@@ -180,6 +180,27 @@ def _changes(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     return out
 
 
+def _get_many(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, ids_text = args
+    ids = _docs_array(ids_text, "get-many")
+    if not all(isinstance(doc_id, str) and doc_id for doc_id in ids):
+        raise Invalid("the ids must be a JSON array of non-empty strings")
+    _may_read_some(run, doctype, "")
+    svc = need_service(run.services.data, "data")
+    found: dict[str, Any] = run.bridge(svc.get_many(doctype, ids)) if ids else {}
+    rows: list[dict[str, Any]] = []
+    shown: list[str] = []
+    for doc_id in ids:
+        doc = found.get(doc_id)
+        if doc is None or not visible(run, doctype, doc):
+            rows.append({"id": doc_id, "error": "not_found", "message": "missing"})
+            continue
+        rows.append(doc)
+        shown.append(doc_id)
+    call.count, call.bytes, call.ids = len(shown), json_size(rows), tuple(shown[:20])
+    return rows
+
+
 def _docs_array(text: str, function: str) -> list[Any]:
     if len(text) > MAX_BULK_BYTES:
         raise TooLarge(
@@ -321,6 +342,7 @@ FUNCTIONS: list[tuple[str, str, HostImpl]] = [
 
 #: From world 0.3.0.
 BULK_FUNCTIONS: list[tuple[str, str, HostImpl]] = [
+    ("get-many", "GET", _get_many),
     ("create-many", "POST", _create_many),
     ("update-many", "PUT", _update_many),
 ]

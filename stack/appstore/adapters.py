@@ -6,6 +6,7 @@ errors become the runtime's ``ServiceError`` codes, and every write is stamped w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -149,44 +150,43 @@ class CouchDataService:
     async def create_many(
         self, doctype: str, docs: Sequence[Mapping[str, Any]], *, app: str
     ) -> list[JSONDoc]:
-        prepared: list[JSONDoc | None] = []
-        rows: list[JSONDoc | None] = []
-        for doc in docs:
+        def prepare(doc: Mapping[str, Any]) -> JSONDoc:
             body = dict(doc)
             doc_id = body.pop("_id", None)
-            try:
-                prepared.append(
-                    self.documents.prepare_new(doctype, body, app_slug=app, doc_id=doc_id)
-                )
-                rows.append(None)
-            except errors.RoostError as exc:
-                prepared.append(None)
-                rows.append(_row_error(doc_id, _translate(exc)))
-        return await self._write_many(doctype, prepared, rows, "CREATED")
+            return self.documents.prepare_new(doctype, body, app_slug=app, doc_id=doc_id)
+
+        return await self._write_many(doctype, [(doc, prepare) for doc in docs], "CREATED")
 
     async def update_many(
         self, doctype: str, updates: Sequence[tuple[Mapping[str, Any], JSONDoc]], *, app: str
     ) -> list[JSONDoc]:
+        def prepare(doc: Mapping[str, Any], previous: JSONDoc) -> JSONDoc:
+            doc_id = str(doc.get("_id", ""))
+            return self.documents.prepare_update(doctype, doc_id, dict(doc), previous, app_slug=app)
+
+        return await self._write_many(
+            doctype,
+            [(doc, functools.partial(prepare, previous=previous)) for doc, previous in updates],
+            "UPDATED",
+        )
+
+    async def _write_many(
+        self,
+        doctype: str,
+        writes: Sequence[tuple[Mapping[str, Any], Callable[[Mapping[str, Any]], JSONDoc]]],
+        verb: str,
+    ) -> list[JSONDoc]:
+        """Each document validated and stamped (`prepare`); one `_bulk_docs` for those that
+        passed. Each document gets its own row."""
         prepared: list[JSONDoc | None] = []
         rows: list[JSONDoc | None] = []
-        for doc, previous in updates:
-            doc_id = str(doc.get("_id", ""))
+        for doc, prepare in writes:
             try:
-                prepared.append(
-                    self.documents.prepare_update(
-                        doctype, doc_id, dict(doc), previous, app_slug=app
-                    )
-                )
+                prepared.append(prepare(doc))
                 rows.append(None)
             except errors.RoostError as exc:
                 prepared.append(None)
-                rows.append(_row_error(doc_id, _translate(exc)))
-        return await self._write_many(doctype, prepared, rows, "UPDATED")
-
-    async def _write_many(
-        self, doctype: str, prepared: list[JSONDoc | None], rows: list[JSONDoc | None], verb: str
-    ) -> list[JSONDoc]:
-        """One `_bulk_docs` for the documents that passed validation; each gets its own row."""
+                rows.append(_row_error(doc.get("_id"), _translate(exc)))
         batch = [doc for doc in prepared if doc is not None]
         answers: list[JSONDoc] = []
         if batch:
@@ -196,8 +196,8 @@ class CouchDataService:
                 raise _translate(exc) from None
         written = iter(zip(batch, answers, strict=True))
         out: list[JSONDoc] = []
-        for doc, row in zip(prepared, rows, strict=True):
-            if row is not None or doc is None:
+        for ready, row in zip(prepared, rows, strict=True):
+            if row is not None or ready is None:
                 out.append(row or {})
                 continue
             saved, answer = next(written)

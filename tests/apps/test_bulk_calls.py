@@ -1,4 +1,5 @@
-"""World 0.3.0's bulk writes (`data.create-many`, `data.update-many`) on the real stack: each
+"""World 0.3.0's bulk calls (`data.get-many`, `data.create-many`, `data.update-many`) on the
+real stack: each
 document goes through the one permission decision and the doctype's schema on its own, the
 others are written; a refused document is absent afterwards and leaves an access entry; a
 call over the caps is refused whole with a clear error and writes nothing."""
@@ -98,7 +99,7 @@ async def test_create_many_decides_and_validates_each_document_on_its_own(
     assert refused and "theirs" in refused[0]["ids"]
 
 
-async def test_update_many_answers_hidden_documents_as_missing_ones(
+async def test_get_many_and_update_many_answer_hidden_documents_as_missing_ones(
     owner: httpx.AsyncClient,
     instance: Instance,
     services: Services,
@@ -109,6 +110,11 @@ async def test_update_many_answers_hidden_documents_as_missing_ones(
     for doc in ("mine", "acc-mine"), ("stale", "acc-mine"), ("theirs", "acc-other"):
         await seed(owner, operation(*doc))
     before = await stored(services, instance)
+    read = (await call(owner, {"call": "get-many", "docs": ["mine", "theirs", "nowhere"]}))["ok"]
+    assert read[0] == before["mine"]
+    # Outside the grant, exactly as absent.
+    assert read[1] == {"id": "theirs", "error": "not_found", "message": "missing"}
+    assert read[2] == {"id": "nowhere", "error": "not_found", "message": "missing"}
     updates = [
         {**before["mine"], "label": "CB BOULANGERIE DU COIN"},
         {**before["stale"], "_rev": "1-0000", "label": "changed"},

@@ -59,7 +59,7 @@ def test_bulk_writes_are_linked_from_world_0_3_0_only() -> None:
     single = ["get", "find", "create", "update", "delete", "changes-since"]
     assert functions_of("0.1.0", "data") == single
     assert functions_of("0.2.0", "data") == single
-    assert functions_of("0.3.0", "data") == [*single, "create-many", "update-many"]
+    assert functions_of("0.3.0", "data") == [*single, "get-many", "create-many", "update-many"]
     assert functions_of("0.1.0", "outbox") == []
     assert functions_of("0.3.0", "outbox") == functions_of("0.2.0", "outbox") != []
 

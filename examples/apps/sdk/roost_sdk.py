@@ -80,6 +80,13 @@ def delete(doctype, doc):
     return _call(data.delete, doctype, json.dumps(doc))
 
 
+def changes_since(doctype, since="0"):
+    """Changes after ``since``: ``{"results": [{"id", "deleted"?, "doc"?}], "last_seq"}``."""
+    return _call(data.changes_since, doctype, since)
+
+
+#: Whether this build has the bulk writes (world roost:app@0.3.0 or later).
+BULK = hasattr(data, "create_many")
 #: What one ``create-many``/``update-many`` call may carry (the host's caps, docs/apps.md).
 BULK_MAX_DOCS = 1000
 BULK_MAX_BYTES = 4 * 1024 * 1024
@@ -101,6 +108,20 @@ def _bulk(function, doctype, docs):
     if chunk:
         rows.extend(_call(func, doctype, "[" + ",".join(chunk) + "]"))
     return rows
+
+
+def get_many(doctype, ids):
+    """The stored documents among ``ids``, by id (absent ones, and those outside the grant,
+    are left out): a thousand per host call."""
+    func = getattr(data, "get_many", None)
+    if func is None:
+        raise RoostError("unavailable", "bulk reads need world roost:app@0.3.0")
+    found = {}
+    for start in range(0, len(ids), BULK_MAX_DOCS):
+        for row in _call(func, doctype, json.dumps(ids[start : start + BULK_MAX_DOCS])):
+            if "error" not in row:
+                found[row["_id"]] = row
+    return found
 
 
 def create_many(doctype, docs):

@@ -1,6 +1,6 @@
 """Test guest built for world roost:app@0.3.0: the bulk writes, called as the input says.
 
-Input JSON: {"call": "create-many" | "update-many" | "create", "doctype": "...",
+Input JSON: {"call": "get-many" | "create-many" | "update-many", "doctype": "...",
 "docs": [...] or "raw": "<the argument as is>", "pad": N}: with ``pad``, each document gets
 a ``note`` of N characters (a run's input is capped well below a bulk call's bytes).
 Output: the host's answer, ok or err.
@@ -13,7 +13,11 @@ import wit_world
 from componentize_py_types import Err
 from wit_world.imports import data
 
-_CALLS = {"create-many": data.create_many, "update-many": data.update_many}
+_CALLS = {
+    "get-many": data.get_many,
+    "create-many": data.create_many,
+    "update-many": data.update_many,
+}
 
 
 class WitWorld(wit_world.WitWorld):
