@@ -150,6 +150,8 @@ async def run(store_url: str, roost_url: str, config: Config, count: int) -> dic
             imports = [d for d in docs if d["message"].get("slug") == IMPORTER]
             sorts = [d for d in docs if d["message"].get("slug") == CATEGORISER]
             finished = (DONE, ERRORED)
+            if any(d["state"] == ERRORED for d in imports + sorts):
+                break
             if imports and all(d["state"] in finished for d in imports + sorts):
                 if sorts and await _categorised(direct, ops_db, count) >= count:
                     break

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import importlib
 import json
+import time
 from datetime import UTC, datetime
 
 import roost_sdk as roost
@@ -234,6 +235,7 @@ def run_importer(params, *, slug, default_folder, parse, order, keep=None):
     files, errors, totals = [], [], {}
     for entry in entries:
         name = entry.get("name", "")
+        started = time.monotonic()
         try:
             content = roost.read_file(f"{folder}/{name}")
             data = base64.b64decode(content["base64"])
@@ -244,6 +246,7 @@ def run_importer(params, *, slug, default_folder, parse, order, keep=None):
             roost.warn(f"{name}: not imported: {message}")
             _record(slug, entry, folder, {"state": "errored", "error": message})
             continue
+        parsed = time.monotonic()
         counts = {}
         for doctype in order:
             c = counts.setdefault(doctype, {"created": 0, "updated": 0, "unchanged": 0})
@@ -254,7 +257,12 @@ def run_importer(params, *, slug, default_folder, parse, order, keep=None):
             for k in t:
                 t[k] += c[k]
         files.append({"file": name, "format": fmt, "counts": counts})
-        roost.info(f"{name}: {fmt}: " + _summary(counts))
+        roost.info(
+            f"{name}: {fmt}: "
+            + _summary(counts)
+            + f" (read and parsed in {parsed - started:.1f} s, "
+            f"written in {time.monotonic() - parsed:.1f} s)"
+        )
         _record(slug, entry, folder, {"state": "imported", "format": fmt, "counts": counts})
     if errors:
         message = "; ".join(f"{e['file']}: {e['error']}" for e in errors)
