@@ -144,6 +144,8 @@ class ManifestField:
     type: str
     label: str
     required: bool
+    #: The value the app uses when an account leaves the field empty (an importer's folder).
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,7 @@ class AppManifest:
             ],
             "fields": {
                 f.name: {"type": f.type, "label": f.label, "required": f.required}
+                | ({"default": f.default} if f.default is not None else {})
                 for f in self.fields
             },
             "world": self.world,
@@ -384,10 +387,14 @@ def _parse_fields(raw: object, app_type: object, errors: list[str]) -> tuple[Man
             continue
         label = spec.get("label", name)
         required = spec.get("required", True)
+        default = spec.get("default")
         if not isinstance(label, str) or not isinstance(required, bool):
             errors.append(f"{where}: label must be a string and required a boolean")
             continue
-        out.append(ManifestField(str(name), str(ftype), label, required))
+        if default is not None and not isinstance(default, str):
+            errors.append(f"{where}.default: must be a string")
+            continue
+        out.append(ManifestField(str(name), str(ftype), label, required, default))
     return tuple(out)
 
 

@@ -60,6 +60,9 @@ DATA_LINKS: Final[Mapping[str, str]] = {
     FILES_DOCTYPE: "/drive",
 }
 RUNS_SHOWN: Final = 10
+#: An importer's account field naming the folder it keeps to; the manifest's field may give
+#: a ``default`` (the folder used when no account names one).
+FOLDER_FIELD: Final = "folder"
 
 
 # -- the catalogue seam ------------------------------------------------------------------
@@ -182,6 +185,8 @@ class ConnectorView:
     accounts: tuple[AccountView, ...]
     runs: tuple[RunView, ...]
     pending: tuple[JobDoc, ...]
+    #: An importer's folders (empty for a connector that signs in somewhere).
+    watched: tuple[str, ...] = ()
 
     @property
     def running(self) -> bool:
@@ -207,7 +212,35 @@ class Collect:
             raise NotFound(f"no connector {slug!r} is installed")
         return app
 
-    async def _schedule(self, instance: Instance, slug: str) -> tuple[Phrase, ...]:
+    async def _watched(self, instance: Instance, app: InstalledApp) -> tuple[str, ...]:
+        """The folders an importer keeps to: each account's ``folder``, and the manifest's
+        default when an account names none (or there is no account: a run without one
+        uses the default)."""
+        spec = next((f for f in app.manifest.fields if f.name == FOLDER_FIELD), None)
+        if spec is None:
+            return ()
+        default = spec.default
+        folders: list[str] = []
+        accounts = await self.apps.accounts.list(instance, app.slug)
+        uses_default = not accounts
+        for account in accounts:
+            try:
+                stored = await self.apps.accounts.credentials(instance, account["_id"], app.slug)
+            except (NotFound, BadRequest):
+                stored = {}
+            chosen = stored.get(FOLDER_FIELD)
+            if isinstance(chosen, str) and chosen.strip("/ "):
+                folders.append("/" + chosen.strip().strip("/"))
+            else:
+                uses_default = True
+        if uses_default and isinstance(default, str) and default.strip("/ "):
+            folders.insert(0, "/" + default.strip().strip("/"))
+        return tuple(dict.fromkeys(folders))
+
+    async def _schedule(
+        self, instance: Instance, app: InstalledApp, watched: tuple[str, ...] | None = None
+    ) -> tuple[Phrase, ...]:
+        slug = app.slug
         triggers = [
             t
             for t in await self._jobs.list_triggers(instance, worker=APP_WORKER)
@@ -220,7 +253,9 @@ class Collect:
                     doc = await self.vfs.get_or_none(instance, folder_id)
                     if doc is not None and doc.path:
                         folders[folder_id] = doc.path
-        return tuple(describe_schedule([(t.type, t.arguments) for t in triggers], folders))
+        if watched is None:
+            watched = await self._watched(instance, app)
+        return tuple(describe_schedule([(t.type, t.arguments) for t in triggers], folders, watched))
 
     async def installed(self, instance: Instance) -> list[ConnectorSummary]:
         apps = [a for a in await self.apps.list_installed(instance) if a.type == "konnector"]
@@ -231,7 +266,7 @@ class Collect:
                 name=str(app.doc.get("name") or app.slug),
                 accounts=len(await self.apps.accounts.list(instance, app.slug)),
                 last_run=last.get(app.slug),
-                schedule=await self._schedule(instance, app.slug),
+                schedule=await self._schedule(instance, app),
             )
             for app in apps
         ]
@@ -297,17 +332,19 @@ class Collect:
                 AccountView(str(account["_id"]), str(account.get("label") or app.slug), shown)
             )
         section = await self.runs(instance, slug)
+        watched = await self._watched(instance, app)
         return ConnectorView(
             slug=slug,
             name=str(app.doc.get("name") or slug),
             version=app.version,
             description=tuple(manifest.description),
             access=access_of(grant),
-            schedule=await self._schedule(instance, slug),
+            schedule=await self._schedule(instance, app, watched),
             fields=tuple(form_fields(manifest)),
             accounts=tuple(accounts),
             runs=section.runs,
             pending=section.pending,
+            watched=watched,
         )
 
     # -- actions ----------------------------------------------------------------------

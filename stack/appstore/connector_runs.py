@@ -25,7 +25,7 @@ from typing import Any, Final
 from roost.appstore.outcomes import Outcome
 from roost.couch import CouchClient
 from roost.instances import Instance
-from roost.notifications import Notifications
+from roost.notifications import Notifications, Words
 
 __all__ = ["KEEP_RUNS", "RUNS_DOCTYPE", "ConnectorRun", "ConnectorRuns"]
 
@@ -159,8 +159,11 @@ class ConnectorRuns:
             await self.notifications.create(
                 instance,
                 source=slug,
-                title=f"{name}: {outcome.english()}"[:200],
-                message=outcome.advice,
+                title=Words(
+                    "%(name)s: %(problem)s",
+                    {"name": name, "problem": Words(outcome.title, outcome.values)},
+                ),
+                message=Words(outcome.advice),
                 category="connector_failed",
                 link=f"/collect/{slug}",
             )

@@ -1,10 +1,14 @@
 """When a connector runs, in plain words, from its triggers.
 
 ``@cron 0 5 * * *`` reads "Every day around 05:00 (UTC)", ``@every 1h`` "Every hour",
-``@event io.cozy.files:CREATED:<folder id>:dir_id`` "When a file arrives in /Bank
-statements". Anything a simple sentence cannot say reads "On a regular schedule" rather
-than showing the expression. Each phrase is an English message id with values, translated
-by the page (``collect.po``); folder ids are turned into paths by the caller (``folders``).
+``@event io.cozy.files:CREATED:<folder id>:dir_id`` "Runs when you add a file to /Bank
+statements". An importer's trigger watches every file and the importer itself keeps to its
+folder (its account's ``folder`` field, else its manifest's default): the caller passes
+those folders as ``watched``, so the person reads "Runs when you add a file to
+/Imports/Bank statements", not a schedule. Anything a simple sentence cannot say reads "On a
+regular schedule" rather than showing the expression. Each phrase is an English message id
+with values, translated by the page (``collect.po``); folder ids are turned into paths by
+the caller (``folders``).
 """
 
 from __future__ import annotations
@@ -130,7 +134,7 @@ def event_folder_ids(arguments: str) -> list[str]:
     ]
 
 
-def _event(arguments: str, folders: Mapping[str, str]) -> Phrase:
+def _event(arguments: str, folders: Mapping[str, str], watched: Sequence[str]) -> Phrase:
     try:
         rules = parse_event_rules(arguments)
     except (InvalidTrigger, ValueError):
@@ -140,22 +144,29 @@ def _event(arguments: str, folders: Mapping[str, str]) -> Phrase:
     rule = rules[0]
     if rule.doctype == FILES_DOCTYPE:
         places = [folders[v] for v in rule.values if rule.selector == "dir_id" and v in folders]
+        if not places and not rule.values:
+            places = list(watched)
         if places:
-            return Phrase("When a file arrives in %(folder)s", {"folder": ", ".join(places)})
-        return Phrase("When a file arrives in your Drive")
+            return Phrase("Runs when you add a file to %(folder)s", {"folder": ", ".join(places)})
+        return Phrase("Runs when you add a file to your Drive")
     verbs = [_EVENT_WORDS[v] for v in ("CREATED", "UPDATED", "DELETED") if v in rule.verbs]
     how = " or ".join(verbs)
     return Phrase("When %(what)s are %(how)s", {"what": plain_noun(rule.doctype), "how": how})
 
 
-def describe_trigger(kind: str, arguments: str, folders: Mapping[str, str] | None = None) -> Phrase:
-    """One trigger, in plain words."""
+def describe_trigger(
+    kind: str,
+    arguments: str,
+    folders: Mapping[str, str] | None = None,
+    watched: Sequence[str] = (),
+) -> Phrase:
+    """One trigger, in plain words; ``watched``: the folders an importer keeps to."""
     if kind == "@cron":
         return _cron(arguments)
     if kind == "@every":
         return _every(arguments)
     if kind == "@event":
-        return _event(arguments, folders or {})
+        return _event(arguments, folders or {}, watched)
     if kind == "@webhook":
         return Phrase("When another service calls its web address")
     if kind == "@at":
@@ -166,12 +177,14 @@ def describe_trigger(kind: str, arguments: str, folders: Mapping[str, str] | Non
 
 
 def describe_schedule(
-    triggers: Sequence[tuple[str, str]], folders: Mapping[str, str] | None = None
+    triggers: Sequence[tuple[str, str]],
+    folders: Mapping[str, str] | None = None,
+    watched: Sequence[str] = (),
 ) -> list[Phrase]:
     """Every trigger of a connector in plain words; by hand only when it has none."""
     phrases: list[Phrase] = []
     for kind, arguments in triggers:
-        phrase = describe_trigger(kind, arguments, folders)
+        phrase = describe_trigger(kind, arguments, folders, watched)
         if phrase not in phrases:
             phrases.append(phrase)
     return phrases or [ONLY_BY_HAND]

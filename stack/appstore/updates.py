@@ -20,6 +20,7 @@ from roost.appstore.catalogue import Catalogue, catalogue_for
 from roost.errors import Conflict, NotFound, RoostError
 from roost.instances import Instance
 from roost.jobs import JobDoc, JobService
+from roost.notifications import Words
 
 if TYPE_CHECKING:
     from roost.appstore.service import AppService
@@ -118,10 +119,14 @@ class StoreUpdates:
                 instance,
                 source="stack",
                 category="update",
-                title=f"{item.manifest.name} {item.entry.version} is available",
-                message=(
-                    f"You have version {item.installed.version}. "
-                    "Open the Store to see what changes and to update."
+                title=Words(
+                    "%(name)s %(version)s is available",
+                    {"name": item.manifest.name, "version": item.entry.version},
+                ),
+                message=Words(
+                    "You have version %(version)s. Open the Store to see what changes and to "
+                    "update.",
+                    {"version": item.installed.version},
                 ),
                 link=item.path,
             )

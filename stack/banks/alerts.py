@@ -8,7 +8,8 @@ saw per rule and account, so a low balance is told once when it crosses the line
 only after it went back above), never at every import.
 
 Pure rules here; the Banks job (`service.py`) reads the settings, calls these, raises
-the notifications and writes the state back.
+the notifications and writes the state back. An alert's words are `Words` (English message
+ids, French in `banks.po`): the notification says them in the instance's language.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, Final
 from roost.banks.categories import HEALTH, parent_of
 from roost.banks.operations import Operation, parse_amount
 from roost.errors import BadRequest
+from roost.notifications.words import Day, Money, Words
 
 BALANCE_LOWER: Final = "balanceLower"
 TRANSACTION_GREATER: Final = "transactionGreater"
@@ -42,13 +44,9 @@ class Rule:
 class Alert:
     """What to tell the person (becomes a notification)."""
 
-    title: str
-    message: str
+    title: Words
+    message: Words
     link: str
-
-
-def _money(amount: float, currency: str) -> str:
-    return f"{amount:,.2f} {currency}".replace(",", "\u202f")
 
 
 def rules_of(settings: Mapping[str, Any]) -> list[Rule]:
@@ -151,10 +149,16 @@ def balance_alerts(
             if below and state.get(key) != "below":
                 alerts.append(
                     Alert(
-                        f"Low balance: {account.label}",
-                        f"The balance of {account.label} is "
-                        f"{_money(account.balance, account.currency)}, below your alert at "
-                        f"{_money(rule.value, account.currency)}.",
+                        Words("Low balance: %(account)s", {"account": account.label}),
+                        Words(
+                            "The balance of %(account)s is %(balance)s, below your alert at "
+                            "%(limit)s.",
+                            {
+                                "account": account.label,
+                                "balance": Money(account.balance, account.currency),
+                                "limit": Money(rule.value, account.currency),
+                            },
+                        ),
                         f"/banks?account={account.id}",
                     )
                 )
@@ -173,12 +177,20 @@ def operation_alerts(rules: Iterable[Rule], operation: Operation) -> list[Alert]
             if rule.account is not None and rule.account != operation.account:
                 continue
             if abs(operation.amount) > rule.value:
-                what = "Credit" if operation.amount > 0 else "Debit"
+                amount = {"amount": Money(abs(operation.amount), operation.currency)}
                 alerts.append(
                     Alert(
-                        f"{what} of {_money(abs(operation.amount), operation.currency)}",
-                        f"{operation.label} on {operation.day}: more than your alert at "
-                        f"{_money(rule.value, operation.currency)}.",
+                        Words("Credit of %(amount)s", amount)
+                        if operation.amount > 0
+                        else Words("Debit of %(amount)s", amount),
+                        Words(
+                            "%(label)s on %(day)s: more than your alert at %(limit)s.",
+                            {
+                                "label": operation.label,
+                                "day": Day(operation.day),
+                                "limit": Money(rule.value, operation.currency),
+                            },
+                        ),
                         f"/banks?account={operation.account}#operation-{operation.id}"
                         if operation.account
                         else f"/banks#operation-{operation.id}",
@@ -189,9 +201,15 @@ def operation_alerts(rules: Iterable[Rule], operation: Operation) -> list[Alert]
             if operation.amount > 0 and health:
                 alerts.append(
                     Alert(
-                        "Health reimbursement received",
-                        f"{operation.label}: {_money(operation.amount, operation.currency)} "
-                        f"on {operation.day}.",
+                        Words("Health reimbursement received"),
+                        Words(
+                            "%(label)s: %(amount)s on %(day)s.",
+                            {
+                                "label": operation.label,
+                                "amount": Money(operation.amount, operation.currency),
+                                "day": Day(operation.day),
+                            },
+                        ),
                         f"/banks#operation-{operation.id}",
                     )
                 )

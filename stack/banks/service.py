@@ -214,7 +214,7 @@ class BankService:
                 instance,
                 source="banks",
                 category="alert",
-                title=alert.title[:200],
+                title=alert.title,
                 message=alert.message,
                 link=alert.link,
             )

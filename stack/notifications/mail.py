@@ -46,8 +46,9 @@ def compose(settings: MailSettings, to: str, subject: str, body: str) -> EmailMe
     message["From"] = settings.sender
     message["To"] = to
     # Header injection is impossible: EmailMessage refuses line breaks in header values,
-    # and titles are single lines anyway.
-    message["Subject"] = " ".join(subject.split())
+    # and titles are single lines anyway. Only line breaks are folded: the no-break spaces
+    # of a French amount ("1 750,00 EUR") stay.
+    message["Subject"] = " ".join(subject.splitlines()).strip()
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2] or None)
     message["Auto-Submitted"] = "auto-generated"

@@ -7,7 +7,9 @@ One document per notification in the instance's `io.cozy.notifications` database
      "created_at": ISO-8601, "read_at": ISO-8601 | null}
 
 `source` says who raised it (an app's slug, or "stack"); `link` is a path on the person's
-own origin that the bell and Home open. Titles and messages are plain words for the person.
+own origin that the bell and Home open. Titles and messages are plain words for the person:
+the stack gives `Words` (`words.py`), said once, when the notification is raised, in the
+instance's language (`language.py`); an app's own `notify` text is kept as it is.
 
 When the operator configured SMTP (`smtp_*`) and the person asked for e-mail (their address
 in `preferences.py`), `create` also queues a `notification-mail` job that sends it: never
@@ -27,8 +29,10 @@ from roost.config import Config
 from roost.couch import CouchClient
 from roost.errors import BadRequest, Conflict, NotFound, RoostError
 from roost.instances import Instance
+from roost.notifications.language import InstanceLanguage
 from roost.notifications.mail import MailSettings, compose, send
 from roost.notifications.preferences import MailPreferences
+from roost.notifications.words import Text, said
 
 if TYPE_CHECKING:
     from roost.jobs import JobDoc, JobService
@@ -97,6 +101,7 @@ class Notifications:
     def __init__(self, couch: CouchClient) -> None:
         self.couch = couch
         self.preferences = MailPreferences(couch)
+        self.language = InstanceLanguage(couch)
         self.mail: MailSettings | None = None
         self.jobs: JobService | None = None
         self._https = False
@@ -123,11 +128,18 @@ class Notifications:
         instance: Instance,
         *,
         source: str,
-        title: str,
-        message: str = "",
+        title: Text,
+        message: Text = "",
         category: str = "info",
         link: str | None = None,
     ) -> Notification:
+        if not (isinstance(title, str) and isinstance(message, str)):
+            # The stack's own words: said in the instance's language, and cut to fit (the
+            # values — a label, an app's summary — may be long; the stack's words are not
+            # refused for them).
+            language = await self.language.get(instance)
+            title = _fit(said(title, language), MAX_TITLE)
+            message = _fit(said(message, language), MAX_MESSAGE)
         if not title or len(title) > MAX_TITLE or len(message) > MAX_MESSAGE:
             raise BadRequest(
                 f"a notification needs a title of 1-{MAX_TITLE} characters "
@@ -278,3 +290,7 @@ class Notifications:
             marked += written
             if written == 0:
                 return marked
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

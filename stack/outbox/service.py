@@ -33,7 +33,7 @@ from roost.apps.services import FetchRequest, HttpFetcher, ServiceError
 from roost.couch import CouchClient
 from roost.errors import Conflict
 from roost.instances import Instance
-from roost.notifications import Notifications
+from roost.notifications import Notifications, Words
 from roost.outbox.errors import (
     AlreadyDecided,
     ProposalChanged,
@@ -146,6 +146,15 @@ class Outbox:
         docs.sort(key=lambda d: str(d.get("created_at", "")), reverse=True)
         return docs[:limit]
 
+    async def waiting_count(self, instance: Instance, *, now: datetime, limit: int = 100) -> int:
+        """How many proposals wait for the person's decision (at most ``limit``): asked by
+        every page (the navigation's count), so one ``_find`` of the waiting ones only."""
+        found = await self.couch.find(
+            instance.db(OUTBOX_DOCTYPE),
+            {"selector": {"state": "proposed"}, "fields": ["state", "expires_at"], "limit": limit},
+        )
+        return sum(1 for doc in found.get("docs", []) if effective_state(doc, now) == "proposed")
+
     # -- proposing ------------------------------------------------------
     async def propose(self, instance: Instance, shaped: JSONDoc, *, now: datetime) -> JSONDoc:
         """Store a shaped proposal and tell the person; returns the stored document."""
@@ -167,8 +176,13 @@ class Outbox:
         await self.notifications.create(
             instance,
             source=str(doc["app"]),
-            title=f"{doc['app']} asks to send a message to {host}"[:200],
-            message=f"{doc['summary']} — nothing leaves until you approve it."[:4000],
+            title=Words(
+                "%(app)s asks to send a message to %(host)s", {"app": str(doc["app"]), "host": host}
+            ),
+            message=Words(
+                "%(summary)s — nothing leaves until you approve it.",
+                {"summary": str(doc["summary"])},
+            ),
             category="outbox",
             link=f"/outbox/{doc['_id']}",
         )

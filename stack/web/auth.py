@@ -19,6 +19,7 @@ from roost.web.forms import (
     read_owner_form,
     verify_csrf,
 )
+from roost.web.i18n import language_of
 from roost.web.templating import templates
 
 CSRF_COOKIE = "roost_csrf"
@@ -102,6 +103,9 @@ async def login(request: Request) -> Response:
         raise Unauthorized("wrong passphrase")
     await services.login_limiter.reset(instance)
     session = await services.sessions.open(instance, request.headers.get("user-agent", ""))
+    # Until the person chooses one, what the stack tells them later (notifications, their
+    # e-mails) is in the language of the browser they signed in with.
+    await services.notifications.language.adopt(instance, language_of(request))
     answer: Response
     if form:
         answer = RedirectResponse(redirect, status_code=303)

@@ -1,10 +1,6 @@
-"""French and English for the pages: gettext catalogues, the person's language.
+"""French and English for the pages: the person's language, gettext and formats.
 
-The catalogues are `locale/{lang}/LC_MESSAGES/*.po` — `messages.po` for the shell and the
-first spaces, one more file per later space (`banks.po`, `store.po`…), merged into one
-catalogue; they are compiled in memory once, on first use, with Babel (no `.mo` file to keep
-in step with its `.po`). English is the
-source language: its catalogue is empty and a message is its own translation.
+The catalogues themselves are `roost.catalogues`' (shared with the notifications).
 
 The language of a page is, in order: the owner's choice (the `roost_lang` cookie set by
 `POST /settings/language`), then the browser's `Accept-Language`, then English.
@@ -12,49 +8,29 @@ The language of a page is, in order: the owner's choice (the `roost_lang` cookie
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Final
 
 from babel import Locale, negotiate_locale
 from babel.dates import format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import NullTranslations, Translations
 from starlette.requests import Request
 
-LANGUAGES: Final = ("en", "fr")
-DEFAULT_LANGUAGE: Final = "en"
+from roost.catalogues import DEFAULT_LANGUAGE, LANGUAGES, LOCALE_DIR, translations
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "LANGUAGE_COOKIE",
+    "LOCALE_DIR",
+    "PageLanguage",
+    "language_of",
+    "translations",
+]
+
 LANGUAGE_COOKIE: Final = "roost_lang"
-LOCALE_DIR: Final = Path(__file__).parent / "locale"
 _UNITS: Final = ("B", "KB", "MB", "GB", "TB")
 _UNITS_FR: Final = ("o", "Ko", "Mo", "Go", "To")
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    """The compiled catalogue of `language` (English: the identity)."""
-    sources = sorted((LOCALE_DIR / language / "LC_MESSAGES").glob("*.po"))
-    if language == DEFAULT_LANGUAGE or not sources:
-        return NullTranslations()
-    catalog = None
-    for po in sources:
-        with po.open("rb") as source:
-            part = read_po(source, locale=language)
-        if catalog is None:
-            catalog = part
-            continue
-        for message in part:
-            if message.id and message.id not in catalog:
-                catalog[message.id] = message
-    assert catalog is not None
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(fp=compiled)
 
 
 def language_of(request: Request) -> str:

@@ -50,7 +50,7 @@ def test_collect_words_are_all_in_french() -> None:
     french = translations("fr")
     messages = {w.title for w in VOCABULARY.values()} | {w.advice for w in VOCABULARY.values()}
     messages |= {describe_trigger(kind, arguments).text for kind, arguments in TRIGGERS}
-    messages |= {"Only when you run it", "When a file arrives in %(folder)s"}
+    messages |= {"Only when you run it", "Runs when you add a file to %(folder)s"}
     messages |= set(PROBLEMS) | set(FRIENDLY_NAMES.values()) | set(JS_MESSAGES)
     messages.discard("")
     missing = [m for m in sorted(messages) if french.gettext(m) == m]

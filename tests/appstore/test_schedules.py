@@ -28,7 +28,7 @@ from roost.appstore.schedules import describe_schedule, describe_trigger
         ("@every", "45s", "On a regular schedule"),
         ("@webhook", "", "When another service calls its web address"),
         ("@event", "io.cozy.bank.operations:CREATED", "When your bank operations are added"),
-        ("@event", "io.cozy.files:CREATED", "When a file arrives in your Drive"),
+        ("@event", "io.cozy.files:CREATED", "Runs when you add a file to your Drive"),
     ],
 )
 def test_trigger_words(kind: str, arguments: str, words: str) -> None:
@@ -39,10 +39,23 @@ def test_files_arriving_in_a_folder_name_the_folder() -> None:
     phrase = describe_trigger(
         "@event", "io.cozy.files:CREATED:dir123:dir_id", {"dir123": "/Bank statements"}
     )
-    assert phrase.english() == "When a file arrives in /Bank statements"
+    assert phrase.english() == "Runs when you add a file to /Bank statements"
 
 
 def test_no_trigger_means_by_hand_and_duplicates_are_said_once() -> None:
     assert [p.english() for p in describe_schedule([])] == ["Only when you run it"]
     twice = describe_schedule([("@every", "24h"), ("@every", "1d"), ("@cron", "0 5 * * *")])
     assert [p.english() for p in twice] == ["Every day", "Every day around 05:00 (UTC)"]
+
+
+def test_an_importer_names_the_folder_it_keeps_to_not_a_schedule() -> None:
+    """Its trigger watches every file; the folder comes from its account or manifest."""
+    phrase = describe_trigger(
+        "@event", "io.cozy.files:CREATED,UPDATED", watched=["/Imports/Bank statements"]
+    )
+    assert phrase.english() == "Runs when you add a file to /Imports/Bank statements"
+    # A trigger already kept to one folder names that folder, whatever is watched.
+    kept = describe_trigger(
+        "@event", "io.cozy.files:CREATED:dir1:dir_id", {"dir1": "/Scans"}, ["/Imports"]
+    )
+    assert kept.english() == "Runs when you add a file to /Scans"

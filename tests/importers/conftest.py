@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from roost.apps.runtime import AppRuntime
+from roost.banks.categoriser_app import SLUG as CATEGORISER
 from roost.config import Config
 from roost.instances import Instance
 from roost.jobs import DONE, ERRORED, JobDoc
@@ -41,14 +42,16 @@ DEADLINE_SECONDS = 180.0
 
 @pytest.fixture(scope="session")
 def importers_compiled(config: Config) -> Path:
-    """Every importer built, compiled once into the shared cache, and the artifacts placed in
-    the stack's cache so that installing compiles nothing more."""
-    build(*(EXAMPLES / slug for slug in IMPORTERS))
+    """Every importer and the categoriser app (which Banks installs by itself) built,
+    compiled once into the shared cache, and the artifacts placed in the stack's cache so
+    that installing compiles nothing more."""
+    built = (*IMPORTERS, CATEGORISER)
+    build(*(EXAMPLES / slug for slug in built))
     runtime = AppRuntime(cwasm_cache_dir())
     target = config.cache_dir / "apps"
     target.mkdir(parents=True, exist_ok=True)
     try:
-        for slug in IMPORTERS:
+        for slug in built:
             compiled = runtime.cache.ensure((EXAMPLES / slug / "app.wasm").read_bytes())
             if not (target / compiled.path.name).exists():
                 shutil.copyfile(compiled.path, target / compiled.path.name)

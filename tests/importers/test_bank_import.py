@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from roost.banks.categories import displayed_category
+from tests.banks.conftest import banks_jobs_done
+
 from .bank_samples import (
     CAMT053,
     CAMT053_OPERATIONS,
@@ -189,3 +192,20 @@ async def test_a_ten_thousand_operation_statement_imports_in_one_run_and_once(
     totals = runs[-1].result["output"]["totals"]
     assert totals[OPERATIONS] == {"created": 0, "updated": 0, "unchanged": count}
     assert await operation_count(drive) == count
+
+
+async def test_imported_operations_are_categorised_by_the_sandboxed_app(drive: Drive) -> None:
+    """What the person sees: a statement dropped in the folder, its operations categorised by
+    the categoriser app Banks installed (from its built-in table here: no correction yet)."""
+    await drive.services.banks.ensure_trigger(drive.instance)  # what opening Home does
+    await drive.install(SLUG)
+    folder = await drive.folder(FOLDER)
+    file_id = await drive.drop(folder, "releve.ofx", OFX_SGML_FR)
+    runs = await drive.runs(SLUG, file_id)
+    assert [r.state for r in runs] == ["done"], runs[-1].error
+    await banks_jobs_done(drive.services, drive.instance)
+    ops = await drive.docs(OPERATIONS)
+    assert len(ops) == 4 and all(op["toCategorize"] is False for op in ops)
+    groceries = next(op for op in ops if "CARREFOUR" in op["label"])
+    assert displayed_category(groceries) == "400110"
+    assert groceries["cozyMetadata"]["createdByApp"] == SLUG

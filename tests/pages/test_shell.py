@@ -13,7 +13,7 @@ from tests.pages.conftest import (
     sign_in,
 )
 
-SPACES = ("Home", "Drive", "Photos", "Banks", "Collect", "Store", "Settings")
+SPACES = ("Home", "Drive", "Photos", "Banks", "Collect", "Store", "Outbox", "Settings")
 
 
 async def test_sign_in_page_is_accessible_and_refuses_a_wrong_passphrase(
@@ -76,7 +76,16 @@ async def test_french_from_the_browser_language(browser: Browser, site: Site) ->
         await expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
         await sign_in(page, site)
         nav = page.get_by_role("navigation", name="Espaces")
-        for label in ("Accueil", "Drive", "Photos", "Banques", "Collecte", "Store", "Paramètres"):
+        for label in (
+            "Accueil",
+            "Drive",
+            "Photos",
+            "Banques",
+            "Collecte",
+            "Store",
+            "Boîte d’envoi",
+            "Paramètres",
+        ):
             await expect(nav.get_by_role("link", name=label, exact=True)).to_be_visible()
         await expect(page.get_by_role("heading", name="Bienvenue chez vous")).to_be_visible()
         await expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()

@@ -5,7 +5,9 @@ operations, health reimbursements and the person's alerts.
   `to`, `min`, `max`, `q`), the page cursor (`after`) and the month of the spending chart;
 - `GET /banks/operations/{id}`: one operation, its bills, and the form to change its category;
 - `POST /banks/operations/{id}/category`: the person's category (Cozy's `manualCategoryId`);
-- `POST /banks/alerts`, `POST /banks/alerts/{kind}/{id}/delete`: the alerts.
+- `POST /banks/alerts`, `POST /banks/alerts/{kind}/{id}/delete`: the alerts;
+- `POST /banks/csv-mappings`, `POST /banks/csv-mappings/{id}/delete`: the saved column
+  mappings the bank-statement importer reads CSV exports with.
 
 Thin: the filters, pages, sums and rules are `roost.banks`'; every read and write asks the
 permission decision about the bank doctypes first.
@@ -30,6 +32,12 @@ from roost.banks.accounts import Account, balance_of, grouped
 from roost.banks.alerts import KINDS
 from roost.banks.categories import INCOME, category_name, choices
 from roost.banks.charts import balance_chart, spending_chart
+from roost.banks.csv_mappings import (
+    MAPPINGS_DOCTYPE,
+    CsvMappings,
+    MappingFormInvalid,
+    mapping_from_form,
+)
 from roost.banks.doctypes import (
     ACCOUNTS_DOCTYPE,
     BILLS_DOCTYPE,
@@ -187,6 +195,8 @@ async def _render_page(
     status_code: int = 200,
     error: str | None = None,
     notice: str | None = None,
+    mapping_problems: dict[str, str] | None = None,
+    mapping_posted: dict[str, str] | None = None,
 ) -> Response:
     banks = _banks(owner)
     instance = owner.instance
@@ -195,6 +205,11 @@ async def _render_page(
     may_recur = owner.may("GET", RECURRENCE_DOCTYPE)
     may_bills = owner.may("GET", BILLS_DOCTYPE)
     may_alerts = owner.may("GET", SETTINGS_DOCTYPE)
+    may_mappings = owner.may("GET", MAPPINGS_DOCTYPE)
+    # Asked alongside the others (asyncio.gather types six answers at most).
+    saved_mappings = asyncio.ensure_future(
+        CsvMappings(owner.services.documents).all(instance) if may_mappings else _empty()
+    )
     (
         accounts,
         flows,
@@ -211,6 +226,7 @@ async def _render_page(
         banks.reimbursements.health_bills(instance) if may_bills else _empty(),
         banks.alert_rules(instance) if may_alerts else _empty(),
     )
+    mappings = await saved_mappings
     by_id = {account.id: account for account in accounts}
     if not flows.fresh and error is None:
         banks.schedule_refresh(instance)
@@ -370,6 +386,10 @@ async def _render_page(
         "error": error,
         "notice": notice,
         "sums_fresh": flows.fresh,
+        "may_mappings": may_mappings,
+        "mappings": mappings,
+        "mapping_problems": mapping_problems or {},
+        "mapping_posted": mapping_posted or {},
     }
     return await render(
         request, owner, "banks.html", context, space="banks", status_code=status_code
@@ -394,9 +414,11 @@ async def operation_page(
     bills: dict[str, Bill] = {}
     if owner.may("GET", BILLS_DOCTYPE):
         bills = await banks.reimbursements.bills(owner.instance, operation.bills)
+    manual = doc.get("manualCategoryId")
     context = {
         "operation": _operation_view(operation, language, accounts, bills),
         "rev": doc.get("_rev"),
+        "shown_manual": manual if isinstance(manual, str) else "",
         "categories": choices(language.code),
         "error": error,
     }
@@ -411,9 +433,20 @@ async def correct_category(request: Request) -> Response:
     if not owner.may("PUT", OPERATIONS_DOCTYPE):
         raise Forbidden("this session may not change bank operations")
     operation_id = request.path_params["operation_id"]
+    rev = fields.get("rev") or None
+    shown = fields.get("shown_manual")
+    if rev is not None and shown is not None and not operation_id.startswith("_"):
+        current = await owner.services.documents.get_or_none(
+            owner.instance, OPERATIONS_DOCTYPE, operation_id
+        )
+        # Machines write on operations too (the categoriser's guesses, an importer's newer
+        # copy): the person's choice still applies over those. Only a category the person
+        # chose meanwhile (in another tab) makes this form stale.
+        if current is not None and str(current.get("manualCategoryId") or "") == shown:
+            rev = str(current["_rev"])
     try:
         await _banks(owner).correct_category(
-            owner.instance, operation_id, fields.get("category", ""), fields.get("rev") or None
+            owner.instance, operation_id, fields.get("category", ""), rev
         )
     except NotFound:
         raise
@@ -460,10 +493,49 @@ async def remove_alert(request: Request) -> Response:
     return RedirectResponse("/banks#alerts", status_code=303)
 
 
+async def save_mapping(request: Request) -> Response:
+    owner = await signed_in_owner(request, "this session may not change the CSV mappings")
+    fields = await read_owner_form(request)
+    _require_read(owner)
+    if not owner.may("POST", MAPPINGS_DOCTYPE):
+        raise Forbidden("this session may not change the CSV mappings")
+    try:
+        body = mapping_from_form(fields)
+        await CsvMappings(owner.services.documents).save(owner.instance, body)
+    except MappingFormInvalid as refused:
+        return await _render_page(
+            request,
+            owner,
+            OperationFilter(),
+            None,
+            status_code=400,
+            mapping_problems=refused.problems,
+            mapping_posted={k: v for k, v in fields.items() if k != "csrf_token"},
+        )
+    except BadRequest as refused:
+        return await _render_page(
+            request, owner, OperationFilter(), None, status_code=400, error=refused.reason
+        )
+    return RedirectResponse("/banks#csv-mappings", status_code=303)
+
+
+async def remove_mapping(request: Request) -> Response:
+    owner = await signed_in_owner(request, "this session may not change the CSV mappings")
+    await read_owner_form(request)
+    if not owner.may("DELETE", MAPPINGS_DOCTYPE):
+        raise Forbidden("this session may not change the CSV mappings")
+    await CsvMappings(owner.services.documents).delete(
+        owner.instance, request.path_params["mapping_id"]
+    )
+    return RedirectResponse("/banks#csv-mappings", status_code=303)
+
+
 ROUTES = [
     Route("/banks", banks_page, methods=["GET"]),
     Route("/banks/alerts", add_alert, methods=["POST"]),
     Route("/banks/alerts/{kind}/{rule_id}/delete", remove_alert, methods=["POST"]),
+    Route("/banks/csv-mappings", save_mapping, methods=["POST"]),
+    Route("/banks/csv-mappings/{mapping_id}/delete", remove_mapping, methods=["POST"]),
     Route("/banks/operations/{operation_id}", operation_page, methods=["GET"]),
     Route("/banks/operations/{operation_id}/category", correct_category, methods=["POST"]),
 ]

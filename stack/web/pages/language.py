@@ -1,8 +1,9 @@
 """`POST /settings/language`: the owner's choice of language for the pages.
 
 Kept in a long-lived cookie (`roost_lang`) on this browser, so the choice also applies to
-the sign-in page, before any session exists. A form from the shell, with the session's
-CSRF token.
+the sign-in page, before any session exists; and as the instance's language
+(`roost.notifications.language`), in which the notifications and their e-mails are said. A
+form from the shell, with the session's CSRF token.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from roost.errors import BadRequest, Forbidden
+from roost.notifications.language import SETTINGS_DOCTYPE
 from roost.web.auth import _safe_redirect
 from roost.web.context import services_of
 from roost.web.forms import read_owner_form
@@ -32,6 +34,9 @@ async def choose_language(request: Request) -> Response:
     language = fields.get("language", "")
     if language not in LANGUAGES:
         raise BadRequest(f"language must be one of {', '.join(LANGUAGES)}")
+    if not owner.may("PUT", SETTINGS_DOCTYPE):
+        raise Forbidden("this session may not change the instance's settings")
+    await owner.services.notifications.language.set(owner.instance, language)
     answer = RedirectResponse(_safe_redirect(fields.get("redirect")), status_code=303)
     secure = services_of(request).config.https or request.url.scheme == "https"
     answer.set_cookie(

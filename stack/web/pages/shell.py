@@ -7,6 +7,7 @@ sign-out form, language) and renders a template.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -18,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from roost.errors import Forbidden
 from roost.instances import Instance
 from roost.notifications import NOTIFICATIONS_DOCTYPE
+from roost.outbox import OUTBOX_DOCTYPE
 from roost.permissions import FILES_DOCTYPE, Outcome, decide
 from roost.principals import Principal
 from roost.services import Services
@@ -35,6 +37,7 @@ SPACES: Final = (
     ("banks", "/banks", "Banks"),
     ("collect", "/collect", "Collect"),
     ("store", "/store", "Store"),
+    ("outbox", "/outbox", "Outbox"),
     ("settings", "/settings", "Settings"),
 )
 
@@ -95,6 +98,14 @@ async def unread_notifications(owner: Owner) -> int | None:
     return await owner.services.notifications.unread_count(owner.instance)
 
 
+async def waiting_in_outbox(owner: Owner) -> int | None:
+    """How many messages wait for the owner's decision (the count by Outbox in the
+    navigation), or None when the owner may not read the outbox."""
+    if not owner.may("GET", OUTBOX_DOCTYPE):
+        return None
+    return await owner.services.outbox.waiting_count(owner.instance, now=owner.now())
+
+
 async def render(
     request: Request,
     owner: Owner,
@@ -104,13 +115,18 @@ async def render(
     space: str,
     status_code: int = 200,
 ) -> Response:
+    # The shell's three questions to the store, asked at once.
+    storage, unread, waiting = await asyncio.gather(
+        storage_meter(owner), unread_notifications(owner), waiting_in_outbox(owner)
+    )
     full = {
         "domain": owner.instance.domain,
         "csrf_token": csrf_token(owner.instance, owner.session_id),
         "space": space,
         "spaces": SPACES,
-        "storage": await storage_meter(owner),
-        "unread_notifications": await unread_notifications(owner),
+        "storage": storage,
+        "unread_notifications": unread,
+        "outbox_waiting": waiting,
         **context,
     }
     response = templates.TemplateResponse(request, template, full, status_code=status_code)
