@@ -9,9 +9,14 @@ operations whose category the person chose (``manualCategoryId``), and writes th
 ``toCategorize: false``) on every operation still to categorise, a thousand per host call
 (``update_many``). An operation is categorised once: a later change leaves its guesses, and
 the person's own category is never touched.
+
+The bookmark is saved after each page, and a run stops by itself after ``SOFT_SECONDS``
+(well inside its 30 s budget, on a busy machine), saving it with ``"state": "more"``: its
+own trigger watches for that, so the next run goes on from there at once.
 """
 
 import json
+import time
 
 import roost_sdk as roost
 import wit_world
@@ -23,6 +28,8 @@ PROGRESS = "io.roost.bank.categoriser"
 PROGRESS_ID = "progress"
 #: Changes read per host call (the host's page size).
 PAGE = 1000
+#: A run stops reading after this long and saves where it is (its budget is 30 s).
+SOFT_SECONDS = 18.0
 
 
 def _progress():
@@ -30,14 +37,13 @@ def _progress():
     return doc if doc is not None else {"_id": PROGRESS_ID, "since": "0"}
 
 
-def _save_progress(doc, since):
-    if doc.get("since") == since:
-        return
-    body = {**doc, "since": since}
-    if "_rev" in doc:
-        roost.update(PROGRESS, body)
-    else:
-        roost.create(PROGRESS, body)
+def _save_progress(doc, since, state="working"):
+    """The bookmark saved; returns the stored document (with its new ``_rev``)."""
+    if doc.get("since") == since and doc.get("state") == state:
+        return doc
+    body = {**doc, "since": since, "state": state}
+    saved = roost.update(PROGRESS, body) if "_rev" in doc else roost.create(PROGRESS, body)
+    return {**body, "_id": saved["_id"], "_rev": saved["_rev"]}
 
 
 def _model():
@@ -54,11 +60,15 @@ def _to_categorise(change):
 
 
 def categorise(params):
+    started = time.monotonic()
     progress = _progress()
     since = str(progress.get("since") or "0")
     model = None
-    counts = {"categorised": 0, "conflicts": 0, "changes": 0}
+    counts = {"categorised": 0, "conflicts": 0, "changes": 0, "more": False}
     while True:
+        if time.monotonic() - started > SOFT_SECONDS:
+            counts["more"] = True
+            break
         feed = roost.changes_since(OPERATIONS, since)
         results = feed.get("results", [])
         counts["changes"] += len(results)
@@ -79,10 +89,13 @@ def categorise(params):
         if last == since or not results:
             break
         since = last
-    _save_progress(progress, since)
+        progress = _save_progress(progress, since)
+    _save_progress(progress, since, "more" if counts["more"] else "done")
     roost.info(
         f"{counts['categorised']} operations categorised "
-        f"({counts['changes']} changes read, {counts['conflicts']} changed meanwhile)"
+        f"({counts['changes']} changes read, {counts['conflicts']} changed meanwhile"
+        + ("; stopped to stay in its budget, the next run goes on" if counts["more"] else "")
+        + ")"
     )
     return counts
 
