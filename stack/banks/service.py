@@ -120,7 +120,7 @@ class BankService:
         self.trigger = OwnTrigger(
             jobs, TRIGGER_ID, "@event", TRIGGER_ARGUMENTS, WORKER, debounce=TRIGGER_DEBOUNCE
         )
-        self.categoriser = CategoriserApp(apps) if apps is not None else None
+        self.categoriser = CategoriserApp(apps, jobs) if apps is not None else None
         self._refresh_dirty: dict[str, Instance] = {}
         self._refresh_tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -365,7 +365,10 @@ class BankService:
         await self.refresh_recurrences(instance)
 
     async def settle(self) -> None:
-        """Wait for the refreshes scheduled so far (tests, shutdown)."""
+        """Wait for the refreshes scheduled and the categoriser installs started so far
+        (tests, shutdown)."""
+        if self.categoriser is not None:
+            await self.categoriser.settle()
         while any(not task.done() for task in self._refresh_tasks.values()):
             await asyncio.gather(*self._refresh_tasks.values(), return_exceptions=True)
 
@@ -418,6 +421,8 @@ class BankService:
         return await self.accounts.get(instance, account_id)
 
     async def aclose(self) -> None:
+        if self.categoriser is not None:
+            await self.categoriser.aclose()
         for task in self._refresh_tasks.values():
             task.cancel()
         await asyncio.gather(*self._refresh_tasks.values(), return_exceptions=True)

@@ -120,6 +120,7 @@ async def banks_jobs_done(services: Services, instance: Instance) -> list[JobDoc
     Banks and categoriser job finished (each must be done), the writes they made included."""
     deadline = time.monotonic() + DEADLINE_SECONDS
     quiet = 0
+    await services.banks.settle()  # the categoriser installed, if it was being
     while True:
         await services.jobs.flush_events()
         jobs = [
