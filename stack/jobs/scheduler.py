@@ -84,6 +84,7 @@ class TriggerScheduler:
         # The last job each debounced trigger queued: a burst ending while it still waits
         # in the queue joins it instead of queuing another.
         self._debounced_jobs: dict[tuple[str, str], str] = {}
+        self._debounce_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def max_attempts_for(self, worker: str) -> int:
         spec = self.workers.get(worker)
@@ -255,25 +256,28 @@ class TriggerScheduler:
         """Queue the one job of a debounced trigger's burst: the last change as `event`,
         every change (ids and verbs) in `events`."""
         key = (instance.domain, trigger.id)
-        burst = self._bursts.pop(key, None)
-        if burst is None:
-            return None
-        waiting = self._debounced_jobs.get(key)
-        if waiting is not None and await self._join(instance, waiting, burst):
-            return None
-        message = {
-            **burst.trigger.message,
-            "event": burst.last,
-            "events": {
-                "count": burst.count,
-                "complete": burst.count == len(burst.changes),
-                "changes": burst.changes,
-            },
-        }
-        job = await self.queue(instance, burst.trigger, message)
-        if job is not None:
-            self._debounced_jobs[key] = job.id
-        return job
+        # One at a time per trigger: a burst that began while the previous one was being
+        # queued finds that job recorded, and joins it while it waits.
+        async with self._debounce_locks.setdefault(key, asyncio.Lock()):
+            burst = self._bursts.pop(key, None)
+            if burst is None:
+                return None
+            waiting = self._debounced_jobs.get(key)
+            if waiting is not None and await self._join(instance, waiting, burst):
+                return None
+            message = {
+                **burst.trigger.message,
+                "event": burst.last,
+                "events": {
+                    "count": burst.count,
+                    "complete": burst.count == len(burst.changes),
+                    "changes": burst.changes,
+                },
+            }
+            job = await self.queue(instance, burst.trigger, message)
+            if job is not None:
+                self._debounced_jobs[key] = job.id
+            return job
 
     async def _join(self, instance: Instance, job_id: str, burst: _Burst) -> bool:
         """Add `burst` to the debounced job `job_id` if it has not started yet.
