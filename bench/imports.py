@@ -231,7 +231,9 @@ def main() -> None:
         ]
     )
     body = (
-        f"Store: {stack.backend}; load average {load} at the end (the machine is shared). "
+        f"Store: {stack.backend}; load average {load} at the end (the machine is shared: "
+        "above its core count, other work ran alongside and these figures are slower than "
+        "the machine's own). "
         "One `roost serve` process and the store on the same machine as the client. The "
         "statement is uploaded into the watched folder through `POST /files`; import-bank "
         "(world 0.3.0: `get-many`, `create-many`, a thousand per call) and the categoriser "
