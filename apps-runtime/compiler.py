@@ -9,12 +9,15 @@ no artifact fails with :class:`NotCompiled`.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +45,14 @@ ALLOWED_WASI_PACKAGES = frozenset(
     {"wasi:cli", "wasi:clocks", "wasi:filesystem", "wasi:io", "wasi:random", "wasi:sockets"}
 )
 _IMPORT_RE = re.compile(r"^(?P<pkg>[a-z0-9-]+:[a-z0-9-]+)/(?P<iface>[a-z0-9-]+)@(?P<ver>[0-9.]+)$")
+
+
+@contextlib.contextmanager
+def _held(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock across processes (stacks or test workers sharing one cache dir)."""
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 class CompileError(ValueError):
@@ -130,8 +141,8 @@ class ComponentCache:
                 )
             except wasmtime.WasmtimeError:
                 path.unlink(missing_ok=True)  # stale or corrupt: compile again below
-        with self._compile_lock:
-            if path.is_file():  # another thread compiled it meanwhile
+        with self._compile_lock, _held(path.with_suffix(".lock")):
+            if path.is_file():  # another thread or process compiled it meanwhile
                 comp = self._deserialize(path)
                 return CompiledApp(
                     digest, path, self._validate(comp), cached=True, compile_seconds=0.0

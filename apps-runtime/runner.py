@@ -139,6 +139,11 @@ def _call_guest(
     token = CURRENT_RUN.set(run)
     start = time.perf_counter()
     store = wasmtime.Store(engine.engine)
+
+    def failed(error: str, reason: str, detail: str | None = None) -> RunResult:
+        fields = {"error": error, "reason": reason, "detail": detail}
+        return _result(store, budget, start, run, ok=False, output=None, **fields)
+
     try:
         wasi = wasmtime.WasiConfig()  # nothing granted: no preopens, env, args, network
         wasi.stdout_custom = run.log.stream("stdout")
@@ -165,19 +170,11 @@ def _call_guest(
             reason = classify_trap(text, run.log.text("stderr"))
             if stage == "instantiate" and reason == "trap":
                 reason = "instantiate"
-            return _result(
-                store,
-                budget,
-                start,
-                run,
-                ok=False,
-                output=None,
-                error=_trap_message(reason, text)
-                if reason != "instantiate"
-                else f"the app could not start: {text.splitlines()[0] if text else ''}"[:300],
-                reason=reason,
-                detail=text[-4000:],
-            )
+            if reason == "instantiate":
+                error = f"the app could not start: {text.splitlines()[0] if text else ''}"[:300]
+            else:
+                error = _trap_message(reason, text)
+            return failed(error, reason, text[-4000:])
         run.log.flush()
         tag = getattr(value, "tag", None)
         payload = getattr(value, "payload", value)
@@ -185,37 +182,19 @@ def _call_guest(
             payload = str(payload)
         if _too_large(payload, budget.max_output_bytes):
             del value, payload
-            return _result(
-                store,
-                budget,
-                start,
-                run,
-                ok=False,
-                output=None,
-                error=f"the app's {'result' if tag == 'ok' else 'error'} is larger than "
-                f"the {budget.max_output_bytes}-byte output cap",
-                reason="output limit",
+            what = "result" if tag == "ok" else "error"
+            cap = budget.max_output_bytes
+            return failed(
+                f"the app's {what} is larger than the {cap}-byte output cap", "output limit"
             )
         if tag == "ok":
             return _result(
                 store, budget, start, run, ok=True, output=str(payload), error=None, reason=None
             )
-        return _result(
-            store, budget, start, run, ok=False, output=None, error=str(payload), reason="app error"
-        )
+        return failed(str(payload), "app error")
     except Exception as exc:  # a host-side failure: report, never crash the caller's thread
         run.log.flush()
-        return _result(
-            store,
-            budget,
-            start,
-            run,
-            ok=False,
-            output=None,
-            error=f"runtime error: {type(exc).__name__}: {exc}"[:300],
-            reason="trap",
-            detail=repr(exc),
-        )
+        return failed(f"runtime error: {type(exc).__name__}: {exc}"[:300], "trap", repr(exc))
     finally:
         CURRENT_RUN.reset(token)
 

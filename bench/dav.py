@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from process_cpu import cpu_seconds, process_tree
 from report import median, write_section
 
 from roost.config import Config
@@ -41,7 +42,6 @@ from roost.services import Services
 DOMAIN = "davbench.roost.test"
 USER, PASSWORD = "test", "test"
 CONCURRENCY = 8
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -53,22 +53,11 @@ class Server:
     extra_pids: list[int] = field(default_factory=list)
 
     def pids(self) -> list[int]:
-        roots = [p.pid for p in self.processes] + self.extra_pids
-        found: set[int] = set()
-        for pid in roots:
-            found.add(pid)
-            found.update(_descendants(pid))
-        return sorted(found)
+        return process_tree([p.pid for p in self.processes] + self.extra_pids)
 
     def cpu_seconds(self, pids: list[int] | None = None) -> float:
-        total = 0
-        for pid in self.pids() if pids is None else pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / CLOCK_TICKS
+        """CPU seconds so far of `pids`, by default the server and every process below it."""
+        return cpu_seconds(self.pids() if pids is None else pids)
 
     def stop(self) -> None:
         for process in self.processes:
@@ -78,19 +67,6 @@ class Server:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     process.kill()
-
-
-def _descendants(pid: int) -> set[int]:
-    children: set[int] = set()
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            text = (task / "children").read_text().split()
-            for child in text:
-                children.add(int(child))
-                children.update(_descendants(int(child)))
-    except OSError:
-        pass
-    return children
 
 
 def _wait_http(url: str, auth: tuple[str, str] | None = None, timeout: float = 30) -> None:
@@ -107,7 +83,9 @@ def _wait_http(url: str, auth: tuple[str, str] | None = None, timeout: float = 3
 # -- the servers ---------------------------------------------------------------------------
 
 
-def start_roost(work: Path) -> tuple[Server, EmbeddedStore | None]:
+def start_roost(work: Path, runner: list[str] | None = None) -> tuple[Server, EmbeddedStore | None]:
+    """`roost serve` and its store; `runner` replaces `python -m roost.cli` (a profiler,
+    a tracer: the arguments `serve --port N` follow it)."""
     external = os.environ.get("ROOST_COUCHDB_URL")
     store = None
     if external:
@@ -139,9 +117,8 @@ def start_roost(work: Path) -> tuple[Server, EmbeddedStore | None]:
         ROOST_LOG_LEVEL="warning",
         ROOST_DEFAULT_INSTANCE=DOMAIN,
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "roost.cli", "serve", "--port", str(port)], env=env
-    )
+    command = runner or [sys.executable, "-m", "roost.cli"]
+    process = subprocess.Popen([*command, "serve", "--port", str(port)], env=env)
     server = Server("Roost", f"http://127.0.0.1:{port}/dav/files/", ("bench", secret), [process])
     if store is not None and store._process is not None:
         server.extra_pids.append(store._process.pid)

@@ -14,12 +14,12 @@ Prints the load average with each figure, and writes nothing else.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import concurrent.futures
 import hashlib
+import json
 import os
-import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,71 +30,59 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dav import DOMAIN, Server, _wait_http
-
-from roost.config import Config
-from roost.embedded_store import EmbeddedStore, free_port
-from roost.permissions import PermissionSet
-from roost.services import Services
+from dav import start_roost
+from process_cpu import cpu_seconds, load_average
 
 CONCURRENCY = 8
+BENCH = Path(__file__).resolve().parent
 
 
-def start(work: Path, profile: str | None) -> tuple[Server, EmbeddedStore | None]:
-    external = os.environ.get("ROOST_COUCHDB_URL")
-    store = None if external else EmbeddedStore(work / "couchdb")
-    if store is not None:
-        store.start()
-    store_url = external or (store.url if store else "")
-    prefix = f"davcpu{secrets.token_hex(3)}-"
-    data = work / "data"
-    config = Config(data_dir=data, couchdb_url=store_url, db_prefix=prefix)
-
-    async def setup() -> str:
-        services = Services.build(config, store_url)
-        instance = await services.instances.create(DOMAIN, secrets.token_urlsafe(12))
-        _, secret = await services.app_passwords.create(
-            instance, "bench", PermissionSet.from_inline("io.cozy.files")
-        )
-        await services.aclose()
-        return secret
-
-    secret = asyncio.run(setup())
-    port = free_port()
-    command = [sys.executable]
+def runner(profile: str | None, trace: Path | None) -> list[str] | None:
+    """How to start `roost serve`: plain, under cProfile, or with its store requests counted."""
+    if trace is not None:
+        return [sys.executable, str(BENCH / "store_trace.py"), str(trace)]
     if profile:
         import roost.cli
 
-        command += ["-m", "cProfile", "-o", profile, roost.cli.__file__]
-    else:
-        command += ["-m", "roost.cli"]
-    process = subprocess.Popen(
-        [*command, "serve", "--port", str(port)],
-        env=dict(
-            os.environ,
-            ROOST_COUCHDB_URL=store_url,
-            ROOST_DB_PREFIX=prefix,
-            ROOST_DATA=str(data),
-            ROOST_LOG_LEVEL="warning",
-            ROOST_DEFAULT_INSTANCE=DOMAIN,
-        ),
-    )
-    server = Server("Roost", f"http://127.0.0.1:{port}/dav/files/", ("bench", secret), [process])
-    if store is not None and store._process is not None:
-        server.extra_pids.append(store._process.pid)
-    _wait_http(server.url)
-    return server, store
+        return [sys.executable, "-m", "cProfile", "-o", profile, roost.cli.__file__]
+    return None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--profile", help="write roost serve's cProfile stats to this file")
+    parser.add_argument(
+        "--py-spy",
+        help="sample roost serve with py-spy during the PUTs; collapsed stacks to this file",
+    )
+    parser.add_argument(
+        "--count-requests",
+        action="store_true",
+        help="count roost serve's store requests per operation (bench/store_trace.py)",
+    )
     args = parser.parse_args()
     count: int = args.files
     work = Path(tempfile.mkdtemp(prefix="roost-davcpu-"))
-    server, store = start(work, args.profile)
+    trace = work / "store-requests.json" if args.count_requests else None
+    server, store = start_roost(work, runner(args.profile, trace))
     roost_pid = server.processes[0].pid
+
+    def store_requests() -> dict[str, int]:
+        if trace is None:
+            return {}
+        trace.unlink(missing_ok=True)
+        os.kill(roost_pid, signal.SIGUSR1)
+        for _ in range(100):
+            if trace.exists():
+                try:
+                    counts: dict[str, int] = json.loads(trace.read_text())
+                    return counts
+                except ValueError:
+                    pass  # being written
+            time.sleep(0.05)
+        raise RuntimeError("roost serve did not write its store request counts")
+
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
     try:
         with httpx.Client(auth=server.auth, timeout=120, limits=limits) as http:
@@ -107,19 +95,27 @@ def main() -> None:
             pool = concurrent.futures.ThreadPoolExecutor(CONCURRENCY)
 
             def phase(name: str, one: Callable[[int], None]) -> None:
-                roost_before = server.cpu_seconds([roost_pid])
-                store_before = server.cpu_seconds(server.extra_pids)
+                requests_before = store_requests()
+                roost_before = cpu_seconds([roost_pid])
+                store_before = cpu_seconds(server.extra_pids)
                 started = time.perf_counter()
                 list(pool.map(one, range(count)))
                 seconds = time.perf_counter() - started
-                roost_ms = (server.cpu_seconds([roost_pid]) - roost_before) * 1000 / count
-                store_ms = (server.cpu_seconds(server.extra_pids) - store_before) * 1000 / count
+                roost_ms = (cpu_seconds([roost_pid]) - roost_before) * 1000 / count
+                store_ms = (cpu_seconds(server.extra_pids) - store_before) * 1000 / count
                 print(
                     f"{name}: Roost {roost_ms:.2f} ms CPU/op, store {store_ms:.2f} ms CPU/op, "
                     f"together {roost_ms + store_ms:.2f}; {count / seconds:.0f} ops/s; "
-                    f"load average {os.getloadavg()[0]:.2f}",
+                    f"load average {load_average():.2f}",
                     flush=True,
                 )
+                if trace is not None:
+                    after = store_requests()
+                    spent = {k: n - requests_before.get(k, 0) for k, n in after.items()}
+                    print(f"  store requests per op: {sum(spent.values()) / count:.2f}")
+                    for shape, n in sorted(spent.items(), key=lambda item: -item[1]):
+                        if n:
+                            print(f"    {n / count:6.3f}  {shape}")
 
             def put(n: int) -> None:
                 url = base + f"bench/small/f{n:05d}.bin"
@@ -130,15 +126,40 @@ def main() -> None:
                 if response.status_code != 200 or response.content != bodies[n]:
                     raise RuntimeError(f"file {n} came back wrong")
 
+            sampler = None
+            if args.py_spy:
+                py_spy = Path(sys.executable).parent / "py-spy"
+                options = ["--format", "raw", "--nonblocking", "--output", args.py_spy]
+                sampler = subprocess.Popen(
+                    [str(py_spy), "record", "--pid", str(roost_pid), *options],
+                    stdout=subprocess.DEVNULL,
+                )
+                time.sleep(1)  # attached before the first PUT
             phase(f"PUT 4 KiB, c={CONCURRENCY}", put)
+            if sampler is not None:
+                sampler.send_signal(signal.SIGINT)
+                sampler.wait(timeout=30)
             phase(f"GET 4 KiB, c={CONCURRENCY}", get)
-            started = time.perf_counter()
-            listing = http.request("PROPFIND", base + "bench/small/", headers={"Depth": "1"})
-            print(
-                f"PROPFIND Depth 1, first after the uploads: "
-                f"{(time.perf_counter() - started) * 1000:.0f} ms, "
-                f"{listing.text.count('response>') // 2} entries"
-            )
+            for which in ("first after the uploads", "second"):
+                requests_before = store_requests()
+                roost_before = cpu_seconds([roost_pid])
+                store_before = cpu_seconds(server.extra_pids)
+                started = time.perf_counter()
+                listing = http.request("PROPFIND", base + "bench/small/", headers={"Depth": "1"})
+                wall_ms = (time.perf_counter() - started) * 1000
+                roost_ms = (cpu_seconds([roost_pid]) - roost_before) * 1000
+                store_ms = (cpu_seconds(server.extra_pids) - store_before) * 1000
+                print(
+                    f"PROPFIND Depth 1, {which}: {wall_ms:.0f} ms, "
+                    f"{listing.text.count('response>') // 2} entries; CPU Roost {roost_ms:.0f} "
+                    f"ms, store {store_ms:.0f} ms"
+                )
+                if trace is not None:
+                    after = store_requests()
+                    spent = {k: n - requests_before.get(k, 0) for k, n in after.items()}
+                    print(
+                        "  store requests: " + ", ".join(f"{k} {n}" for k, n in spent.items() if n)
+                    )
             pool.shutdown()
     finally:
         server.stop()

@@ -14,9 +14,12 @@ echo "== mypy (--strict on the packages, then the tests)"
 bash scripts/typecheck.sh
 echo "== import contracts"
 bash scripts/lint-imports.sh
+# Two workers by default (ROOST_TEST_WORKERS=0 runs in one process); a file stays on one
+# worker, so its module fixtures are set up once.
+WORKERS=(-n "${ROOST_TEST_WORKERS:-2}" --dist loadfile)
 echo "== pytest"
 set +e
-.venv/bin/pytest "$@"
+.venv/bin/pytest "${WORKERS[@]}" "$@"
 status=$?
 set -e
 # pytest's exit 5 ("no tests collected") only happens with a filter that matched nothing.
@@ -28,7 +31,7 @@ fi
 if [ "$#" -eq 0 ] && [ "$status" -eq 0 ]; then
   echo "== pytest, files on the S3 blob store"
   set +e
-  ROOST_TEST_BLOB_STORE=s3 .venv/bin/pytest tests/vfs tests/web/test_files_content.py \
+  ROOST_TEST_BLOB_STORE=s3 .venv/bin/pytest "${WORKERS[@]}" tests/vfs tests/web/test_files_content.py \
     tests/web/test_files_tree.py tests/webdav/test_protocol.py tests/webdav/test_litmus.py \
     tests/scaleout
   status=$?

@@ -24,6 +24,7 @@ from roost.services import Services
 from roost.shared_disk import warn_about_separate_disks
 from roost.web import (
     access,
+    app_origins,
     apps,
     archives,
     auth,
@@ -62,7 +63,8 @@ LifespanHook = Callable[[Services], Any]
 
 def route_table() -> list[BaseRoute]:
     routes: list[BaseRoute] = []
-    routes += apps.ROUTES  # app origins ({slug}.{instance}) first, then /apps
+    routes += app_origins.ROUTES  # app origins ({slug}.{instance}) first
+    routes += apps.ROUTES  # /apps
     routes += status.ROUTES
     routes += realtime.ROUTES  # /realtime/ websocket
     routes += page_assets.ROUTES  # /static/{name}.{hash}.{ext}

@@ -316,6 +316,13 @@ class CouchClient:
                 return None
         return await self._reads.submit(db, doc_id)
 
+    async def get_docs(self, db: str, doc_ids: list[str]) -> list[Doc | None]:
+        """Several documents (None for each missing one), read with the database's other
+        single reads waiting (`get_doc_or_none`): one store request for all of them."""
+        if any(doc_id.startswith("_") for doc_id in doc_ids):
+            return [await self.get_doc_or_none(db, doc_id) for doc_id in doc_ids]
+        return await self._reads.submit_many(db, doc_ids)
+
     async def _read_batch(self, db: str, doc_ids: list[str]) -> list[Doc | None]:
         if len(doc_ids) == 1:
             try:
@@ -364,6 +371,18 @@ class CouchClient:
             await self._settle_accepted(db, doc_id, rev)
         doc["_rev"] = rev
         return rev
+
+    async def write_docs(self, db: str, docs: list[Doc]) -> list[Doc]:
+        """Create or update several documents with the database's other writes (group
+        commit): they leave in the same `_bulk_docs` as the single writes waiting with
+        them. One `_bulk_docs` row per document, in order (`{"id", "rev"}` or
+        `{"id", "error", "reason"}`); never raises for one document's conflict."""
+        waiting = {str(doc["_id"]) for doc in self._writes.waiting(db)}
+        ids = [str(doc["_id"]) for doc in docs]
+        if len(set(ids)) != len(ids) or waiting.intersection(ids):
+            return await self.bulk_docs(db, docs)  # a batch never holds one document twice
+        answers = await self._writes.submit_many(db, docs)
+        return [answer for _, answer in answers]
 
     async def _put_alone(
         self, db: str, doc: Doc, params: Mapping[str, Any] | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from roost.access_log import AccessLog
 from roost.app_passwords import AppPasswords
+from roost.appstore.app_runs import AppRunner
 from roost.appstore.service import AppService
 from roost.banks import BankService
 from roost.config import Config
@@ -50,6 +51,7 @@ class Services:
     metrics: Metrics
     jobs: JobService
     apps: AppService
+    app_runs: AppRunner
     thumbnails: ThumbnailService
     realtime: RealtimeHub
     realtime_auth: RealtimeAuth
@@ -77,18 +79,20 @@ class Services:
         )
         access_log = AccessLog(couch)
         jobs = JobService(couch, instances, event_cache_seconds=config.cache_ttl_seconds)
-        apps = AppService(config, couch, documents, vfs, permission_docs, tokens, access_log)
-        # The `app` worker exists before the runner starts: queued app jobs run at once.
+        apps = AppService(config, couch, permission_docs, tokens)
         apps.attach_jobs(jobs)
         notifications = Notifications(couch)
         notifications.attach_jobs(jobs, config)
         apps.attach_notifications(notifications)
+        app_runs = AppRunner(apps, documents, vfs, access_log, notifications)
+        # The `app` worker exists before the runner starts: queued app jobs run at once.
+        app_runs.attach_jobs(jobs)
         banks = BankService(couch, documents, jobs, notifications, instances, apps=apps)
         banks.attach_jobs()
         # Proposals leave through the apps' egress fetcher: the same address checks.
-        outbox = Outbox(couch, notifications, access_log, apps.egress, grants=apps)
-        outbox.answered.append(apps.tell_proposer)
-        apps.outbox = outbox
+        outbox = Outbox(couch, notifications, access_log, app_runs.egress, grants=apps)
+        outbox.answered.append(app_runs.tell_proposer)
+        app_runs.outbox = outbox
         thumbnails = ThumbnailService(vfs, jobs)
         thumbnails.attach_jobs()
         vfs.listeners.append(FileEvents(jobs, thumbnails))
@@ -115,6 +119,7 @@ class Services:
             metrics=Metrics(),
             jobs=jobs,
             apps=apps,
+            app_runs=app_runs,
             thumbnails=thumbnails,
             # Its own connection pool: one longpoll per followed database.
             realtime=RealtimeHub(

@@ -31,6 +31,7 @@ class Call(Generic[I]):
     if_checked: bool = False
     resolved: dict[tuple[str, ...], Entry | None] = field(default_factory=dict)
     _locks: list[Lock] | None = None
+    _covered: dict[str, list[Lock]] = field(default_factory=dict)  # by VFS path
     _if_lists: list[IfList] | None = None
     _if_parsed: bool = False
 
@@ -80,6 +81,19 @@ class Call(Generic[I]):
         if self._locks is None:
             self._locks = await self.lock_store.all(self.instance)
         return self._locks
+
+    async def locks_on(self, paths: list[DavPath]) -> list[Lock]:
+        """The live locks covering any of `paths`, read once per request like all_locks."""
+        wanted = {path.vfs_path for path in paths}
+        if self._locks is not None:
+            return [lock for lock in self._locks if any(lock.covers(p) for p in wanted)]
+        missing = sorted(wanted - self._covered.keys())
+        if missing:
+            found = await self.lock_store.covering(self.instance, missing)
+            for vfs_path in missing:
+                self._covered[vfs_path] = [lock for lock in found if lock.covers(vfs_path)]
+        unique = {lock.token: lock for p in sorted(wanted) for lock in self._covered[p]}
+        return list(unique.values())
 
     async def read_xml(self) -> bytes:
         declared = self.request.headers.get("content-length")

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from .call import Call
 from .dates import updated_datetime
 from .errors import DavError
-from .ifheader import Condition, etags_match, submitted_tokens
+from .ifheader import Condition, IfList, etags_match, submitted_tokens
 from .locks import Lock
 from .paths import DavPath
 from .ports import Entry
@@ -30,7 +30,7 @@ async def check_locks(
     # The If header first: a false condition is 412 even on a locked resource
     # (RFC 4918 §10.4.1); only a request whose conditions hold can be refused with 423.
     await check_if(call)
-    locks = await call.all_locks()
+    locks = await call.all_locks() if subtree is not None else await call.locks_on(paths)
     if not locks:
         return
     lists = call.if_lists()
@@ -57,7 +57,7 @@ async def check_if(call: Call[I]) -> None:
     lists = call.if_lists()
     if not lists:
         return
-    locks = await call.all_locks()
+    named: list[tuple[DavPath, IfList]] = []
     for if_list in lists:
         path = call.path
         if if_list.resource is not None:
@@ -65,6 +65,10 @@ async def check_if(call: Call[I]) -> None:
                 path = call.destination(if_list.resource)
             except DavError:
                 continue
+        named.append((path, if_list))
+    # A token holds only with a lock covering its resource: those are all it can match.
+    locks = await call.locks_on([path for path, _ in named]) if named else []
+    for path, if_list in named:
         entry = await call.resolve(path)
         if all(_condition_holds(cond, path, entry, locks) for cond in if_list.conditions):
             return

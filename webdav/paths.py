@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote, urlsplit
 
 from .errors import BadRequest, DavError
@@ -62,8 +63,14 @@ class DavPath:
         return href_for(self.segments, collection=collection)
 
 
+@lru_cache(maxsize=4096)
+def _quoted(segment: str) -> str:
+    # A listing's entries share their parent's segments: each is quoted once.
+    return quote(segment, safe="")
+
+
 def href_for(segments: tuple[str, ...] | list[str], *, collection: bool) -> str:
-    encoded = "/".join(quote(segment, safe="") for segment in segments)
+    encoded = "/".join(map(_quoted, segments))
     if not encoded:
         return PREFIX + "/"
     return f"{PREFIX}/{encoded}/" if collection else f"{PREFIX}/{encoded}"

@@ -178,6 +178,10 @@ class FileTree(Protocol[I_contra]):
 
     async def child(self, instance: I_contra, parent: Entry, name: str) -> Entry | None: ...
 
+    async def confirm(self, instance: I_contra, directory: Entry) -> Entry:
+        """The directory, as fit as the tree can cheaply make it for a write into it that
+        follows at once (a creation then reads no more of it)."""
+
     async def list_dir(self, instance: I_contra, directory: Entry) -> list[Entry]:
         """The members of a directory, without the hidden names."""
 
@@ -254,6 +258,10 @@ class LockStore(Protocol[I_contra]):
 
     async def all(self, instance: I_contra) -> list[Lock]:
         """Every live lock of the instance."""
+
+    async def covering(self, instance: I_contra, paths: list[str]) -> list[Lock]:
+        """The live locks that cover any of `paths` (`Lock.covers`): what a request
+        changing those paths must hold, found without reading every lock."""
 
     async def add(self, instance: I_contra, lock: Lock) -> Lock:
         """Store `lock` atomically with the other locks of the same path: `LockConflict` if

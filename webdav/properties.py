@@ -48,22 +48,14 @@ _ALLPROP = (
     _SUPPORTEDLOCK,
     _LOCKDISCOVERY,
 )
-_PROTECTED = frozenset(
-    {
-        _RESOURCETYPE,
-        _CONTENTLENGTH,
-        _CONTENTTYPE,
-        _ETAG,
-        _LASTMODIFIED,
-        _CREATIONDATE,
-        _SUPPORTEDLOCK,
-        _LOCKDISCOVERY,
-        _QUOTA_USED,
-        _QUOTA_AVAILABLE,
-        _OC_CHECKSUMS,
-        _OC_SIZE,
-    }
-)
+# Live properties a PROPPATCH may not set: every allprop one but the display name, and the
+# computed quota, checksum and size ones.
+_PROTECTED = (frozenset(_ALLPROP) - {_DISPLAYNAME}) | {
+    _QUOTA_USED,
+    _QUOTA_AVAILABLE,
+    _OC_CHECKSUMS,
+    _OC_SIZE,
+}
 _SUPPORTEDLOCK_XML = (
     "<D:supportedlock>"
     "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
@@ -125,8 +117,11 @@ class PropRenderer:
     def _allprop(self, entry: Entry, segments: tuple[str, ...]) -> str:
         """The common case (what Windows, rclone and file managers ask), in one string: a
         2,000-entry listing must not cost tens of function calls per entry."""
-        http, _ = dates(entry.updated_at)
-        _, created = dates(entry.created_at or entry.updated_at)
+        http, updated = dates(entry.updated_at)
+        if entry.created_at and entry.created_at != entry.updated_at:
+            _, created = dates(entry.created_at)
+        else:
+            created = updated  # an upload's two dates are usually one
         if entry.is_dir:
             kind = "<D:resourcetype><D:collection/></D:resourcetype>"
         else:

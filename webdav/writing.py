@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -34,14 +35,21 @@ async def put(call: Call[I]) -> Response:
     parent = await call.resolve(path.parent)
     if parent is None or not parent.is_dir:
         raise DavError(409, "the parent collection does not exist")
-    entry = await call.resolve(path)
+    # Side by side, the name lookup, the locks that could cover it and the parent's place
+    # leave in one store request (the stack keeps them in one database and groups
+    # concurrent reads).
+    entry, _, folder = await asyncio.gather(
+        call.resolve(path),
+        call.locks_on([path, path.parent]),
+        call.tree.confirm(call.instance, parent),
+    )
     if entry is not None and entry.is_dir:
         raise DavError(405, "PUT on a collection", headers={"Allow": ALLOW})
     if entry is not None:
         await allow(call, "PUT", entry)
         await check_locks(call, [path])
     else:
-        await allow_new(call, "POST", parent, path.name, is_dir=False)
+        await allow_new(call, "POST", folder, path.name, is_dir=False)
         await check_locks(call, [path, path.parent])
     await check_if(call)
     check_write_preconditions(call.request, entry)
@@ -56,7 +64,7 @@ async def put(call: Call[I]) -> Response:
             try:
                 entry = await tree.create_file(
                     instance,
-                    parent,
+                    folder,
                     path.name,
                     upload,
                     declared_type=declared_type,
@@ -65,7 +73,7 @@ async def put(call: Call[I]) -> Response:
                 status = 201
             except NameTaken:
                 # Another request created it meanwhile: this PUT now overwrites it.
-                entry = await tree.child(instance, parent, path.name)
+                entry = await tree.child(instance, folder, path.name)
                 if entry is None or entry.is_dir:
                     raise DavError(409, "the name is being used by another request") from None
                 await allow(call, "PUT", entry)

@@ -21,6 +21,7 @@ A missing toolchain is an error with the command that installs it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import importlib.metadata
 import json
@@ -236,14 +237,19 @@ def build(app: Path, *, force: bool = False) -> tuple[Path, str]:
     cached = cache / f"{digest}.wasm"
     how = "cached"
     if force or not cached.is_file():
-        with tempfile.TemporaryDirectory(prefix="roost-build-") as tmp:
-            out = Path(tmp) / "app.wasm"
-            (build_python if kind == "python" else build_c)(app, out, Path(tmp))
-            part = cache / f".{digest}.{os.getpid()}.part"
-            shutil.copyfile(out, part)
-            os.replace(part, cached)
-        how = "built"
-    part = app / ".app.wasm.part"
+        # One build per digest at a time across processes (parallel test workers build the
+        # same guests): the second waits, then finds the artifact in the cache.
+        with open(cache / f".{digest}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if force or not cached.is_file():
+                with tempfile.TemporaryDirectory(prefix="roost-build-") as tmp:
+                    out = Path(tmp) / "app.wasm"
+                    (build_python if kind == "python" else build_c)(app, out, Path(tmp))
+                    part = cache / f".{digest}.{os.getpid()}.part"
+                    shutil.copyfile(out, part)
+                    os.replace(part, cached)
+                how = "built"
+    part = app / f".app.wasm.{os.getpid()}.part"
     shutil.copyfile(cached, part)
     os.replace(part, target)
     stamp.write_text(digest + "\n")

@@ -2,7 +2,8 @@
 
 - :mod:`roost.appstore.adapters` - the runtime's service Protocols over CouchDB and the VFS.
 - :mod:`roost.appstore.accounts` - connector credentials, encrypted per instance.
-- :mod:`roost.appstore.service` - install / upgrade / uninstall, runs, jobs and triggers.
+- :mod:`roost.appstore.service` - install / upgrade / uninstall, what is installed, triggers.
+- :mod:`roost.appstore.app_runs` - running installed apps: the ``app`` job worker, connector runs.
 - :mod:`roost.appstore.catalogue` - the Store: signed registries' packages (docs/registry.md).
 - :mod:`roost.appstore.updates` - the daily look for updates of installed apps.
 """

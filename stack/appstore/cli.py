@@ -109,8 +109,7 @@ def apps_rm(config: Config, domain: str, slug: str) -> None:
 @click.pass_obj
 def apps_run(config: Config, domain: str, slug: str, input_json: str) -> None:
     """Run SLUG once with INPUT_JSON and print the result."""
-    from roost.appstore import app_service
-    from roost.appstore.service import describe_run
+    from roost.appstore.runs import describe_run
 
     try:
         value = json.loads(input_json)
@@ -118,10 +117,9 @@ def apps_run(config: Config, domain: str, slug: str, input_json: str) -> None:
         raise click.BadParameter("INPUT_JSON is not valid JSON") from None
 
     async def work(s: Services) -> dict[str, Any]:
-        service = app_service(s)
         instance = await s.instances.get(domain)
-        await service.ensure_compiled()
-        result = await service.run(instance, slug, value)
+        await s.apps.ensure_compiled()
+        result = await s.app_runs.run(instance, slug, value)
         await s.access_log.flush()
         return describe_run(result)
 

@@ -32,6 +32,7 @@ from roost.appstore.registry_index import (
     parse_signature,
 )
 from roost.appstore.signing import PublicKey, TrustedKeys
+from roost.bounded_read import read_at_most
 
 __all__ = ["Registry", "RegistryLimits", "RegistryRefused", "registry_id"]
 
@@ -146,14 +147,10 @@ class Registry:
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > cap:
                     raise _TooLarge(f"{url} is larger than {cap} bytes")
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > cap:
-                        raise _TooLarge(f"{url} is larger than {cap} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                body = await read_at_most(response.aiter_bytes(), cap)
+                if body is None:
+                    raise _TooLarge(f"{url} is larger than {cap} bytes")
+                return body
         except httpx.TimeoutException:
             raise RegistryRefused(f"{url} did not answer in time") from None
         except httpx.HTTPError as exc:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
+from roost.jobs.cron import CronError, CronSchedule
 from roost.jobs.errors import InvalidTrigger
 from roost.jobs.events import parse_event_rules
 from roost.permissions import FILES_DOCTYPE
@@ -27,17 +28,10 @@ from roost.tokens import parse_duration
 __all__ = ["Phrase", "describe_schedule", "describe_trigger", "event_folder_ids"]
 
 WEEKDAYS: Final = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
-_WEEKDAY_NAMES: Final = {name[:3].lower(): i for i, name in enumerate(WEEKDAYS)}
-# The crontab macros a manifest may use (roost.jobs.cron reads the same ones).
-_CRON_MACROS: Final = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
+_ALL_HOURS: Final = tuple(range(24))
+_ALL_MONTHS: Final = tuple(range(1, 13))
+_ALL_DAYS: Final = frozenset(range(1, 32))
+_ALL_WEEKDAYS: Final = frozenset(range(7))
 _EVENT_WORDS: Final = {"CREATED": "added", "UPDATED": "changed", "DELETED": "deleted"}
 
 
@@ -56,50 +50,32 @@ ONLY_BY_HAND: Final = Phrase("Only when you run it")
 REGULARLY: Final = Phrase("On a regular schedule")
 
 
-def _number(text: str, low: int, high: int) -> int | None:
-    if text.isdigit() and low <= int(text) <= high:
-        return int(text)
-    return None
-
-
-def _weekday(text: str) -> int | None:
-    if text.lower() in _WEEKDAY_NAMES:
-        return _WEEKDAY_NAMES[text.lower()]
-    day = _number(text, 0, 7)
-    return None if day is None else day % 7
-
-
 def _cron(arguments: str) -> Phrase:
-    fields = _CRON_MACROS.get(arguments.strip().lower(), arguments).split()
-    if len(fields) == 6:
-        fields = fields[1:]  # cozy-stack's form has seconds first
-    if len(fields) != 5:
+    # Read by the one cron parser the scheduler uses, so a phrase never describes a
+    # schedule other than the one that runs (seconds, for cozy-stack's 6 fields, are moot).
+    try:
+        cron = CronSchedule.parse(arguments)
+    except CronError:
         return REGULARLY
-    minute_text, hour_text, day, month, weekday = fields
-    minute = _number(minute_text, 0, 59)
-    if minute is None or month not in ("*", "?"):
+    if len(cron.minutes) != 1 or cron.months != _ALL_MONTHS:
         return REGULARLY
-    if hour_text == "*" and day in ("*", "?") and weekday in ("*", "?"):
+    every_day, every_weekday = cron.days == _ALL_DAYS, cron.weekdays == _ALL_WEEKDAYS
+    if cron.hours == _ALL_HOURS and every_day and every_weekday:
         return Phrase("Every hour")
-    if hour_text.startswith("*/") and day in ("*", "?") and weekday in ("*", "?"):
-        step = _number(hour_text[2:], 1, 23)
-        return Phrase("Every %(count)s hours", {"count": str(step)}) if step else REGULARLY
-    hour = _number(hour_text, 0, 23)
-    if hour is None:
+    step = cron.hours[1] - cron.hours[0] if len(cron.hours) > 1 else 0
+    if step and cron.hours == tuple(range(0, 24, step)) and every_day and every_weekday:
+        return Phrase("Every %(count)s hours", {"count": str(step)})
+    if len(cron.hours) != 1:
         return REGULARLY
-    at = {"time": f"{hour:02d}:{minute:02d}"}
-    if day in ("*", "?") and weekday in ("*", "?"):
+    at = {"time": f"{cron.hours[0]:02d}:{cron.minutes[0]:02d}"}
+    if every_day and every_weekday:
         return Phrase("Every day around %(time)s (UTC)", at)
-    if day in ("*", "?"):
-        index = _weekday(weekday)
-        if index is None:
-            return REGULARLY
-        return Phrase("Every %(weekday)s around %(time)s (UTC)", {**at, "weekday": WEEKDAYS[index]})
-    if weekday in ("*", "?"):
-        date = _number(day, 1, 31)
-        if date is None:
-            return REGULARLY
-        return Phrase("Every month on day %(day)s around %(time)s (UTC)", {**at, "day": str(date)})
+    if every_day and len(cron.weekdays) == 1:
+        weekday = WEEKDAYS[min(cron.weekdays)]
+        return Phrase("Every %(weekday)s around %(time)s (UTC)", {**at, "weekday": weekday})
+    if every_weekday and len(cron.days) == 1:
+        day = str(min(cron.days))
+        return Phrase("Every month on day %(day)s around %(time)s (UTC)", {**at, "day": day})
     return REGULARLY
 
 

@@ -1,4 +1,4 @@
-"""Install, upgrade, uninstall and run the apps of an instance.
+"""Install, upgrade and uninstall the apps of an instance, and read what is installed.
 
 Installed state lives in the instance's databases, so several stack processes on one CouchDB
 share it: the app document (``io.cozy.apps/{slug}`` in ``io.cozy.apps``, or
@@ -11,59 +11,43 @@ Consent: a first install, and an upgrade whose grant is not a subset of the inst
 raise :class:`ConsentRequired` unless ``consent=True`` (the person accepted the consent page
 or passed ``--yes``). Uninstall deletes the permission document (revoking every token of
 the app), the triggers, the accounts of a connector and the app document.
+
+Running an installed app is :class:`roost.appstore.app_runs.AppRunner`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from roost.access_log import AccessLog
-from roost.apps.budget import OperatorLimits, effective_budget
-from roost.apps.egress import EgressFetcher, EgressPolicy
+from roost.apps.budget import FUEL_PER_CPU_SECOND, OperatorLimits, effective_budget
 from roost.apps.manifest import AppManifest, ManifestError, parse_manifest
 from roost.apps.package import AppPackage, PackageError, read_package
-from roost.apps.runner import RunResult
 from roost.apps.runtime import AppRuntime, PreparedApp
-from roost.apps.services import Services as AppServices
 from roost.appstore.accounts import AccountVault
-from roost.appstore.adapters import (
-    CouchDataService,
-    InstanceAccessLog,
-    InstanceNotifier,
-    InstanceOutbox,
-    VfsFileService,
-)
 from roost.appstore.connector_runs import ConnectorRuns
 from roost.appstore.installer import AppInstaller
-from roost.appstore.outcomes import outcome_for, outcome_of_run
-from roost.appstore.run_data import data_brought
-from roost.appstore.runs import describe_run, guest_value, job_result, safe_text
+from roost.appstore.pending_installs import PendingInstalls
 from roost.config import Config
 from roost.couch import CouchClient
-from roost.documents import DocumentService
-from roost.errors import BadRequest, Forbidden, NotFound, RoostError
+from roost.errors import BadRequest, Forbidden, NotFound
 from roost.instances import Instance
 from roost.jobs import JobService
-from roost.jobs.runner import FinalFailure
 from roost.notifications import Notifications
-from roost.outbox import Outbox
 from roost.permission_docs import PermissionDocs
 from roost.permissions import PermissionSet
 from roost.tokens import TokenService
 from roost.types import JSONDoc
-from roost.vfs import VFS
 
-__all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp", "describe_run"]
+__all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp"]
 
 APPS_DOCTYPE = "io.cozy.apps"
 KONNECTORS_DOCTYPE = "io.cozy.konnectors"
+#: The job worker of installed apps: their triggers name it, `AppRunner` registers it.
 APP_WORKER = "app"
 UI_TOKEN_TTL = timedelta(hours=12)
 
@@ -136,19 +120,6 @@ class InstalledApp:
         return out
 
 
-def job_input(message: Mapping[str, Any]) -> Any:
-    """A copy of a job's input; an `@event` run is also told which document changed (an
-    importer reads that file): ``{..., "event": {"doctype", "verb", "doc"}}``."""
-    given = message.get("input", {})
-    event = message.get("event")
-    if isinstance(given, Mapping):
-        copy = dict(given)
-        if isinstance(event, Mapping):
-            copy["event"] = dict(event)
-        return copy
-    return given
-
-
 def app_doc_id(manifest_type: str, slug: str) -> str:
     doctype = KONNECTORS_DOCTYPE if manifest_type == "konnector" else APPS_DOCTYPE
     return f"{doctype}/{slug}"
@@ -159,28 +130,23 @@ class AppService:
         self,
         config: Config,
         couch: CouchClient,
-        documents: DocumentService,
-        vfs: VFS,
         permission_docs: PermissionDocs,
         tokens: TokenService,
-        access_log: AccessLog,
     ) -> None:
         self.config = config
         self.couch = couch
-        self.documents = documents
-        self.vfs = vfs
         self.permission_docs = permission_docs
         self.tokens = tokens
-        self.access_log = access_log
         self.accounts = AccountVault(couch)
         self.connector_runs = ConnectorRuns(couch)
+        #: Where installed apps' triggers live (set by Services; the ``app`` worker that
+        #: runs them is :class:`roost.appstore.app_runs.AppRunner`).
         self.jobs: JobService | None = None
-        #: The person's outbox, where apps of world 0.2.0 propose egress (set by Services).
-        self.outbox: Outbox | None = None
-        # Apps' `notify` goes through the one notifications service (e-mail included).
-        self.notifications = Notifications(couch)
         self._runtime: AppRuntime | None = None
         self.root = config.data_dir / "apps"
+        #: Packages sent to `/apps/install` waiting for consent, and the Store's.
+        self.pending_installs = PendingInstalls(self.root / "staging")
+        self.pending_store_installs = PendingInstalls(self.root / "store-staging")
         self.limits = OperatorLimits(
             max_fuel=config.apps_max_fuel,
             max_memory_mib=config.apps_max_memory_mib,
@@ -195,11 +161,6 @@ class AppService:
             default_host_calls=min(OperatorLimits().default_host_calls, config.apps_max_host_calls),
             default_host_bytes=min(OperatorLimits().default_host_bytes, config.apps_max_host_bytes),
             max_output_bytes=config.apps_max_output_bytes,
-        )
-        self.egress = EgressFetcher(
-            EgressPolicy(
-                allow_private_hosts=frozenset(h.lower() for h in config.egress_allow_private)
-            )
         )
 
     # -- plumbing ------------------------------------------------------
@@ -229,21 +190,12 @@ class AppService:
         return self.root / "ui" / sha256
 
     def attach_jobs(self, jobs: JobService) -> None:
-        """Register the ``app`` worker with the job service (called when the stack starts)."""
+        """Installed apps' triggers are written to ``jobs`` (called when the stack starts)."""
         self.jobs = jobs
-        jobs.register_worker(
-            APP_WORKER,
-            self.run_job,
-            concurrency=max(1, self.config.apps_concurrency),
-            timeout_seconds=self.config.apps_max_wall_seconds + 30,
-            max_attempts=3,
-            per_instance=self.per_instance_concurrency,
-        )
 
     def attach_notifications(self, notifications: Notifications) -> None:
-        """Apps' ``notify`` and a connector's failing runs are told to the person through
-        ``notifications`` (the one service, e-mail included)."""
-        self.notifications = notifications
+        """A connector's failing runs are told to the person through ``notifications``
+        (the one service, e-mail included)."""
         self.connector_runs.notifications = notifications
 
     async def ensure_compiled(self) -> int:
@@ -290,18 +242,6 @@ class AppService:
             raise Forbidden(f"the permissions of {app.slug} have been revoked")
         return grant
 
-    async def tell_proposer(self, instance: Instance, proposal: JSONDoc) -> None:
-        """Queue a run of the app whose outbox proposal was decided: its input is
-        ``{"outbox": {"id", "state"}}``, and the app reads the answer with ``outbox.get``."""
-        slug = str(proposal.get("app", ""))
-        if self.jobs is None or await self.get_or_none(instance, slug) is None:
-            return
-        message = {
-            "slug": slug,
-            "input": {"outbox": {"id": proposal["_id"], "state": proposal.get("state")}},
-        }
-        await self.jobs.enqueue(instance, APP_WORKER, message)
-
     async def current_grant(self, instance: Instance, slug: str) -> PermissionSet | None:
         """The grant of installed app `slug`, or None (not installed, or revoked)."""
         app = await self.get_or_none(instance, slug)
@@ -329,6 +269,20 @@ class AppService:
 
     async def consent_lines(self, manifest: AppManifest) -> list[str]:
         return manifest.describe()
+
+    def consent_limits(self, manifest: AppManifest) -> dict[str, Any]:
+        """What a consent page shows beside the permissions: the hosts the app may reach,
+        its triggers, and the budget one of its runs gets on this server."""
+        budget = effective_budget(manifest.budget, self.limits, python_guest=True)
+        return {
+            "egress": list(manifest.egress),
+            "triggers": [str(t) for t in manifest.triggers],
+            "budget": {
+                "cpu_seconds": round(budget.fuel / FUEL_PER_CPU_SECOND, 2),
+                "memory_mib": int(budget.memory_mib),
+                "wall_seconds": budget.wall_seconds,
+            },
+        }
 
     async def install(
         self, instance: Instance, package: AppPackage, *, consent: bool
@@ -372,147 +326,3 @@ class AppService:
             permission_id=app.permission_id,
             ttl=UI_TOKEN_TTL,
         )
-
-    # -- running ------------------------------------------------------
-    def services_for(self, instance: Instance) -> AppServices:
-        on_change: Callable[[Instance, str, str, JSONDoc], Awaitable[None]] | None = None
-        jobs = self.jobs
-        if jobs is not None:
-
-            async def on_change(inst: Instance, doctype: str, verb: str, doc: JSONDoc) -> None:
-                assert jobs is not None
-                jobs.notify_change(inst, doctype, verb, doc)  # queues in the background
-
-        return AppServices(
-            data=CouchDataService(self.documents, instance, on_change),
-            files=VfsFileService(self.vfs, instance),
-            http=self.egress,
-            notifier=InstanceNotifier(self.notifications, instance),
-            outbox=InstanceOutbox(self.outbox, instance) if self.outbox is not None else None,
-            access_log=InstanceAccessLog(self.access_log, instance),
-        )
-
-    async def run(
-        self,
-        instance: Instance,
-        slug: str,
-        input_value: Any,
-        *,
-        job_id: str | None = None,
-        account_id: str | None = None,
-    ) -> RunResult:
-        """Run an installed app. ``input_value`` is any JSON value (an object for connectors)."""
-        app = await self.get(instance, slug)
-        if app.doc.get("state") != "ready":
-            raise Forbidden(f"{slug} is not ready to run")
-        grant = await self.grant(instance, app)
-        if app.type == "konnector":
-            if input_value is None:
-                input_value = {}
-            if not isinstance(input_value, dict):
-                raise BadRequest("a connector's input is a JSON object")
-            account_id = account_id or input_value.pop("account", None)
-            if account_id is None:
-                accounts = await self.accounts.list(instance, slug)
-                account_id = accounts[0]["_id"] if accounts else None
-            if account_id is not None:
-                input_value["credentials"] = await self.accounts.credentials(
-                    instance, str(account_id), slug
-                )
-        requested = grant.budget if grant.budget is not None else app.manifest.budget
-        budget = effective_budget(
-            requested, self.limits, python_guest=bool(app.doc.get("uses_wasi", True))
-        )
-        runtime = self.runtime
-        if not runtime.cache.has(app.wasm_sha256):
-            # Installed by another process, or the engine changed: compile off the request path
-            # is the start-up hook's job; here we refuse rather than compile mid-request.
-            raise Forbidden(f"{slug} is not compiled on this server yet: restart or reinstall")
-        return await runtime.run(
-            app.wasm_sha256,
-            json.dumps(input_value),
-            app=slug,
-            grant=grant,
-            services=self.services_for(instance),
-            budget=budget,
-            job_id=job_id,
-            tenant=instance.domain,
-        )
-
-    async def run_job(self, instance: Instance, job: Any) -> dict[str, Any]:
-        """The ``app`` worker: message ``{"slug", "input", "account"?, "event"?}``."""
-        message: Mapping[str, Any] = getattr(job, "message", None) or {}
-        slug = str(message.get("slug", ""))
-        app = await self.get_or_none(instance, slug)
-        if app is not None and app.type == "konnector":
-            return await self._connector_job(instance, app, job, message)
-        result = await self.run(
-            instance,
-            slug,
-            job_input(message),
-            job_id=getattr(job, "id", None),
-            account_id=message.get("account"),
-        )
-        await self._log_run(instance, job, result)
-        return job_result(slug, result)
-
-    async def _log_run(self, instance: Instance, job: Any, result: RunResult) -> None:
-        if self.jobs is not None and getattr(job, "id", None):
-            lines = [f"[{line.level}] {line.message}" for line in result.log]
-            lines.append(
-                f"[run] {'ok' if result.ok else result.reason}: fuel {result.fuel_used}, "
-                f"{result.wall_seconds * 1000:.1f} ms"
-                + (f"; budget hit: {', '.join(result.marks)}" if result.marks else "")
-            )
-            await self.jobs.append_log(instance, job.id, [safe_text(line) for line in lines])
-
-    async def _connector_job(
-        self, instance: Instance, app: InstalledApp, job: Any, message: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        """A connector's run as a job, kept for Collect (outcome in plain words, the data it
-        brought) - a failure another attempt would repeat is not retried."""
-        account = message.get("account")
-        run_facts: dict[str, Any] = {
-            "slug": app.slug,
-            "name": str(app.doc.get("name") or app.slug),
-            "started_at": datetime.now(UTC).isoformat(),
-            "account_id": account if isinstance(account, str) else None,
-            "job_id": getattr(job, "id", None),
-            "attempt": int(getattr(job, "attempts", 1) or 1),
-            "manual": getattr(job, "trigger_id", None) is None,
-        }
-        if not run_facts["manual"]:
-            last = await self.connector_runs.recent(instance, app.slug, 1)
-            if last and last[0].outcome.waits_for_person:
-                why = f"not run: waiting for the person ({last[0].outcome.english()})"
-                if self.jobs is not None and run_facts["job_id"]:
-                    await self.jobs.append_log(instance, run_facts["job_id"], [why])
-                return {"slug": app.slug, "skipped": why}
-        try:
-            result = await self.run(
-                instance,
-                app.slug,
-                # A copy: the run adds the account's plain credentials to its input.
-                job_input(message),
-                job_id=run_facts["job_id"],
-                account_id=run_facts["account_id"],
-            )
-        except RoostError as exc:
-            outcome = outcome_for("CANNOT_START")
-            await self.connector_runs.record(
-                instance, outcome=outcome, message=exc.reason, **run_facts
-            )
-            raise FinalFailure(f"{outcome.code}: {exc.reason}") from None
-        outcome = outcome_of_run(result)
-        data = data_brought(result.host_calls)
-        reported = guest_value(result.error)
-        said = reported.get("message") if isinstance(reported, dict) else reported
-        await self._log_run(instance, job, result)
-        await self.connector_runs.record(
-            instance, outcome=outcome, message=str(said or ""), data=data, **run_facts
-        )
-        if not result.ok and outcome.final and not result.hit_budget:
-            raise FinalFailure(safe_text(f"{outcome.code}: {said or result.reason}")[:2000])
-        answer = job_result(app.slug, result)
-        answer.update(outcome=outcome.to_json(), data=data)
-        return answer

@@ -1,12 +1,19 @@
 """WebDAV's `LockStore` port over CouchDB, so every stack process sees the same locks.
 
-One document per locked path in the instance's `io.roost.dav.locks` database, its id
-derived from the path, holding every lock of that path. Taking a lock is a conditional
-write of that document (created without a revision, or updated with the one read): of two
-processes racing for one resource, CouchDB accepts one write and answers the other 409,
-which then reads the document again and finds the winner's lock. Expired locks are
-ignored, dropped from their document at its next write, and documents holding only
-expired locks are deleted when next read.
+One document per locked path, its id derived from the path, holding every lock of that
+path. Taking a lock is a conditional write of that document (created without a revision,
+or updated with the one read): of two processes racing for one resource, CouchDB accepts
+one write and answers the other 409, which then reads the document again and finds the
+winner's lock. Expired locks are ignored, dropped from their document at its next write,
+and documents holding only expired locks are deleted when next read.
+
+The documents live in the instance's names database (`io.roost.files.names`, ids
+`lock:{sha256 of the path}`, which no name reservation can take): a write request reads the
+locks that could cover what it changes — those of its paths and of each of their ancestors,
+known keys — and that read shares one `_all_docs` request with the name lookup of the same
+request (and of the other requests waiting for that database). Only what needs every lock
+(a LOCK's conflicts, a collection moved or deleted with its members, `lockdiscovery` in
+PROPFIND) reads the whole `lock:` key range.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from roost.webdav.ports import LockConflict, Unavailable
 
 from .errors import as_port_errors
 
-LOCKS_DOCTYPE = "io.roost.dav.locks"
+# The database holding the locks (shared with the name reservations, see above).
+LOCKS_DOCTYPE = "io.roost.files.names"
+PREFIX = "lock:"
 # Each retry follows a write that won meanwhile, so this bounds a burst of that many writers.
 _ATTEMPTS = 64
 
@@ -35,7 +44,16 @@ Doc = dict[str, Any]
 
 def slot_id(path: str) -> str:
     """The id of the document holding the locks of `path` (fixed length, any path)."""
-    return "path-" + hashlib.sha256(path.encode("utf-8")).hexdigest()
+    return PREFIX + hashlib.sha256(path.encode("utf-8")).hexdigest()
+
+
+def self_and_ancestors(path: str) -> list[str]:
+    """`/a/b` → `/`, `/a`, `/a/b`: every path whose lock may cover `path`."""
+    found = ["/"]
+    parts = [part for part in path.split("/") if part]
+    for end in range(1, len(parts) + 1):
+        found.append("/" + "/".join(parts[:end]))
+    return found
 
 
 def _entry(lock: Lock) -> Doc:
@@ -90,18 +108,34 @@ class CouchLockStore:
         live = await self._read(callers[0])
         return [live] * len(callers)
 
+    async def covering(self, instance: Instance, paths: list[str]) -> list[Lock]:
+        """The live locks covering any of `paths` (one read of known keys, shared)."""
+        slots = sorted({slot_id(path) for wanted in paths for path in self_and_ancestors(wanted)})
+        with as_port_errors():
+            docs = await self.couch.get_docs(self.db(instance), slots)
+        now = time.time()
+        return [
+            lock
+            for doc in docs
+            for lock in _locks_of(doc)
+            if lock.live(now) and any(lock.covers(path) for path in paths)
+        ]
+
     async def _read(self, instance: Instance) -> list[Lock]:
-        result = await self.couch.all_docs(self.db(instance), params={"include_docs": True})
+        result = await self.couch.all_docs(
+            self.db(instance),
+            params={
+                "include_docs": True,
+                "startkey": PREFIX,
+                "endkey": PREFIX[:-1] + ";",  # ';' follows ':': the end of the prefix
+                "inclusive_end": False,
+            },
+        )
         now = time.time()
         live: list[Lock] = []
         for row in result["rows"]:
             doc = row.get("doc")
-            if not doc or str(doc.get("_id", "")).startswith("_"):
-                continue
-            if not isinstance(doc.get("locks"), list):
-                # One lock per document under a random id (before locks were atomic):
-                # it cannot exclude anything, so it is dropped.
-                await self._delete(instance, doc)
+            if not doc or not isinstance(doc.get("locks"), list):
                 continue
             locks = _locks_of(doc)
             alive = [lock for lock in locks if lock.live(now)]

@@ -131,6 +131,10 @@ class VfsTree:
             found = await self.vfs.child(instance, doc_of(parent), name)
         return None if found is None else entry_of(found)
 
+    async def confirm(self, instance: Instance, directory: Entry) -> Entry:
+        with as_port_errors():
+            return entry_of(await self.vfs.tree.confirm_place(instance, doc_of(directory)))
+
     async def list_dir(self, instance: Instance, directory: Entry) -> list[Entry]:
         doc = doc_of(directory)
         with as_port_errors():

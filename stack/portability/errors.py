@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roost.errors import BadRequest, NotFound
+from roost.errors import BadRequest, NotFound, RoostError
 
 
 class ArchiveRejected(BadRequest):
@@ -14,3 +14,9 @@ class ArchiveRejected(BadRequest):
 
 class ExportNotFound(NotFound):
     """No ready export with this id for this instance (or it expired)."""
+
+
+class ImportFailed(RoostError):
+    """The store refused part of an import (reported per document)."""
+
+    status = 500

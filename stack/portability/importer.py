@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from roost.couch import CouchClient, database_name, quote_db
+from roost.couch import CouchClient, database_name
 from roost.doctypes import SchemaRegistry
-from roost.errors import BadRequest, InvalidDocument, NotFound, RoostError
+from roost.errors import BadRequest, InvalidDocument, RoostError
 from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
 from roost.portability.archive import (
@@ -54,20 +54,21 @@ from roost.portability.contents import (
     VERSIONS_DATABASE,
     blob_refs,
 )
-from roost.portability.errors import ArchiveRejected
+from roost.portability.errors import ArchiveRejected, ImportFailed
 from roost.portability.progress import Progress, SilentProgress
+from roost.portability.revision_trees import (
+    BATCH,
+    groups,
+    live_docs,
+    missing_revs,
+    winning_revision,
+    write_revisions,
+)
 from roost.vfs import VFS, InvalidName, NameTaken, join_path, normalize_name
 from roost.vfs.names import MAX_NAME_BYTES
 
-BATCH = 500
 _FIXED_DIRS = (ROOT_DIR_ID, TRASH_DIR_ID)
 _MAX_RENAMES = 1000
-
-
-class ImportFailed(RoostError):
-    """The store refused part of an import (reported per document)."""
-
-    status = 500
 
 
 # -- the report --------------------------------------------------------------------------
@@ -143,79 +144,11 @@ def imported_name(name: str, attempt: int, *, is_dir: bool) -> str:
 # -- revisions ---------------------------------------------------------------------------
 
 
-def _rev_key(doc: dict[str, Any]) -> tuple[int, str]:
-    position, _, digest = str(doc["_rev"]).partition("-")
-    return int(position), digest
-
-
-def _winner(leaves: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """CouchDB's choice among live leaves: the longest history, then the greater rev id."""
-    return max(leaves, key=_rev_key)
-
-
-async def _missing_revs(
-    couch: CouchClient, db: str, docs: list[dict[str, Any]]
-) -> dict[str, set[str]]:
-    """id → the revisions of `docs` the database lacks."""
-    wanted: dict[str, list[str]] = {}
-    for doc in docs:
-        wanted.setdefault(doc["_id"], []).append(doc["_rev"])
-    if not wanted:
-        return {}
-    try:
-        answer = await couch.json_request("POST", f"/{quote_db(db)}/_revs_diff", json_body=wanted)
-    except NotFound:
-        return {doc_id: set(revs) for doc_id, revs in wanted.items()}
-    return {
-        doc_id: set(entry.get("missing", []))
-        for doc_id, entry in answer.items()
-        if isinstance(entry, dict)
-    }
-
-
-async def _live_docs(couch: CouchClient, db: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The current winner of each id that exists (not deleted) in the database."""
-    if not ids:
-        return {}
-    result = await couch.all_docs(db, keys=ids, params={"include_docs": True})
-    return {
-        row["id"]: row["doc"]
-        for row in result.get("rows", [])
-        if row.get("doc") and not row.get("value", {}).get("deleted")
-    }
-
-
-async def _write_revisions(couch: CouchClient, db: str, docs: list[dict[str, Any]]) -> None:
-    """Add these revisions (with their histories) to the database's revision trees."""
-    if not docs:
-        return
-    results = await couch.bulk_docs(db, docs, new_edits=False)
-    failed = [r for r in results if isinstance(r, dict) and r.get("error")]
-    if failed:
-        first = failed[0]
-        raise ImportFailed(
-            f"the store refused {len(failed)} document(s) of {db.rsplit('/', 1)[-1]}, e.g. "
-            f"{first.get('id')}: {first.get('reason') or first.get('error')}"
-        )
-
-
-def _groups(docs: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Batches of about BATCH documents that never split one id's leaves."""
-    batch: list[dict[str, Any]] = []
-    for doc in docs:
-        if len(batch) >= BATCH and batch[-1]["_id"] != doc["_id"]:
-            yield batch
-            batch = []
-        batch.append(doc)
-    if batch:
-        yield batch
-
-
 async def _classify(
     couch: CouchClient, db: str, docs: list[dict[str, Any]], changes: DatabaseChanges
 ) -> None:
-    missing = await _missing_revs(couch, db, docs)
-    live = await _live_docs(couch, db, sorted({d["_id"] for d in docs}))
+    missing = await missing_revs(couch, db, docs)
+    live = await live_docs(couch, db, sorted({d["_id"] for d in docs}))
     for doc_id in dict.fromkeys(d["_id"] for d in docs):
         if not missing.get(doc_id):
             changes.unchanged += 1
@@ -241,7 +174,7 @@ class _Entry:
 
     @property
     def winner(self) -> dict[str, Any]:
-        return _winner(self.leaves)
+        return winning_revision(self.leaves)
 
     @property
     def is_dir(self) -> bool:
@@ -392,7 +325,7 @@ class Importer:
         entries = await self._plan_files(file_docs, report)
         version_changes = report.databases.get(VERSIONS_DATABASE)
         if version_changes is not None:
-            for group in _groups(versions):
+            for group in groups(versions):
                 await _classify(self.couch, self.db(VERSIONS_DATABASE), group, version_changes)
         report.databases.pop(FILES_DATABASE, None)
         needed = await self._needed_blobs(entries, versions, referenced)
@@ -411,9 +344,9 @@ class Importer:
         db = self.db(FILES_DATABASE)
         live: dict[str, dict[str, Any]] = {}
         missing: dict[str, set[str]] = {}
-        for group in _groups(doc for e in entries for doc in e.leaves):
-            missing.update(await _missing_revs(self.couch, db, group))
-            live.update(await _live_docs(self.couch, db, sorted({d["_id"] for d in group})))
+        for group in groups(doc for e in entries for doc in e.leaves):
+            missing.update(await missing_revs(self.couch, db, group))
+            live.update(await live_docs(self.couch, db, sorted({d["_id"] for d in group})))
         # Names taken by this plan: (parent id, name).
         claimed: set[tuple[str, str]] = set()
         paths: dict[str, str] = {ROOT_DIR_ID: "/"}
@@ -516,8 +449,8 @@ class Importer:
 
     async def _missing_versions(self, versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for group in _groups(versions):
-            missing = await _missing_revs(self.couch, self.db(VERSIONS_DATABASE), group)
+        for group in groups(versions):
+            missing = await missing_revs(self.couch, self.db(VERSIONS_DATABASE), group)
             out.extend(v for v in group if v["_rev"] in missing.get(v["_id"], set()))
         return out
 
@@ -536,7 +469,7 @@ class Importer:
         # A fresh instance takes the archive's root and trash with their histories before
         # the VFS makes its own (which it then finds in place).
         fixed = [e for e in plan.entries if e.id in _FIXED_DIRS and e.action == "add"]
-        await _write_revisions(
+        await write_revisions(
             self.couch, self.db(FILES_DATABASE), [leaf for e in fixed for leaf in e.missing]
         )
         await self.vfs.ensure(self.instance)
@@ -558,7 +491,7 @@ class Importer:
                     await self._import_documents(member, Path(spool_dir))
         try:
             await self._apply_files(plan)
-            await _write_revisions(
+            await write_revisions(
                 self.couch,
                 self.db(VERSIONS_DATABASE),
                 await self._missing_versions(plan.versions),
@@ -578,9 +511,9 @@ class Importer:
         db = self.db(member.meaning.database)
         with open(spool, "rb") as source:  # noqa: ASYNC230
             docs = (check_document_line(line, member.name) for line in iter_lines(source, ""))
-            for group in _groups(docs):
-                missing = await _missing_revs(self.couch, db, group)
-                await _write_revisions(
+            for group in groups(docs):
+                missing = await missing_revs(self.couch, db, group)
+                await write_revisions(
                     self.couch, db, [d for d in group if d["_rev"] in missing.get(d["_id"], ())]
                 )
         spool.unlink()
@@ -614,13 +547,13 @@ class Importer:
             if entry.action == "add":
                 name = await self._claim(entry, entry.parent_id, entry.name)
                 try:
-                    await _write_revisions(self.couch, db, entry.missing)
+                    await write_revisions(self.couch, db, entry.missing)
                 except BaseException:
                     await self.vfs.release_name(self.instance, entry.parent_id, name, entry.id)
                     raise
                 parent_id = entry.parent_id
             else:
-                await _write_revisions(self.couch, db, entry.missing)
+                await write_revisions(self.couch, db, entry.missing)
                 current = await self.couch.get_doc(db, entry.id)
                 parent_id = str(current.get("dir_id") or ROOT_DIR_ID)
                 name = await self._claim(entry, parent_id, str(current.get("name")))

@@ -1,7 +1,8 @@
 """Share links: public read-only and drop links to a file, a folder or an album.
 
 Pure domain (no HTTP): link documents and their codes, the requests that create them,
-the permission set each link holds, password checks. The public pages and the owner's API
+the permission set each link holds, password checks, what one visit may see
+(`roost.sharing.visits`). The public pages and the owner's API
 are in `roost.web.pages.shared` and `roost.web.share_links`. See docs/api/sharing.md.
 """
 

@@ -45,8 +45,9 @@ class FileDocuments:
         self._ready_lock = asyncio.Lock()
         # Told of every document written (the @event triggers and thumbnails hear of it).
         self.listeners = FileListeners()
-        # Every write changes the subtree stamps of the directories above it.
-        self.stamps = SubtreeStamps(couch)
+        # Every write changes the subtree stamps of the directories above it; the cached
+        # listings follow the stamps this process moves.
+        self.stamps = SubtreeStamps(couch, on_stamped=cache.stamped)
 
     # -- databases and set-up --------------------------------------------------------------
 
@@ -143,37 +144,49 @@ class FileDocuments:
 
     # -- subtree stamps --------------------------------------------------------------------
 
-    async def ancestry(self, instance: Instance, dir_id: str) -> list[str]:
-        """`dir_id` and the ids of the directories above it, up to the root (from the
-        directory cache when fresh: a write into a folder just resolved reads nothing)."""
-        chain: list[str] = []
+    async def ancestry(self, instance: Instance, dir_id: str) -> list[tuple[str, str]]:
+        """`dir_id` and the directories above it up to the root, each with its parent's id
+        ("" for the root), from the directory cache when fresh: a write into a folder just
+        resolved reads nothing."""
+        chain: list[tuple[str, str]] = []
+        seen: set[str] = set()
         current: str | None = dir_id
-        while current and current not in chain and len(chain) < MAX_DEPTH:
-            chain.append(current)
+        while current and current not in seen and len(chain) < MAX_DEPTH:
+            seen.add(current)
             # Read through the cache without filling it: a directory being deleted must
             # not be remembered again by the stamps of its own deletion.
             found = self.cache.directory(instance, current) or await self.get_or_none(
                 instance, current
             )
-            current = found.dir_id if found is not None else None
+            if found is None:
+                break
+            parent = found.dir_id
+            chain.append((current, parent or ""))
+            current = parent
         return chain
 
     async def touch(self, instance: Instance, *dir_ids: str | None) -> None:
         """Something in each of `dir_ids` changed: change the stamps of it and its ancestors."""
-        touched: set[str] = set()
+        touched: set[tuple[str, str]] = set()
+        done: set[str] = set()
         for dir_id in dict.fromkeys(dir_ids):
-            if dir_id and dir_id not in touched:
+            if dir_id and dir_id not in done:
                 try:
-                    touched.update(await self.ancestry(instance, dir_id))
+                    chain = await self.ancestry(instance, dir_id)
                 except RoostError:
                     # The write is done; a stamp left unchanged costs a sync client one
                     # extra walk later, never a wrong file, so it must not fail the write.
-                    touched.add(dir_id)
+                    continue
+                touched.update(chain)
+                done.update(place[0] for place in chain)
         await self.stamps.touch(instance, touched)
 
     async def with_stamps(self, instance: Instance, docs: list[FileDoc]) -> list[FileDoc]:
-        """The same documents, each directory with its subtree stamp (one store read)."""
-        stamps = await self.stamps.read(instance, [doc.id for doc in docs if doc.is_dir])
+        """The same documents, each directory with its subtree stamp (one store read per
+        parent: a folder and its listing, two)."""
+        stamps = await self.stamps.read(
+            instance, [(doc.id, doc.dir_id or "") for doc in docs if doc.is_dir]
+        )
         return [
             dataclasses.replace(doc, stamp=stamps[doc.id]) if doc.id in stamps else doc
             for doc in docs
@@ -185,14 +198,17 @@ class FileDocuments:
         """Write one document; WriteConflict when its `_rev` is no longer the current one.
 
         `moved_from`: the directory the entry leaves (its subtree changes too)."""
-        self.cache.changed(instance)
+        self.cache.writing(instance)
         created = "_rev" not in doc
         try:
             rev = Rev(await self.couch.put_doc(self.files_db(instance), doc))
         except Conflict as exc:
-            raise WriteConflict(exc.reason) from None
-        finally:
             self.cache.changed(instance)
+            raise WriteConflict(exc.reason) from None
+        except BaseException:
+            self.cache.changed(instance)  # stored or not: no one can tell
+            raise
+        self.cache.wrote(instance, [doc], created=created)
         self.listeners.announce_written(instance, doc, created)
         await self.touch(instance, doc.get("dir_id"), moved_from)
         return rev
@@ -202,14 +218,20 @@ class FileDocuments:
     ) -> list[JSONDoc]:
         """Write documents in one request (`within`: directories they are in that their
         JSON does not name, as for deletions)."""
-        self.cache.changed(instance)
+        self.cache.writing(instance)
         try:
             results = await self.couch.bulk_docs(self.files_db(instance), docs)
-        finally:
+        except BaseException:
             self.cache.changed(instance)
-        for doc, result in zip(docs, results, strict=False):
-            if "rev" in result and "error" not in result:
-                self.listeners.announce_written(instance, {**doc, "_rev": result["rev"]}, False)
+            raise
+        stored = [
+            {**doc, "_rev": result["rev"]}
+            for doc, result in zip(docs, results, strict=False)
+            if "rev" in result and "error" not in result
+        ]
+        self.cache.wrote(instance, stored)
+        for doc in stored:
+            self.listeners.announce_written(instance, doc, False)
         await self.touch(instance, *within, *(doc.get("dir_id") for doc in docs))
         return results
 
@@ -219,15 +241,19 @@ class FileDocuments:
         async def delete_current(current: FileDoc | None) -> None:
             if current is None:
                 return
-            self.cache.changed(instance)
+            self.cache.writing(instance)
             try:
                 rev = await self.couch.delete_doc(self.files_db(instance), current.id, current.rev)
             except NotFound:
+                self.cache.changed(instance)
                 return
             except Conflict as exc:
-                raise WriteConflict(exc.reason) from None
-            finally:
                 self.cache.changed(instance)
+                raise WriteConflict(exc.reason) from None
+            except BaseException:
+                self.cache.changed(instance)
+                raise
+            self.cache.wrote(instance, [{"_id": current.id, "_rev": rev, "_deleted": True}])
             self.listeners.announce(
                 instance, "DELETED", {"_id": current.id, "_rev": rev, "_deleted": True}
             )

@@ -12,7 +12,7 @@ Stored fields (Cozy's, plus Roost's `sha256` and `dav_properties`):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
@@ -81,6 +81,9 @@ class FileDoc(_ContentFields):
 
     doc: JSONDoc
     stamp: str | None = None
+    # For a directory checked where it stands by the request holding this copy
+    # (`Tree.confirm_place`): when (time.monotonic()) that check's store read started.
+    confirmed_at: float | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:

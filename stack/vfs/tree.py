@@ -3,9 +3,10 @@ moves and renames, which repath a moved directory's descendants)."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from roost.doctypes import stamp_metadata
 from roost.errors import Conflict, Forbidden
@@ -13,7 +14,7 @@ from roost.instances import Instance
 from roost.permissions import ROOT_DIR_ID
 from roost.types import JSONDoc
 from roost.vfs.directory_cache import DirectoryCache
-from roost.vfs.documents import FileDocuments, new_id
+from roost.vfs.documents import MAX_DEPTH, FileDocuments, name_key, new_id
 from roost.vfs.errors import (
     FileNotFound,
     InvalidMove,
@@ -28,6 +29,10 @@ from roost.vfs.names import join_path, normalize_name, split_path
 from roost.vfs.reservations import NameReservations
 from roost.vfs.retry import retry_on_conflict
 from roost.vfs.targets import FileTargets
+
+# How long a directory confirmed by `Tree.confirm_place` is trusted without a read: the
+# time a small upload takes, not a large one's.
+CONFIRMED_SECONDS: Final = 0.5
 
 
 class Tree:
@@ -73,15 +78,27 @@ class Tree:
             raise NotADirectory(f"{directory.name!r} is not a directory")
         if not fresh:
             cached = self.cache.listing(instance, directory.id)
+            if cached is None and self.cache.token_to_check(instance, directory.id) is not None:
+                # Past the ttl: still the listing if the folder's stamp has not moved.
+                stamp = await self._stamp(instance, directory)
+                cached = self.cache.checked(instance, directory.id, stamp)
             if cached is not None:
+                cached.sort(key=lambda doc: doc.name)
                 return cached
         generation = self.cache.generation(instance)
         read_at = time.monotonic()
+        # The stamp first: a write after it changes it, so the listing is never kept
+        # with a stamp older than what it shows.
+        stamp = await self._stamp(instance, directory)
         entries = await self._read_dir(instance, directory)
         self.cache.keep_listing(
-            instance, directory.id, entries, read_at=read_at, generation=generation
+            instance, directory.id, entries, read_at=read_at, generation=generation, token=stamp
         )
         return list(entries)
+
+    async def _stamp(self, instance: Instance, directory: FileDoc) -> str:
+        place = (directory.id, directory.dir_id or "")
+        return (await self.documents.stamps.read(instance, [place])).get(directory.id, "")
 
     async def _read_dir(self, instance: Instance, directory: FileDoc) -> list[FileDoc]:
         await self.documents.ensure(instance)
@@ -150,9 +167,46 @@ class Tree:
         if parent.in_trash:
             raise Forbidden("nothing can be created in the trash")
 
+    async def confirm_place(self, instance: Instance, directory: FileDoc) -> FileDoc:
+        """The directory, confirmed where this copy says it stands, for a write into it
+        that follows at once (`fresh_parent` then reads nothing); unconfirmed if that
+        cannot be told cheaply.
+
+        A directory and its ancestors stand where their cached copies say exactly when the
+        name reservation of each still names it: a move, a rename or the trash reserves the
+        new place and releases the old. Those reservations are known keys of the names
+        database, so this read joins the request's name lookup (and the other reads
+        waiting for that database) instead of reading the directory itself.
+        """
+        started = time.monotonic()
+        chain: list[FileDoc] = []
+        current: FileDoc | None = directory
+        while current is not None and current.dir_id is not None:
+            if len(chain) >= MAX_DEPTH:
+                return directory
+            chain.append(current)
+            current = self.cache.directory(instance, current.dir_id)
+        if current is None:
+            return directory  # an ancestor is not cached: fresh_parent will read
+        keys = [name_key(entry.dir_id or "", entry.name) for entry in chain]
+        if keys:
+            await self.documents.ensure(instance)
+            found = await self.documents.couch.get_docs(self.documents.names_db(instance), keys)
+            for reservation, entry in zip(found, chain, strict=True):
+                if reservation is None or reservation.get("file_id") != entry.id:
+                    return directory
+        return dataclasses.replace(directory, confirmed_at=started)
+
     async def fresh_parent(self, instance: Instance, parent: FileDoc) -> FileDoc:
         """The parent as stored now: the caller's copy may come from a cache or an earlier
-        read, and a new entry's `path` and trash state must follow the current one."""
+        read, and a new entry's `path` and trash state must follow the current one.
+
+        A copy that `confirm_place` confirmed less than `CONFIRMED_SECONDS` ago is taken
+        as it is (a long upload since then: read again)."""
+        confirmed = parent.confirmed_at
+        if confirmed is not None and time.monotonic() - confirmed < CONFIRMED_SECONDS:
+            self.writable_parent(parent)
+            return parent
         fresh = await self.documents.get_or_none(instance, parent.id)
         if fresh is None:
             raise ParentMissing(f"the directory {parent.name!r} no longer exists")

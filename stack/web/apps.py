@@ -1,4 +1,4 @@
-"""`/apps`: install (with consent), list, run and remove apps; serve app UIs on their origin.
+"""`/apps`: install (with consent), list, run and remove apps (their UIs: `app_origins`).
 
 - `GET /apps` (owner page) · `GET /apps/` JSON list · `GET /apps/{slug}` JSON
 - `POST /apps/install` (`io.cozy.apps` POST; a `.tar.gz` as multipart field `package` or
@@ -10,38 +10,28 @@
 - `POST /apps/{slug}/accounts` (PUT on the app's document): store a connector's
   credentials, encrypted.
 - `DELETE /apps/{slug}` / `POST /apps/{slug}/uninstall` (DELETE on it): revoke and remove.
-- `GET /apps/{slug}/open` (the owner's session): go to the app's UI on `{slug}.{instance}`
-  with its token.
-- On an app origin, every other GET serves the app's `ui/` with its token injected and a
-  strict CSP; the token allows exactly the manifest's grant.
 
 Installing, reading, running, uninstalling and configuring apps are rules on `io.cozy.apps` (see
 `roost.web.stack_actions`): the owner's session holds them, a token only if granted them.
-An app may always read and run itself (an identity check). The pages, the consent form
-and `/open` (which mints the app's token) are the owner's session's alone.
+An app may always read and run itself (an identity check). The pages and the consent form
+are the owner's session's alone.
 """
 
 from __future__ import annotations
 
-import html
-import secrets
-import time
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from roost.appstore import app_service
-from roost.appstore.service import AppService, ConsentRequired, InstalledApp, describe_run
+from roost.appstore.runs import describe_run
+from roost.appstore.service import AppService, ConsentRequired, InstalledApp
 from roost.errors import BadRequest, Forbidden, NotFound, RoostError
 from roost.instances import Instance
 from roost.principals import Principal
-from roost.vfs.mime import guess_mime
 from roost.web.context import instance_of, principal_of, read_body, read_json, services_of
 from roost.web.forms import (
     is_form,
@@ -61,11 +51,6 @@ from roost.web.stack_actions import (
 from roost.web.templating import templates
 
 MAX_PACKAGE_BYTES = 128 * 1024 * 1024
-UI_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
 
 
 def _apps(request: Request) -> AppService:
@@ -86,23 +71,6 @@ def _may_see(principal: Principal, app: InstalledApp) -> bool:
     return is_the_app_itself(principal, app.slug) or allows(
         principal, "GET", APPS_DOCTYPE, app_target(app.doc)
     )
-
-
-STAGING_MAX_AGE_SECONDS = 3600
-
-
-def _staging_dir(request: Request) -> Path:
-    """Pending installs of this instance (a package waits here for the owner's consent)."""
-    folder = _apps(request).root / "staging" / instance_of(request).domain
-    folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in folder.glob("*.tar.gz"):
-        try:
-            if now - old.stat().st_mtime > STAGING_MAX_AGE_SECONDS:
-                old.unlink()
-        except OSError:
-            pass
-    return folder
 
 
 def _wants_html(request: Request) -> bool:
@@ -171,23 +139,13 @@ def _consent_context(
     request: Request, instance: Instance, principal: Principal, exc: ConsentRequired, staging: str
 ) -> dict[str, Any]:
     manifest = exc.manifest
-    budget = _apps(request).limits
-    from roost.apps.budget import FUEL_PER_CPU_SECOND, effective_budget
-
-    b = effective_budget(manifest.budget, budget, python_guest=True)
     return {
         "domain": instance.domain,
         "name": manifest.name,
         "version": manifest.version,
         "description": list(manifest.description),
         "permissions": exc.lines,
-        "egress": list(manifest.egress),
-        "triggers": [str(t) for t in manifest.triggers],
-        "budget": {
-            "cpu_seconds": round(b.fuel / FUEL_PER_CPU_SECOND, 2),
-            "memory_mib": int(b.memory_mib),
-            "wall_seconds": b.wall_seconds,
-        },
+        **_apps(request).consent_limits(manifest),
         "upgrade": exc.upgrade,
         "staging": staging,
         "csrf_token": session_csrf_token(request, principal),
@@ -211,9 +169,7 @@ async def install(request: Request) -> Response:
         consent = request.query_params.get("consent") == "true" and not html_form
         app = await service.install(instance, package, consent=consent)
     except ConsentRequired as exc:
-        staging = secrets.token_hex(16)
-        target = _staging_dir(request) / f"{staging}.tar.gz"
-        target.write_bytes(data)
+        staging = await service.pending_installs.put(instance, data)
         if html_form:
             return templates.TemplateResponse(
                 request,
@@ -243,20 +199,18 @@ async def accept(request: Request) -> Response:
     require(await principal_of(request), "POST", APPS_DOCTYPE, refusal=MANAGE_REFUSED)
     instance = instance_of(request)
     staging = request.path_params["staging"]
-    if not staging.isalnum() or len(staging) > 64:
-        raise NotFound("no such pending install")
+    service = _apps(request)
+    pending = service.pending_installs
+    pending.check_token(staging)
     form = is_form(request)
     if form:
         await read_owner_form(request)
-    path = _staging_dir(request) / f"{staging}.tar.gz"
-    if not path.is_file():
-        raise NotFound("no such pending install (it may have been accepted already)")
-    service = _apps(request)
+    staged = await pending.get(instance, staging)
     try:
-        package = await service.read(path.read_bytes())
+        package = await service.read(staged.data)
         app = await service.install(instance, package, consent=True)
     finally:
-        path.unlink(missing_ok=True)
+        await pending.discard(instance, staging)
     if form:
         return await apps_page(request, message=f"{app.doc['name']} is installed.")
     return JSONResponse(app.to_json(), status_code=201)
@@ -323,127 +277,11 @@ async def run(request: Request) -> Response:
         "transfer-encoding" in request.headers
     )
     body = await read_json(request) if has_body else {}
-    result = await _apps(request).run(instance_of(request), slug, body)
+    result = await services_of(request).app_runs.run(instance_of(request), slug, body)
     return JSONResponse(describe_run(result), status_code=200 if result.ok else 422)
 
 
-# -- app UIs ------------------------------------------------------
-async def open_app(request: Request) -> Response:
-    """`GET /apps/{slug}/open`: mint the app's UI token and go to its origin (owner only)."""
-    principal = await owner_session(request)
-    slug = request.path_params["slug"]
-    if principal is None:
-        return RedirectResponse(f"/auth/login?redirect=/apps/{quote(slug)}/open", status_code=303)
-    instance = instance_of(request)
-    service = _apps(request)
-    app = await service.get(instance, slug)
-    token = service.ui_token(instance, app)
-    scheme = "https" if services_of(request).config.https else request.url.scheme
-    port = f":{request.url.port}" if request.url.port else ""
-    return RedirectResponse(
-        f"{scheme}://{slug}.{instance.domain}{port}/?roost_token={quote(token)}", status_code=303
-    )
-
-
-def _ui_file(service: AppService, app: InstalledApp, path: str) -> Path:
-    root = service.ui_dir(app.wasm_sha256).resolve()
-    rel = path.strip("/") or "index.html"
-    target = (root / rel).resolve()
-    if not target.is_relative_to(root):
-        raise NotFound("no such file")
-    if target.is_dir():
-        target = target / "index.html"
-    if not target.is_file():
-        raise NotFound("no such file")
-    return target
-
-
-async def app_origin(request: Request) -> Response:
-    """Everything on `{slug}.{instance}` that no other route answered: the app's UI."""
-    slug = request.scope.get("state", {}).get("app_slug")
-    if not slug:
-        raise NotFound("no such route")
-    instance = instance_of(request)
-    service = _apps(request)
-    app = await service.get_or_none(instance, slug)
-    if app is None or not app.doc.get("has_ui"):
-        raise NotFound(f"no app {slug!r} with a UI here")
-    target = _ui_file(service, app, request.path_params.get("path", ""))
-    mime = guess_mime(target.name)
-    headers = {
-        "Content-Security-Policy": UI_CSP,
-        "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Cross-Origin-Opener-Policy": "same-origin",
-    }
-    if mime != "text/html":
-        return Response(target.read_bytes(), media_type=mime, headers=headers)
-    # HTML needs the app's token: from the /open redirect, or the app's own Bearer token.
-    token = request.query_params.get("roost_token")
-    principal = None
-    if token:
-        principal = await services_of(request).authenticator.authenticate(
-            instance, authorization=f"Bearer {token}", session_cookie=None
-        )
-    if principal is None or not is_the_app_itself(principal, slug):
-        scheme = "https" if services_of(request).config.https else request.url.scheme
-        port = f":{request.url.port}" if request.url.port else ""
-        return RedirectResponse(f"{scheme}://{instance.domain}{port}/apps/{quote(slug)}/open", 303)
-    page = target.read_text("utf-8", "replace")
-    meta = (
-        f'<meta name="roost-token" content="{html.escape(token or "", quote=True)}">'
-        f'<meta name="roost-instance" content="{html.escape(instance.domain, quote=True)}">'
-        f'<meta name="roost-app" content="{html.escape(slug, quote=True)}">'
-    )
-    lower = page.lower()
-    at = lower.find("<head>")
-    page = page[: at + 6] + meta + page[at + 6 :] if at >= 0 else meta + page
-    headers["Cache-Control"] = "no-store"
-    return HTMLResponse(page, headers=headers)
-
-
-class AppOriginRoute(BaseRoute):
-    """Takes GET/HEAD on an app's origin (`{slug}.{instance}`), except the API paths.
-
-    It must come first in the route table, so `/` on an app origin is the app, not the
-    instance's home page. On the instance's own origin it matches nothing.
-    """
-
-    API_PREFIXES = (
-        "/data",
-        "/files",
-        "/jobs",
-        "/apps",
-        "/settings",
-        "/auth",
-        "/dav",
-        "/status",
-        "/metrics",
-        "/realtime",
-        "/oauth",
-        "/permissions",
-        "/sharings",
-        "/notifications",
-    )
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
-            return Match.NONE, {}
-        if not scope.get("state", {}).get("app_slug"):
-            return Match.NONE, {}
-        path: str = scope["path"]
-        for prefix in self.API_PREFIXES:
-            if path == prefix or path.startswith(prefix + "/"):
-                return Match.NONE, {}
-        return Match.FULL, {"endpoint": app_origin, "path_params": {"path": path}}
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await app_origin(Request(scope, receive))
-        await response(scope, receive, send)
-
-
 ROUTES: list[BaseRoute] = [
-    AppOriginRoute(),
     Route("/apps", apps_page, methods=["GET"]),
     Route("/apps/", list_apps, methods=["GET"]),
     Route("/apps/install", install, methods=["POST"]),
@@ -453,5 +291,4 @@ ROUTES: list[BaseRoute] = [
     Route("/apps/{slug}/uninstall", uninstall, methods=["POST"]),
     Route("/apps/{slug}/accounts", create_account, methods=["POST"]),
     Route("/apps/{slug}/run", run, methods=["POST"]),
-    Route("/apps/{slug}/open", open_app, methods=["GET"]),
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from roost.bounded_read import read_at_most
 from roost.errors import BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType
 from roost.instances import Instance
 from roost.principals import Principal
@@ -64,14 +65,10 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
                 raise PayloadTooLarge(f"the body exceeds the {max_bytes}-byte limit")
         except ValueError:
             raise BadRequest("invalid Content-Length") from None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"the body exceeds the {max_bytes}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_at_most(request.stream(), max_bytes)
+    if body is None:
+        raise PayloadTooLarge(f"the body exceeds the {max_bytes}-byte limit")
+    return body
 
 
 async def read_json(request: Request, *, max_bytes: int | None = None) -> Any:

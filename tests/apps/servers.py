@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
 
@@ -162,11 +162,12 @@ class Server(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.port}"
 
 
+AnyServer = TypeVar("AnyServer", bound=ThreadingHTTPServer)
+
+
 @contextmanager
-def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[Server]:
-    server = Server(("127.0.0.1", 0), handler)
-    server.hits = []
-    server.tokens = set()
+def running(server: AnyServer) -> Iterator[AnyServer]:
+    """`server` serving in a thread of its own until the block ends, then closed."""
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
@@ -177,6 +178,15 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[Server]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[Server]:
+    server = Server(("127.0.0.1", 0), handler)
+    server.hits = []
+    server.tokens = set()
+    with running(server):
+        yield server
 
 
 def tls_files(tmp: Path, hostname: str) -> tuple[Path, Path, Path]:

@@ -198,7 +198,7 @@ def test_app_service_is_shared(services: Services) -> None:
 
 
 async def test_consent_page_in_the_browser(
-    owner: httpx.AsyncClient, instance: Instance, stack_apps_ready: Path
+    owner: httpx.AsyncClient, instance: Instance, services: Services, stack_apps_ready: Path
 ) -> None:
     import re
 
@@ -207,8 +207,12 @@ async def test_consent_page_in_the_browser(
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None
     files = {"package": ("insurance-offer.tar.gz", package("insurance-offer"), "application/gzip")}
+    waiting = sorted(services.apps.pending_installs.root.glob(f"{instance.domain}/*"))
     forged = await owner.post("/apps/install", files=files, data={"csrf_token": "nope"})
     assert forged.status_code == 403
+    # Refused before anything is read: nothing installed, nothing more waiting for consent.
+    assert (await owner.get("/apps/")).json() == []
+    assert sorted(services.apps.pending_installs.root.glob(f"{instance.domain}/*")) == waiting
     consent = await owner.post("/apps/install", files=files, data={"csrf_token": csrf.group(1)})
     assert consent.status_code == 200, consent.text
     text = consent.text

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from roost.appstore import app_service
 from roost.instances import Instance
 from roost.services import Services
 
@@ -52,7 +51,7 @@ def jobs_of(services: Services) -> Any:
     jobs = getattr(services, "jobs", None)
     if jobs is None:
         pytest.fail("services.jobs (roost.jobs.JobService) is missing: the apps worker needs it")
-    app_service(services)  # registers the `app` worker
+    assert jobs.has_worker("app")  # registered by Services.build (the AppRunner)
     return jobs
 
 

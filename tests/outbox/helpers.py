@@ -12,7 +12,7 @@ import httpx
 from roost.instances import Instance
 from roost.outbox import OUTBOX_DOCTYPE
 from roost.services import Services
-from tests.apps.stack_helpers import package
+from tests.apps.stack_helpers import install, package
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "apps" / "insurance-offer"
 MANIFEST = json.loads((EXAMPLE / "manifest.json").read_text())
@@ -53,6 +53,26 @@ async def run(owner: httpx.AsyncClient, payload: dict[str, Any]) -> dict[str, An
     assert ran.status_code in (200, 422), ran.text
     body: dict[str, Any] = ran.json()
     return body
+
+
+async def offers_computed(owner: httpx.AsyncClient, destinations: list[str] | None) -> None:
+    """The person's driving stored, the example installed with its outbox grant pointed at
+    `destinations`, and a first run that computed the offers."""
+    await seed_driving(owner)
+    await install(owner, offer_package(destinations))
+    computed = await run(owner, AS_OF)
+    assert computed["ok"], computed
+
+
+async def propose(owner: httpx.AsyncClient, offer_id: str, insurer_url: str) -> tuple[str, str]:
+    """The app proposes to accept `offer_id` at `insurer_url`: the proposal's id, and its
+    page as the person sees it."""
+    proposed = await run(owner, {"accept": offer_id, "insurer_url": insurer_url})
+    assert proposed["ok"], proposed
+    proposal_id = str(proposed["output"]["proposal"])
+    page = await owner.get(f"/outbox/{proposal_id}")
+    assert page.status_code == 200, page.text
+    return proposal_id, page.text
 
 
 async def offer(owner: httpx.AsyncClient, offer_id: str) -> dict[str, Any]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.apps.servers import running
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,11 @@ class Insurer(ThreadingHTTPServer):
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    @property
+    def acceptances(self) -> str:
+        """Where the example sends an acceptance."""
+        return self.origin + "/v1/acceptances"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -55,13 +61,5 @@ class _Handler(BaseHTTPRequestHandler):
 def insurer() -> Iterator[Insurer]:
     server = Insurer(("127.0.0.1", 0), _Handler)
     server.received = []
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -12,6 +12,7 @@ import html
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -19,10 +20,17 @@ import pytest
 from roost.instances import Instance
 from roost.outbox import OUTBOX_DOCTYPE
 from roost.services import Services
-from tests.apps.stack_helpers import install
 from tests.conftest import LiveServer
 
-from .helpers import AS_OF, form_of, offer, offer_package, outbox_docs, run, seed_driving
+from .helpers import (
+    form_of,
+    offer,
+    offer_package,
+    offers_computed,
+    outbox_docs,
+    propose,
+    run,
+)
 from .insurer import Insurer, insurer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # builds + compiles the guest once
@@ -34,25 +42,34 @@ def the_insurer() -> Iterator[Insurer]:
         yield server
 
 
-async def test_the_acceptance_leaves_once_and_only_after_approval(
+class Scene(NamedTuple):
+    owner: httpx.AsyncClient
+    instance: Instance
+    services: Services
+    insurer: Insurer
+
+
+@pytest.fixture
+async def scene(
     owner: httpx.AsyncClient,
     instance: Instance,
     services: Services,
-    live_server: LiveServer,
     stack_apps_ready: Path,
     the_insurer: Insurer,
+) -> Scene:
+    """The person's driving, the example installed to propose to `the_insurer`, and the
+    offers it computed."""
+    await offers_computed(owner, [the_insurer.origin])
+    return Scene(owner, instance, services, the_insurer)
+
+
+async def test_the_acceptance_leaves_once_and_only_after_approval(
+    scene: Scene, live_server: LiveServer
 ) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    computed = await run(owner, AS_OF)
-    assert computed["ok"], computed
+    owner, instance, services, the_insurer = scene
     assert (await offer(owner, "offer-car1"))["status"] == "offered"
 
-    accepted = await run(
-        owner, {"accept": "offer-car1", "insurer_url": the_insurer.origin + "/v1/acceptances"}
-    )
-    assert accepted["ok"], accepted
-    proposal_id = accepted["output"]["proposal"]
+    proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
     assert (await offer(owner, "offer-car1"))["status"] == "awaiting approval"
     # Proposed, not sent: the insurer has heard nothing.
     assert the_insurer.received == []
@@ -65,9 +82,7 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
     assert note["link"] == f"/outbox/{proposal_id}" and note["source"] == "insurance-offer"
 
     # The page shows what would leave, to whom, as readable fields - never raw braces.
-    page = await owner.get(f"/outbox/{proposal_id}")
-    assert page.status_code == 200
-    text = html.unescape(page.text)
+    text = html.unescape(page)
     main = text[text.index("<main") :]
     assert the_insurer.origin in main and "POST" in main
     shown = await offer(owner, "offer-car1")
@@ -90,7 +105,7 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
 
     # Approve twice at once, from two stack processes (own services, own store client):
     # one request leaves, the other click learns it was already sent.
-    form = form_of(page.text, f"/outbox/{proposal_id}/approve")
+    form = form_of(page, f"/outbox/{proposal_id}/approve")
     cookie = "; ".join(f"{name}={value}" for name, value in owner.cookies.items())
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{live_server.port}",
@@ -139,35 +154,24 @@ async def test_the_acceptance_leaves_once_and_only_after_approval(
         "slug": "insurance-offer",
         "input": {"outbox": {"id": proposal_id, "state": "sent"}},
     }
-    assert (await services.apps.run_job(instance, told))["output"]["answered"]
+    assert (await services.app_runs.run_job(instance, told))["output"]["answered"]
     accepted_offer = await offer(owner, "offer-car1")
     assert accepted_offer["status"] == "accepted"
     assert str(accepted_offer["policy"]).startswith("POL-")
     assert len(the_insurer.received) == 1
 
 
-async def test_refused_and_expired_proposals_send_nothing(
-    owner: httpx.AsyncClient,
-    instance: Instance,
-    services: Services,
-    stack_apps_ready: Path,
-    the_insurer: Insurer,
-) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    assert (await run(owner, AS_OF))["ok"]
-    url = the_insurer.origin + "/v1/acceptances"
+async def test_refused_and_expired_proposals_send_nothing(scene: Scene) -> None:
+    owner, instance, services, the_insurer = scene
 
     # Refused: nothing leaves, and the app learns it on its next run.
-    proposed = await run(owner, {"accept": "offer-car2", "insurer_url": url})
-    refused_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{refused_id}")
+    refused_id, page = await propose(owner, "offer-car2", the_insurer.acceptances)
     refused = await owner.post(
-        f"/outbox/{refused_id}/refuse", data=form_of(page.text, f"/outbox/{refused_id}/refuse")
+        f"/outbox/{refused_id}/refuse", data=form_of(page, f"/outbox/{refused_id}/refuse")
     )
     assert refused.status_code == 303
     approve_after = await owner.post(
-        f"/outbox/{refused_id}/approve", data=form_of(page.text, f"/outbox/{refused_id}/approve")
+        f"/outbox/{refused_id}/approve", data=form_of(page, f"/outbox/{refused_id}/approve")
     )
     assert approve_after.status_code == 409 and "refused" in approve_after.text
     assert the_insurer.received == []
@@ -176,10 +180,8 @@ async def test_refused_and_expired_proposals_send_nothing(
     assert back["status"] == "offered" and back["last_acceptance"] == "refused"
 
     # Expired: time passes (the stored deadline moves into the past); approving sends nothing.
-    proposed = await run(owner, {"accept": "offer-car2", "insurer_url": url})
-    expired_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{expired_id}")
-    form = form_of(page.text, f"/outbox/{expired_id}/approve")
+    expired_id, page = await propose(owner, "offer-car2", the_insurer.acceptances)
+    form = form_of(page, f"/outbox/{expired_id}/approve")
     db = instance.db(OUTBOX_DOCTYPE)
     doc = await services.couch.get_doc(db, expired_id)
     doc["expires_at"] = "2026-01-01T00:00:00+00:00"
@@ -193,22 +195,10 @@ async def test_refused_and_expired_proposals_send_nothing(
     assert listing.status_code == 200 and "Expired: not sent" in listing.text
 
 
-async def test_a_changed_proposal_is_not_approved_unseen(
-    owner: httpx.AsyncClient,
-    instance: Instance,
-    services: Services,
-    stack_apps_ready: Path,
-    the_insurer: Insurer,
-) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    assert (await run(owner, AS_OF))["ok"]
-    proposed = await run(
-        owner, {"accept": "offer-car1", "insurer_url": the_insurer.origin + "/v1/acceptances"}
-    )
-    proposal_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{proposal_id}")
-    form = form_of(page.text, f"/outbox/{proposal_id}/approve")
+async def test_a_changed_proposal_is_not_approved_unseen(scene: Scene) -> None:
+    owner, instance, services, the_insurer = scene
+    proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
+    form = form_of(page, f"/outbox/{proposal_id}/approve")
     db = instance.db(OUTBOX_DOCTYPE)
     doc = await services.couch.get_doc(db, proposal_id)
     doc["body"] = doc["body"].replace("acceptance", "something else")
@@ -232,10 +222,8 @@ async def test_an_app_without_the_outbox_grant_cannot_propose(
     stack_apps_ready: Path,
     the_insurer: Insurer,
 ) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package(None))
-    assert (await run(owner, AS_OF))["ok"]
-    url = the_insurer.origin + "/v1/acceptances"
+    await offers_computed(owner, None)
+    url = the_insurer.acceptances
     refused = await run(owner, {"accept": "offer-car1", "insurer_url": url})
     assert refused["ok"] is False and refused["error"]["error"] == "forbidden"
     assert await outbox_docs(services, instance) == []
@@ -253,27 +241,16 @@ async def test_an_app_without_the_outbox_grant_cannot_propose(
     assert await outbox_docs(services, instance) == []
     # Nor may an app write proposals through the data API: the doctype is the stack's.
     assert (await owner.post(f"/data/{OUTBOX_DOCTYPE}/", json={"state": "sent"})).status_code == 403
+    assert await outbox_docs(services, instance) == []
     assert the_insurer.received == []
 
 
-async def test_a_proposal_of_an_uninstalled_app_is_never_sent(
-    owner: httpx.AsyncClient,
-    instance: Instance,
-    services: Services,
-    stack_apps_ready: Path,
-    the_insurer: Insurer,
-) -> None:
-    await seed_driving(owner)
-    await install(owner, offer_package([the_insurer.origin]))
-    assert (await run(owner, AS_OF))["ok"]
-    proposed = await run(
-        owner, {"accept": "offer-car1", "insurer_url": the_insurer.origin + "/v1/acceptances"}
-    )
-    proposal_id = proposed["output"]["proposal"]
-    page = await owner.get(f"/outbox/{proposal_id}")
+async def test_a_proposal_of_an_uninstalled_app_is_never_sent(scene: Scene) -> None:
+    owner, instance, services, the_insurer = scene
+    proposal_id, page = await propose(owner, "offer-car1", the_insurer.acceptances)
     assert (await owner.delete("/apps/insurance-offer")).status_code == 200
     late = await owner.post(
-        f"/outbox/{proposal_id}/approve", data=form_of(page.text, f"/outbox/{proposal_id}/approve")
+        f"/outbox/{proposal_id}/approve", data=form_of(page, f"/outbox/{proposal_id}/approve")
     )
     assert late.status_code == 409 and "was removed" in html.unescape(late.text)
     assert the_insurer.received == []

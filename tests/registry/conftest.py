@@ -109,6 +109,11 @@ def publish(registry: Path, apps: list[Path], key: SigningKey | None) -> Path:
     return registry
 
 
+def publish_one(root: Path, make_app: AppMaker, key: SigningKey | None, **app: Any) -> Path:
+    """A registry at `root` holding birthdays 1.0.0 (signed with `key`; None: unsigned)."""
+    return publish(root, [make_app("birthdays", "1.0.0", **app)], key)
+
+
 def flip_byte(path: Path, at: int | None = None) -> None:
     data = bytearray(path.read_bytes())
     where = len(data) // 2 if at is None else at

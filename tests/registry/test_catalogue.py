@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,26 @@ from tests.registry.conftest import (
     AppMaker,
     flip_byte,
     publish,
+    publish_one,
     store_config,
 )
 
 
 def catalogue(services: Services, config: Config, registry: Path, *keys: SigningKey) -> Catalogue:
     return Catalogue(store_config(config, [str(registry)], list(keys)), services.apps)
+
+
+def one_app_store(
+    services: Services,
+    config: Config,
+    registry: Path,
+    make_app: AppMaker,
+    key: SigningKey,
+    **app: Any,
+) -> Catalogue:
+    """The Store over a registry holding birthdays 1.0.0, signed with a trusted key."""
+    publish_one(registry, make_app, key, **app)
+    return catalogue(services, config, registry, key)
 
 
 async def installed(services: Services, instance: Instance) -> dict[str, str]:
@@ -53,8 +68,7 @@ async def test_install_from_a_registry_then_upgrade_with_and_without_consent(
     key: SigningKey,
 ) -> None:
     registry = tmp_path / "reg"
-    publish(registry, [make_app("birthdays", "1.0.0")], key)
-    store = catalogue(services, config, registry, key)
+    store = one_app_store(services, config, registry, make_app, key)
     [view] = await store.listing(instance)
     assert view.problem is None and view.name == "Test registry"
     [item] = view.items
@@ -149,22 +163,20 @@ async def test_the_daily_job_announces_each_new_version_once(
     services = Services.build(own, config.couchdb_url or "")
     try:
         instance = await services.instances.create("upd.roost.test", PASSPHRASE)
-        await _announce_once(services, config, instance, tmp_path, make_app, key)
+        registry = tmp_path / "reg"
+        store = one_app_store(services, config, registry, make_app, key, name="Birthdays")
+
+        def publish_1_2_0() -> None:
+            publish(registry, [make_app("birthdays", "1.2.0", name="Birthdays")], key)
+
+        await _announce_once(services, instance, store, publish_1_2_0)
     finally:
         await services.aclose()
 
 
 async def _announce_once(
-    services: Services,
-    config: Config,
-    instance: Instance,
-    tmp_path: Path,
-    make_app: AppMaker,
-    key: SigningKey,
+    services: Services, instance: Instance, store: Catalogue, publish_1_2_0: Callable[[], None]
 ) -> None:
-    registry = tmp_path / "reg"
-    publish(registry, [make_app("birthdays", "1.0.0", name="Birthdays")], key)
-    store = catalogue(services, config, registry, key)
     item = await store.item(instance, store.registries[0].id, "birthdays")
     _, package = await store.fetch(item)
     await services.apps.install(instance, package, consent=True)
@@ -179,7 +191,7 @@ async def _announce_once(
     assert (trigger.type, trigger.arguments, trigger.worker) == ("@every", "24h", "store-updates")
     assert await updates.check(instance) == []  # nothing newer yet
 
-    publish(registry, [make_app("birthdays", "1.2.0", name="Birthdays")], key)
+    publish_1_2_0()
     job = await jobs.enqueue(instance, "store-updates")
     done = await _wait_done(jobs, instance, job.id)
     link = f"/store/{store.registries[0].id}/birthdays"

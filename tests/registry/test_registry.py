@@ -6,7 +6,6 @@ import functools
 import hashlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,7 +16,8 @@ from roost.appstore.registry import Registry, RegistryLimits, RegistryRefused
 from roost.appstore.registry_build import build_index, sign_registry
 from roost.appstore.registry_index import parse_index
 from roost.appstore.signing import PublicKey, SigningKey, TrustedKeys
-from tests.registry.conftest import AppMaker, flip_byte, publish
+from tests.apps.servers import running
+from tests.registry.conftest import AppMaker, flip_byte, publish, publish_one
 
 
 class _Quiet(SimpleHTTPRequestHandler):
@@ -31,15 +31,20 @@ def http_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     folder = tmp_path / "served"
     folder.mkdir()
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with running(server):
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def trusting(*keys: SigningKey) -> TrustedKeys:
     return TrustedKeys([k.public for k in keys])
+
+
+async def assert_package_refused(registry: Path, key: SigningKey, match: str) -> None:
+    """The registry's index is trusted, and its birthdays package refused saying `match`."""
+    reg = Registry(str(registry), trusting(key))
+    entry = (await reg.index()).latest()["birthdays"]
+    with pytest.raises(RegistryRefused, match=match):
+        await reg.package(entry)
 
 
 async def test_a_signed_registry_lists_its_packages_and_gives_their_exact_bytes(
@@ -83,30 +88,24 @@ def test_building_and_signing_again_gives_the_same_bytes(
 async def test_a_package_with_one_byte_changed_is_refused(
     tmp_path: Path, make_app: AppMaker, key: SigningKey
 ) -> None:
-    registry = publish(tmp_path / "reg", [make_app("birthdays", "1.0.0")], key)
+    registry = publish_one(tmp_path / "reg", make_app, key)
     flip_byte(registry / "packages" / "birthdays-1.0.0.tar.gz")
-    reg = Registry(str(registry), trusting(key))
-    entry = (await reg.index()).latest()["birthdays"]
-    with pytest.raises(RegistryRefused, match="does not match its signed checksum"):
-        await reg.package(entry)
+    await assert_package_refused(registry, key, "does not match its signed checksum")
 
 
 async def test_a_longer_package_is_refused_as_changed(
     tmp_path: Path, make_app: AppMaker, key: SigningKey
 ) -> None:
-    registry = publish(tmp_path / "reg", [make_app("birthdays", "1.0.0")], key)
+    registry = publish_one(tmp_path / "reg", make_app, key)
     with (registry / "packages" / "birthdays-1.0.0.tar.gz").open("ab") as fh:
         fh.write(b"\0" * 10)
-    reg = Registry(str(registry), trusting(key))
-    entry = (await reg.index()).latest()["birthdays"]
-    with pytest.raises(RegistryRefused, match="does not match its signed checksum"):
-        await reg.package(entry)
+    await assert_package_refused(registry, key, "does not match its signed checksum")
 
 
 async def test_an_unsigned_registry_is_refused(
     tmp_path: Path, make_app: AppMaker, key: SigningKey
 ) -> None:
-    registry = publish(tmp_path / "reg", [make_app("birthdays", "1.0.0")], None)
+    registry = publish_one(tmp_path / "reg", make_app, None)
     with pytest.raises(RegistryRefused, match="is not signed"):
         await Registry(str(registry), trusting(key)).index()
 
@@ -114,7 +113,7 @@ async def test_an_unsigned_registry_is_refused(
 async def test_an_unsigned_package_in_a_signed_index_is_refused(
     tmp_path: Path, make_app: AppMaker, key: SigningKey
 ) -> None:
-    registry = publish(tmp_path / "reg", [make_app("birthdays", "1.0.0")], key)
+    registry = publish_one(tmp_path / "reg", make_app, key)
     # Someone holding the key signs an index whose package carries no signature of its own.
     body = json.loads((registry / "index.json").read_text())
     del body["packages"][0]["signature"]
@@ -125,16 +124,13 @@ async def test_an_unsigned_package_in_a_signed_index_is_refused(
 
     signature = IndexSignature(key.public.key_id, key.sign(index.to_bytes()))
     (registry / "index.sig").write_bytes(signature.to_bytes())
-    reg = Registry(str(registry), trusting(key))
-    entry = (await reg.index()).latest()["birthdays"]
-    with pytest.raises(RegistryRefused, match=r"the package birthdays 1\.0\.0 is not signed"):
-        await reg.package(entry)
+    await assert_package_refused(registry, key, r"the package birthdays 1\.0\.0 is not signed")
 
 
 async def test_a_registry_signed_with_an_untrusted_key_is_refused(
     tmp_path: Path, make_app: AppMaker, key: SigningKey, other_key: SigningKey
 ) -> None:
-    registry = publish(tmp_path / "reg", [make_app("birthdays", "1.0.0")], other_key)
+    registry = publish_one(tmp_path / "reg", make_app, other_key)
     with pytest.raises(RegistryRefused, match=f"key {other_key.public.key_id}.*not trust"):
         await Registry(str(registry), trusting(key)).index()
 
@@ -142,7 +138,7 @@ async def test_a_registry_signed_with_an_untrusted_key_is_refused(
 async def test_an_index_changed_after_signing_is_refused(
     tmp_path: Path, make_app: AppMaker, key: SigningKey
 ) -> None:
-    registry = publish(tmp_path / "reg", [make_app("birthdays", "1.0.0")], key)
+    registry = publish_one(tmp_path / "reg", make_app, key)
     text = (registry / "index.json").read_text()
     (registry / "index.json").write_text(text.replace("does one useful thing", "is harmless"))
     with pytest.raises(RegistryRefused, match="changed after signing"):
@@ -152,7 +148,7 @@ async def test_an_index_changed_after_signing_is_refused(
 def test_signing_refuses_a_package_changed_since_the_index_was_built(
     tmp_path: Path, make_app: AppMaker, key: SigningKey
 ) -> None:
-    registry = publish(tmp_path / "reg", [make_app("birthdays", "1.0.0")], None)
+    registry = publish_one(tmp_path / "reg", make_app, None)
     flip_byte(registry / "packages" / "birthdays-1.0.0.tar.gz")
     from roost.appstore.registry_build import BuildProblem
 

@@ -203,9 +203,14 @@ async def test_what_the_token_may_not_read_cannot_be_shared(
     assert len(await share_docs(services, instance)) == 1
 
 
-async def test_anonymous_callers_get_401(client: httpx.AsyncClient) -> None:
+async def test_anonymous_callers_get_401(
+    client: httpx.AsyncClient, api: httpx.AsyncClient, services: Services, instance: Instance
+) -> None:
+    folder = await make_folder(api, "Not for strangers")
+    before = await share_docs(services, instance)
     answer = await client.post(
-        "/share-links", json={"target": {"type": "io.cozy.files", "id": "x"}}
+        "/share-links", json={"target": {"type": "io.cozy.files", "id": folder}}
     )
     assert answer.status_code == 401
     assert (await client.get("/share-links")).status_code == 401
+    assert await share_docs(services, instance) == before

@@ -8,7 +8,10 @@ import hashlib
 
 import pytest
 
+from roost.config import Config
+from roost.errors import Forbidden
 from roost.permissions import ROOT_DIR_ID, TRASH_DIR_ID
+from roost.services import Services
 from roost.vfs import (
     VFS,
     FileNotFound,
@@ -211,8 +214,6 @@ async def test_stale_parent_copy_never_gives_a_wrong_path(vfs: VFS, instance) ->
     assert child.path == "/After/Child"
     gone = await vfs.create_dir(instance, root, "Gone2")
     await vfs.trash(instance, gone)
-    from roost.errors import Forbidden
-
     with pytest.raises(Forbidden):
         await vfs.create_dir(instance, gone, "inside the trash")
 
@@ -233,3 +234,44 @@ async def test_trash_guards_are_the_domain_s(vfs: VFS, instance, upload) -> None
     with pytest.raises(NotInTrash):
         await vfs.restore(instance, nested)
     assert (await vfs.get(instance, inner.id)).rev == nested.rev
+
+
+async def test_a_confirmed_place_is_never_one_another_process_changed(
+    vfs: VFS, instance, config: Config
+) -> None:
+    """`confirm_place` vouches for a cached folder only while the reservations of it and
+    of its ancestors still name them: once another process trashed or renamed an ancestor,
+    a stale copy is not confirmed, and a creation into it reads the folder and refuses."""
+    root = await vfs.root(instance)
+    top = await vfs.create_dir(instance, root, "Confirmed")
+    inner = await vfs.create_dir(instance, top, "inner")
+    vfs.cache.remember(instance, top)
+    assert (await vfs.tree.confirm_place(instance, inner)).confirmed_at is not None
+
+    other = Services.build(config, config.couchdb_url or "")
+    try:
+        await other.vfs.trash(instance, await other.vfs.get(instance, top.id))
+    finally:
+        await other.aclose()
+
+    vfs.cache.remember(instance, top)  # this process still holds the copy from before
+    stale = await vfs.tree.confirm_place(instance, inner)
+    assert stale.confirmed_at is None
+    content = await vfs.stage(instance, chunks_of(b"late"), size=4)
+    async with content:
+        with pytest.raises(Forbidden):
+            await vfs.create_file(instance, stale, "late.txt", content)
+    in_trash = await vfs.get(instance, inner.id)
+    assert await vfs.list_dir(instance, in_trash, fresh=True) == []
+
+    # The same for a rename of the folder itself, through the other process.
+    moved = await vfs.create_dir(instance, root, "Renamed later")
+    vfs.cache.remember(instance, moved)
+    other = Services.build(config, config.couchdb_url or "")
+    try:
+        await other.vfs.move(instance, await other.vfs.get(instance, moved.id), name="Renamed")
+    finally:
+        await other.aclose()
+    assert (await vfs.tree.confirm_place(instance, moved)).confirmed_at is None
+    child = await vfs.create_dir(instance, moved, "child")
+    assert child.path == "/Renamed/child"

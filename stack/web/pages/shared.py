@@ -28,23 +28,19 @@ from starlette.routing import Route
 
 from roost.archives import FileArchive
 from roost.errors import BadRequest
-from roost.instances import Instance
-from roost.permissions import FILES_DOCTYPE, DocumentTarget, FileTarget, Hidden, decide
+from roost.permissions import Hidden
 from roost.principals import Principal
 from roost.services import Services
 from roost.sharing import (
     ALBUMS_DOCTYPE,
     LinkGone,
     LinkUnknown,
-    ShareLink,
     ShareLinks,
     TooManyPasswordAttempts,
 )
+from roost.sharing.visits import LinkVisit
 from roost.thumbnails import SIZES
-from roost.vfs import FileDoc, IncompleteUpload, NameTaken, normalize_name
-from roost.vfs.errors import BlobMissing
-from roost.vfs.mime import mime_class
-from roost.vfs.names import conflict_name
+from roost.vfs import FileDoc, IncompleteUpload, normalize_name
 from roost.web.context import instance_of, services_of
 from roost.web.files_content import serve
 from roost.web.files_params import content_type, declared_size
@@ -92,57 +88,23 @@ def gone(request: Request) -> Response:
 
 
 @dataclass
-class Visit:
-    """One request through an open link: what it may see is the link's set, nothing more."""
+class Visit(LinkVisit):
+    """One request through an open link, with what its pages need beside the link's view."""
 
     services: Services
-    instance: Instance
-    link: ShareLink
     code: str
-    now: datetime
 
     @property
     def base(self) -> str:
         return f"/s/{self.code}"
 
-    def allows(self, verb: str, doctype: str, target: Any, visible: Any = None) -> bool:
-        return decide(
-            self.link.permissions,
-            verb,
-            doctype,
-            target,
-            now=self.now,
-            surface="stack",
-            visible=visible,
-        ).allowed
 
-    async def readable(self, file_id: str) -> tuple[FileDoc, FileTarget] | None:
-        """A file or folder this link may read, or None (absent, trashed or not shared)."""
-        doc = await self.services.vfs.get_or_none(self.instance, file_id)
-        if doc is None or doc.in_trash or doc.is_trash_dir:
-            return None
-        target = await self.services.vfs.targets(self.instance).for_doc(doc)
-        if not self.allows("GET", FILES_DOCTYPE, target):
-            return None
-        return doc, target
-
-    async def album(self) -> dict[str, Any] | None:
-        album = await self.services.documents.get_or_none(
-            self.instance, ALBUMS_DOCTYPE, self.link.item.id
-        )
-        if album is None or not self.allows("GET", ALBUMS_DOCTYPE, DocumentTarget(album)):
-            return None
-        return album
-
-
-async def _open(request: Request) -> Visit | Response:
-    """The link behind the URL, ready to use; else the page to answer with."""
+async def _visit(request: Request) -> Visit | Response:
+    """The link behind the URL, its password not checked yet; else the page to answer with."""
     services, instance = services_of(request), instance_of(request)
-    code = request.path_params["code"]
     now = datetime.now(UTC)
-    links = share_links_of(services)
     try:
-        link = await links.open(instance, code, now)
+        link = await share_links_of(services).open(instance, request.path_params["code"], now)
     except LinkGone:
         return gone(request)
     except LinkUnknown:
@@ -151,11 +113,34 @@ async def _open(request: Request) -> Visit | Response:
     request.scope.setdefault("state", {})["principal"] = Principal(
         kind="share-link", permissions=link.permissions, subject=link.id, permission_id=link.id
     )
-    await links.record_use(instance, link, now)
-    visit = Visit(services, instance, link, code, now)
-    if not links.has_proof(instance, link, request.cookies.get(PASSWORD_COOKIE)):
+    return Visit(
+        services.vfs, services.documents, instance, link, now, services, request.path_params["code"]
+    )
+
+
+async def _open(request: Request) -> Visit | Response:
+    """The link behind the URL, ready to use; else the page to answer with."""
+    visit = await _visit(request)
+    if isinstance(visit, Response):
+        return visit
+    links = share_links_of(visit.services)
+    await links.record_use(visit.instance, visit.link, visit.now)
+    if not links.has_proof(visit.instance, visit.link, request.cookies.get(PASSWORD_COOKIE)):
         return _password_page(request, visit, error=None, status_code=401)
     return visit
+
+
+async def _open_item(request: Request, *, folder: bool) -> tuple[Visit, FileDoc] | Response:
+    """The link and the file `{file_id}` (or folder `{folder_id}`) it may read; else the
+    page to answer with."""
+    visit = await _open(request)
+    if isinstance(visit, Response):
+        return visit
+    if folder:
+        doc = await visit.readable_folder(request.path_params["folder_id"])
+    else:
+        doc = await visit.readable_file(request.path_params["file_id"])
+    return unknown(request) if doc is None else (visit, doc)
 
 
 def _password_page(
@@ -172,26 +157,8 @@ def _entry(doc: FileDoc) -> dict[str, Any]:
 
 
 async def _folder_page(request: Request, visit: Visit, folder: FileDoc) -> Response:
-    vfs = visit.services.vfs
-    targets = vfs.targets(visit.instance)
-    children = await vfs.list_dir(visit.instance, folder)
-    shown = [
-        c
-        for c in children
-        if not c.is_trash_dir
-        and not c.in_trash
-        and visit.allows("GET", FILES_DOCTYPE, await targets.for_child(folder, c))
-    ][:MAX_LISTED]
-    shown.sort(key=lambda d: (not d.is_dir, d.name.casefold()))
-    trail = []
-    current: FileDoc | None = folder
-    while current is not None:
-        trail.append({"id": current.id, "name": current.name})
-        if current.id == visit.link.item.id or current.dir_id is None:
-            break
-        parent = await visit.readable(current.dir_id)
-        current = parent[0] if parent else None
-    trail.reverse()
+    shown = await visit.listing(folder, MAX_LISTED)
+    trail = [{"id": d.id, "name": d.name} for d in await visit.trail(folder)]
     context = {
         "base": visit.base,
         "folder": {"id": folder.id, "name": folder.name},
@@ -202,27 +169,12 @@ async def _folder_page(request: Request, visit: Visit, folder: FileDoc) -> Respo
     return page(request, "shared_folder.html", context)
 
 
-async def _text_head(visit: Visit, doc: FileDoc) -> str | None:
-    """The start of a text file, to show in the page itself (never a huge file whole)."""
-    content = await visit.services.vfs.open(visit.instance, doc)
-    try:
-        reader = await content.open()
-    except BlobMissing:
-        return None
-    chunks: list[bytes] = []
-    try:
-        async for chunk in reader.read(0, min(reader.size, TEXT_PREVIEW_BYTES)):
-            chunks.append(chunk)
-    finally:
-        reader.close()
-    return b"".join(chunks).decode("utf-8", errors="replace")
-
-
 async def _file_context(visit: Visit, doc: FileDoc, back: str | None) -> dict[str, Any]:
     kind = doc.class_ if doc.class_ in PREVIEWABLE else None
     if doc.mime == "application/pdf":
         kind = "pdf"
-    text = await _text_head(visit, doc) if kind == "text" else None
+    # The start of a text file shows in the page itself (never a huge file whole).
+    text = await visit.text_head(doc, TEXT_PREVIEW_BYTES) if kind == "text" else None
     return {
         "base": visit.base,
         "file": entry_view(doc),
@@ -241,11 +193,8 @@ async def shared(request: Request) -> Response:
         return visit
     item = visit.link.item
     if visit.link.kind == "drop":
-        folder = await visit.services.vfs.get_or_none(visit.instance, item.id)
-        if folder is None or folder.in_trash or not folder.is_dir:
-            return gone(request)
-        target = await visit.services.vfs.targets(visit.instance).for_doc(folder)
-        if not visit.allows("POST", FILES_DOCTYPE, target):
+        folder = await visit.drop_folder()
+        if folder is None or not await visit.may_drop(folder):
             return gone(request)
         context = {"base": visit.base, "folder_name": folder.name}
         return page(request, "shared_drop.html", context)
@@ -264,13 +213,7 @@ async def _album_page(request: Request, visit: Visit) -> Response:
     album = await visit.album()
     if album is None:
         return gone(request)
-    vfs = visit.services.vfs
-    targets = vfs.targets(visit.instance)
-    photos = []
-    for doc in await vfs.referencing(visit.instance, ALBUMS_DOCTYPE, visit.link.item.id):
-        if doc.is_file and not doc.in_trash:
-            if visit.allows("GET", FILES_DOCTYPE, await targets.for_doc(doc)):
-                photos.append(_entry(doc))
+    photos = [_entry(doc) for doc in await visit.album_photos()]
     photos.sort(key=lambda p: (str(p["updated_at"]), p["name"]))
     name = album.get("name") if isinstance(album.get("name"), str) else ""
     context = {"base": visit.base, "album_name": name, "photos": photos}
@@ -279,24 +222,19 @@ async def _album_page(request: Request, visit: Visit) -> Response:
 
 async def shared_folder(request: Request) -> Response:
     """`GET /s/{code}/folder/{folder_id}`: a folder inside a shared folder."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["folder_id"])
-    if found is None or not found[0].is_dir:
-        return unknown(request)
-    return await _folder_page(request, visit, found[0])
+    opened = await _open_item(request, folder=True)
+    if isinstance(opened, Response):
+        return opened
+    visit, folder = opened
+    return await _folder_page(request, visit, folder)
 
 
 async def shared_view(request: Request) -> Response:
     """`GET /s/{code}/view/{file_id}`: one file of a shared folder or album."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["file_id"])
-    if found is None or not found[0].is_file:
-        return unknown(request)
-    doc = found[0]
+    opened = await _open_item(request, folder=False)
+    if isinstance(opened, Response):
+        return opened
+    visit, doc = opened
     if visit.link.item.doctype == ALBUMS_DOCTYPE:
         back = visit.base
     else:
@@ -308,14 +246,11 @@ async def shared_view(request: Request) -> Response:
 
 async def shared_raw(request: Request) -> Response:
     """`GET /s/{code}/raw/{file_id}`: the bytes (Range; `?Dl=1` to save them)."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["file_id"])
-    if found is None or not found[0].is_file:
-        return unknown(request)
-    doc = found[0]
-    content = await visit.services.vfs.open(visit.instance, doc)
+    opened = await _open_item(request, folder=False)
+    if isinstance(opened, Response):
+        return opened
+    visit, doc = opened
+    content = await visit.vfs.open(visit.instance, doc)
     response = await serve(request, doc, content, content.mime)
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
@@ -323,32 +258,30 @@ async def shared_raw(request: Request) -> Response:
 
 async def shared_thumbnail(request: Request) -> Response:
     """`GET /s/{code}/thumbnails/{file_id}/{size}`: a picture's or a video's thumbnail."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
+    opened = await _open_item(request, folder=False)
+    if isinstance(opened, Response):
+        return opened
+    visit, doc = opened
     size = SIZES.get(request.path_params["size"])
-    found = await visit.readable(request.path_params["file_id"])
-    if size is None or found is None or not found[0].is_file:
+    if size is None:
         return unknown(request)
-    thumbnail = await visit.services.thumbnails.thumbnail(visit.instance, found[0], size)
+    thumbnail = await visit.services.thumbnails.thumbnail(visit.instance, doc, size)
     headers = {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"}
     return Response(thumbnail.body, media_type=thumbnail.media_type, headers=headers)
 
 
 async def shared_zip(request: Request) -> Response:
     """`GET /s/{code}/zip/{folder_id}`: a shared folder (or one inside it) as a zip."""
-    visit = await _open(request)
-    if isinstance(visit, Response):
-        return visit
-    found = await visit.readable(request.path_params["folder_id"])
-    if found is None or not found[0].is_dir:
-        return unknown(request)
-    archive = FileArchive(visit.services.vfs, visit.instance, visit.link.permissions, visit.now)
+    opened = await _open_item(request, folder=True)
+    if isinstance(opened, Response):
+        return opened
+    visit, folder = opened
+    archive = FileArchive(visit.vfs, visit.instance, visit.link.permissions, visit.now)
     try:
-        entries = await archive.prepare([found[0].id])
+        entries = await archive.prepare([folder.id])
     except Hidden:
         return unknown(request)
-    name = f"{found[0].name}.zip"
+    name = f"{folder.name}.zip"
     return StreamingResponse(
         archive.stream(entries),
         media_type="application/zip",
@@ -363,19 +296,10 @@ async def shared_zip(request: Request) -> Response:
 
 async def shared_password(request: Request) -> Response:
     """`POST /s/{code}/password`: the password form; the right one sets this link's cookie."""
-    services, instance = services_of(request), instance_of(request)
-    now = datetime.now(UTC)
-    links = share_links_of(services)
-    try:
-        link = await links.open(instance, request.path_params["code"], now)
-    except LinkGone:
-        return gone(request)
-    except LinkUnknown:
-        return unknown(request)
-    request.scope.setdefault("state", {})["principal"] = Principal(
-        kind="share-link", permissions=link.permissions, subject=link.id, permission_id=link.id
-    )
-    visit = Visit(services, instance, link, request.path_params["code"], now)
+    visit = await _visit(request)
+    if isinstance(visit, Response):
+        return visit
+    instance, link, links = visit.instance, visit.link, share_links_of(visit.services)
     fields = await read_form(request)
     try:
         right = await links.check_password(instance, link, fields.get("password", ""))
@@ -422,36 +346,25 @@ async def shared_upload(request: Request) -> Response:
         return _json_refusal(visit.status_code, error, "this link does not work")
     if visit.link.kind != "drop":
         return _json_refusal(403, "forbidden", "this link does not take files")
-    vfs, instance = visit.services.vfs, visit.instance
-    folder = await vfs.get_or_none(instance, visit.link.item.id)
-    if folder is None or folder.in_trash or not folder.is_dir:
+    vfs, instance = visit.vfs, visit.instance
+    folder = await visit.drop_folder()
+    if folder is None:
         return _json_refusal(410, "gone", "the folder of this link is gone")
     raw_name = request.query_params.get("Name")
     if not raw_name:
         raise BadRequest("Name is required")
     name = normalize_name(raw_name)
     mime = content_type(request)
-    targets = vfs.targets(instance)
-    folder_target = await targets.for_doc(folder)
-    new = await targets.for_new(
-        folder, name, type="file", mime=mime or "", class_=mime_class(mime) if mime else ""
-    )
-    if not visit.allows("POST", FILES_DOCTYPE, new, visible=folder_target):
+    if not await visit.may_drop_file(folder, name, mime):
         return _json_refusal(403, "forbidden", "this link does not take files")
     try:
         staged = await vfs.stage(instance, request.stream(), size=declared_size(request))
     except ClientDisconnect:
         raise IncompleteUpload("the client went away before the end of the body") from None
     async with staged as content:
-        for attempt in range(MAX_NAME_ATTEMPTS):
-            candidate = name if attempt == 0 else conflict_name(name, attempt, is_dir=False)
-            if await vfs.child(instance, folder, candidate) is not None:
-                continue
-            try:
-                doc = await vfs.create_file(instance, folder, candidate, content, mime=mime)
-            except NameTaken:
-                continue  # taken meanwhile by another upload: try the next name
-            return JSONResponse({"uploaded": True, "size": doc.size}, status_code=201)
+        doc = await visit.drop_file(folder, name, content, mime, MAX_NAME_ATTEMPTS)
+    if doc is not None:
+        return JSONResponse({"uploaded": True, "size": doc.size}, status_code=201)
     return _json_refusal(409, "name_conflict", "too many files of that name here already")
 
 

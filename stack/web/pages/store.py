@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
-import secrets
-import time
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -29,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from roost.apps.budget import FUEL_PER_CPU_SECOND, effective_budget
 from roost.appstore import app_service
 from roost.appstore.catalogue import CatalogueItem, PackageRefused, catalogue_for
 from roost.appstore.service import AppService, ConsentRequired
@@ -41,7 +36,6 @@ from roost.web.pages.shell import Owner, owner_or_login, render
 from roost.web.stack_actions import require
 
 APPS_DOCTYPE: Final = "io.cozy.apps"
-STAGING_MAX_AGE_SECONDS: Final = 3600
 KINDS: Final = {"webapp": "App", "konnector": "Connector"}
 INSTALL_REFUSED: Final = "only the owner, signed in, installs apps"
 
@@ -102,20 +96,6 @@ async def store(request: Request) -> Response:
     return await render(request, owner, "store.html", context, space="store")
 
 
-def _egress_and_budget(owner: Owner, item: CatalogueItem) -> dict[str, Any]:
-    manifest = item.manifest
-    budget = effective_budget(manifest.budget, _apps(owner).limits, python_guest=True)
-    return {
-        "egress": list(manifest.egress),
-        "triggers": [str(t) for t in manifest.triggers],
-        "budget": {
-            "cpu_seconds": round(budget.fuel / FUEL_PER_CPU_SECOND, 2),
-            "memory_mib": int(budget.memory_mib),
-            "wall_seconds": budget.wall_seconds,
-        },
-    }
-
-
 async def _detail(
     request: Request,
     owner: Owner,
@@ -132,7 +112,7 @@ async def _detail(
         "lines": lines,
         "error": error,
         "done": done if done in ("installed", "updated", "current") else None,
-        **_egress_and_budget(owner, item),
+        **_apps(owner).consent_limits(item.manifest),
     }
     return await render(
         request, owner, "store_detail.html", context, space="store", status_code=status_code
@@ -144,14 +124,20 @@ async def detail(request: Request) -> Response:
     owner = await owner_or_login(request)
     if isinstance(owner, Response):
         return owner
-    catalogue = catalogue_for(_apps(owner))
+    item = await _item(request, owner)
+    if isinstance(item, Response):
+        return item
+    return await _detail(request, owner, item)
+
+
+async def _item(request: Request, owner: Owner) -> CatalogueItem | Response:
+    """The package `{registry}/{slug}` names, verified; else the page saying why not."""
     try:
-        item = await catalogue.item(
+        return await catalogue_for(_apps(owner)).item(
             owner.instance, request.path_params["registry"], request.path_params["slug"]
         )
     except PackageRefused as exc:
         return await _refused_page(request, owner, exc.reason)
-    return await _detail(request, owner, item)
 
 
 async def _refused_page(request: Request, owner: Owner, reason: str) -> Response:
@@ -165,39 +151,15 @@ async def _refused_page(request: Request, owner: Owner, reason: str) -> Response
     )
 
 
-# -- staging: a verified package waiting for the person's consent --------------------------
-
-
-def _staging_dir(owner: Owner) -> Path:
-    folder = _apps(owner).root / "store-staging" / owner.instance.domain
-    folder.mkdir(parents=True, exist_ok=True)
-    now = time.time()
-    for old in folder.iterdir():
-        try:
-            if now - old.stat().st_mtime > STAGING_MAX_AGE_SECONDS:
-                old.unlink()
-        except OSError:
-            pass
-    return folder
-
-
-def _stage(owner: Owner, item: CatalogueItem, data: bytes) -> str:
-    token = secrets.token_hex(16)
-    folder = _staging_dir(owner)
-    (folder / f"{token}.tar.gz").write_bytes(data)
+async def _stage(owner: Owner, item: CatalogueItem, data: bytes) -> str:
+    """The verified package waits for the person's consent, with what was verified."""
     record = {
         "registry": item.registry.id,
         "slug": item.slug,
         "version": item.entry.version,
         "sha256": item.entry.sha256,
     }
-    (folder / f"{token}.json").write_text(json.dumps(record))
-    return token
-
-
-def _unstage(folder: Path, token: str) -> None:
-    for suffix in (".tar.gz", ".json"):
-        (folder / f"{token}{suffix}").unlink(missing_ok=True)
+    return await _apps(owner).pending_store_installs.put(owner.instance, data, record)
 
 
 def _done_url(path: str, done: str) -> str:
@@ -207,13 +169,10 @@ def _done_url(path: str, done: str) -> str:
 async def install(request: Request) -> Response:
     """`POST /store/{registry}/{slug}/install`: verify, then install or ask for consent."""
     owner = await _installer(request)
+    item = await _item(request, owner)
+    if isinstance(item, Response):
+        return item
     catalogue = catalogue_for(_apps(owner))
-    try:
-        item = await catalogue.item(
-            owner.instance, request.path_params["registry"], request.path_params["slug"]
-        )
-    except PackageRefused as exc:
-        return await _refused_page(request, owner, exc.reason)
     if item.installed is not None and not item.update_available:
         return RedirectResponse(_done_url(item.path, "current"), status_code=303)
     try:
@@ -221,14 +180,14 @@ async def install(request: Request) -> Response:
         await _apps(owner).install(owner.instance, package, consent=False)
     except ConsentRequired as exc:
         lines = await catalogue.added_lines(owner.instance, item)
-        staging = _stage(owner, item, data)
+        staging = await _stage(owner, item, data)
         context = {
             "item": _card(item),
             "description": list(item.manifest.description),
             "lines": lines,
             "upgrade": exc.upgrade,
             "staging": staging,
-            **_egress_and_budget(owner, item),
+            **_apps(owner).consent_limits(item.manifest),
         }
         return await render(request, owner, "store_consent.html", context, space="store")
     except RoostError as exc:  # refused (PackageRefused), or a package that cannot run
@@ -243,25 +202,21 @@ async def accept(request: Request) -> Response:
     """`POST /store/accept/{staging}`: the person consented; install the staged package."""
     owner = await _installer(request)
     token = request.path_params["staging"]
-    if not token.isalnum() or len(token) > 64:
-        raise NotFound("no such pending install")
-    folder = _staging_dir(owner)
+    pending = _apps(owner).pending_store_installs
+    pending.check_token(token)
     try:
-        return await _accept_staged(request, owner, folder, token)
+        return await _accept_staged(request, owner, token)
     except NotFound:
         raise
     except RoostError as exc:  # refused, or it failed to install: all was undone
         return await _refused_page(request, owner, exc.reason)
     finally:
-        _unstage(folder, token)
+        await pending.discard(owner.instance, token)
 
 
-async def _accept_staged(request: Request, owner: Owner, folder: Path, token: str) -> Response:
-    try:
-        record = json.loads((folder / f"{token}.json").read_text())
-        data = (folder / f"{token}.tar.gz").read_bytes()
-    except (OSError, ValueError):
-        raise NotFound("no such pending install (it may have been accepted already)") from None
+async def _accept_staged(request: Request, owner: Owner, token: str) -> Response:
+    staged = await _apps(owner).pending_store_installs.get(owner.instance, token, recorded=True)
+    record, data = staged.record, staged.data
     # The staged bytes were verified before the consent page; check they still are them.
     digest = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
     if digest != record.get("sha256"):
