@@ -6,7 +6,6 @@ categoriser app (`categorise-operations`, a Python guest) built and compiled onc
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from roost.apps.runtime import AppRuntime
 from roost.banks import WORKER
 from roost.banks.categoriser_app import SLUG as CATEGORISER
 from roost.config import Config
@@ -23,7 +21,7 @@ from roost.couch import CouchClient
 from roost.instances import Instance
 from roost.jobs import DONE, ERRORED, JobDoc
 from roost.services import Services
-from tests.apps.conftest import EXAMPLES, build, cwasm_cache_dir
+from tests.apps.conftest import compiled_into
 
 BANK_SCOPE = "io.cozy.bank.accounts io.cozy.bank.operations io.cozy.bills"
 DEADLINE_SECONDS = 60.0
@@ -87,17 +85,7 @@ async def seed(
 def categoriser_compiled(config: Config) -> Path:
     """The categoriser app built, compiled once into the shared cache, and its artifact in
     the stack's cache: the install Banks makes compiles nothing more."""
-    build(EXAMPLES / CATEGORISER)
-    runtime = AppRuntime(cwasm_cache_dir())
-    target = config.cache_dir / "apps"
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        compiled = runtime.cache.ensure((EXAMPLES / CATEGORISER / "app.wasm").read_bytes())
-        if not (target / compiled.path.name).exists():
-            shutil.copyfile(compiled.path, target / compiled.path.name)
-    finally:
-        runtime.close()
-    return target
+    return compiled_into(config, CATEGORISER)
 
 
 @pytest.fixture
