@@ -1,22 +1,27 @@
 """A fleet's figures: many instances on one store, one and two stacks, local disk vs S3.
 
     .venv/bin/python bench/fleet.py [--instances 50] [--doctypes 10] [--files 300] [--no-write]
+        [--open-databases N] [--descriptors-only]
 
 On the embedded store the default is 50 instances (PouchDB Server is the one-person store);
 with ROOST_COUCHDB_URL (an Apache CouchDB cluster) pass `--instances 1000`. Measures:
 
 - creating the instances, each with `--doctypes` doctypes holding one document: seconds
   per instance, and the store's size afterwards;
-- memory (RSS) and open file descriptors of `roost serve` and of the store: idle, then
-  after every instance was served once — what grows with the number of instances;
+- memory (RSS) and open file descriptors of `roost serve` and of the store, with the
+  LevelDB databases the embedded store holds open: idle, at each quarter of the creation,
+  then after every instance was served once — what grows with the number of instances
+  (the embedded store's cap is `--open-databases`, i.e. ROOST_STORE_OPEN_DATABASES; a huge
+  value shows the store without one);
 - the first request to a cold instance (never served by this stack) vs the next one;
 - WebDAV PUT of 4 KiB files at concurrency 8 with the local disk and with S3 (SeaweedFS,
   the test suite's server), each through its own `roost serve`;
 - `/data` GET by id at concurrency 16 through one stack, then spread over two stacks
   (two `roost serve` processes on the same store), with the store's direct figure.
 
+`--descriptors-only` stops after the memory and descriptor figures (for large counts).
 Nothing here is a test: it prints the table and writes the "Fleet" section of
-docs/benchmarks.md.
+docs/benchmarks.md (unless `--no-write`).
 """
 
 from __future__ import annotations
@@ -64,6 +69,29 @@ def _fds(pid: int | None) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def _open_databases(pid: int | None) -> int:
+    """How many LevelDB databases the process holds open (one LOCK file each)."""
+    if pid is None:
+        return -1
+    held = 0
+    for entry in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            held += os.readlink(entry).endswith("/LOCK")
+        except OSError:
+            continue
+    return held
+
+
+def _store_cap(work: Path) -> str:
+    log = work / "couchdb" / "pouchdb-server.log"
+    if not log.exists():
+        return "—"
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("keeping at most"):
+            return line.split()[3]
+    return "—"
+
+
 def _store_pid(pid: int | None) -> int | None:
     """PouchDB Server runs under a `node` child of the embedded store's launcher, maybe."""
     if pid is None:
@@ -100,11 +128,14 @@ async def _token(services: Services, instance: Instance, scope: str) -> str:
 
 
 async def create_instances(
-    services: Services, count: int, doctypes: int
+    services: Services, count: int, doctypes: int, at_quarter: Callable[[int], None]
 ) -> tuple[list[Instance], float]:
     started = time.perf_counter()
     made = []
+    quarters = {count * q // 4 for q in (1, 2, 3)} - {0}
     for index in range(count):
+        if index in quarters:
+            at_quarter(index)
         instance = await services.instances.create(
             f"p{index:04d}-{secrets.token_hex(2)}.fleet.test", secrets.token_urlsafe(12)
         )
@@ -193,7 +224,7 @@ async def direct_rate(store_url: str, db: str, ids: list[str], total: int) -> fl
 def _processes(label: str, roost_pid: int, store_pid: int | None) -> str:
     return (
         f"| {label} | {_rss_mib(roost_pid):.0f} | {_fds(roost_pid)} "
-        f"| {_rss_mib(store_pid):.0f} | {_fds(store_pid)} |"
+        f"| {_rss_mib(store_pid):.0f} | {_fds(store_pid)} | {_open_databases(store_pid)} |"
     )
 
 
@@ -204,12 +235,18 @@ async def run(args: argparse.Namespace, work: Path) -> str:
         services = Services.build(stack.config, stack.store_url)
         try:
             memory = [
-                "| moment | roost RSS MiB | roost fds | store RSS MiB | store fds |",
-                "|---|---|---|---|---|",
+                "| moment | roost RSS MiB | roost fds | store RSS MiB | store fds "
+                "| store open DBs |",
+                "|---|---|---|---|---|---|",
                 _processes("idle, no instance", stack.roost_pid, store_pid),
             ]
+            idle_fds = _fds(store_pid)
+
+            def at_quarter(done: int) -> None:
+                memory.append(_processes(f"{done} instances created", stack.roost_pid, store_pid))
+
             instances, per_instance = await create_instances(
-                services, args.instances, args.doctypes
+                services, args.instances, args.doctypes, at_quarter
             )
             memory.append(
                 _processes(
@@ -220,10 +257,13 @@ async def run(args: argparse.Namespace, work: Path) -> str:
             )
             cold, warm = await touch_each(services, stack.roost_url, instances, DOCTYPES[0])
             memory.append(_processes("each instance served once", stack.roost_pid, store_pid))
+            growth = (_fds(store_pid) - idle_fds) / args.instances
+            cap = "" if stack.store_pid is None else f", open-database cap {_store_cap(work)}"
             lines += [
                 f"**{args.instances} instances × {args.doctypes} doctypes** on "
-                f"{stack.backend}: {per_instance * 1000:.0f} ms per instance created "
-                f"({args.doctypes + 1} databases each, written directly to the store).",
+                f"{stack.backend}{cap}: {per_instance * 1000:.0f} ms per instance created "
+                f"({args.doctypes + 1} databases each, written directly to the store); "
+                f"store descriptors grew by {growth:.1f} per instance.",
                 "",
                 *memory,
                 "",
@@ -234,6 +274,8 @@ async def run(args: argparse.Namespace, work: Path) -> str:
                 f"| second (warm) | {median(warm) * 1000:.1f} | {max(warm) * 1000:.1f} |",
                 "",
             ]
+            if args.descriptors_only:
+                return "\n".join(lines)
 
             # Data API through one stack, then two.
             target = instances[0]
@@ -293,7 +335,19 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--open-databases",
+        type=int,
+        help="the embedded store's cap (ROOST_STORE_OPEN_DATABASES); default: its own",
+    )
+    parser.add_argument(
+        "--descriptors-only",
+        action="store_true",
+        help="stop after the memory and descriptor figures",
+    )
     args = parser.parse_args()
+    if args.open_databases is not None:
+        os.environ["ROOST_STORE_OPEN_DATABASES"] = str(args.open_databases)
     load = os.getloadavg()[0]
     work = Path(tempfile.mkdtemp(prefix="roost-fleet-"))
     table = asyncio.run(run(args, work))

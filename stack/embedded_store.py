@@ -4,6 +4,11 @@ Used when `ROOST_COUCHDB_URL` is unset. It listens on a free loopback port, keep
 under `$ROOST_DATA/couchdb`, is restarted if it dies (PouchDB Server crashes on some
 requests, see docs/architecture.md), and is stopped with the stack.
 
+The process is PouchDB Server started through Roost's launcher (`pouchdb_server/`), which
+keeps at most `ROOST_STORE_OPEN_DATABASES` databases open and closes the least recently used
+idle ones (express-pouchdb alone never closes one, about four descriptors each): see
+docs/scaling.md.
+
 No store outlives its owner: `stop()` ends it; on Linux the child also asks the kernel for
 SIGTERM when the thread that started it dies (so a SIGKILLed owner takes its store with it);
 and `stop_stray_stores` finds and stops, before a new start, any store still running on the
@@ -52,20 +57,64 @@ def free_port() -> int:
         return port
 
 
-def pouchdb_server_command() -> list[str]:
+# Roost's PouchDB Server: PouchDB Server with a cap on the databases it keeps open
+# (docs/scaling.md); it ships with the package and runs the installed pouchdb-server.
+LAUNCHER = Path(__file__).resolve().parent / "pouchdb_server" / "pouchdb-server.js"
+OPEN_DATABASES_VARIABLE = "ROOST_STORE_OPEN_DATABASES"
+
+
+def _package_of(executable: Path) -> Path | None:
+    """The pouchdb-server package directory of `executable` (its bin, a link to it, or the
+    directory itself), or None if it is not one."""
+    resolved = executable.resolve()
+    for candidate in (resolved, resolved.parent.parent):
+        if (candidate / "lib" / "index.js").is_file() and (candidate / "package.json").is_file():
+            return candidate
+    return None
+
+
+def pouchdb_server_package() -> Path:
     explicit = os.environ.get("ROOST_POUCHDB_SERVER")
     if explicit:
-        return [explicit]
+        on_path = shutil.which(explicit) if os.sep not in explicit else None
+        package = _package_of(Path(on_path or explicit))
+        if package is None:
+            raise StoreStartError(
+                f"ROOST_POUCHDB_SERVER={explicit} is not pouchdb-server: give its "
+                "node_modules/.bin/pouchdb-server or its package directory"
+            )
+        return package
     local = REPO_ROOT / "node_modules" / ".bin" / "pouchdb-server"
-    if local.exists():
-        return [str(local)]
-    found = shutil.which("pouchdb-server")
-    if found:
-        return [found]
-    raise StoreStartError(
-        "pouchdb-server is not installed: run `npm ci` at the repository root "
-        "(scripts/setup.sh does it), or set ROOST_COUCHDB_URL to an Apache CouchDB"
-    )
+    found = str(local) if local.exists() else shutil.which("pouchdb-server")
+    package = _package_of(Path(found)) if found else None
+    if package is None:
+        raise StoreStartError(
+            "pouchdb-server is not installed: run `npm ci` at the repository root "
+            "(scripts/setup.sh does it), or set ROOST_COUCHDB_URL to an Apache CouchDB"
+        )
+    return package
+
+
+def pouchdb_server_command() -> list[str]:
+    """The command starting the embedded store, before PouchDB Server's own options."""
+    node = shutil.which("node")
+    if node is None:
+        raise StoreStartError(
+            "node is not installed: the embedded store (PouchDB Server) needs Node.js, "
+            "or set ROOST_COUCHDB_URL to an Apache CouchDB"
+        )
+    return [node, str(LAUNCHER), "--package", str(pouchdb_server_package())]
+
+
+def open_databases_setting() -> int | None:
+    """`ROOST_STORE_OPEN_DATABASES`: how many databases the embedded store keeps open (None:
+    the store sizes it from its descriptor limit)."""
+    raw = os.environ.get(OPEN_DATABASES_VARIABLE, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise StoreStartError(f"{OPEN_DATABASES_VARIABLE} must be a positive integer, not {raw!r}")
+    return int(raw)
 
 
 def store_directory(directory: Path) -> Path:
@@ -92,8 +141,8 @@ def _die_with_parent() -> Callable[[], None] | None:
 
     def guard() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        # PouchDB Server keeps every database it opened open (about four descriptors each,
-        # ~45 per instance with ten doctypes): give it all the descriptors it may have.
+        # The store sizes how many databases it keeps open (about four descriptors each)
+        # from its descriptor limit: give it all the descriptors it may have.
         _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -190,8 +239,12 @@ class EmbeddedStore:
         port: int | None = None,
         *,
         on_spawn: Callable[[int, int], None] | None = None,
+        open_databases: int | None = None,
     ) -> None:
         self.directory = store_directory(directory)
+        # How many databases the store keeps open; None: ROOST_STORE_OPEN_DATABASES, else
+        # the store's default (sized from its descriptor limit).
+        self.open_databases = open_databases
         self.port = port or free_port()
         # Called with (pid, port) after each (re)spawn, before the store answers.
         self._on_spawn = on_spawn
@@ -251,13 +304,17 @@ class EmbeddedStore:
         self._terminate()
 
     def _spawn(self) -> None:
+        command = pouchdb_server_command()
+        cap = self.open_databases or open_databases_setting()
+        if cap is not None:
+            command += ["--open-databases", str(cap)]
         log_file = (self.directory / "pouchdb-server.log").open("ab")
         # cwd = data dir: PouchDB Server writes config.json and log.txt in its cwd.
         # Its own session: a Ctrl-C in the terminal reaches Roost, which stops the store in
         # order, instead of killing the store under a server still answering requests.
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [
-                *pouchdb_server_command(),
+                *command,
                 "--port",
                 str(self.port),
                 "--host",

@@ -18,6 +18,7 @@ from roost.services import Services
 from tests.conftest import LiveServer
 from tests.pages.conftest import PHONE, Site, assert_accessible, new_context, screenshot, sign_in
 from tests.pages.test_drive import upload
+from tests.pages.test_shell import SPACES
 from tests.thumbnails.pictures import jpeg
 
 
@@ -333,8 +334,8 @@ async def test_on_a_phone_in_french_every_space_is_in_sight_and_albums_are_acces
         for path in ("/photos", "/photos/albums", "/drive"):
             await page.goto(site.url(path))
             links = page.get_by_role("navigation", name="Espaces").get_by_role("link")
-            await expect(links).to_have_count(7)
-            for index in range(7):
+            await expect(links).to_have_count(len(SPACES))
+            for index in range(len(SPACES)):
                 link = links.nth(index)
                 await expect(link).to_be_in_viewport(ratio=1)
                 box = await link.bounding_box()
