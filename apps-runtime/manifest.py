@@ -50,8 +50,9 @@ __all__ = [
     "parse_manifest",
 ]
 
-TriggerGrammar = Callable[[str, str], "str | None"]
-"""``grammar(type, arguments)``: why this trigger is invalid, or None when it is valid."""
+TriggerGrammar = Callable[..., "str | None"]
+"""``grammar(type, arguments)``: why this trigger is invalid, or None when it is valid; a
+trigger with a ``debounce`` is asked ``grammar(type, arguments, debounce)``."""
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 VERSION_RE = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
@@ -130,6 +131,8 @@ class TriggerSpec:
 
     type: str
     arguments: str = ""
+    #: ``@event`` only: changes within this delay (``"2s"``) make one run.
+    debounce: str | None = None
 
     def __str__(self) -> str:
         return f"{self.type} {self.arguments}".strip()
@@ -212,7 +215,12 @@ class AppManifest:
                 )
                 if v is not None
             },
-            "triggers": [str(t) for t in self.triggers],
+            "triggers": [
+                str(t)
+                if t.debounce is None
+                else {"type": t.type, "arguments": t.arguments, "debounce": t.debounce}
+                for t in self.triggers
+            ],
             "fields": {
                 f.name: {"type": f.type, "label": f.label, "required": f.required}
                 | ({"default": f.default} if f.default is not None else {})
@@ -234,7 +242,10 @@ def check_triggers(triggers: Sequence[TriggerSpec], grammar: TriggerGrammar) -> 
     """Every problem `grammar` finds in `triggers`, each prefixed with where it is."""
     errors: list[str] = []
     for i, spec in enumerate(triggers):
-        problem = grammar(spec.type, spec.arguments)
+        if spec.debounce is not None:
+            problem = grammar(spec.type, spec.arguments, spec.debounce)
+        else:
+            problem = grammar(spec.type, spec.arguments)
         if problem is not None:
             errors.append(f"triggers[{i}]: {problem}")
     return errors
@@ -256,10 +267,14 @@ def _parse_triggers(
             spec = TriggerSpec(kind, args.strip())
         elif isinstance(item, Mapping):
             kind_v, args_v = item.get("type"), item.get("arguments", "")
+            debounce_v = item.get("debounce")
             if not isinstance(kind_v, str) or not isinstance(args_v, str):
                 errors.append(f"{where}: needs string 'type' and 'arguments'")
                 continue
-            spec = TriggerSpec(kind_v.strip(), args_v.strip())
+            if debounce_v is not None and not isinstance(debounce_v, str):
+                errors.append(f"{where}.debounce: a duration like '2s'")
+                continue
+            spec = TriggerSpec(kind_v.strip(), args_v.strip(), debounce_v)
         else:
             errors.append(f"{where}: must be a string like '@every 1h' or an object")
             continue

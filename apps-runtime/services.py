@@ -89,6 +89,24 @@ class DataService(Protocol):
 
     async def delete(self, doctype: str, doc_id: str, rev: str, *, app: str) -> Doc: ...
 
+    async def get_many(self, doctype: str, doc_ids: Sequence[str]) -> dict[str, Doc]:
+        """The stored documents among ``doc_ids``, by id (absent ones are left out)."""
+        ...
+
+    async def create_many(
+        self, doctype: str, docs: Sequence[Mapping[str, Any]], *, app: str
+    ) -> list[Doc]:
+        """Create ``docs`` in one store request. One row per document, in order:
+        ``{"ok": True, "id", "rev"}`` or ``{"id", "error": code, "message"}``."""
+        ...
+
+    async def update_many(
+        self, doctype: str, updates: Sequence[tuple[Mapping[str, Any], Doc]], *, app: str
+    ) -> list[Doc]:
+        """Write each ``(new document, stored document)`` pair in one store request; rows as
+        for :meth:`create_many`."""
+        ...
+
     async def changes_since(self, doctype: str, since: str, *, limit: int) -> Doc:
         """``{"results": [{"id", "rev"?, "deleted"?, "doc"}], "last_seq": str}``."""
         ...

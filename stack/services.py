@@ -87,7 +87,7 @@ class Services:
         app_runs = AppRunner(apps, documents, vfs, access_log, notifications)
         # The `app` worker exists before the runner starts: queued app jobs run at once.
         app_runs.attach_jobs(jobs)
-        banks = BankService(couch, documents, jobs, notifications, instances)
+        banks = BankService(couch, documents, jobs, notifications, instances, apps=apps)
         banks.attach_jobs()
         # Proposals leave through the apps' egress fetcher: the same address checks.
         outbox = Outbox(couch, notifications, access_log, app_runs.egress, grants=apps)

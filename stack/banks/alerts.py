@@ -7,7 +7,7 @@ says whether a reimbursement received is told. Roost adds `roostAlertState`, wha
 saw per rule and account, so a low balance is told once when it crosses the line (and again
 only after it went back above), never at every import.
 
-Pure rules here; the categoriser job (`service.py`) reads the settings, calls these, raises
+Pure rules here; the Banks job (`service.py`) reads the settings, calls these, raises
 the notifications and writes the state back. An alert's words are `Words` (English message
 ids, French in `banks.po`): the notification says them in the instance's language.
 """

@@ -339,22 +339,9 @@ class Operations:
                 db, {"selector": selector, "sort": sort, "use_index": index, "limit": 1}
             )
 
-    async def corrections(self, instance: Instance, limit: int = 5000) -> list[dict[str, Any]]:
-        """Operations whose category the person chose (what the local model learns from)."""
-        db = instance.db(OPERATIONS_DOCTYPE)
-        await self.ensure_corrections_index(instance)
-        answer = await self.couch.find(
-            db,
-            {
-                "selector": {"manualCategoryId": {"$gt": ""}},
-                "fields": ["_id", "label", "amount", "manualCategoryId"],
-                "use_index": "roost-banks-manual",
-                "limit": limit,
-            },
-        )
-        return list(answer.get("docs", []))
-
     async def ensure_corrections_index(self, instance: Instance) -> None:
+        """The index the categoriser app's query for the person's corrections
+        (`manualCategoryId`) uses on CouchDB; apps cannot make indexes themselves."""
         db = instance.db(OPERATIONS_DOCTYPE)
         key = db + " manual"
         if key not in self._indexed:

@@ -1,13 +1,13 @@
 """Recurring operations (subscriptions, salary, rent): found in the operations themselves.
 
-Operations are grouped by the root of their label (its first telling words, see
-`categoriser.words_of`), their direction (debit or credit) and account; inside a group, those
+Operations are grouped by the root of their label (its first telling words: no dates, card
+numbers or bank wording), their direction (debit or credit) and account; inside a group, those
 whose amount is within 10 % of the group's median amount form a series. A series of at least
 three operations is recurring when the days between them are regular — a median gap of
 about a week (5–9 days) or a month (26–35 days), with a median absolute deviation of the
 gaps under 3 days (weekly) or 5 days (monthly), as Cozy Banks' recurrence service asks.
 
-Pure: the categoriser job reads the operations and stores what this returns as
+Pure: the Banks job (`service.py`) reads the operations and stores what this returns as
 `io.cozy.bank.recurrence` documents (Cozy's fields, plus Roost's `frequency`).
 """
 
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import statistics
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,7 +25,6 @@ from datetime import date, timedelta
 from typing import Any, Final
 
 from roost.banks.categories import displayed_category
-from roost.banks.categoriser import words_of
 from roost.banks.operations import account_of
 
 MIN_OCCURRENCES: Final = 3
@@ -32,6 +33,13 @@ AMOUNT_TOLERANCE: Final = 0.10
 # (name, smallest median gap, largest median gap, largest median absolute deviation)
 FREQUENCIES: Final = (("weekly", 5, 9, 3.0), ("monthly", 26, 35, 5.0))
 ROOT_WORDS: Final = 3
+_LABEL_WORD: Final = re.compile(r"[a-z][a-z0-9]+")
+# How money moved, not what for: the same series reads "PRLV SEPA NETFLIX" or "CB NETFLIX".
+_BANK_WORDING: Final = frozenset(
+    """cb carte card prlv prelevement sepa vir virement recu emis paiement payment achat
+    facture fact du de la le les des et a au aux en sur par pour ref reference mandat ech
+    echeance dt ct the of to from inst instant europeen fr eur n no num""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,16 @@ class Recurrence:
 
 
 def label_root(label: str) -> str:
-    return " ".join(words_of(label)[:ROOT_WORDS])
+    """The label's first telling words, folded: what stays the same from month to month."""
+    decomposed = unicodedata.normalize("NFKD", label.lower())
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    telling = (
+        word
+        for word in _LABEL_WORD.findall(plain)
+        # Dates and card numbers (digits past the first letter, masked XXXX) change each time.
+        if word not in _BANK_WORDING and not any(map(str.isdigit, word[1:])) and set(word) != {"x"}
+    )
+    return " ".join(itertools.islice(telling, ROOT_WORDS))
 
 
 def _day(text: object) -> date | None:

@@ -1,22 +1,23 @@
 """`BankService`: what Banks does with the person's accounts and operations.
 
-The `banks` job worker runs on every new operation (an `@event` trigger on
-`io.cozy.bank.operations:CREATED`, whatever wrote it: an importer app, a connector, a
-replicated phone, the `/data` API) and on every new or changed account:
+Categories come from a sandboxed service app, not from the stack: `categorise-operations`
+(examples/apps, its model in examples/apps/sdk/roost_categoriser.py) runs in WebAssembly on
+new operations — whatever wrote them: an importer app, a connector, a replicated phone, the
+`/data` API — retrains from the person's corrections at each run and writes its guesses; it
+holds only its grant, and nothing leaves the box. `categoriser_app.py` makes sure every
+instance has it installed; the person never installs it.
 
-1. the categoriser (`categoriser.py`) writes its two models' guesses on the new operation,
-   the local one retrained from the person's corrections at each run;
-2. the alerts (`alerts.py`) are checked: the operation's own (larger than, reimbursement)
-   and the balances (below), and raise notifications through `roost.notifications`;
-3. a little later (`RECURRENCE_DELAY`, once per burst of operations) the sums are computed
-   again (`summary.py`), the balances checked against the low-balance alerts, and the
-   recurring series (`recurring.py`) searched again and stored as `io.cozy.bank.recurrence`
-   documents.
+The `banks` job worker runs on changes of operations and accounts (an `@event` trigger
+debounced by `TRIGGER_DEBOUNCE`: a statement of 10,000 operations is one job, told of every
+change):
 
-The model runs host-side, in the stack's job runner, not as a sandboxed WASM app: it reads
-only the instance's own operations, writes only its own fields, and a WASM app would pay a
-component instantiation and two host round trips per operation for no isolation gain
-(the code is the stack's own). docs/using-roost.md says so too.
+1. the alerts (`alerts.py`) are checked: an operation larger than a rule's amount when it
+   arrives, a health reimbursement once the operation is categorised (when it arrives
+   categorised, or when the categoriser's write reaches it), and the balances (below); they
+   raise notifications through `roost.notifications`;
+2. a little later (`RECURRENCE_DELAY`, once per burst) the sums are computed again
+   (`summary.py`), the balances checked against the low-balance alerts, and the recurring
+   series (`recurring.py`) searched again and stored as `io.cozy.bank.recurrence` documents.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from typing import Any, Final
 
 from roost.banks.accounts import Account, Accounts, balance_of
 from roost.banks.alerts import (
+    REIMBURSEMENT,
     STATE_FIELD,
+    TRANSACTION_GREATER,
     AccountBalance,
     Alert,
     balance_alerts,
@@ -39,7 +42,8 @@ from roost.banks.alerts import (
     without_rule,
 )
 from roost.banks.categories import CATEGORIES
-from roost.banks.categoriser import LocalModel, categorised_fields
+from roost.banks.categoriser_app import SLUG as CATEGORISER
+from roost.banks.categoriser_app import AppInstalls, CategoriserApp
 from roost.banks.doctypes import (
     ACCOUNTS_DOCTYPE,
     OPERATIONS_DOCTYPE,
@@ -64,7 +68,12 @@ log = logging.getLogger("roost.banks")
 WORKER: Final = "banks"
 # One trigger per instance, with a fixed id so two processes creating it make one.
 TRIGGER_ID: Final = "io.roost.banks"
-TRIGGER_ARGUMENTS: Final = f"{OPERATIONS_DOCTYPE}:CREATED {ACCOUNTS_DOCTYPE}:CREATED,UPDATED"
+TRIGGER_ARGUMENTS: Final = (
+    f"{OPERATIONS_DOCTYPE}:CREATED,UPDATED {ACCOUNTS_DOCTYPE}:CREATED,UPDATED"
+)
+TRIGGER_DEBOUNCE: Final = "1s"
+#: Operations read per store request when a job looks at its changes.
+READ_PAGE: Final = 1000
 RECURRENCE_DELAY: Final = 2.0
 RECURRENCE_WINDOW_DAYS: Final = 400
 _RECURRENCE_FIELDS: Final = [
@@ -97,6 +106,7 @@ class BankService:
         jobs: JobService,
         notifications: Notifications,
         instances: InstanceService,
+        apps: AppInstalls | None = None,
     ) -> None:
         self.couch = couch
         self.instances = instances
@@ -107,7 +117,10 @@ class BankService:
         self.operations = Operations(couch)
         self.summaries = Summaries(couch)
         self.reimbursements = Reimbursements(couch)
-        self.trigger = OwnTrigger(jobs, TRIGGER_ID, "@event", TRIGGER_ARGUMENTS, WORKER)
+        self.trigger = OwnTrigger(
+            jobs, TRIGGER_ID, "@event", TRIGGER_ARGUMENTS, WORKER, debounce=TRIGGER_DEBOUNCE
+        )
+        self.categoriser = CategoriserApp(apps, jobs) if apps is not None else None
         self._refresh_dirty: dict[str, Instance] = {}
         self._refresh_tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -127,8 +140,11 @@ class BankService:
         )
 
     async def ensure_trigger(self, instance: Instance) -> None:
-        """Make sure the instance has its Banks trigger (checked once per process)."""
+        """Make sure the instance has its Banks trigger and the categoriser app (checked
+        once per process)."""
         await self.trigger.ensure(instance)
+        if self.categoriser is not None:
+            await self.categoriser.ensure(instance)
 
     async def on_startup(self) -> None:
         """Give every instance its trigger (instances made by an older Roost have none)."""
@@ -147,56 +163,50 @@ class BankService:
                 )
 
     async def run_job(self, instance: Instance, job: JobDoc) -> dict[str, Any]:
-        event = job.message.get("event")
-        if not isinstance(event, dict) or not isinstance(event.get("doc"), dict):
+        changes = _changes_of(job.message)
+        if not changes:
             raise NotFound("the job names no operation or account (an @event)")
-        doctype = event.get("doctype")
-        doc_id = event["doc"].get("_id")
-        if not isinstance(doc_id, str):
-            raise NotFound("the event's document has no id")
-        if doctype == OPERATIONS_DOCTYPE:
-            return await self.operation_arrived(instance, doc_id)
-        if doctype == ACCOUNTS_DOCTYPE:
+        operations: dict[str, set[str]] = {}
+        accounts = False
+        for doctype, verb, doc_id in changes:
+            if doctype == OPERATIONS_DOCTYPE:
+                operations.setdefault(doc_id, set()).add(verb)
+            elif doctype == ACCOUNTS_DOCTYPE:
+                accounts = True
+        if operations:
+            await self.operations.ensure_corrections_index(instance)
+        told = await self.operations_changed(instance, operations) if operations else 0
+        if accounts:
             # A balance the bank gave (a statement's closing balance): the alerts look now.
-            told = await self.check_balances(instance)
-            self.schedule_refresh(instance)
-            return {"alerts": told}
-        raise NotFound(f"Banks does not handle {doctype!r} events")
-
-    async def operation_arrived(self, instance: Instance, operation_id: str) -> dict[str, Any]:
-        """Categorise a new operation, then tell the alerts it raises."""
-        db = instance.db(OPERATIONS_DOCTYPE)
-        saved: dict[str, Any] | None = None
-        for _ in range(3):
-            doc = await self.couch.get_doc_or_none(db, operation_id)
-            if doc is None:
-                return {"categorised": False, "reason": "the operation is gone"}
-            model = LocalModel(await self.operations.corrections(instance))
-            fields = categorised_fields(doc, model)
-            if all(doc.get(key) == value for key, value in fields.items()):
-                saved = doc  # a retried job: already done
-                break
-            try:
-                updated = self.documents.prepare_update(
-                    OPERATIONS_DOCTYPE, operation_id, {**doc, **fields}, doc, app_slug=None
-                )
-                saved = await self.documents.save(instance, OPERATIONS_DOCTYPE, updated)
-            except Conflict:
-                continue  # changed meanwhile (the person, an app): categorise the new one
-            except BadRequest as error:
-                # A document the schema refuses was not written by Roost's own write paths
-                # (they check it); leave it as it is.
-                return {"categorised": False, "reason": error.reason}
-            self.jobs.notify_change(instance, OPERATIONS_DOCTYPE, "UPDATED", saved)
-            break
-        if saved is None:
-            raise Conflict("the operation kept changing; the job will try again")
-        rules = rules_of(await self.settings(instance))
-        told = await self._tell(instance, operation_alerts(rules, Operation.from_doc(saved)))
+            told += await self.check_balances(instance)
         # The sums, the balances' alerts and the recurring series follow once the burst of
         # operations (a statement) is in: `RECURRENCE_DELAY` after the last one.
         self.schedule_refresh(instance)
-        return {"categorised": True, "alerts": told}
+        return {"operations": len(operations), "alerts": told}
+
+    async def operations_changed(self, instance: Instance, changes: dict[str, set[str]]) -> int:
+        """Tell the alerts the changed operations raise (`changes`: id → event verbs)."""
+        rules = [rule for rule in rules_of(await self.settings(instance)) if rule.enabled]
+        if not any(rule.kind in (TRANSACTION_GREATER, REIMBURSEMENT) for rule in rules):
+            return 0
+        db = instance.db(OPERATIONS_DOCTYPE)
+        ids = sorted(changes)
+        told = 0
+        for start in range(0, len(ids), READ_PAGE):
+            answer = await self.couch.all_docs(
+                db, keys=ids[start : start + READ_PAGE], params={"include_docs": True}
+            )
+            for row in answer.get("rows", []):
+                doc = row.get("doc")
+                if not isinstance(doc, dict):
+                    continue  # deleted meanwhile
+                kinds = _alert_kinds(doc, changes.get(str(doc["_id"]), set()))
+                chosen = [rule for rule in rules if rule.kind in kinds]
+                if chosen:
+                    told += await self._tell(
+                        instance, operation_alerts(chosen, Operation.from_doc(doc))
+                    )
+        return told
 
     async def _tell(self, instance: Instance, alerts: list[Alert]) -> int:
         for alert in alerts:
@@ -355,7 +365,10 @@ class BankService:
         await self.refresh_recurrences(instance)
 
     async def settle(self) -> None:
-        """Wait for the refreshes scheduled so far (tests, shutdown)."""
+        """Wait for the refreshes scheduled and the categoriser installs started so far
+        (tests, shutdown)."""
+        if self.categoriser is not None:
+            await self.categoriser.settle()
         while any(not task.done() for task in self._refresh_tasks.values()):
             await asyncio.gather(*self._refresh_tasks.values(), return_exceptions=True)
 
@@ -408,9 +421,53 @@ class BankService:
         return await self.accounts.get(instance, account_id)
 
     async def aclose(self) -> None:
+        if self.categoriser is not None:
+            await self.categoriser.aclose()
         for task in self._refresh_tasks.values():
             task.cancel()
         await asyncio.gather(*self._refresh_tasks.values(), return_exceptions=True)
+
+
+def _changes_of(message: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(doctype, verb, id) of each change a job is about: a debounced trigger's `events`,
+    else its one `event`."""
+    events = message.get("events")
+    if isinstance(events, dict) and isinstance(events.get("changes"), list):
+        if events.get("complete") is False:
+            log.warning("Banks job told of part of its changes only")
+        return [
+            (str(c.get("doctype")), str(c.get("verb")), str(c.get("id")))
+            for c in events["changes"]
+            if isinstance(c, dict) and c.get("id")
+        ]
+    event = message.get("event")
+    if isinstance(event, dict) and isinstance(event.get("doc"), dict):
+        doc_id = event["doc"].get("_id")
+        if isinstance(doc_id, str):
+            return [(str(event.get("doctype")), str(event.get("verb")), doc_id)]
+    return []
+
+
+def _alert_kinds(doc: dict[str, Any], verbs: set[str]) -> set[str]:
+    """Which operation alerts a change may raise: "larger than" when the operation arrives;
+    "reimbursement" once it is categorised — on arrival when its writer categorised it,
+    else when the categoriser's write reaches it (the categoriser writes an operation once)."""
+    metadata = doc.get("cozyMetadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
+    writers = [w for w in metadata.get("updatedByApps") or [] if isinstance(w, dict)]
+    by_categoriser = any(w.get("slug") == CATEGORISER for w in writers)
+    last = writers[-1] if writers else {}
+    categoriser_wrote_last = last.get("slug") == CATEGORISER and last.get("date") == metadata.get(
+        "updatedAt"
+    )
+    kinds: set[str] = set()
+    if "CREATED" in verbs:
+        kinds.add(TRANSACTION_GREATER)
+        if doc.get("toCategorize") is False and not by_categoriser:
+            kinds.add(REIMBURSEMENT)
+    if "UPDATED" in verbs and categoriser_wrote_last:
+        kinds.add(REIMBURSEMENT)
+    return kinds
 
 
 def _amount(doc: dict[str, Any]) -> float:

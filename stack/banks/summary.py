@@ -8,7 +8,7 @@ from one pass over the operations (`_all_docs`, 5,000 at a time), and stored in 
 instance's `io.roost.bank.summaries` document `summary` with the operations database's
 `update_seq` at that moment. The page uses the stored sums when the sequence still matches;
 when it does not, it recomputes them at once for a small history (`INLINE_LIMIT`), else
-shows the last ones (saying so) while the categoriser job's follow-up recomputes them.
+shows the last ones (saying so) while the Banks job's follow-up recomputes them.
 Amounts are summed in cents, so the totals are exact.
 """
 

@@ -15,8 +15,8 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from roost.errors import Conflict, NotFound
 from roost.instances import Instance
 from roost.jobs.errors import InvalidTrigger
 from roost.jobs.events import EventRule
-from roost.jobs.job import JOBS_DOCTYPE, JobDoc, new_job_doc
+from roost.jobs.job import JOBS_DOCTYPE, QUEUED, JobDoc, new_job_doc
 from roost.jobs.store import Doc, JobStore
 from roost.jobs.times import format_time, parse_time, utc_now
 from roost.jobs.trigger import TRIGGERS_DOCTYPE, TriggerDoc
@@ -38,6 +38,24 @@ DEFAULT_MAX_ATTEMPTS = 3
 def occurrence_job_id(trigger_id: str, due: str) -> str:
     """The id of the job a time-based trigger queues for its run due at `due`."""
     return hashlib.sha256(f"{trigger_id}\n{due}".encode()).hexdigest()[:32]
+
+
+#: The changes a debounced job lists; past it, `events.complete` is false (a worker then
+#: looks at the doctype as a whole).
+MAX_DEBOUNCED_CHANGES = 20_000
+
+#: Called with a debounced trigger's first change of a burst: queue the job in `seconds`.
+Debouncer = Callable[[Instance, TriggerDoc, float], None]
+
+
+@dataclass
+class _Burst:
+    """The changes a debounced trigger gathered since its delay started."""
+
+    trigger: TriggerDoc
+    last: dict[str, Any]
+    changes: list[dict[str, str]] = field(default_factory=list)
+    count: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +80,11 @@ class TriggerScheduler:
         self.event_cache_seconds = event_cache_seconds
         self._events: dict[str, _EventTriggers] = {}
         self._event_locks: dict[str, asyncio.Lock] = {}
+        self._bursts: dict[tuple[str, str], _Burst] = {}
+        # The last job each debounced trigger queued: a burst ending while it still waits
+        # in the queue joins it instead of queuing another.
+        self._debounced_jobs: dict[tuple[str, str], str] = {}
+        self._debounce_locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def max_attempts_for(self, worker: str) -> int:
         spec = self.workers.get(worker)
@@ -188,7 +211,12 @@ class TriggerScheduler:
             return fresh
 
     async def fire_event(
-        self, instance: Instance, doctype: str, verb: str, doc: Mapping[str, Any]
+        self,
+        instance: Instance,
+        doctype: str,
+        verb: str,
+        doc: Mapping[str, Any],
+        debouncer: Debouncer | None = None,
     ) -> list[JobDoc]:
         triggers = await self._event_triggers(instance)
         queued: list[JobDoc] = []
@@ -196,14 +224,93 @@ class TriggerScheduler:
         for trigger in triggers.matching(doctype, verb, doc):
             if trigger.backoff_until and trigger.backoff_until > now_text:
                 continue  # its runs keep hitting their budget: skipped until the backoff ends
-            message = {
-                **trigger.message,
-                "event": {"doctype": doctype, "verb": verb, "doc": dict(doc)},
-            }
-            job = await self.queue(instance, trigger, message)
+            event = {"doctype": doctype, "verb": verb, "doc": dict(doc)}
+            seconds = trigger.debounce_seconds
+            if seconds is not None and debouncer is not None:
+                self._gather(instance, trigger, event, seconds, debouncer)
+                continue
+            job = await self.queue(instance, trigger, {**trigger.message, "event": event})
             if job is not None:
                 queued.append(job)
         return queued
+
+    def _gather(
+        self,
+        instance: Instance,
+        trigger: TriggerDoc,
+        event: dict[str, Any],
+        seconds: float,
+        debouncer: Debouncer,
+    ) -> None:
+        key = (instance.domain, trigger.id)
+        burst = self._bursts.get(key)
+        if burst is None:
+            burst = self._bursts[key] = _Burst(trigger, event)
+            debouncer(instance, trigger, seconds)
+        burst.last, burst.count = event, burst.count + 1
+        if len(burst.changes) < MAX_DEBOUNCED_CHANGES:
+            doc_id = str(event["doc"].get("_id", ""))
+            burst.changes.append({"doctype": event["doctype"], "verb": event["verb"], "id": doc_id})
+
+    async def fire_debounced(self, instance: Instance, trigger: TriggerDoc) -> JobDoc | None:
+        """Queue the one job of a debounced trigger's burst: the last change as `event`,
+        every change (ids and verbs) in `events`."""
+        key = (instance.domain, trigger.id)
+        # One at a time per trigger: a burst that began while the previous one was being
+        # queued finds that job recorded, and joins it while it waits.
+        async with self._debounce_locks.setdefault(key, asyncio.Lock()):
+            burst = self._bursts.pop(key, None)
+            if burst is None:
+                return None
+            waiting = self._debounced_jobs.get(key)
+            if waiting is not None and await self._join(instance, waiting, burst):
+                return None
+            message = {
+                **burst.trigger.message,
+                "event": burst.last,
+                "events": {
+                    "count": burst.count,
+                    "complete": burst.count == len(burst.changes),
+                    "changes": burst.changes,
+                },
+            }
+            job = await self.queue(instance, burst.trigger, message)
+            if job is not None:
+                self._debounced_jobs[key] = job.id
+            return job
+
+    async def _join(self, instance: Instance, job_id: str, burst: _Burst) -> bool:
+        """Add `burst` to the debounced job `job_id` if it has not started yet.
+
+        A long write (a statement saved a thousand operations at a time) makes a burst per
+        delay; while the first job waits for its turn, the next bursts join it, so the
+        worker runs once for all of them. A job the runner has claimed meanwhile is left
+        alone (the conditional write loses): the burst gets a job of its own.
+        """
+
+        def join(doc: Doc) -> bool:
+            message = doc.get("message")
+            if not isinstance(message, dict) or doc.get("state") != QUEUED:
+                return False
+            events = message.get("events")
+            if not isinstance(events, dict):
+                return False
+            changes = list(events.get("changes") or [])
+            room = max(0, MAX_DEBOUNCED_CHANGES - len(changes))
+            changes.extend(burst.changes[:room])
+            count = int(events.get("count") or 0) + burst.count
+            message["event"] = burst.last
+            message["events"] = {
+                "count": count,
+                "complete": bool(events.get("complete")) and count == len(changes),
+                "changes": changes,
+            }
+            return True
+
+        try:
+            return await self.store.update(instance, JOBS_DOCTYPE, job_id, join) is not None
+        except (NotFound, Conflict):
+            return False
 
     # -- @webhook triggers -------------------------------------------------------------
 

@@ -12,6 +12,7 @@ rebuild from the documents, so processes can come and go.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import logging
@@ -85,6 +86,8 @@ class JobService:
         self._poller: asyncio.Task[None] | None = None
         self._stopping = False
         self._event_tasks: set[asyncio.Task[None]] = set()
+        # Set on stop: debounced triggers queue what they gathered at once.
+        self._debounce_cut = asyncio.Event()
 
     # -- workers -----------------------------------------------------------------------
 
@@ -203,12 +206,14 @@ class JobService:
         message: Mapping[str, Any] | None = None,
         *,
         trigger_id: str | None = None,
+        debounce: str | None = None,
     ) -> TriggerDoc:
         """A new trigger; `trigger_id` (for the stack's own triggers) makes it Conflict
-        when it exists already, so processes that create it at once make one."""
+        when it exists already, so processes that create it at once make one. `debounce`
+        (`@event` only, e.g. `"2s"`): changes within it make one job."""
         if not isinstance(type, str) or not isinstance(arguments, str):
             raise BadRequest("a trigger's type and arguments are strings")
-        validate_trigger(type, arguments)
+        validate_trigger(type, arguments, debounce)
         try:
             self._spec(worker)
         except UnknownWorker as error:
@@ -223,6 +228,8 @@ class JobService:
             "message": _json_object(message, "the trigger's message"),
             "created_at": format_time(now),
         }
+        if debounce is not None:
+            doc["debounce"] = debounce.strip()
         trigger = TriggerDoc.from_doc(doc)
         if trigger.is_time_based:
             doc["next_run_at"] = format_time(trigger.schedule().first(now))
@@ -242,7 +249,7 @@ class JobService:
             "message": dict(trigger.message),
             "created_at": trigger.created_at,
         }
-        for name in ("next_run_at", "last_run_at", "last_job_id"):
+        for name in ("next_run_at", "last_run_at", "last_job_id", "debounce"):
             value = getattr(trigger, name)
             if value is not None:
                 doc[name] = value
@@ -320,12 +327,33 @@ class JobService:
         self, instance: Instance, doctype: str, verb: str, doc: Mapping[str, Any]
     ) -> None:
         try:
-            if await self._scheduler.fire_event(instance, doctype, verb, doc):
+            if await self._scheduler.fire_event(instance, doctype, verb, doc, self._debounce):
                 self._touch(instance)
         except RoostError as error:
             log.warning("@event triggers not fired", extra={"fields": {"error": error.reason}})
         except Exception:
             log.exception("@event triggers failed")
+
+    def _debounce(self, instance: Instance, trigger: TriggerDoc, seconds: float) -> None:
+        """A debounced trigger's first change: its job is queued `seconds` from now."""
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._fire_debounced(instance, trigger, seconds))
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
+
+    async def _fire_debounced(
+        self, instance: Instance, trigger: TriggerDoc, seconds: float
+    ) -> None:
+        # On stop the changes gathered so far are queued at once: none is lost.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._debounce_cut.wait(), timeout=seconds)
+        try:
+            if await self._scheduler.fire_debounced(instance, trigger):
+                self._touch(instance)
+        except RoostError as error:
+            log.warning("debounced trigger not fired", extra={"fields": {"error": error.reason}})
+        except Exception:
+            log.exception("debounced trigger failed")
 
     async def flush_events(self) -> None:
         """Wait until the `@event` triggers of the changes notified so far are fired."""
@@ -419,6 +447,7 @@ class JobService:
             return
         self._loop = asyncio.get_running_loop()
         self._stopping = False
+        self._debounce_cut.clear()
         self._wake = asyncio.Event()
         self._poller = self._loop.create_task(self._poll_forever(self._wake))
 
@@ -426,6 +455,7 @@ class JobService:
         """Stop polling; running jobs get `stop_grace_seconds`, then go back to the queue."""
         poller, self._poller = self._poller, None
         self._stopping = True
+        self._debounce_cut.set()
         self._poke()
         self._wake = None
         if poller is not None:

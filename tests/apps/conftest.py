@@ -47,6 +47,23 @@ def cwasm_cache_dir() -> Path:
     return Path(os.environ.get("ROOST_APPS_CWASM_CACHE", ROOT / ".cache" / "apps-cwasm"))
 
 
+def compiled_into(config: Config, *slugs: str) -> Path:
+    """The examples `slugs` built, compiled once into the shared cache, and the artifacts
+    placed in the stack's cache, so that installing them compiles nothing more."""
+    build(*(EXAMPLES / slug for slug in slugs))
+    runtime = AppRuntime(cwasm_cache_dir())
+    target = config.cache_dir / "apps"
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        for slug in slugs:
+            compiled = runtime.cache.ensure((EXAMPLES / slug / "app.wasm").read_bytes())
+            if not (target / compiled.path.name).exists():
+                shutil.copyfile(compiled.path, target / compiled.path.name)
+    finally:
+        runtime.close()
+    return target
+
+
 @pytest.fixture(scope="session")
 def runtime() -> Iterator[AppRuntime]:
     rt = AppRuntime(cwasm_cache_dir())

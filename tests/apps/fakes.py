@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from roost.apps.services import AccessEntry, Conflict, NotFound
+from roost.apps.services import AccessEntry, Conflict, NotFound, ServiceError
 
 Doc = dict[str, Any]
 
@@ -125,6 +125,36 @@ class FakeData:
         self.changes.setdefault(doctype, []).append((next(self.seq), doc_id))
         self.writes.append(("DELETE", doctype, doc_id))
         return {"id": doc_id, "rev": rev, "ok": True}
+
+    async def get_many(self, doctype: str, doc_ids: Sequence[str]) -> dict[str, Doc]:
+        db = self.dbs.get(doctype, {})
+        return {i: copy.deepcopy(db[i]) for i in doc_ids if i in db}
+
+    async def create_many(
+        self, doctype: str, docs: Sequence[Mapping[str, Any]], *, app: str
+    ) -> list[Doc]:
+        rows: list[Doc] = []
+        for doc in docs:
+            try:
+                made = await self.create(doctype, doc, app=app)
+            except ServiceError as exc:
+                rows.append({"id": doc.get("_id"), "error": exc.code, "message": str(exc)})
+                continue
+            rows.append({"ok": True, "id": made["_id"], "rev": made["_rev"]})
+        return rows
+
+    async def update_many(
+        self, doctype: str, updates: Sequence[tuple[Mapping[str, Any], Doc]], *, app: str
+    ) -> list[Doc]:
+        rows: list[Doc] = []
+        for doc, _previous in updates:
+            try:
+                made = await self.update(doctype, doc, app=app)
+            except ServiceError as exc:
+                rows.append({"id": doc.get("_id"), "error": exc.code, "message": str(exc)})
+                continue
+            rows.append({"ok": True, "id": made["_id"], "rev": made["_rev"]})
+        return rows
 
     async def changes_since(self, doctype: str, since: str, *, limit: int) -> Doc:
         start = int(since or 0)

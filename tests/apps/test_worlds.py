@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from roost.apps.compiler import allowed_import
+from roost.apps.host import functions_of
 from roost.apps.package import read_package
 from roost.apps.runtime import AppRuntime, PreparedApp
 from roost.apps.services import Services
@@ -44,11 +45,23 @@ def test_each_example_imports_exactly_the_world_its_manifest_names(
 
 def test_the_outbox_exists_from_world_0_2_0_only() -> None:
     assert allowed_import("roost:app/outbox@0.2.0")
+    assert allowed_import("roost:app/outbox@0.3.0")
     assert not allowed_import("roost:app/outbox@0.1.0")
-    for version in ("0.1.0", "0.2.0"):
+    for version in ("0.1.0", "0.2.0", "0.3.0"):
         for iface in ("data", "files", "http", "log", "notify"):
             assert allowed_import(f"roost:app/{iface}@{version}")
-    assert not allowed_import("roost:app/data@0.3.0")
+    assert not allowed_import("roost:app/data@0.4.0")
+
+
+def test_bulk_writes_are_linked_from_world_0_3_0_only() -> None:
+    """An older world's `data` keeps exactly its own functions: a component claiming
+    `create-many` from `data@0.1.0` would find nothing to link to."""
+    single = ["get", "find", "create", "update", "delete", "changes-since"]
+    assert functions_of("0.1.0", "data") == single
+    assert functions_of("0.2.0", "data") == single
+    assert functions_of("0.3.0", "data") == [*single, "get-many", "create-many", "update-many"]
+    assert functions_of("0.1.0", "outbox") == []
+    assert functions_of("0.3.0", "outbox") == functions_of("0.2.0", "outbox") != []
 
 
 async def test_0_1_0_apps_run_unchanged_beside_a_0_2_0_app(

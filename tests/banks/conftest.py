@@ -1,22 +1,27 @@
 """Fixtures for the Banks suite: Cozy-shaped accounts and operations written the way an
 importer or a phone writes them (`_bulk_docs` on the replication API, with a token), and
-the stack's job runner started for the tests that follow the `@event` path."""
+the stack's job runner started for the tests that follow the `@event` path, with the
+categoriser app (`categorise-operations`, a Python guest) built and compiled once."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from roost.banks import WORKER
+from roost.banks.categoriser_app import SLUG as CATEGORISER
+from roost.config import Config
 from roost.couch import CouchClient
 from roost.instances import Instance
-from roost.jobs import DONE, ERRORED
+from roost.jobs import DONE, ERRORED, JobDoc
 from roost.services import Services
+from tests.apps.conftest import compiled_into
 
 BANK_SCOPE = "io.cozy.bank.accounts io.cozy.bank.operations io.cozy.bills"
 DEADLINE_SECONDS = 60.0
@@ -76,8 +81,15 @@ async def seed(
     return write
 
 
+@pytest.fixture(scope="session")
+def categoriser_compiled(config: Config) -> Path:
+    """The categoriser app built, compiled once into the shared cache, and its artifact in
+    the stack's cache: the install Banks makes compiles nothing more."""
+    return compiled_into(config, CATEGORISER)
+
+
 @pytest.fixture
-async def running_jobs(services: Services) -> AsyncIterator[Services]:
+async def running_jobs(services: Services, categoriser_compiled: Path) -> AsyncIterator[Services]:
     """The suite's services with their job runner on, as `roost serve` runs it."""
     await services.jobs.start()
     try:
@@ -87,18 +99,33 @@ async def running_jobs(services: Services) -> AsyncIterator[Services]:
         await services.jobs.flush_events()
 
 
-async def banks_jobs_done(services: Services, instance: Instance, count: int) -> None:
-    """Wait until `count` Banks jobs of the instance have finished (each must be done)."""
+def _banks_work(job: JobDoc) -> bool:
+    return job.worker == WORKER or job.message.get("slug") == CATEGORISER
+
+
+async def banks_jobs_done(services: Services, instance: Instance) -> list[JobDoc]:
+    """Wait until the changes so far are handled: every debounced trigger fired, and every
+    Banks and categoriser job finished (each must be done), the writes they made included."""
     deadline = time.monotonic() + DEADLINE_SECONDS
+    quiet = 0
+    await services.banks.settle()  # the categoriser installed, if it was being
     while True:
         await services.jobs.flush_events()
-        jobs = await services.jobs.list_jobs(instance, worker=WORKER, limit=1000)
-        finished = [job for job in jobs if job.state in (DONE, ERRORED)]
-        if len(finished) >= count:
-            assert [job.error for job in finished if job.state == ERRORED] == []
-            return
+        jobs = [
+            job
+            for worker in (WORKER, "app")
+            for job in await services.jobs.list_jobs(instance, worker=worker, limit=1000)
+            if _banks_work(job)
+        ]
+        if jobs and all(job.state in (DONE, ERRORED) for job in jobs):
+            quiet += 1  # twice in a row: a job's own writes fired no further one
+            if quiet == 2:
+                assert [job.error for job in jobs if job.state == ERRORED] == []
+                return jobs
+        else:
+            quiet = 0
         if time.monotonic() > deadline:
-            raise AssertionError(f"{len(finished)} of {count} Banks jobs finished in time")
+            raise AssertionError(f"Banks jobs not finished in time: {[j.state for j in jobs]}")
         await asyncio.sleep(0.05)
 
 
@@ -111,8 +138,8 @@ async def stored(couch: CouchClient, instance: Instance, doctype: str) -> list[d
     ]
 
 
-async def banks_settled(services: Services, instance: Instance, count: int) -> None:
-    """`count` Banks jobs finished, and the refresh they scheduled (sums, balance alerts,
-    recurring series) done too."""
-    await banks_jobs_done(services, instance, count)
+async def banks_settled(services: Services, instance: Instance) -> None:
+    """The Banks and categoriser jobs finished, and the refresh they scheduled (sums,
+    balance alerts, recurring series) done too."""
+    await banks_jobs_done(services, instance)
     await services.banks.settle()

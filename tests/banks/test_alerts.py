@@ -78,13 +78,13 @@ async def test_a_balance_crossing_its_line_is_told_once_and_a_large_debit_too(
     # No balance from the bank: the account's balance is the sum of its operations.
     await seed(ACCOUNTS_DOCTYPE, [account("checking", "Compte courant")])
     await seed(OPERATIONS_DOCTYPE, [operation("pay", "VIR SALAIRE", 800.0, "2026-03-01")])
-    await banks_settled(services, instance, 2)
+    await banks_settled(services, instance)
     await services.banks.add_alert(instance, "balanceLower", "100", None)
     await services.banks.add_alert(instance, "transactionGreater", "500", None)
     assert await stored(services.couch, instance, NOTIFICATIONS_DOCTYPE) == []
 
     await seed(OPERATIONS_DOCTYPE, [operation("rent", "PRLV LOYER MARS", -750.0, "2026-03-03")])
-    await banks_settled(services, instance, 3)
+    await banks_settled(services, instance)
     notes = await stored(services.couch, instance, NOTIFICATIONS_DOCTYPE)
     titles = sorted(note["title"] for note in notes)
     assert titles == ["Debit of 750.00 EUR", "Low balance: Compte courant"]
@@ -94,12 +94,12 @@ async def test_a_balance_crossing_its_line_is_told_once_and_a_large_debit_too(
 
     # Still below: nothing more. Back above, then below again: told again.
     await seed(OPERATIONS_DOCTYPE, [operation("coffee", "CAFE", -3.0, "2026-03-04")])
-    await banks_settled(services, instance, 4)
+    await banks_settled(services, instance)
     assert len(await stored(services.couch, instance, NOTIFICATIONS_DOCTYPE)) == 2
     await seed(OPERATIONS_DOCTYPE, [operation("gift", "VIR CADEAU", 300.0, "2026-03-05")])
-    await banks_settled(services, instance, 5)
+    await banks_settled(services, instance)
     await seed(OPERATIONS_DOCTYPE, [operation("bike", "CB VELO", -290.0, "2026-03-06")])
-    await banks_settled(services, instance, 6)
+    await banks_settled(services, instance)
     titles = [
         note["title"] for note in await stored(services.couch, instance, NOTIFICATIONS_DOCTYPE)
     ]
@@ -118,7 +118,7 @@ async def test_a_health_reimbursement_received_is_told(
             operation("refund", "REMBOURSEMENT AMAZON", 20.0, "2026-03-11"),
         ],
     )
-    await banks_settled(services, instance, 2)
+    await banks_settled(services, instance)
     notes = await stored(services.couch, instance, NOTIFICATIONS_DOCTYPE)
     assert [note["title"] for note in notes] == ["Health reimbursement received"]
     assert "VIR CPAM PARIS REMBT" in notes[0]["message"]

@@ -191,3 +191,45 @@ CSV_FR_MAPPING = {
 OFX_TRUNCATED = OFX_SGML_FR[: OFX_SGML_FR.index(b"<TRNAMT>2450")]
 # Malformed: a CSV whose third line has "12,3,4" for an amount.
 CSV_BAD_AMOUNT = "Date;Libellé;Montant\n01/10/2026;A;-1,00\n02/10/2026;B;12,3,4\n".encode()
+
+
+# A year of a busy account: OFX 2.x with `count` transactions, each its own FITID, labels
+# drawn from the merchants people really see (the categoriser knows some, not all).
+BIG_OFX_LABELS = (
+    "CB CARREFOUR MARKET",
+    "PRLV SEPA FREE MOBILE",
+    "CB BOULANGERIE DU COIN",
+    "VIR SALAIRE ACME",
+    "CB SNCF INTERNET",
+    "CB LA FOURNEE DOREE",
+    "PRLV EDF CLIENTS",
+    "CB PHARMACIE DU CENTRE",
+)
+
+
+def big_ofx(count: int) -> bytes:
+    """An OFX 2.x statement of `count` operations on one checking account."""
+    lines = []
+    for i in range(count):
+        day = f"2026{1 + i % 12:02d}{1 + i % 28:02d}"
+        amount = f"{-(1 + i % 250)}.{i % 100:02d}" if i % 9 else f"{1500 + i % 300}.00"
+        label = BIG_OFX_LABELS[i % len(BIG_OFX_LABELS)]
+        lines.append(
+            f"<STMTTRN><TRNTYPE>{'DEBIT' if i % 9 else 'CREDIT'}</TRNTYPE>"
+            f"<DTPOSTED>{day}</DTPOSTED><TRNAMT>{amount}</TRNAMT>"
+            f"<FITID>BIG{i:08d}</FITID><NAME>{label} {i % 97}</NAME></STMTTRN>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+        '<?OFX OFXHEADER="200" VERSION="220" SECURITY="NONE" OLDFILEUID="NONE" '
+        'NEWFILEUID="NONE"?>\n<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0</CODE>'
+        "<SEVERITY>INFO</SEVERITY></STATUS><DTSERVER>20261231120000</DTSERVER>"
+        "<LANGUAGE>FRA</LANGUAGE></SONRS></SIGNONMSGSRSV1><BANKMSGSRSV1><STMTTRNRS>"
+        "<TRNUID>1</TRNUID><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>"
+        "<STMTRS><CURDEF>EUR</CURDEF><BANKACCTFROM><BANKID>30004</BANKID>"
+        "<BRANCHID>00001</BRANCHID><ACCTID>00099887766</ACCTID><ACCTTYPE>CHECKING</ACCTTYPE>"
+        "</BANKACCTFROM><BANKTRANLIST><DTSTART>20260101</DTSTART><DTEND>20261231</DTEND>\n"
+        + "\n".join(lines)
+        + "\n</BANKTRANLIST><LEDGERBAL><BALAMT>1234.56</BALAMT><DTASOF>20261231</DTASOF>"
+        "</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    ).encode()

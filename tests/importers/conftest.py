@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import io
-import shutil
 import tarfile
 import time
 from collections.abc import AsyncIterator
@@ -22,13 +21,13 @@ from typing import Any
 import httpx
 import pytest
 
-from roost.apps.runtime import AppRuntime
+from roost.banks.categoriser_app import SLUG as CATEGORISER
 from roost.config import Config
 from roost.instances import Instance
 from roost.jobs import DONE, ERRORED, JobDoc
 from roost.permissions import ROOT_DIR_ID
 from roost.services import Services
-from tests.apps.conftest import EXAMPLES, build, cwasm_cache_dir
+from tests.apps.conftest import EXAMPLES, compiled_into
 from tests.apps.stack_helpers import install
 from tests.conftest import PASSPHRASE
 from tests.thumbnails.conftest import settle_events
@@ -41,20 +40,10 @@ DEADLINE_SECONDS = 180.0
 
 @pytest.fixture(scope="session")
 def importers_compiled(config: Config) -> Path:
-    """Every importer built, compiled once into the shared cache, and the artifacts placed in
-    the stack's cache so that installing compiles nothing more."""
-    build(*(EXAMPLES / slug for slug in IMPORTERS))
-    runtime = AppRuntime(cwasm_cache_dir())
-    target = config.cache_dir / "apps"
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        for slug in IMPORTERS:
-            compiled = runtime.cache.ensure((EXAMPLES / slug / "app.wasm").read_bytes())
-            if not (target / compiled.path.name).exists():
-                shutil.copyfile(compiled.path, target / compiled.path.name)
-    finally:
-        runtime.close()
-    return target
+    """Every importer and the categoriser app (which Banks installs by itself) built,
+    compiled once into the shared cache, and the artifacts placed in the stack's cache so
+    that installing compiles nothing more."""
+    return compiled_into(config, *IMPORTERS, CATEGORISER)
 
 
 @functools.cache

@@ -9,6 +9,9 @@ from typing import Any
 
 import pytest
 
+from roost.banks.categories import displayed_category
+from tests.banks.conftest import banks_jobs_done
+
 from .bank_samples import (
     CAMT053,
     CAMT053_OPERATIONS,
@@ -25,6 +28,7 @@ from .bank_samples import (
     QFX_OPERATIONS,
     QIF,
     QIF_OPERATIONS,
+    big_ofx,
 )
 from .conftest import Drive
 
@@ -159,3 +163,49 @@ async def test_files_outside_the_watched_folder_are_left_alone(drive: Drive) -> 
     assert [r.state for r in runs] == ["done"]
     assert runs[-1].result["output"]["files"] == []
     assert await drive.docs(OPERATIONS) == []
+
+
+async def operation_count(drive: Drive) -> int:
+    answer = await drive.services.couch.all_docs(drive.instance.db(OPERATIONS))
+    return sum(1 for row in answer["rows"] if not str(row["id"]).startswith("_design/"))
+
+
+async def test_a_ten_thousand_operation_statement_imports_in_one_run_and_once(
+    drive: Drive,
+) -> None:
+    """Bulk writes (world 0.3.0): the whole statement in one run, inside the app's budget
+    (a run past it ends `errored`); the same statement again creates and changes nothing."""
+    count = 10_000
+    statement = big_ofx(count)
+    await drive.install(SLUG)
+    folder = await drive.folder(FOLDER)
+    file_id = await drive.drop(folder, "year.ofx", statement)
+    runs = await drive.runs(SLUG, file_id)
+    assert [r.state for r in runs] == ["done"], runs[-1].error
+    totals = runs[-1].result["output"]["totals"]
+    assert totals[OPERATIONS] == {"created": count, "updated": 0, "unchanged": 0}
+    assert await operation_count(drive) == count
+
+    again = await drive.drop(folder, "year-copy.ofx", statement)
+    runs = await drive.runs(SLUG, again)
+    assert [r.state for r in runs] == ["done"], runs[-1].error
+    totals = runs[-1].result["output"]["totals"]
+    assert totals[OPERATIONS] == {"created": 0, "updated": 0, "unchanged": count}
+    assert await operation_count(drive) == count
+
+
+async def test_imported_operations_are_categorised_by_the_sandboxed_app(drive: Drive) -> None:
+    """What the person sees: a statement dropped in the folder, its operations categorised by
+    the categoriser app Banks installed (from its built-in table here: no correction yet)."""
+    await drive.services.banks.ensure_trigger(drive.instance)  # what opening Home does
+    await drive.install(SLUG)
+    folder = await drive.folder(FOLDER)
+    file_id = await drive.drop(folder, "releve.ofx", OFX_SGML_FR)
+    runs = await drive.runs(SLUG, file_id)
+    assert [r.state for r in runs] == ["done"], runs[-1].error
+    await banks_jobs_done(drive.services, drive.instance)
+    ops = await drive.docs(OPERATIONS)
+    assert len(ops) == 4 and all(op["toCategorize"] is False for op in ops)
+    groceries = next(op for op in ops if "CARREFOUR" in op["label"])
+    assert displayed_category(groceries) == "400110"
+    assert groceries["cozyMetadata"]["createdByApp"] == SLUG

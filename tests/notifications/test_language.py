@@ -70,12 +70,12 @@ async def test_a_french_instance_is_alerted_and_mailed_in_french(
     await mailing.banks.ensure_trigger(instance)
     await seed(ACCOUNTS_DOCTYPE, [account("checking", "Compte courant")])
     await seed(OPERATIONS_DOCTYPE, [operation("pay", "VIR SALAIRE", 1800.0, "2026-03-01")])
-    await banks_settled(mailing, instance, 2)
+    await banks_settled(mailing, instance)
     await mailing.banks.add_alert(instance, "balanceLower", "100", None)
     await mailing.banks.add_alert(instance, "transactionGreater", "1500", None)
     # The rent takes the balance from 1,800 to 50: two alerts.
     await seed(OPERATIONS_DOCTYPE, [operation("rent", "PRLV LOYER MARS", -1750.0, "2026-03-03")])
-    await banks_settled(mailing, instance, 3)
+    await banks_settled(mailing, instance)
 
     notes = {n["title"]: n for n in await stored(mailing.couch, instance, NOTIFICATIONS_DOCTYPE)}
     assert sorted(notes) == ["Débit de 1\u202f750,00 EUR", "Solde bas : Compte courant"]

@@ -1,7 +1,8 @@
 """A thin, typed-by-convention helper over the roost:app bindings for Python guests.
 
-Works for both worlds: the ``outbox`` helpers need an app built for ``roost:app@0.2.0``
-(its manifest says ``"world": "roost:app@0.2.0"``); in a 0.1.0 build they raise
+Works for every world: the ``outbox`` helpers need an app built for ``roost:app@0.2.0`` or
+later (its manifest says ``"world": "roost:app@0.2.0"``), the bulk writes (``create_many``,
+``update_many``) one built for ``roost:app@0.3.0``; in an older build they raise
 ``RoostError("unavailable", ...)``.
 
 componentize-py generates ``wit_world.imports.*``; a host ``err`` arrives as a raised
@@ -77,6 +78,62 @@ def update(doctype, doc):
 
 def delete(doctype, doc):
     return _call(data.delete, doctype, json.dumps(doc))
+
+
+def changes_since(doctype, since="0"):
+    """Changes after ``since``: ``{"results": [{"id", "deleted"?, "doc"?}], "last_seq"}``."""
+    return _call(data.changes_since, doctype, since)
+
+
+#: Whether this build has the bulk writes (world roost:app@0.3.0 or later).
+BULK = hasattr(data, "create_many")
+#: What one ``create-many``/``update-many`` call may carry (the host's caps, docs/apps.md).
+BULK_MAX_DOCS = 1000
+BULK_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _bulk(function, doctype, docs):
+    """Write ``docs`` in as few calls as the caps allow; one result row per document."""
+    func = getattr(data, function, None)
+    if func is None:
+        raise RoostError("unavailable", "bulk writes need world roost:app@0.3.0")
+    rows, chunk, size = [], [], 2
+    for doc in docs:
+        text = json.dumps(doc)  # ASCII: its length is its size in bytes
+        if chunk and (len(chunk) >= BULK_MAX_DOCS or size + len(text) + 1 > BULK_MAX_BYTES):
+            rows.extend(_call(func, doctype, "[" + ",".join(chunk) + "]"))
+            chunk, size = [], 2
+        chunk.append(text)
+        size += len(text) + 1
+    if chunk:
+        rows.extend(_call(func, doctype, "[" + ",".join(chunk) + "]"))
+    return rows
+
+
+def get_many(doctype, ids):
+    """The stored documents among ``ids``, by id (absent ones, and those outside the grant,
+    are left out): a thousand per host call."""
+    func = getattr(data, "get_many", None)
+    if func is None:
+        raise RoostError("unavailable", "bulk reads need world roost:app@0.3.0")
+    found = {}
+    for start in range(0, len(ids), BULK_MAX_DOCS):
+        for row in _call(func, doctype, json.dumps(ids[start : start + BULK_MAX_DOCS])):
+            if "error" not in row:
+                found[row["_id"]] = row
+    return found
+
+
+def create_many(doctype, docs):
+    """Create many documents, a thousand per host call. Returns one row per document, in
+    order: ``{"ok": True, "id", "rev"}`` or ``{"id", "error", "message"}`` (each document
+    succeeds or fails on its own)."""
+    return _bulk("create_many", doctype, docs)
+
+
+def update_many(doctype, docs):
+    """Replace many documents (each with ``_id`` and ``_rev``); rows as for create_many."""
+    return _bulk("update_many", doctype, docs)
 
 
 def upsert(doctype, doc):

@@ -13,7 +13,9 @@ reads them unchanged:
   label words (`SEED_RULES`: French and English merchants and bank wording). Cozy fetches a
   model trained on other people's data; Roost ships a table, so nothing leaves the box.
 
-Pure functions, no I/O: the categoriser job (`service.py`) feeds them.
+Pure functions, no I/O, shared by the guests: the `categorise-operations` app (a sandboxed
+service app, run on new operations) feeds them; nothing of it runs in the stack, nothing
+leaves the box.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from roost.banks.categories import CATEGORIES
-
 _WORD: Final = re.compile(r"[a-z][a-z0-9]+")
+# Cozy's category ids are numbers written as strings ("400110"); the stack checks a
+# correction against its table when the person makes it.
+_CATEGORY_ID: Final = re.compile(r"[0-9]{1,6}")
 # Bank wording that says how money moved, not what for: no help in telling categories apart.
 STOP_WORDS: Final = frozenset(
     """cb carte card prlv prelevement sepa vir virement recu emis paiement payment achat
@@ -196,7 +199,7 @@ class LocalModel:
         for doc in corrections:
             category = doc.get("manualCategoryId")
             label = doc.get("label")
-            if not isinstance(category, str) or category not in CATEGORIES:
+            if not isinstance(category, str) or not _CATEGORY_ID.fullmatch(category):
                 continue
             if not isinstance(label, str):
                 continue
