@@ -113,6 +113,8 @@ class TriggerDoc:
             "last_run_at": self.last_run_at,
             "last_job_id": self.last_job_id,
         }
+        if self.debounce:
+            body["debounce"] = self.debounce
         if self.failing:
             body.update(state="failing", failing=self.failing, backoff_until=self.backoff_until)
         if self.debounce:

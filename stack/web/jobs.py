@@ -143,6 +143,9 @@ async def create_trigger(request: Request) -> Response:
     worker = attributes.get("worker")
     if not isinstance(kind, str) or not isinstance(arguments, str) or not isinstance(worker, str):
         raise BadRequest("a trigger needs type, worker (strings) and arguments (a string)")
+    debounce = attributes.get("debounce")
+    if debounce is not None and not isinstance(debounce, str):
+        raise BadRequest('debounce is a duration in a string, e.g. "2s"')
     validate_worker_name(worker)
     trigger_target = DocumentTarget({"_id": "", "type": kind, "worker": worker})
     _decide(principal, "POST", TRIGGERS_DOCTYPE, trigger_target).enforce_openly()
@@ -152,7 +155,7 @@ async def create_trigger(request: Request) -> Response:
             _decide(principal, "GET", rule.doctype, None).enforce()
     services = services_of(request)
     trigger = await services.jobs.create_trigger(
-        instance_of(request), kind, arguments, worker, attributes.get("message")
+        instance_of(request), kind, arguments, worker, attributes.get("message"), debounce=debounce
     )
     return JSONResponse(trigger.to_json(), status_code=201)
 

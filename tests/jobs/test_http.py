@@ -229,6 +229,9 @@ async def test_invalid_triggers_are_400(
         {"type": "@in", "arguments": "1h", "worker": worker, "message": "text"},
         {"type": "@in", "arguments": 5, "worker": worker},
         {"type": "@in", "arguments": "1h"},
+        {"type": "@event", "arguments": "io.cozy.contacts", "worker": worker, "debounce": 2},
+        {"type": "@event", "arguments": "io.cozy.contacts", "worker": worker, "debounce": "soon"},
+        {"type": "@every", "arguments": "1h", "worker": worker, "debounce": "2s"},
     ]
     for body in cases:
         answer = await client.post("/jobs/triggers", json=body)
@@ -236,3 +239,5 @@ async def test_invalid_triggers_are_400(
         assert set(answer.json()) == {"error", "reason"}
     assert (await client.get("/jobs/triggers/nope")).status_code == 404
     assert (await client.delete("/jobs/triggers/nope")).status_code == 404
+    # Nothing of the refused ones was kept.
+    assert await services.jobs.list_triggers(instance, worker=worker) == []
