@@ -19,6 +19,7 @@ from roost.app import create_app
 from roost.appstore.catalogue import Catalogue
 from roost.appstore.registry import registry_id
 from roost.appstore.signing import SigningKey, generate_key_pair
+from roost.banks.categoriser_app import SLUG as CATEGORISER
 from roost.config import Config
 from roost.embedded_store import free_port
 from roost.instances import Instance
@@ -151,7 +152,9 @@ async def phone_page(browser: Browser) -> AsyncIterator[Page]:
 
 
 async def installed(services: Services, instance: Instance) -> dict[str, str]:
-    return {a.slug: a.version for a in await services.apps.list_installed(instance)}
+    """What the person installed (Banks installs its categoriser on its own)."""
+    apps = await services.apps.list_installed(instance)
+    return {a.slug: a.version for a in apps if a.slug != CATEGORISER}
 
 
 def staged(services: Services, instance: Instance) -> list[Path]:
