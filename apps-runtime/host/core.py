@@ -17,6 +17,8 @@ Every host function:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -230,3 +232,18 @@ def visible(run: RunContext, doctype: str, doc: Mapping[str, Any]) -> bool:
 
 def json_size(value: Any) -> int:
     return len(json.dumps(value, default=str))
+
+
+def request_body(req: Mapping[str, Any], *, encode_errors: str = "strict") -> bytes:
+    """An outbound request's body from a guest's JSON: ``body_base64`` (bytes) or ``body``
+    (text, UTF-8 encoded with ``encode_errors``); none is empty."""
+    if "body_base64" in req:
+        try:
+            return base64.b64decode(str(req["body_base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise Invalid("body_base64 is not valid base64") from None
+    if "body" in req:
+        if not isinstance(req["body"], str):
+            raise Invalid("body must be a string (JSON-encode it yourself)")
+        return req["body"].encode("utf-8", encode_errors)
+    return b""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Any
 
 from roost.apps.context import RunContext
-from roost.apps.host.core import Call, HostImpl, json_object, need_service
+from roost.apps.host.core import Call, HostImpl, json_object, need_service, request_body
 from roost.apps.services import EgressDenied, FetchRequest, Invalid
 from roost.permissions import PermissionDenied, egress_allows
 from roost.permissions.egress import parse_url_origin
@@ -58,17 +57,7 @@ def _fetch(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     ):
         raise Invalid("headers must be an object of strings")
     headers = tuple((k, v) for k, v in headers_raw.items() if k.lower() not in HOP_BY_HOP)
-    if "body_base64" in req:
-        try:
-            body = base64.b64decode(str(req["body_base64"]), validate=True)
-        except (binascii.Error, ValueError):
-            raise Invalid("body_base64 is not valid base64") from None
-    elif "body" in req:
-        if not isinstance(req["body"], str):
-            raise Invalid("body must be a string (JSON-encode it yourself)")
-        body = req["body"].encode("utf-8")
-    else:
-        body = b""
+    body = request_body(req)
     if len(body) > MAX_FETCH_BODY:
         raise Invalid(f"request body larger than {MAX_FETCH_BODY} bytes")
     fetcher = need_service(run.services.http, "http")

@@ -14,12 +14,11 @@ canonical origin, through the one decision like every other host call.
 from __future__ import annotations
 
 import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from roost.apps.context import RunContext
-from roost.apps.host.core import Call, HostImpl, json_object, need_service
+from roost.apps.host.core import Call, HostImpl, json_object, need_service, request_body
 from roost.apps.services import Invalid, NotFound
 from roost.permissions import SOME_DOCUMENTS, DocumentTarget, decide
 from roost.permissions.egress import parse_url_origin
@@ -75,17 +74,7 @@ def _headers(raw: object) -> dict[str, str]:
 
 
 def _body(req: dict[str, Any]) -> bytes:
-    if "body_base64" in req:
-        try:
-            body = base64.b64decode(str(req["body_base64"]), validate=True)
-        except (binascii.Error, ValueError):
-            raise Invalid("body_base64 is not valid base64") from None
-    elif "body" in req:
-        if not isinstance(req["body"], str):
-            raise Invalid("body must be a string (JSON-encode it yourself)")
-        body = req["body"].encode("utf-8", "surrogatepass")
-    else:
-        body = b""
+    body = request_body(req, encode_errors="surrogatepass")
     if len(body) > MAX_BODY_BYTES:
         raise Invalid(f"a proposed body is at most {MAX_BODY_BYTES} bytes")
     return body
