@@ -6,8 +6,9 @@ CouchDB, in one run, with an unmodified PouchDB (Node, LevelDB).
 Starts the embedded PouchDB Server (or uses ROOST_COUCHDB_URL) and `roost serve` in its own
 process, seeds one instance's io.cozy.contacts, then pulls it into fresh local databases:
 directly from the store, through Roost with a whole-doctype token, and through Roost with a
-selector-restricted token (`groups` = `family`, half of the documents). Prints docs/s and
-ratios; writes the "Replication" section of docs/benchmarks.md.
+selector-restricted token (`groups` = `family`, half of the documents). Prints docs/s,
+ratios and the CPU Roost and the store spent per document copied (from /proc: steadier than
+rates on a shared machine); writes the "Replication" section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from process_cpu import cpu_seconds, process_tree
 from report import median, write_section
 
 from roost.config import Config
@@ -101,10 +103,19 @@ def main() -> None:
             db, whole, family = asyncio.run(seed(stack.config, store_url, args.docs))
             direct_url = f"{store_url.rstrip('/')}/{quote_db(db)}"
             roost_url = f"{stack.roost_url}/data/{DOCTYPE}"
+            store_pids = process_tree([stack.store_pid]) if stack.store_pid else []
+
+            def measured(url: str, token: str | None = None) -> dict[str, float]:
+                roost_before, store_before = cpu_seconds([stack.roost_pid]), cpu_seconds(store_pids)
+                result = pull(url, work, token)
+                result["roost_cpu"] = cpu_seconds([stack.roost_pid]) - roost_before
+                result["store_cpu"] = cpu_seconds(store_pids) - store_before
+                return result
+
             cases = {
-                "direct from the store": lambda: pull(direct_url, work),
-                "Roost, whole-doctype token": lambda: pull(roost_url, work, whole),
-                "Roost, selector token (groups=family)": lambda: pull(roost_url, work, family),
+                "direct from the store": lambda: measured(direct_url),
+                "Roost, whole-doctype token": lambda: measured(roost_url, whole),
+                "Roost, selector token (groups=family)": lambda: measured(roost_url, family),
             }
             for run_case in cases.values():  # warm-up: caches, JIT, LevelDB
                 run_case()
@@ -121,15 +132,21 @@ def main() -> None:
     direct_s = seconds("direct from the store")
     whole_s = seconds("Roost, whole-doctype token")
     lines = [
-        "| pull | docs copied | seconds (median) | docs/s | vs direct |",
-        "|---|---|---|---|---|",
+        "| pull | docs copied | seconds (median) | docs/s | vs direct "
+        "| Roost CPU ms/doc | store CPU ms/doc |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in cases:
         copied = int(samples[name][0]["docs_written"])
         took = seconds(name)
         rate = copied / took
         ratio = rate / (args.docs / direct_s)
-        lines.append(f"| {name} | {copied} | {took:.2f} | {rate:.0f} | **{ratio:.2f}x** |")
+        roost_cpu = median([s["roost_cpu"] for s in samples[name]]) / copied * 1000
+        store_cpu = median([s["store_cpu"] for s in samples[name]]) / copied * 1000
+        lines.append(
+            f"| {name} | {copied} | {took:.2f} | {rate:.0f} | **{ratio:.2f}x** "
+            f"| {roost_cpu:.3f} | {store_cpu:.3f} |"
+        )
     family_s = seconds("Roost, selector token (groups=family)")
     table = "\n".join(lines)
     backend = stack.backend

@@ -17,21 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from roost.couch import CouchClient, quote_db
+from roost.couch import CouchClient, quote_db, raise_for_couch
 from roost.errors import NotFound
-from roost.replication.json_stream import ResultsStream
+from roost.replication.json_stream import ResultsStream, Row
 from roost.replication.query import ChangesQuery
-from roost.replication.scope import Scope, deletion_stub, once_readable
+from roost.replication.scope import Scope, deletion_stub, generation, once_readable
 from roost.replication.selector import matches
 from roost.replication.watch import ChangeWatch
 from roost.types import JSONDoc
 
 PAGE_SIZE = 500
+# Smaller store pages cost more in requests than they save in rows.
+MIN_PAGE = 20
 # A store page may take a while; a silent connection would look dead to a client waiting
 # with a heartbeat, so filtered scans also emit heartbeats between rows.
 _HEARTBEAT_TICK = object()
@@ -163,110 +166,208 @@ class ChangeFeed:
         self, db: str, scope: Scope, query: ChangesQuery, since: Any, want: int | None
     ) -> AsyncIterator[_Event]:
         """Rows after `since` that this scope may see, at most `want`, then one `_End`."""
-        needs_docs = query.selector is not None or not scope.whole
-        paged = needs_docs or query.doc_ids is not None
+        if query.filtered or not scope.whole:
+            events = self._scan_filtered(db, scope, query, since, want)
+        else:
+            events = self._scan_plain(db, query, since, want)
+        async for event in events:
+            yield event
+
+    async def _rows(
+        self, db: str, params: JSONDoc, stream: ResultsStream, *, buffered: bool
+    ) -> AsyncIterator[list[Row]]:
+        """The rows of one store `_changes` answer, as they are decoded. A bounded answer (a
+        page) is read whole through the store pool, much cheaper than a streamed request;
+        an unbounded one is streamed."""
+        path = f"/{quote_db(db)}/_changes"
+        if buffered:
+            response = await self.couch.request("GET", path, params=_seq_param(params))
+            raise_for_couch(response)
+            yield stream.feed(response.content)
+        else:
+            async with self.couch.stream("GET", path, params=_seq_param(params)) as response:
+                async for chunk in response.aiter_bytes():
+                    yield stream.feed(chunk)
+        # Read to the end even after the last wanted row: a response left unread costs the
+        # pooled connection to the store.
+        stream.close()
+
+    async def _scan_plain(
+        self, db: str, query: ChangesQuery, since: Any, want: int | None
+    ) -> AsyncIterator[_Event]:
+        """A whole-doctype reader's feed: the store's rows passed on as they are (design
+        documents left out), one store request per `want` rows."""
         sent = 0
         while True:
-            if paged:
-                page: int | None = PAGE_SIZE
-            else:
-                page = None if want is None else want - sent
-            params: JSONDoc = {
-                "feed": "normal",
-                "since": since,
-                "limit": page,
-                # Restricted tokens follow winners only: a conflicting branch may be
-                # outside the scope, and asking for it would fail the device's batch.
-                "style": query.style if scope.whole else "main_only",
-                "include_docs": query.include_docs or needs_docs,
-                "conflicts": (query.conflicts and query.include_docs) or None,
-                "attachments": (query.attachments and query.include_docs) or None,
-                "descending": query.descending or None,
-            }
+            page = None if want is None else want - sent
+            params = _store_params(query, since, page, style=query.style)
             stream = ResultsStream()
             rows_read = 0
-            held: list[tuple[Any, JSONDoc]] = []  # (row, doc) kept for one page
             stopped_at: Any = None
+            bounded = page is not None and page <= PAGE_SIZE and not params["attachments"]
             try:
-                async with self.couch.stream(
-                    "GET", f"/{quote_db(db)}/_changes", params=_seq_param(params)
-                ) as response:
-                    async for chunk in response.aiter_bytes():
-                        for row in stream.feed(chunk):
-                            rows_read += 1
-                            value = row.value
-                            if stopped_at is not None or str(value.get("id", "")).startswith(
-                                "_design/"
-                            ):
-                                continue
-                            if paged:
-                                held.append((value, value.get("doc") or {}))
-                                continue
-                            yield _Row(row.text, value.get("seq"))
-                            sent += 1
-                            if want is not None and sent >= want:
-                                stopped_at = value.get("seq")
-                        yield _FLUSH
-                    # Read to the end even after the last wanted row: a response left
-                    # unread costs the pooled connection to the store.
-                    stream.close()
+                async for rows in self._rows(db, params, stream, buffered=bounded):
+                    for row in rows:
+                        rows_read += 1
+                        value = row.value
+                        if stopped_at is not None or _is_design(value):
+                            continue
+                        yield _Row(row.text, value.get("seq"))
+                        sent += 1
+                        if want is not None and sent >= want:
+                            stopped_at = value.get("seq")
+                    yield _FLUSH
             except NotFound:
                 yield _End(since, None)
                 return
             if stopped_at is not None:
                 yield _End(stopped_at, None)
                 return
-            if paged:
-                for text, seq in await self._filter_page(db, scope, query, held):
-                    yield _Row(text, seq)
-                    sent += 1
-                    if want is not None and sent >= want:
-                        yield _End(seq, None)
-                        return
             last_seq = stream.meta.get("last_seq", since)
-            exhausted = page is None or rows_read < page or query.descending
-            if exhausted:
+            if page is None or rows_read < page or query.descending:
                 pending = stream.meta.get("pending")
-                yield _End(last_seq, pending if not paged and isinstance(pending, int) else None)
+                yield _End(last_seq, pending if isinstance(pending, int) else None)
+                return
+            since = last_seq
+
+    async def _scan_filtered(
+        self, db: str, scope: Scope, query: ChangesQuery, since: Any, want: int | None
+    ) -> AsyncIterator[_Event]:
+        """A filtered feed: pages of rows with their documents, each document decided once,
+        on the copy the page brought. A page is sized to what is still wanted, from the
+        share of rows that passed so far, so a short feed reads little more than it sends."""
+        # Restricted tokens follow winners only: a conflicting branch may be outside the
+        # scope, and asking for it would fail the device's batch.
+        style = query.style if scope.whole else "main_only"
+        sent = read = passed = 0
+        while True:
+            page = PAGE_SIZE if query.descending else _page_size(want, sent, read, passed)
+            params = _store_params(query, since, page, style=style, include_docs=True)
+            stream = ResultsStream()
+            held: list[Row] = []
+            try:
+                # Inline attachments make a page unbounded in bytes: those are streamed.
+                async for rows in self._rows(
+                    db, params, stream, buffered=not params["attachments"]
+                ):
+                    held.extend(rows)
+            except NotFound:
+                yield _End(since, None)
+                return
+            shown = await self._filter_page(
+                db, scope, query, held, None if want is None else want - sent
+            )
+            for text, seq in shown:
+                yield _Row(text, seq)
+                sent += 1
+                if want is not None and sent >= want:
+                    yield _End(seq, None)
+                    return
+            yield _FLUSH
+            read += len(held)
+            passed += len(shown)
+            last_seq = stream.meta.get("last_seq", since)
+            if len(held) < page or query.descending:
+                yield _End(last_seq, None)
                 return
             since = last_seq
 
     async def _filter_page(
-        self, db: str, scope: Scope, query: ChangesQuery, held: list[tuple[Any, JSONDoc]]
+        self,
+        db: str,
+        scope: Scope,
+        query: ChangesQuery,
+        held: list[Row],
+        want: int | None,
     ) -> list[tuple[str, Any]]:
-        """The rows of one page this scope and filter let through, in order, as text."""
-        decisions: list[tuple[JSONDoc, JSONDoc, bool]] = []  # (row, doc, is_stub_candidate)
-        candidates: list[tuple[str, str, Any]] = []
-        for row, doc in held:
-            doc_id = row.get("id")
-            if query.doc_ids is not None and doc_id not in query.doc_ids:
-                continue
-            if scope.readable(doc):
-                decisions.append((row, doc, False))
-            elif isinstance(doc.get("_rev"), str):
-                decisions.append((row, doc, True))
-                candidates.append((str(doc_id), doc["_rev"], None))
-        left = await once_readable(self.couch, db, scope, candidates) if candidates else set()
+        """The rows of one page this scope and filter let through, in order, as text; at
+        most `want`. Rows are decided in order and only until `want` may be reached, so the
+        rest of a page costs nothing; a document outside the scope is a deletion stub when
+        an earlier revision was readable (batched store lookups, `once_readable`)."""
         out: list[tuple[str, Any]] = []
-        for row, doc, stub_candidate in decisions:
-            if stub_candidate:
-                if (row.get("id"), doc["_rev"]) not in left:
+        index = 0
+        while index < len(held) and (want is None or len(out) < want):
+            need = None if want is None else want - len(out)
+            decided: list[tuple[Row, bool]] = []  # (row, is a stub candidate)
+            candidates: list[tuple[str, str, Any]] = []
+            while index < len(held) and (need is None or len(decided) < need):
+                row = held[index]
+                index += 1
+                value = row.value
+                doc_id = value.get("id")
+                if _is_design(value) or (query.doc_ids is not None and doc_id not in query.doc_ids):
                     continue
-                doc = deletion_stub(str(row.get("id")), doc["_rev"])
-                row = {
-                    "seq": row.get("seq"),
-                    "id": row.get("id"),
-                    "changes": [{"rev": doc["_rev"]}],
-                    "deleted": True,
-                    "doc": doc,
-                }
-            if query.selector is not None and not matches(query.selector, doc):
-                continue
-            shown = dict(row)
-            if not query.include_docs:
-                shown.pop("doc", None)
-            out.append((_dumps(shown), row.get("seq")))
+                doc = value.get("doc") or {}
+                if scope.readable(doc):
+                    if query.selector is None or matches(query.selector, doc):
+                        decided.append((row, False))
+                    continue
+                rev = doc.get("_rev")
+                # A first revision had no readable predecessor: it was never in scope.
+                if isinstance(rev, str) and generation(rev) > 1:
+                    decided.append((row, True))
+                    candidates.append((str(doc_id), rev, None))
+            left = await once_readable(self.couch, db, scope, candidates) if candidates else set()
+            for row, stub_candidate in decided:
+                value = row.value
+                if stub_candidate:
+                    rev = value["doc"]["_rev"]
+                    if (value.get("id"), rev) not in left:
+                        continue
+                    stub = deletion_stub(str(value.get("id")), rev)
+                    if query.selector is not None and not matches(query.selector, stub):
+                        continue
+                    shown: JSONDoc = {
+                        "seq": value.get("seq"),
+                        "id": value.get("id"),
+                        "changes": [{"rev": rev}],
+                        "deleted": True,
+                    }
+                    if query.include_docs:
+                        shown["doc"] = stub
+                    text = _dumps(shown)
+                elif query.include_docs:
+                    text = row.text  # the store's row, exactly as asked for
+                else:
+                    text = _dumps({k: v for k, v in value.items() if k != "doc"})
+                out.append((text, value.get("seq")))
+                if want is not None and len(out) >= want:
+                    break
         return out
+
+
+def _is_design(row: JSONDoc) -> bool:
+    return str(row.get("id", "")).startswith("_design/")
+
+
+def _store_params(
+    query: ChangesQuery, since: Any, limit: int | None, *, style: str, include_docs: bool = False
+) -> JSONDoc:
+    return {
+        "feed": "normal",
+        "since": since,
+        "limit": limit,
+        "style": style,
+        "include_docs": query.include_docs or include_docs,
+        "conflicts": (query.conflicts and query.include_docs) or None,
+        "attachments": (query.attachments and query.include_docs) or None,
+        "descending": query.descending or None,
+    }
+
+
+def _page_size(want: int | None, sent: int, read: int, passed: int) -> int:
+    """Rows to ask the store for next: what is still wanted, scaled by the share of rows
+    that passed so far (with a margin), within [MIN_PAGE, PAGE_SIZE]."""
+    if want is None:
+        return PAGE_SIZE
+    remaining = want - sent
+    if read == 0:
+        estimate = remaining
+    elif passed == 0:
+        estimate = PAGE_SIZE
+    else:
+        estimate = math.ceil(remaining * read / passed * 1.25)
+    return max(MIN_PAGE, min(PAGE_SIZE, estimate))
 
 
 def _seq_param(params: JSONDoc) -> JSONDoc:
