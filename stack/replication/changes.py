@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roost.couch import CouchClient, quote_db, raise_for_couch
-from roost.errors import NotFound
+from roost.errors import NotFound, StoreUnavailable
 from roost.replication.json_stream import ResultsStream, Row
 from roost.replication.query import ChangesQuery
 from roost.replication.scope import Scope, deletion_stub, generation, once_readable
@@ -49,8 +49,12 @@ class _Flush:
 _FLUSH = _Flush()
 
 
+# One encoder for every row: `json.dumps` with options builds a new one on each call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 @dataclass
@@ -176,9 +180,9 @@ class ChangeFeed:
     async def _rows(
         self, db: str, params: JSONDoc, stream: ResultsStream, *, buffered: bool
     ) -> AsyncIterator[list[Row]]:
-        """The rows of one store `_changes` answer, as they are decoded. A bounded answer (a
-        page) is read whole through the store pool, much cheaper than a streamed request;
-        an unbounded one is streamed."""
+        """The rows of one store `_changes` answer, as they are decoded. A bounded answer is
+        read whole through the store pool, much cheaper than a streamed request; an
+        unbounded one (no limit, or inline attachments) is streamed."""
         path = f"/{quote_db(db)}/_changes"
         if buffered:
             response = await self.couch.request("GET", path, params=_seq_param(params))
@@ -243,19 +247,13 @@ class ChangeFeed:
         while True:
             page = PAGE_SIZE if query.descending else _page_size(want, sent, read, passed)
             params = _store_params(query, since, page, style=style, include_docs=True)
-            stream = ResultsStream()
-            held: list[Row] = []
             try:
-                # Inline attachments make a page unbounded in bytes: those are streamed.
-                async for rows in self._rows(
-                    db, params, stream, buffered=not params["attachments"]
-                ):
-                    held.extend(rows)
+                rows, texts, meta = await self._page(db, params, texts=query.include_docs)
             except NotFound:
                 yield _End(since, None)
                 return
             shown = await self._filter_page(
-                db, scope, query, held, None if want is None else want - sent
+                db, scope, query, rows, texts, None if want is None else want - sent
             )
             for text, seq in shown:
                 yield _Row(text, seq)
@@ -264,73 +262,98 @@ class ChangeFeed:
                     yield _End(seq, None)
                     return
             yield _FLUSH
-            read += len(held)
+            read += len(rows)
             passed += len(shown)
-            last_seq = stream.meta.get("last_seq", since)
-            if len(held) < page or query.descending:
+            last_seq = meta.get("last_seq", since)
+            if len(rows) < page or query.descending:
                 yield _End(last_seq, None)
                 return
             since = last_seq
+
+    async def _page(
+        self, db: str, params: JSONDoc, *, texts: bool
+    ) -> tuple[list[JSONDoc], list[str] | None, JSONDoc]:
+        """One page of a filtered feed (at most `PAGE_SIZE` rows, held whole anyway): its
+        rows, their exact source text when `texts` (to pass a row on unchanged), and the
+        rest of the answer (`last_seq`). Without texts the C decoder reads it in one go."""
+        response = await self.couch.request(
+            "GET", f"/{quote_db(db)}/_changes", params=_seq_param(params)
+        )
+        raise_for_couch(response)
+        if texts:
+            stream = ResultsStream()
+            decoded = stream.feed(response.content)
+            stream.close()
+            return [row.value for row in decoded], [row.text for row in decoded], stream.meta
+        try:
+            answer = json.loads(response.content)
+        except ValueError:
+            raise StoreUnavailable("CouchDB answered with invalid JSON") from None
+        rows = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(rows, list):
+            raise StoreUnavailable("the store's _changes answer has no results")
+        return rows, None, answer
 
     async def _filter_page(
         self,
         db: str,
         scope: Scope,
         query: ChangesQuery,
-        held: list[Row],
+        rows: list[JSONDoc],
+        texts: list[str] | None,
         want: int | None,
     ) -> list[tuple[str, Any]]:
         """The rows of one page this scope and filter let through, in order, as text; at
         most `want`. Rows are decided in order and only until `want` may be reached, so the
         rest of a page costs nothing; a document outside the scope is a deletion stub when
-        an earlier revision was readable (batched store lookups, `once_readable`)."""
+        an earlier revision was readable (batched store lookups, `once_readable`). A row
+        passed on unchanged with its document is the store's own text (`texts`)."""
         out: list[tuple[str, Any]] = []
         index = 0
-        while index < len(held) and (want is None or len(out) < want):
+        while index < len(rows) and (want is None or len(out) < want):
             need = None if want is None else want - len(out)
-            decided: list[tuple[Row, bool]] = []  # (row, is a stub candidate)
+            decided: list[tuple[int, bool]] = []  # (row index, is a stub candidate)
             candidates: list[tuple[str, str, Any]] = []
-            while index < len(held) and (need is None or len(decided) < need):
-                row = held[index]
+            while index < len(rows) and (need is None or len(decided) < need):
+                row = rows[index]
                 index += 1
-                value = row.value
-                doc_id = value.get("id")
-                if _is_design(value) or (query.doc_ids is not None and doc_id not in query.doc_ids):
+                doc_id = row.get("id")
+                if _is_design(row) or (query.doc_ids is not None and doc_id not in query.doc_ids):
                     continue
-                doc = value.get("doc") or {}
+                doc = row.get("doc") or {}
                 if scope.readable(doc):
                     if query.selector is None or matches(query.selector, doc):
-                        decided.append((row, False))
+                        decided.append((index - 1, False))
                     continue
                 rev = doc.get("_rev")
                 # A first revision had no readable predecessor: it was never in scope.
                 if isinstance(rev, str) and generation(rev) > 1:
-                    decided.append((row, True))
+                    decided.append((index - 1, True))
                     candidates.append((str(doc_id), rev, None))
             left = await once_readable(self.couch, db, scope, candidates) if candidates else set()
-            for row, stub_candidate in decided:
-                value = row.value
+            for at, stub_candidate in decided:
+                row = rows[at]
                 if stub_candidate:
-                    rev = value["doc"]["_rev"]
-                    if (value.get("id"), rev) not in left:
+                    rev = row["doc"]["_rev"]
+                    if (row.get("id"), rev) not in left:
                         continue
-                    stub = deletion_stub(str(value.get("id")), rev)
+                    stub = deletion_stub(str(row.get("id")), rev)
                     if query.selector is not None and not matches(query.selector, stub):
                         continue
                     shown: JSONDoc = {
-                        "seq": value.get("seq"),
-                        "id": value.get("id"),
+                        "seq": row.get("seq"),
+                        "id": row.get("id"),
                         "changes": [{"rev": rev}],
                         "deleted": True,
                     }
                     if query.include_docs:
                         shown["doc"] = stub
                     text = _dumps(shown)
-                elif query.include_docs:
-                    text = row.text  # the store's row, exactly as asked for
+                elif texts is not None:
+                    text = texts[at]  # the store's row, exactly as asked for
                 else:
-                    text = _dumps({k: v for k, v in value.items() if k != "doc"})
-                out.append((text, value.get("seq")))
+                    text = _dumps({key: value for key, value in row.items() if key != "doc"})
+                out.append((text, row.get("seq")))
                 if want is not None and len(out) >= want:
                     break
         return out

@@ -10,8 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from roost.errors import StoreUnavailable
 
@@ -20,8 +19,7 @@ _DECODER = json.JSONDecoder()
 _DELIMITERS = frozenset(" \t\n\r,]}")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     value: Any
     text: str
 
@@ -124,11 +122,7 @@ class ResultsStream:
                 self._pos += 1
                 self._state = "member_end"
                 return True
-            decoded = self._decode()
-            if decoded is None:
-                return False
-            rows.append(Row(decoded[0], decoded[1]))
-            self._state = "row_end"
+            return self._read_rows(rows)
         elif state == "row_end":
             self._expect(char, ",]")
             self._pos += 1
@@ -141,3 +135,36 @@ class ResultsStream:
                 return False
             self._state = "key"
         return True
+
+    def _read_rows(self, rows: list[Row]) -> bool:
+        """Rows and the commas between them in one loop (the bulk of any answer); back to
+        the general steps at the end of the array or of the bytes received so far."""
+        text, pos, end_of_text = self._text, self._pos, len(self._text)
+        whitespace = _WHITESPACE.match
+        decode = _DECODER.raw_decode
+        while True:
+            try:
+                value, end = decode(text, pos)
+            except json.JSONDecodeError:
+                self._pos = pos
+                return False
+            if not isinstance(value, (dict, list, str)) and (
+                end == end_of_text or text[end] not in _DELIMITERS
+            ):
+                self._pos = pos
+                return False
+            rows.append(Row(value, text[pos:end]))
+            pos = whitespace(text, end).end()  # type: ignore[union-attr]
+            if pos == end_of_text:
+                self._pos, self._state = pos, "row_end"
+                return False
+            char = text[pos]
+            if char == "]":
+                self._pos, self._state = pos + 1, "member_end"
+                return True
+            self._expect(char, ",]")
+            self._state = "row"  # after a comma, a row must come (no "]")
+            pos = whitespace(text, pos + 1).end()  # type: ignore[union-attr]
+            if pos == end_of_text:
+                self._pos, self._state = pos, "row"
+                return False

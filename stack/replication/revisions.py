@@ -9,9 +9,11 @@ is withheld from restricted tokens.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +29,15 @@ from roost.replication.scope import (
 from roost.types import JSONDoc
 
 MAX_REVS_PER_ID = 1000
+# Up to this many revisions without inline attachments, a whole-doctype `_bulk_get` is read
+# whole; larger ones are streamed, so memory stays bounded.
+BUFFERED_BULK_GET = 1000
+
+
+@dataclass(frozen=True)
+class _Winner:
+    rev: str
+    deleted: bool
 
 
 def parse_revs_diff(body: Any) -> dict[str, list[str]]:
@@ -120,12 +131,20 @@ class Revisions:
             "latest": latest or None,
             "attachments": attachments or None,
         }
+        path = f"/{quote_db(db)}/_bulk_get"
         try:
-            async with self.couch.stream(
-                "POST", f"/{quote_db(db)}/_bulk_get", params=params, json_body={"docs": docs}
-            ) as response:
-                async for chunk in response.aiter_bytes():
-                    yield chunk
+            if attachments or len(docs) > BUFFERED_BULK_GET:
+                async with self.couch.stream(
+                    "POST", path, params=params, json_body={"docs": docs}
+                ) as response:
+                    async for chunk in response.aiter_bytes():
+                        yield chunk
+                return
+            # A replicator's batch (PouchDB asks 100 at a time) without inline attachments
+            # is read whole through the store pool: much cheaper than a streamed request.
+            answer = await self.couch.request("POST", path, params=params, json_body={"docs": docs})
+            raise_for_couch(answer)
+            yield answer.content
         except NotFound:
             missing = [{"id": d["id"], "docs": [missing_entry(d)]} for d in docs]
             yield json.dumps({"results": missing}).encode()
@@ -141,10 +160,15 @@ class Revisions:
         attachments: bool,
     ) -> JSONDoc:
         """`_bulk_get` for a restricted reader: unreadable revisions become deletion stubs
-        (document left the scope) or `not_found` errors (never in scope)."""
+        (document left the scope) or `not_found` errors (never in scope).
+
+        The documents are read once, by the store's `_bulk_get`; the winning revision of each
+        id comes from `_all_docs` without documents (an index read), asked at the same time.
+        """
         # Revisions are always asked for: they tell whether a document left the scope.
-        found = await store_bulk_get(
-            self.couch, db, docs, revs=True, latest=latest, attachments=attachments
+        found, winners = await asyncio.gather(
+            store_bulk_get(self.couch, db, docs, revs=True, latest=latest, attachments=attachments),
+            self._winning_revs(db, {request["id"] for request in docs}),
         )
         results: list[JSONDoc] = []
         requests: list[JSONDoc] = []
@@ -153,7 +177,7 @@ class Revisions:
             entries = [self._normalise(request, entry) for entry in item.get("docs", [])]
             results.append({"id": request["id"], "docs": entries})
             requests.append(request)
-        await self._apply_scope(db, scope, results, requests, revs=revs)
+        await self._apply_scope(db, scope, results, requests, revs=revs, winners=winners)
         return {"results": results}
 
     async def open_revs(
@@ -233,6 +257,18 @@ class Revisions:
                 winners[row["id"]] = {"_id": row["id"], "_rev": value.get("rev"), "_deleted": True}
         return winners
 
+    async def _winning_revs(self, db: str, ids: set[str]) -> dict[str, _Winner]:
+        """Each id's winning revision and whether it is a deletion, without its body."""
+        if not ids:
+            return {}
+        result = await self.couch.all_docs(db, keys=sorted(ids))
+        winners: dict[str, _Winner] = {}
+        for row in result.get("rows", []):
+            value = row.get("value")
+            if isinstance(value, Mapping) and isinstance(value.get("rev"), str):
+                winners[str(row.get("id"))] = _Winner(value["rev"], bool(value.get("deleted")))
+        return winners
+
     async def _apply_scope(
         self,
         db: str,
@@ -241,12 +277,17 @@ class Revisions:
         requests: list[JSONDoc],
         *,
         revs: bool,
+        winners: dict[str, _Winner] | None = None,
     ) -> None:
         """Replace what `scope` may not see: a readable old revision is shown only while the
         current one is readable too (as `GET ?rev=` does); an unreadable revision becomes a
         deletion stub if the document was once in scope, else the very entry the store gives
         for an id it does not hold (`results[i]` answers `requests[i]`): the revision in it is
-        the one asked for, never the document's own."""
+        the one asked for, never the document's own.
+
+        Each document is decided once. The current revision's body is read only for a
+        readable revision that is not the winner (the document changed since the device
+        listed it), and a tombstone is decided as the bare stub it is."""
         found = [
             entry["ok"]
             for item in results
@@ -255,11 +296,35 @@ class Revisions:
         ]
         if not found:
             return
-        winners = await self._winners(db, {doc["_id"] for doc in found})
+        if winners is None:
+            winners = await self._winning_revs(db, {doc["_id"] for doc in found})
+        readable = {(doc["_id"], doc["_rev"]): scope.readable(doc) for doc in found}
+        stale = {
+            doc_id
+            for (doc_id, rev), ok in readable.items()
+            if ok
+            and (winner := winners.get(doc_id)) is not None
+            and winner.rev != rev
+            and not winner.deleted
+            and (doc_id, winner.rev) not in readable
+        }
+        current_docs = await self._winners(db, stale) if stale else {}
+
+        def current_readable(doc_id: str, rev: str) -> bool:
+            winner = winners.get(doc_id)
+            if winner is None or winner.rev == rev:
+                return True
+            if (doc_id, winner.rev) in readable:
+                return readable[(doc_id, winner.rev)]
+            current = current_docs.get(doc_id)
+            if winner.deleted or current is None:
+                current = {"_id": doc_id, "_rev": winner.rev, "_deleted": True}
+            return scope.readable(current)
+
         candidates = [
             (doc["_id"], doc["_rev"], doc.get("_revisions"))
             for doc in found
-            if not scope.readable(doc)
+            if not readable[(doc["_id"], doc["_rev"])]
         ]
         left = await once_readable(self.couch, db, scope, candidates) if candidates else set()
         for item, request in zip(results, requests, strict=True):
@@ -268,11 +333,7 @@ class Revisions:
                 if not isinstance(doc, dict):
                     continue
                 key = (doc["_id"], doc["_rev"])
-                winner = winners.get(doc["_id"])
-                current_readable = winner is not None and scope.readable(winner)
-                if scope.readable(doc) and (
-                    current_readable or winner is None or winner.get("_rev") == doc["_rev"]
-                ):
+                if readable[key] and current_readable(*key):
                     shown = doc
                 elif key in left:
                     shown = deletion_stub(doc["_id"], doc["_rev"], doc.get("_revisions"))
