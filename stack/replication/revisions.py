@@ -9,7 +9,6 @@ is withheld from restricted tokens.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -21,6 +20,7 @@ from roost.couch import CouchClient, quote_db, quote_doc_id, raise_for_couch
 from roost.errors import BadRequest, NotFound
 from roost.replication.scope import (
     Scope,
+    bulk_get_entries,
     deletion_stub,
     missing_entry,
     once_readable,
@@ -160,25 +160,60 @@ class Revisions:
         attachments: bool,
     ) -> JSONDoc:
         """`_bulk_get` for a restricted reader: unreadable revisions become deletion stubs
-        (document left the scope) or `not_found` errors (never in scope).
-
-        The documents are read once, by the store's `_bulk_get`; the winning revision of each
-        id comes from `_all_docs` without documents (an index read), asked at the same time.
-        """
+        (document left the scope) or `not_found` errors (never in scope)."""
         # Revisions are always asked for: they tell whether a document left the scope.
-        found, winners = await asyncio.gather(
-            store_bulk_get(self.couch, db, docs, revs=True, latest=latest, attachments=attachments),
-            self._winning_revs(db, {request["id"] for request in docs}),
+        results, requests, current = await self._fetch(
+            db, docs, revs=True, latest=latest, attachments=attachments
         )
+        await self._apply_scope(db, scope, results, requests, revs=revs, current=current)
+        return {"results": results}
+
+    async def _fetch(
+        self, db: str, docs: list[JSONDoc], *, revs: bool, latest: bool, attachments: bool
+    ) -> tuple[list[JSONDoc], list[JSONDoc], dict[str, JSONDoc]]:
+        """The revisions `docs` asks for as `_bulk_get` results (`results[i]` answers
+        `requests[i]`), and the current revision the store gave for each id.
+
+        A replicator asks for the revisions the feed just listed, nearly always the current
+        ones, so the store is first asked for each id's current revision: each document is
+        read once, and that one read also tells which revision is current (no second lookup
+        of the winners). Only what this leaves unanswered (an older or conflicting revision,
+        a deletion, a missing document) is asked again exactly as requested. With inline
+        attachments (`atts_since` differs per request) the requests go as they are."""
+        current: dict[str, JSONDoc] = {}
+        answered: list[JSONDoc | None] = [None] * len(docs)
+        if not attachments:
+            ids = list(dict.fromkeys(request["id"] for request in docs))
+            first = await store_bulk_get(self.couch, db, [{"id": i} for i in ids], revs=revs)
+            for _, entry in bulk_get_entries(first):
+                doc = entry.get("ok")
+                if isinstance(doc, dict) and isinstance(doc.get("_rev"), str):
+                    current[str(doc.get("_id"))] = doc
+            for index, request in enumerate(docs):
+                doc = current.get(request["id"])
+                if doc is not None and request.get("rev") in (None, doc["_rev"]):
+                    answered[index] = {"ok": dict(doc)}
+        again = [request for request, entry in zip(docs, answered, strict=True) if entry is None]
+        found = await store_bulk_get(
+            self.couch, db, again, revs=revs, latest=latest, attachments=attachments
+        )
+        # PouchDB Server answers repeated ids once; CouchDB once per request.
+        exact = iter(zip(again, found.get("results", []), strict=False))
         results: list[JSONDoc] = []
         requests: list[JSONDoc] = []
-        # PouchDB Server answers repeated ids once; CouchDB once per request.
-        for request, item in zip(docs, found.get("results", []), strict=False):
+        for request, entry in zip(docs, answered, strict=True):
+            if entry is not None:
+                results.append({"id": request["id"], "docs": [entry]})
+                requests.append(request)
+                continue
+            pair = next(exact, None)
+            if pair is None:
+                continue
+            request, item = pair
             entries = [self._normalise(request, entry) for entry in item.get("docs", [])]
             results.append({"id": request["id"], "docs": entries})
             requests.append(request)
-        await self._apply_scope(db, scope, results, requests, revs=revs, winners=winners)
-        return {"results": results}
+        return results, requests, current
 
     async def open_revs(
         self,
@@ -246,7 +281,8 @@ class Revisions:
         return missing_entry(request)
 
     async def _winners(self, db: str, ids: set[str]) -> dict[str, JSONDoc]:
-        """Each id's winning revision: the live document, or a bare tombstone."""
+        """Each id's winning revision, with its body: the live document, or a bare
+        tombstone."""
         result = await self.couch.all_docs(db, keys=sorted(ids), params={"include_docs": True})
         winners: dict[str, JSONDoc] = {}
         for row in result.get("rows", []):
@@ -277,7 +313,7 @@ class Revisions:
         requests: list[JSONDoc],
         *,
         revs: bool,
-        winners: dict[str, _Winner] | None = None,
+        current: dict[str, JSONDoc] | None = None,
     ) -> None:
         """Replace what `scope` may not see: a readable old revision is shown only while the
         current one is readable too (as `GET ?rev=` does); an unreadable revision becomes a
@@ -285,9 +321,9 @@ class Revisions:
         for an id it does not hold (`results[i]` answers `requests[i]`): the revision in it is
         the one asked for, never the document's own.
 
-        Each document is decided once. The current revision's body is read only for a
-        readable revision that is not the winner (the document changed since the device
-        listed it), and a tombstone is decided as the bare stub it is."""
+        Each document is decided once. `current` holds the current revisions already read
+        (id → document); for a readable revision of any other id, the current revision is
+        looked up (the index only, its body when it is neither deleted nor at hand)."""
         found = [
             entry["ok"]
             for item in results
@@ -296,30 +332,22 @@ class Revisions:
         ]
         if not found:
             return
-        if winners is None:
-            winners = await self._winning_revs(db, {doc["_id"] for doc in found})
+        current = dict(current or {})
         readable = {(doc["_id"], doc["_rev"]): scope.readable(doc) for doc in found}
-        stale = {
-            doc_id
-            for (doc_id, rev), ok in readable.items()
-            if ok
-            and (winner := winners.get(doc_id)) is not None
-            and winner.rev != rev
-            and not winner.deleted
-            and (doc_id, winner.rev) not in readable
-        }
-        current_docs = await self._winners(db, stale) if stale else {}
+        unknown = {doc_id for (doc_id, _), ok in readable.items() if ok and doc_id not in current}
+        if unknown:
+            current.update(
+                await self._current(db, unknown, {(d["_id"], d["_rev"]): d for d in found})
+            )
 
         def current_readable(doc_id: str, rev: str) -> bool:
-            winner = winners.get(doc_id)
-            if winner is None or winner.rev == rev:
+            now = current.get(doc_id)
+            if now is None or now["_rev"] == rev:
                 return True
-            if (doc_id, winner.rev) in readable:
-                return readable[(doc_id, winner.rev)]
-            current = current_docs.get(doc_id)
-            if winner.deleted or current is None:
-                current = {"_id": doc_id, "_rev": winner.rev, "_deleted": True}
-            return scope.readable(current)
+            key = (doc_id, now["_rev"])
+            if key not in readable:
+                readable[key] = scope.readable(now)
+            return readable[key]
 
         candidates = [
             (doc["_id"], doc["_rev"], doc.get("_revisions"))
@@ -343,6 +371,26 @@ class Revisions:
                 if not revs:
                     shown.pop("_revisions", None)
                 item["docs"][index] = {"ok": shown}
+
+    async def _current(
+        self, db: str, ids: set[str], at_hand: Mapping[tuple[str, str], JSONDoc]
+    ) -> dict[str, JSONDoc]:
+        """The current revision of each id: the live document, or a bare tombstone. The
+        index says which revision it is; a body not `at_hand` is read."""
+        winners = await self._winning_revs(db, ids)
+        missing = {
+            doc_id
+            for doc_id, winner in winners.items()
+            if not winner.deleted and (doc_id, winner.rev) not in at_hand
+        }
+        bodies = await self._winners(db, missing) if missing else {}
+        current: dict[str, JSONDoc] = {}
+        for doc_id, winner in winners.items():
+            doc = at_hand.get((doc_id, winner.rev)) or bodies.get(doc_id)
+            if winner.deleted or doc is None:
+                doc = {"_id": doc_id, "_rev": winner.rev, "_deleted": True}
+            current[doc_id] = doc
+        return current
 
     async def all_docs_by_keys(
         self,
