@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from roost.couch import CouchClient, quote_db, quote_doc_id, raise_for_couch
-from roost.errors import BadRequest, NotFound
+from roost.errors import BadRequest, NotFound, StoreUnavailable
 from roost.replication.scope import (
     Scope,
     bulk_get_entries,
@@ -32,6 +32,7 @@ MAX_REVS_PER_ID = 1000
 # Up to this many revisions without inline attachments, a whole-doctype `_bulk_get` is read
 # whole; larger ones are streamed, so memory stays bounded.
 BUFFERED_BULK_GET = 1000
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,22 @@ def parse_bulk_get(body: Any) -> list[JSONDoc]:
             clean["atts_since"] = atts_since
         docs.append(clean)
     return docs
+
+
+def _answers_in_order(answer: Mapping[str, Any], docs: list[JSONDoc]) -> bool:
+    """Whether `answer` holds one item per request of `docs`, in order, each one revision."""
+    items = answer.get("results")
+    return (
+        isinstance(items, list)
+        and len(items) == len(docs)
+        and all(
+            isinstance(item, dict)
+            and item.get("id") == request["id"]
+            and isinstance(item.get("docs"), list)
+            and len(item["docs"]) == 1
+            for item, request in zip(items, docs, strict=True)
+        )
+    )
 
 
 class Revisions:
@@ -121,30 +138,31 @@ class Revisions:
     async def bulk_get_stream(
         self, db: str, docs: list[JSONDoc], *, revs: bool, latest: bool, attachments: bool
     ) -> AsyncIterator[bytes]:
-        """The store's answer, byte for byte, for a whole-doctype reader."""
+        """`_bulk_get` for a whole-doctype reader. A replicator's batch (PouchDB asks 100 at
+        a time) without inline attachments is read as `_fetch` does, each document once;
+        a larger one, or one with attachments, is the store's answer streamed byte for
+        byte, so memory stays bounded."""
         if not docs:
             # PouchDB Server never answers an empty `_bulk_get`.
             yield b'{"results":[]}'
+            return
+        if not attachments and len(docs) <= BUFFERED_BULK_GET:
+            results, _, _, raw = await self._fetch(
+                db, docs, revs=revs, latest=latest, attachments=False
+            )
+            yield raw if raw is not None else _ENCODER.encode({"results": results}).encode()
             return
         params = {
             "revs": revs or None,
             "latest": latest or None,
             "attachments": attachments or None,
         }
-        path = f"/{quote_db(db)}/_bulk_get"
         try:
-            if attachments or len(docs) > BUFFERED_BULK_GET:
-                async with self.couch.stream(
-                    "POST", path, params=params, json_body={"docs": docs}
-                ) as response:
-                    async for chunk in response.aiter_bytes():
-                        yield chunk
-                return
-            # A replicator's batch (PouchDB asks 100 at a time) without inline attachments
-            # is read whole through the store pool: much cheaper than a streamed request.
-            answer = await self.couch.request("POST", path, params=params, json_body={"docs": docs})
-            raise_for_couch(answer)
-            yield answer.content
+            async with self.couch.stream(
+                "POST", f"/{quote_db(db)}/_bulk_get", params=params, json_body={"docs": docs}
+            ) as response:
+                async for chunk in response.aiter_bytes():
+                    yield chunk
         except NotFound:
             missing = [{"id": d["id"], "docs": [missing_entry(d)]} for d in docs]
             yield json.dumps({"results": missing}).encode()
@@ -162,7 +180,7 @@ class Revisions:
         """`_bulk_get` for a restricted reader: unreadable revisions become deletion stubs
         (document left the scope) or `not_found` errors (never in scope)."""
         # Revisions are always asked for: they tell whether a document left the scope.
-        results, requests, current = await self._fetch(
+        results, requests, current, _ = await self._fetch(
             db, docs, revs=True, latest=latest, attachments=attachments
         )
         await self._apply_scope(db, scope, results, requests, revs=revs, current=current)
@@ -170,7 +188,7 @@ class Revisions:
 
     async def _fetch(
         self, db: str, docs: list[JSONDoc], *, revs: bool, latest: bool, attachments: bool
-    ) -> tuple[list[JSONDoc], list[JSONDoc], dict[str, JSONDoc]]:
+    ) -> tuple[list[JSONDoc], list[JSONDoc], dict[str, JSONDoc], bytes | None]:
         """The revisions `docs` asks for as `_bulk_get` results (`results[i]` answers
         `requests[i]`), and the current revision the store gave for each id.
 
@@ -179,12 +197,16 @@ class Revisions:
         read once, and that one read also tells which revision is current (no second lookup
         of the winners). Only what this leaves unanswered (an older or conflicting revision,
         a deletion, a missing document) is asked again exactly as requested. With inline
-        attachments (`atts_since` differs per request) the requests go as they are."""
+        attachments (`atts_since` differs per request) the requests go as they are.
+
+        The last member is the store's answer as it came when it answers `docs` exactly
+        (every request answered by the first read, no id twice), else None."""
         current: dict[str, JSONDoc] = {}
         answered: list[JSONDoc | None] = [None] * len(docs)
-        if not attachments:
+        raw: bytes | None = None
+        if not attachments and docs:
             ids = list(dict.fromkeys(request["id"] for request in docs))
-            first = await store_bulk_get(self.couch, db, [{"id": i} for i in ids], revs=revs)
+            first, raw = await self._current_revisions(db, ids, revs=revs)
             for _, entry in bulk_get_entries(first):
                 doc = entry.get("ok")
                 if isinstance(doc, dict) and isinstance(doc.get("_rev"), str):
@@ -194,6 +216,8 @@ class Revisions:
                 if doc is not None and request.get("rev") in (None, doc["_rev"]):
                     answered[index] = {"ok": dict(doc)}
         again = [request for request, entry in zip(docs, answered, strict=True) if entry is None]
+        if raw is not None and (again or not _answers_in_order(first, docs)):
+            raw = None
         found = await store_bulk_get(
             self.couch, db, again, revs=revs, latest=latest, attachments=attachments
         )
@@ -201,19 +225,41 @@ class Revisions:
         exact = iter(zip(again, found.get("results", []), strict=False))
         results: list[JSONDoc] = []
         requests: list[JSONDoc] = []
-        for request, entry in zip(docs, answered, strict=True):
-            if entry is not None:
-                results.append({"id": request["id"], "docs": [entry]})
+        for request, answer in zip(docs, answered, strict=True):
+            if answer is not None:
+                results.append({"id": request["id"], "docs": [answer]})
                 requests.append(request)
                 continue
             pair = next(exact, None)
             if pair is None:
                 continue
-            request, item = pair
-            entries = [self._normalise(request, entry) for entry in item.get("docs", [])]
-            results.append({"id": request["id"], "docs": entries})
-            requests.append(request)
-        return results, requests, current
+            asked, item = pair
+            entries = [self._normalise(asked, each) for each in item.get("docs", [])]
+            results.append({"id": asked["id"], "docs": entries})
+            requests.append(asked)
+        return results, requests, current, raw
+
+    async def _current_revisions(
+        self, db: str, ids: list[str], *, revs: bool
+    ) -> tuple[JSONDoc, bytes | None]:
+        """The store's `_bulk_get` of each id's current revision, decoded and as it came."""
+        try:
+            response = await self.couch.request(
+                "POST",
+                f"/{quote_db(db)}/_bulk_get",
+                params={"revs": revs or None},
+                json_body={"docs": [{"id": doc_id} for doc_id in ids]},
+            )
+            raise_for_couch(response)
+        except NotFound:
+            return {"results": []}, None
+        try:
+            answer = json.loads(response.content)
+        except ValueError:
+            raise StoreUnavailable("CouchDB answered with invalid JSON") from None
+        if not isinstance(answer, dict):
+            raise StoreUnavailable("the store's _bulk_get answer is not an object")
+        return answer, response.content
 
     async def open_revs(
         self,

@@ -306,3 +306,63 @@ async def test_attachments_follow_their_document(client, instance, issue_token) 
     assert bob.status_code == 404
     missing = await client.get(f"/data/{CONTACTS}/ann/other.txt", headers=bearer(family))
     assert missing.status_code == 404
+
+
+async def test_a_limited_feed_pages_through_every_readable_document_once(
+    client, instance, issue_token
+) -> None:
+    """Pages are sized from what is still wanted: read with a small limit, page after page,
+    the feed gives each readable document once, never one outside the scope."""
+    owner = await issue_token(instance, WHOLE)
+    docs = [contact(f"p{i:03}", "family" if i % 3 == 0 else "work") for i in range(90)]
+    await push(client, owner, docs)
+    family = await issue_token(instance, FAMILY_READ)
+    seen: list[str] = []
+    since: object = 0
+    for _ in range(40):
+        page = await changes(client, family, since=since, limit=7)
+        seen += [row["id"] for row in page["results"]]
+        assert len(page["results"]) <= 7
+        if not page["results"]:
+            break
+        if len(page["results"]) == 7:
+            # A full page stops at its last row: the next one starts right after it.
+            assert page["last_seq"] == page["results"][-1]["seq"]
+        since = page["last_seq"]
+    assert sorted(seen) == [f"p{i:03}" for i in range(0, 90, 3)]
+    assert len(seen) == len(set(seen))
+
+
+async def test_an_old_revision_shows_while_the_current_one_is_readable_too(
+    client, instance, issue_token
+) -> None:
+    owner = await issue_token(instance, WHOLE)
+    revs = await _seed(client, owner)
+    [edited] = await push(client, owner, [{**contact("ann", "family", age=4), "_rev": revs["ann"]}])
+    family = await issue_token(instance, FAMILY_READ)
+    fetched = await client.post(
+        f"/data/{CONTACTS}/_bulk_get",
+        params={"revs": "true"},
+        json={
+            "docs": [
+                {"id": "ann", "rev": revs["ann"]},
+                {"id": "ann", "rev": edited["rev"]},
+                {"id": "cy", "rev": revs["cy"]},
+                {"id": "bob", "rev": revs["bob"]},
+            ]
+        },
+        headers=bearer(family),
+    )
+    assert fetched.status_code == 200, fetched.text
+    old, new, cy, bob = fetched.json()["results"]
+    assert old["docs"][0]["ok"]["_rev"] == revs["ann"]
+    assert "age" not in old["docs"][0]["ok"]
+    assert new["docs"][0]["ok"]["age"] == 4
+    assert new["docs"][0]["ok"]["_revisions"]["start"] == 2
+    assert cy["docs"][0]["ok"]["_rev"] == revs["cy"]
+    assert bob["docs"][0]["error"] == {
+        "id": "bob",
+        "rev": revs["bob"],
+        "error": "not_found",
+        "reason": "missing",
+    }

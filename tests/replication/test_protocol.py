@@ -403,3 +403,42 @@ async def test_changes_of_a_large_doctype_stream(
     feed = await changes(client, token, include_docs=True)
     assert len(feed["results"]) == 1200
     assert feed["results"][-1]["doc"]["_id"] == "n01199"
+
+
+async def test_bulk_get_answers_each_request_with_the_revision_it_names(
+    client, instance, issue_token
+) -> None:
+    """Roost first reads each id's current revision; a request naming another revision (an
+    older one, a deleted one) still gets exactly that revision, in request order."""
+    token = await issue_token(instance, WHOLE)
+    [first, gone] = await push(client, token, [contact("ann"), contact("bob")])
+    [second] = await push(client, token, [{**contact("ann", age=2), "_rev": first["rev"]}])
+    [deleted] = await push(client, token, [{"_id": "bob", "_rev": gone["rev"], "_deleted": True}])
+    response = await client.post(
+        f"/data/{CONTACTS}/_bulk_get",
+        params={"revs": "true"},
+        json={
+            "docs": [
+                {"id": "ann", "rev": second["rev"]},
+                {"id": "ann", "rev": first["rev"]},
+                {"id": "bob", "rev": deleted["rev"]},
+                {"id": "ann"},
+            ]
+        },
+        headers=bearer(token),
+    )
+    assert response.status_code == 200, response.text
+    current, older, tombstone, winner = response.json()["results"]
+    assert [item["id"] for item in (current, older, tombstone, winner)] == [
+        "ann",
+        "ann",
+        "bob",
+        "ann",
+    ]
+    assert current["docs"][0]["ok"]["_rev"] == second["rev"]
+    assert current["docs"][0]["ok"]["age"] == 2
+    assert older["docs"][0]["ok"]["_rev"] == first["rev"]
+    assert "age" not in older["docs"][0]["ok"]
+    assert tombstone["docs"][0]["ok"]["_deleted"] is True
+    assert tombstone["docs"][0]["ok"]["_revisions"]["start"] == 2
+    assert winner["docs"][0]["ok"]["_rev"] == second["rev"]
