@@ -36,7 +36,7 @@ from roost.permissions import (
 )
 from roost.principals import Principal
 from roost.replication import BulkDocs, ChangesQuery
-from roost.replication.revisions import parse_bulk_get, parse_revs_diff
+from roost.replication.revisions import BUFFERED_BULK_GET, parse_bulk_get, parse_revs_diff
 from roost.web import data
 from roost.web.context import (
     instance_of,
@@ -52,6 +52,8 @@ from roost.web.context import (
 ANY_VERB = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BULK_MAX_BYTES = 32 * 1024 * 1024
 LOCAL_MAX_BYTES = 256 * 1024
+# A normal feed of at most this many rows, without heartbeats, is answered in one piece.
+BOUNDED_FEED_ROWS = 1000
 
 
 def _doctype(request: Request) -> str:
@@ -106,6 +108,13 @@ async def _streamed(chunks: AsyncIterator[bytes], status_code: int = 200) -> Res
     return StreamingResponse(body(), status_code=status_code, media_type="application/json")
 
 
+async def _whole(chunks: AsyncIterator[bytes]) -> Response:
+    """A bounded answer (a limited feed, a replicator's batch) sent in one piece: no chunked
+    encoding, no task watching for the client's disconnect, one write for the body."""
+    body = b"".join([chunk async for chunk in chunks])
+    return Response(body, media_type="application/json")
+
+
 async def database_info(request: Request) -> Response:
     doctype, principal = await _reader(request)
     services = services_of(request)
@@ -133,6 +142,9 @@ async def changes(request: Request) -> Response:
     query = ChangesQuery.parse(request.query_params, body)
     services = services_of(request)
     chunks = services.replication.changes(instance_of(request), principal, doctype, query)
+    bounded = query.limit is not None and query.limit <= BOUNDED_FEED_ROWS
+    if query.feed == "normal" and bounded and not query.heartbeat:
+        return await _whole(chunks)
     return await _streamed(chunks)
 
 
@@ -148,6 +160,7 @@ async def bulk_get(request: Request) -> Response:
     doctype, principal = await _reader(request, ("GET",))
     docs = parse_bulk_get(await read_json(request, max_bytes=BULK_MAX_BYTES))
     services = services_of(request)
+    attachments = _flag(request, "attachments")
     chunks = services.replication.bulk_get(
         instance_of(request),
         principal,
@@ -155,8 +168,10 @@ async def bulk_get(request: Request) -> Response:
         docs,
         revs=_flag(request, "revs"),
         latest=_flag(request, "latest"),
-        attachments=_flag(request, "attachments"),
+        attachments=attachments,
     )
+    if not attachments and len(docs) <= BUFFERED_BULK_GET:
+        return await _whole(chunks)
     return await _streamed(chunks)
 
 
