@@ -1,9 +1,11 @@
 """The `_changes` feed of one doctype, as one credential may see it.
 
-Every store request is built here (normal feeds, pages of at most `PAGE_SIZE` rows when
-filtering); the store's answer is read row by row (`ResultsStream`) and written out as it
-comes, so a feed of any size runs in bounded memory. Long-poll and continuous feeds are
-timed by Roost (`ChangeWatch`), never by the store.
+Every store request is built here. A feed with a limit (a replicator's batch) is one store
+request per page, read whole through the store pool; a feed without one is streamed and
+read row by row (`ResultsStream`) as it comes, so a feed of any size runs in bounded memory.
+A filtered feed reads pages of at most `PAGE_SIZE` rows with their documents, sized to what
+is still wanted, and decides each document once, on the copy the page brought. Long-poll and
+continuous feeds are timed by Roost (`ChangeWatch`), never by the store.
 
 Filtering happens here, in this order: design documents are dropped for everyone (they
 hold server-side code; a device has no use for Roost's indexes); then the credential's
@@ -243,10 +245,12 @@ class ChangeFeed:
         # Restricted tokens follow winners only: a conflicting branch may be outside the
         # scope, and asking for it would fail the device's batch.
         style = query.style if scope.whole else "main_only"
+        # Documents are read when something must be decided on them.
+        needs_docs = query.selector is not None or not scope.whole
         sent = read = passed = 0
         while True:
             page = PAGE_SIZE if query.descending else _page_size(want, sent, read, passed)
-            params = _store_params(query, since, page, style=style, include_docs=True)
+            params = _store_params(query, since, page, style=style, include_docs=needs_docs)
             try:
                 rows, texts, meta = await self._page(db, params, texts=query.include_docs)
             except NotFound:
