@@ -10,7 +10,8 @@ loopback):
 - the embedded store alone, doing only that minimum and nothing else (no bytes, no
   permission check, no HTTP server in front): one ~500-byte file document per PUT
   (`PUT /db/{id}`), the same documents written eight to a `_bulk_docs` (what perfect group
-  commit of eight concurrent uploads would send), and one `GET /db/{id}` per file;
+  commit of eight concurrent uploads would send), one `GET /db/{id}` per file, and eight
+  read per `_all_docs` request (perfect group reads);
 - the store's CPU per document in each case.
 
 The store's rate is therefore an upper bound on any file server built on it, Roost
@@ -128,6 +129,21 @@ def store_rows(store: EmbeddedStore, files: int) -> dict[str, tuple[float, float
 
         seconds, cpu = timed(pids, get_one)
         rows["GET: one document per file, c8"] = (files / seconds, cpu * 1000 / files)
+
+        def get_grouped() -> None:
+            for first in range(0, files, CONCURRENCY):
+                keys = [f"f{i:05d}" for i in range(first, min(first + CONCURRENCY, files))]
+                http.post(
+                    "/floor-one/_all_docs",
+                    params={"include_docs": "true"},
+                    json={"keys": keys},
+                ).raise_for_status()
+
+        seconds, cpu = timed(pids, get_grouped)
+        rows["GET: eight documents per `_all_docs` (group reads)"] = (
+            files / seconds,
+            cpu * 1000 / files,
+        )
     pool.shutdown()
     return rows
 
