@@ -106,12 +106,20 @@ class ComponentCache:
     """``.cwasm`` artifacts in ``cache_dir``, plus a small in-memory set of loaded components."""
 
     def __init__(
-        self, cache_dir: str | os.PathLike[str], engine: AppEngine, *, keep_loaded: int = 32
+        self,
+        cache_dir: str | os.PathLike[str],
+        engine: AppEngine,
+        *,
+        keep_loaded: int = 32,
+        compile_memory_bytes: int = 2 * 1024**3,
     ) -> None:
         self.dir = Path(cache_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine
         self.keep_loaded = keep_loaded
+        #: The compiler process's address-space cap (0: none). A Python guest compiles in
+        #: well under 1 GiB; the default leaves room for twice the largest example.
+        self.compile_memory_bytes = compile_memory_bytes
         self.compiles = 0
         self._compile_lock = threading.Lock()  # one compile at a time: ~0.5 GB peak each
         self._loaded: OrderedDict[str, component.Component] = OrderedDict()
@@ -159,7 +167,9 @@ class ComponentCache:
         settings = json.dumps(asdict(self.engine.settings))
         argv = [sys.executable, "-m", "roost.apps.compile_child", str(path)]
         done = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
-            [*argv, self.engine.fingerprint, settings], input=wasm, capture_output=True
+            [*argv, self.engine.fingerprint, settings, str(self.compile_memory_bytes)],
+            input=wasm,
+            capture_output=True,
         )
         try:
             answer = json.loads(done.stdout.decode().strip().splitlines()[-1])

@@ -58,11 +58,14 @@ class AppRuntime:
         per_tenant_concurrency: int | None = None,
         max_abandoned: int = 32,
         release_after_seconds: float = 60.0,
+        compile_memory_bytes: int = 2 * 1024**3,
     ) -> None:
         self.engine = engine or get_engine()
         self.engine.start()
         self.limits = limits or OperatorLimits()
-        self.cache = ComponentCache(cache_dir, self.engine)
+        self.cache = ComponentCache(
+            cache_dir, self.engine, compile_memory_bytes=compile_memory_bytes
+        )
         self.linker = build_linker(self.engine)
         # Kept for compatibility; runs have their own threads (see runner.py).
         self.executor = concurrent.futures.ThreadPoolExecutor(

@@ -178,6 +178,7 @@ class AppService:
                 max_concurrency=max(1, self.config.apps_concurrency),
                 per_tenant_concurrency=self.per_instance_concurrency,
                 release_after_seconds=self.config.apps_release_after_seconds,
+                compile_memory_bytes=self.config.apps_compile_memory_mib * 1024 * 1024,
             )
         return self._runtime
 

@@ -12,6 +12,7 @@ import wasmtime
 from roost.apps.compiler import (
     CompiledApp,
     CompileError,
+    CompilerFailed,
     ComponentCache,
     NotCompiled,
     allowed_import,
@@ -98,6 +99,19 @@ def test_the_compiler_runs_in_its_own_process(tmp_path: Path, doc_stats_wasm: by
     before = _children_cpu_seconds()
     cache.ensure(doc_stats_wasm)
     assert _children_cpu_seconds() > before  # the compile's work was a child's
+
+
+def test_a_compiler_out_of_memory_fails_alone_and_writes_nothing(
+    tmp_path: Path, doc_stats_wasm: bytes
+) -> None:
+    # 32 MiB of address space: the compiler process cannot even start its interpreter.
+    cache = ComponentCache(tmp_path, get_engine(), compile_memory_bytes=32 * 1024 * 1024)
+    with pytest.raises(CompilerFailed, match="compiler process failed"):
+        cache.ensure(doc_stats_wasm)
+    assert cache.compiles == 0
+    assert not list(tmp_path.glob("*.cwasm")) and not list(tmp_path.glob(".tmp-*"))
+    # The same package compiles once the cap allows it: the package was never at fault.
+    assert not ComponentCache(tmp_path, get_engine()).ensure(doc_stats_wasm).cached
 
 
 def _children_cpu_seconds() -> float:
