@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, Literal
 
@@ -112,6 +113,8 @@ def trim_wildcard(doctype: str) -> str:
     return doctype[: -len(WILDCARD_SUFFIX)] if is_wildcard(doctype) else doctype
 
 
+# Pure, and asked three times or more per decision (every document of a replicated feed).
+@lru_cache(maxsize=1024)
 def _name_problem(name: str) -> str | None:
     if name == "":
         return "it is empty"
