@@ -176,15 +176,18 @@ class Revisions:
         revs: bool,
         latest: bool,
         attachments: bool,
-    ) -> JSONDoc:
-        """`_bulk_get` for a restricted reader: unreadable revisions become deletion stubs
-        (document left the scope) or `not_found` errors (never in scope)."""
+    ) -> bytes:
+        """`_bulk_get` for a restricted reader, as JSON: unreadable revisions become deletion
+        stubs (document left the scope) or `not_found` errors (never in scope). When every
+        revision is shown as the store gave it, the store's answer is passed on."""
         # Revisions are always asked for: they tell whether a document left the scope.
-        results, requests, current, _ = await self._fetch(
+        results, requests, current, raw = await self._fetch(
             db, docs, revs=True, latest=latest, attachments=attachments
         )
-        await self._apply_scope(db, scope, results, requests, revs=revs, current=current)
-        return {"results": results}
+        altered = await self._apply_scope(db, scope, results, requests, revs=revs, current=current)
+        if raw is not None and not altered:
+            return raw
+        return _ENCODER.encode({"results": results}).encode()
 
     async def _fetch(
         self, db: str, docs: list[JSONDoc], *, revs: bool, latest: bool, attachments: bool
@@ -360,12 +363,13 @@ class Revisions:
         *,
         revs: bool,
         current: dict[str, JSONDoc] | None = None,
-    ) -> None:
-        """Replace what `scope` may not see: a readable old revision is shown only while the
-        current one is readable too (as `GET ?rev=` does); an unreadable revision becomes a
-        deletion stub if the document was once in scope, else the very entry the store gives
-        for an id it does not hold (`results[i]` answers `requests[i]`): the revision in it is
-        the one asked for, never the document's own.
+    ) -> bool:
+        """Replace what `scope` may not see, and say whether anything was replaced: a readable
+        old revision is shown only while the current one is readable too (as `GET ?rev=`
+        does); an unreadable revision becomes a deletion stub if the document was once in
+        scope, else the very entry the store gives for an id it does not hold (`results[i]`
+        answers `requests[i]`): the revision in it is the one asked for, never the
+        document's own.
 
         Each document is decided once. `current` holds the current revisions already read
         (id → document); for a readable revision of any other id, the current revision is
@@ -377,7 +381,7 @@ class Revisions:
             if isinstance(entry.get("ok"), dict)
         ]
         if not found:
-            return
+            return False
         current = dict(current or {})
         readable = {(doc["_id"], doc["_rev"]): scope.readable(doc) for doc in found}
         unknown = {doc_id for (doc_id, _), ok in readable.items() if ok and doc_id not in current}
@@ -401,6 +405,7 @@ class Revisions:
             if not readable[(doc["_id"], doc["_rev"])]
         ]
         left = await once_readable(self.couch, db, scope, candidates) if candidates else set()
+        altered = False
         for item, request in zip(results, requests, strict=True):
             for index, entry in enumerate(item["docs"]):
                 doc = entry.get("ok")
@@ -411,12 +416,16 @@ class Revisions:
                     shown = doc
                 elif key in left:
                     shown = deletion_stub(doc["_id"], doc["_rev"], doc.get("_revisions"))
+                    altered = True
                 else:
                     item["docs"][index] = missing_entry(request)
+                    altered = True
                     continue
-                if not revs:
-                    shown.pop("_revisions", None)
+                if not revs and "_revisions" in shown:
+                    shown.pop("_revisions")
+                    altered = True
                 item["docs"][index] = {"ok": shown}
+        return altered
 
     async def _current(
         self, db: str, ids: set[str], at_hand: Mapping[tuple[str, str], JSONDoc]

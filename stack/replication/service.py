@@ -7,7 +7,6 @@ what it may write) are taken here with `roost.permissions`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -112,10 +111,9 @@ class ReplicationService:
             ):
                 yield chunk
             return
-        answer = await self.revisions.bulk_get(
+        yield await self.revisions.bulk_get(
             db, scope, docs, revs=revs, latest=latest, attachments=attachments
         )
-        yield json.dumps(answer, separators=(",", ":")).encode()
 
     async def all_docs_by_keys(
         self,
