@@ -21,12 +21,14 @@ import contextlib
 import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from roost.couch import CouchClient, quote_db, raise_for_couch
 from roost.errors import NotFound, StoreUnavailable
+from roost.permissions import PermissionSet
 from roost.replication.json_stream import ResultsStream, Row
 from roost.replication.query import ChangesQuery
 from roost.replication.scope import Scope, deletion_stub, generation, once_readable
@@ -78,6 +80,7 @@ class ChangeFeed:
     def __init__(self, couch: CouchClient, watch: ChangeWatch) -> None:
         self.couch = couch
         self.watch = watch
+        self.pass_rates = PassRates()
 
     async def stream(self, db: str, scope: Scope, query: ChangesQuery) -> AsyncIterator[bytes]:
         """The whole HTTP body, chunk by chunk. The first store request is made before the
@@ -248,31 +251,39 @@ class ChangeFeed:
         # Documents are read when something must be decided on them.
         needs_docs = query.selector is not None or not scope.whole
         sent = read = passed = 0
-        while True:
-            page = PAGE_SIZE if query.descending else _page_size(want, sent, read, passed)
-            params = _store_params(query, since, page, style=style, include_docs=needs_docs)
-            try:
-                rows, texts, meta = await self._page(db, params, texts=query.include_docs)
-            except NotFound:
-                yield _End(since, None)
-                return
-            shown = await self._filter_page(
-                db, scope, query, rows, texts, None if want is None else want - sent
-            )
-            for text, seq in shown:
-                yield _Row(text, seq)
-                sent += 1
-                if want is not None and sent >= want:
-                    yield _End(seq, None)
+        key = _FeedKey(db, scope.permissions, query.doc_ids, _dumps(query.selector), style)
+        prior = self.pass_rates.get(key)
+        try:
+            while True:
+                page = (
+                    PAGE_SIZE if query.descending else _page_size(want, sent, read, passed, prior)
+                )
+                params = _store_params(query, since, page, style=style, include_docs=needs_docs)
+                try:
+                    rows, texts, meta = await self._page(db, params, texts=query.include_docs)
+                except NotFound:
+                    yield _End(since, None)
                     return
-            yield _FLUSH
-            read += len(rows)
-            passed += len(shown)
-            last_seq = meta.get("last_seq", since)
-            if len(rows) < page or query.descending:
-                yield _End(last_seq, None)
-                return
-            since = last_seq
+                shown, consumed = await self._filter_page(
+                    db, scope, query, rows, texts, None if want is None else want - sent
+                )
+                read += consumed
+                passed += len(shown)
+                for text, seq in shown:
+                    yield _Row(text, seq)
+                    sent += 1
+                    if want is not None and sent >= want:
+                        yield _End(seq, None)
+                        return
+                yield _FLUSH
+                last_seq = meta.get("last_seq", since)
+                if len(rows) < page or query.descending:
+                    yield _End(last_seq, None)
+                    return
+                since = last_seq
+        finally:
+            if read:
+                self.pass_rates.put(key, passed / read)
 
     async def _page(
         self, db: str, params: JSONDoc, *, texts: bool
@@ -306,12 +317,13 @@ class ChangeFeed:
         rows: list[JSONDoc],
         texts: list[str] | None,
         want: int | None,
-    ) -> list[tuple[str, Any]]:
+    ) -> tuple[list[tuple[str, Any]], int]:
         """The rows of one page this scope and filter let through, in order, as text; at
         most `want`. Rows are decided in order and only until `want` may be reached, so the
         rest of a page costs nothing; a document outside the scope is a deletion stub when
         an earlier revision was readable (batched store lookups, `once_readable`). A row
-        passed on unchanged with its document is the store's own text (`texts`)."""
+        passed on unchanged with its document is the store's own text (`texts`). Also says
+        how many rows were looked at."""
         out: list[tuple[str, Any]] = []
         index = 0
         while index < len(rows) and (want is None or len(out) < want):
@@ -359,8 +371,9 @@ class ChangeFeed:
                     text = _dumps({key: value for key, value in row.items() if key != "doc"})
                 out.append((text, row.get("seq")))
                 if want is not None and len(out) >= want:
-                    break
-        return out
+                    # The rows after this one were read for nothing.
+                    return out, at + 1
+        return out, index
 
 
 def _is_design(row: JSONDoc) -> bool:
@@ -382,19 +395,55 @@ def _store_params(
     }
 
 
-def _page_size(want: int | None, sent: int, read: int, passed: int) -> int:
+def _page_size(
+    want: int | None, sent: int, read: int, passed: int, prior: float | None = None
+) -> int:
     """Rows to ask the store for next: what is still wanted, scaled by the share of rows
-    that passed so far (with a margin), within [MIN_PAGE, PAGE_SIZE]."""
+    that passed so far in this request, or else in the feed's previous one (`prior`), with
+    a margin, within [MIN_PAGE, PAGE_SIZE]."""
     if want is None:
         return PAGE_SIZE
     remaining = want - sent
-    if read == 0:
+    rate = passed / read if read else prior
+    if rate is None:
         estimate = remaining
-    elif passed == 0:
+    elif rate == 0:
         estimate = PAGE_SIZE
     else:
-        estimate = math.ceil(remaining * read / passed * 1.25)
+        estimate = math.ceil(remaining / rate * 1.25)
     return max(MIN_PAGE, min(PAGE_SIZE, estimate))
+
+
+@dataclass(frozen=True)
+class _FeedKey:
+    db: str
+    permissions: PermissionSet
+    doc_ids: frozenset[str] | None
+    selector: str
+    style: str
+
+
+class PassRates:
+    """The share of rows that passed the last filtered scan of a feed, per feed (database,
+    permission set, filter), for the next request's first page: a replicator asks for the
+    same feed batch after batch, and a first page sized right is one store request instead
+    of two. A hint for page sizes only; it never decides what a row shows."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._rates: OrderedDict[_FeedKey, float] = OrderedDict()
+
+    def get(self, key: _FeedKey) -> float | None:
+        rate = self._rates.get(key)
+        if rate is not None:
+            self._rates.move_to_end(key)
+        return rate
+
+    def put(self, key: _FeedKey, rate: float) -> None:
+        self._rates[key] = rate
+        self._rates.move_to_end(key)
+        while len(self._rates) > self.size:
+            self._rates.popitem(last=False)
 
 
 def _seq_param(params: JSONDoc) -> JSONDoc:
