@@ -55,10 +55,9 @@ async def measure(store: EmbeddedStore, count: int) -> None:
         )
     await couch.request("PUT", path + "/_local/checkpoint", json_body={"last_seq": 0})
 
-    async def get(target: str, **params: object) -> dict[str, object]:
-        answer: dict[str, object] = (
-            await couch.request("GET", path + target, params=params)
-        ).json()
+    async def get(target: str, **params: object) -> dict[str, Any]:
+        response = await couch.request("GET", path + target, params=params)
+        answer: dict[str, Any] = response.json()
         return answer
 
     async def checkpoint(roost: bool) -> None:
