@@ -22,13 +22,13 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from process_cpu import cpu_seconds, process_tree
 from report import median, percentile, write_section
 
-from roost.config import Config
 from roost.couch import quote_db
 from roost.permissions import PermissionSet
 from roost.services import Services
-from stack import running_stack
+from stack import BenchStack, running_stack
 
 DOCTYPE = "io.cozy.contacts"
 DOMAIN = "bench.roost.test"
@@ -55,7 +55,14 @@ def _row(name: str, rate: float, latencies: list[float]) -> tuple[str, float, fl
     return name, rate, median(latencies) * 1000, percentile(latencies, 0.99) * 1000
 
 
-async def run(store_url: str, roost_url: str, config: Config, total: int) -> str:
+def _cpu_ms_per_op(pids: list[int], before: float, count: int) -> float:
+    return (cpu_seconds(pids) - before) * 1000 / count
+
+
+async def run(stack: BenchStack, total: int) -> str:
+    store_url, roost_url, config = stack.store_url, stack.roost_url, stack.config
+    roost_pids = [stack.roost_pid]
+    store_pids = process_tree([stack.store_pid]) if stack.store_pid else []
     services = Services.build(config, store_url)
     instance = await services.instances.create(DOMAIN, secrets.token_urlsafe(12))
     token = await services.tokens.issue(
@@ -111,23 +118,36 @@ async def run(store_url: str, roost_url: str, config: Config, total: int) -> str
         ):
             await _drive(concurrency, 50, direct_op)  # warm both paths
             await _drive(concurrency, 50, roost_op)
+            store_before = cpu_seconds(store_pids)
             d_rate, d_lat = await _drive(concurrency, count, direct_op)
+            direct_store_cpu = _cpu_ms_per_op(store_pids, store_before, count)
+            roost_before, store_before = cpu_seconds(roost_pids), cpu_seconds(store_pids)
             r_rate, r_lat = await _drive(concurrency, count, roost_op)
+            roost_cpu = _cpu_ms_per_op(roost_pids, roost_before, count)
+            store_cpu = _cpu_ms_per_op(store_pids, store_before, count)
             rows.append(
-                (label, concurrency, _row("direct", d_rate, d_lat), _row("roost", r_rate, r_lat))
+                (
+                    label,
+                    concurrency,
+                    _row("direct", d_rate, d_lat),
+                    _row("roost", r_rate, r_lat),
+                    (roost_cpu, store_cpu, direct_store_cpu),
+                )
             )
     await direct.aclose()
     await roost.aclose()
 
     lines = [
         "| operation | concurrency | direct docs/s | Roost docs/s | ratio | direct p50 / p99 ms "
-        "| Roost p50 / p99 ms | p50 overhead ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Roost p50 / p99 ms | p50 overhead ms | Roost CPU ms/op "
+        "| store CPU ms/op, via Roost / direct |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for label, concurrency, d, r in rows:
+    for label, concurrency, d, r, (roost_cpu, store_cpu, direct_store_cpu) in rows:
         lines.append(
             f"| {label} | {concurrency} | {d[1]:.0f} | {r[1]:.0f} | **{r[1] / d[1]:.2f}×** "
-            f"| {d[2]:.2f} / {d[3]:.2f} | {r[2]:.2f} / {r[3]:.2f} | {r[2] - d[2]:+.2f} |"
+            f"| {d[2]:.2f} / {d[3]:.2f} | {r[2]:.2f} / {r[3]:.2f} | {r[2] - d[2]:+.2f} "
+            f"| {roost_cpu:.2f} | {store_cpu:.2f} / {direct_store_cpu:.2f} |"
         )
     return "\n".join(lines)
 
@@ -139,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="roost-bench-"))
     with running_stack(work) as stack:
-        table = asyncio.run(run(stack.store_url, stack.roost_url, stack.config, args.requests))
+        table = asyncio.run(run(stack, args.requests))
     body = (
         f"Store: {stack.backend}. One `roost serve` process (uvicorn, one worker) and the store "
         f"on the same machine as the client; `{args.requests}` requests per case at concurrency "
