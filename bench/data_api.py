@@ -3,8 +3,10 @@
     .venv/bin/python bench/data_api.py [--requests 2000] [--no-write]
 
 Starts the embedded PouchDB Server (or uses ROOST_COUCHDB_URL), runs `roost serve` in its
-own process, then drives both with the same httpx client at concurrency 1 and 16.
-Prints docs/s, p50, p99 and the Roost/direct ratio; writes docs/benchmarks.md.
+own process, then drives both with the same httpx client at concurrency 1 and 16, taking
+turns (`ROUNDS`) so that both meet the same load from the rest of the machine. Prints
+docs/s, p50, p99, the Roost/direct ratio, and the CPU per request of Roost and of the
+store (user + system, from /proc); writes docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from process_cpu import cpu_seconds, process_tree
 from report import median, percentile, write_section
 
+from roost.config import Config
 from roost.couch import quote_db
 from roost.permissions import PermissionSet
 from roost.services import Services
@@ -32,6 +36,8 @@ from stack import BenchStack, running_stack
 
 DOCTYPE = "io.cozy.contacts"
 DOMAIN = "bench.roost.test"
+# Turns taken by the paths compared (see `interleaved`).
+ROUNDS = 5
 
 
 async def _drive(
@@ -55,14 +61,66 @@ def _row(name: str, rate: float, latencies: list[float]) -> tuple[str, float, fl
     return name, rate, median(latencies) * 1000, percentile(latencies, 0.99) * 1000
 
 
-def _cpu_ms_per_op(pids: list[int], before: float, count: int) -> float:
-    return (cpu_seconds(pids) - before) * 1000 / count
+@dataclass
+class Measured:
+    """One path's requests over all rounds: rate, latencies, CPU per request by process."""
+
+    count: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds, by process group
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+    def cpu_ms(self, process: str) -> float:
+        return self.cpu.get(process, 0.0) * 1000 / self.count
+
+    def row(self, name: str) -> tuple[str, float, float, float]:
+        return _row(name, self.rate, self.latencies)
 
 
-async def run(stack: BenchStack, total: int) -> str:
-    store_url, roost_url, config = stack.store_url, stack.roost_url, stack.config
-    roost_pids = [stack.roost_pid]
-    store_pids = process_tree([stack.store_pid]) if stack.store_pid else []
+async def interleaved(
+    concurrency: int,
+    total: int,
+    paths: dict[str, Callable[[int], Awaitable[None]]],
+    processes: dict[str, list[int]],
+    rounds: int = ROUNDS,
+) -> dict[str, Measured]:
+    """`total` requests per path, in `rounds` turns taken one path after the other.
+
+    Other work on the machine comes and goes; measured one after the other, the paths would
+    each meet different weather. Taking turns, each sees about the same. The CPU of each
+    named process group is read around each turn."""
+    measured = {name: Measured() for name in paths}
+    for one in paths.values():
+        await _drive(concurrency, 50, one)  # warm every path
+    for turn in range(rounds):
+        count = total // rounds + (1 if turn < total % rounds else 0)
+        for name, one in paths.items():
+            before = {process: cpu_seconds(pids) for process, pids in processes.items()}
+            started = time.perf_counter()
+            _, latencies = await _drive(concurrency, count, one)
+            result = measured[name]
+            result.seconds += time.perf_counter() - started
+            result.count += count
+            result.latencies += latencies
+            for process, pids in processes.items():
+                spent = cpu_seconds(pids) - before[process]
+                result.cpu[process] = result.cpu.get(process, 0.0) + spent
+    return measured
+
+
+BODY = {
+    "fullname": "Ada Lovelace",
+    "email": [{"address": "ada@example.org"}],
+    "groups": ["family"],
+}
+
+
+async def seed(config: Config, store_url: str, roost_url: str) -> tuple[str, str, list[str]]:
+    """An instance, a token for its contacts, and 200 contacts: (database, token, ids)."""
     services = Services.build(config, store_url)
     instance = await services.instances.create(DOMAIN, secrets.token_urlsafe(12))
     token = await services.tokens.issue(
@@ -76,7 +134,23 @@ async def run(stack: BenchStack, total: int) -> str:
     db = instance.db(DOCTYPE)
     await services.couch.ensure_db(db)
     await services.aclose()
+    async with httpx.AsyncClient(base_url=store_url, timeout=30) as direct:
+        # One write through Roost first: it creates what a first write creates.
+        async with httpx.AsyncClient(
+            base_url=roost_url,
+            timeout=30,
+            headers={"Host": DOMAIN, "Authorization": f"Bearer {token}"},
+        ) as roost:
+            (await roost.post(f"/data/{DOCTYPE}/", json=BODY)).raise_for_status()
+        ids = [(await direct.post(f"/{quote_db(db)}", json=BODY)).json()["id"] for _ in range(200)]
+    return db, token, ids
 
+
+async def run(stack: BenchStack, total: int) -> str:
+    store_url, roost_url = stack.store_url, stack.roost_url
+    roost_pids = [stack.roost_pid]
+    store_pids = process_tree([stack.store_pid]) if stack.store_pid else []
+    db, token, ids = await seed(stack.config, store_url, roost_url)
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
     direct = httpx.AsyncClient(base_url=store_url, limits=limits, timeout=30)
     roost = httpx.AsyncClient(
@@ -85,17 +159,7 @@ async def run(stack: BenchStack, total: int) -> str:
         timeout=30,
         headers={"Host": DOMAIN, "Authorization": f"Bearer {token}"},
     )
-    body = {
-        "fullname": "Ada Lovelace",
-        "email": [{"address": "ada@example.org"}],
-        "groups": ["family"],
-    }
-    ids: list[str] = []
-    response = await roost.post(f"/data/{DOCTYPE}/", json=body)
-    response.raise_for_status()
-    for _ in range(200):
-        response = await direct.post(f"/{quote_db(db)}", json=body)
-        ids.append(response.json()["id"])
+    body = BODY
 
     async def roost_get(index: int) -> None:
         (await roost.get(f"/data/{DOCTYPE}/{ids[index % len(ids)]}")).raise_for_status()
@@ -109,6 +173,7 @@ async def run(stack: BenchStack, total: int) -> str:
     async def direct_post(index: int) -> None:
         (await direct.post(f"/{quote_db(db)}", json=body)).raise_for_status()
 
+    processes = {"roost": roost_pids, "store": store_pids}
     rows = []
     for concurrency in (1, 16):
         count = total if concurrency > 1 else max(200, total // 4)
@@ -116,22 +181,16 @@ async def run(stack: BenchStack, total: int) -> str:
             ("GET by id", roost_get, direct_get),
             ("POST", roost_post, direct_post),
         ):
-            await _drive(concurrency, 50, direct_op)  # warm both paths
-            await _drive(concurrency, 50, roost_op)
-            store_before = cpu_seconds(store_pids)
-            d_rate, d_lat = await _drive(concurrency, count, direct_op)
-            direct_store_cpu = _cpu_ms_per_op(store_pids, store_before, count)
-            roost_before, store_before = cpu_seconds(roost_pids), cpu_seconds(store_pids)
-            r_rate, r_lat = await _drive(concurrency, count, roost_op)
-            roost_cpu = _cpu_ms_per_op(roost_pids, roost_before, count)
-            store_cpu = _cpu_ms_per_op(store_pids, store_before, count)
+            paths = {"direct": direct_op, "roost": roost_op}
+            result = await interleaved(concurrency, count, paths, processes)
+            d, r = result["direct"], result["roost"]
             rows.append(
                 (
                     label,
                     concurrency,
-                    _row("direct", d_rate, d_lat),
-                    _row("roost", r_rate, r_lat),
-                    (roost_cpu, store_cpu, direct_store_cpu),
+                    d.row("direct"),
+                    r.row("roost"),
+                    (r.cpu_ms("roost"), r.cpu_ms("store"), d.cpu_ms("store")),
                 )
             )
     await direct.aclose()
