@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from roost import fast_json
 from roost.couch_batches import Batcher
 from roost.couch_http import StorePool
 from roost.errors import (
@@ -147,7 +148,7 @@ class CouchClient:
         body = content
         send_headers = dict(headers or {})
         if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":")).encode()
+            body = fast_json.dumps(json_body, ensure_ascii=True)
             send_headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + _CONNECT_RETRY_SECONDS
         delay = 0.05

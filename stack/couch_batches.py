@@ -44,21 +44,27 @@ class Batcher(Generic[Item, Answer]):
         return [item for item, _ in self._waiting.get(db, ())]
 
     async def submit(self, db: str, item: Item) -> Answer:
-        (answer,) = await self.submit_many(db, [item])
-        return answer
+        # One future awaited as it is: `gather` around a single one costs a wrapper future
+        # and callbacks on every store read and write.
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._enqueue(db, [(item, future)])
+        return await future
 
     async def submit_many(self, db: str, items: list[Item]) -> list[Answer]:
         """Several items that leave together (in the same request, unless more than
         `MAX_BATCH` wait); one answer per item, in order."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Answer]] = [loop.create_future() for _ in items]
-        self._waiting.setdefault(db, []).extend(zip(items, futures, strict=True))
+        self._enqueue(db, list(zip(items, futures, strict=True)))
+        return list(await asyncio.gather(*futures))
+
+    def _enqueue(self, db: str, entries: list[tuple[Item, asyncio.Future[Answer]]]) -> None:
+        self._waiting.setdefault(db, []).extend(entries)
         if db not in self._running:
             self._running.add(db)
-            task = loop.create_task(self._drain(db))
+            task = asyncio.get_running_loop().create_task(self._drain(db))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return list(await asyncio.gather(*futures))
 
     async def _drain(self, db: str) -> None:
         try:
