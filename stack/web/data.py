@@ -96,10 +96,17 @@ async def get_document(request: Request) -> Response:
             params[flag] = True
     if "rev" in request.query_params:
         params["rev"] = request.query_params["rev"]
-    try:
-        doc = await services.documents.get(instance, doctype, doc_id, params)
-    except NotFound:
-        raise _missing() from None
+    if params:
+        try:
+            doc = await services.documents.get(instance, doctype, doc_id, params)
+        except NotFound:
+            raise _missing() from None
+    else:
+        # The current revision, read together with the other reads of the doctype.
+        found = await services.documents.read(instance, doctype, doc_id)
+        if found is None:
+            raise _missing()
+        doc = found
     _decide(principal, "GET", doctype, DocumentTarget(doc)).enforce()
     if params.get("rev"):
         # An old revision is readable only if the current one is, too.
@@ -219,9 +226,7 @@ async def delete_document(request: Request) -> Response:
     services.jobs.notify_change(
         instance, doctype, "DELETED", {**previous, "_rev": new_rev, "_deleted": True}
     )
-    return _JSONAnswer(
-        {"id": doc_id, "rev": new_rev, "type": doctype, "ok": True, "deleted": True}
-    )
+    return _JSONAnswer({"id": doc_id, "rev": new_rev, "type": doctype, "ok": True, "deleted": True})
 
 
 async def _whole_type_reader(request: Request) -> tuple[str, Principal]:
