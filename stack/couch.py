@@ -8,6 +8,7 @@ against the embedded PouchDB Server and against Apache CouchDB 3.x.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -63,7 +64,10 @@ def sanitize_prefix(text: str) -> str:
     return cleaned
 
 
+@functools.lru_cache(maxsize=4096)
 def quote_db(name: str) -> str:
+    # Cached: a name holds a `/` (`prefix_/doctype`), so `quote` takes its slow path, and
+    # the same few names are quoted on every store request.
     return quote(name, safe="")
 
 
