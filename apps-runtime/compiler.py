@@ -12,13 +12,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import wasmtime
@@ -33,9 +36,12 @@ __all__ = [
     "ROOST_INTERFACES",
     "CompileError",
     "CompiledApp",
+    "CompilerFailed",
     "ComponentCache",
     "NotCompiled",
+    "compile_component",
     "sha256_hex",
+    "validate_component",
 ]
 
 ROOST_INTERFACES: tuple[str, ...] = WORLD_INTERFACES["0.1.0"]
@@ -57,6 +63,10 @@ def _held(lock_path: Path) -> Iterator[None]:
 
 class CompileError(ValueError):
     """The wasm is not a valid component of the Roost world."""
+
+
+class CompilerFailed(RuntimeError):
+    """The compiler process itself failed (killed, out of memory): not the package's fault."""
 
 
 class NotCompiled(LookupError):
@@ -96,15 +106,24 @@ class ComponentCache:
     """``.cwasm`` artifacts in ``cache_dir``, plus a small in-memory set of loaded components."""
 
     def __init__(
-        self, cache_dir: str | os.PathLike[str], engine: AppEngine, *, keep_loaded: int = 32
+        self,
+        cache_dir: str | os.PathLike[str],
+        engine: AppEngine,
+        *,
+        keep_loaded: int = 32,
+        compile_memory_bytes: int = 2 * 1024**3,
     ) -> None:
         self.dir = Path(cache_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.engine = engine
         self.keep_loaded = keep_loaded
+        #: The compiler process's address-space cap (0: none). A Python guest compiles in
+        #: well under 1 GiB; the default leaves room for twice the largest example.
+        self.compile_memory_bytes = compile_memory_bytes
         self.compiles = 0
         self._compile_lock = threading.Lock()  # one compile at a time: ~0.5 GB peak each
         self._loaded: OrderedDict[str, component.Component] = OrderedDict()
+        self._last_used: dict[str, float] = {}
         self._loaded_lock = threading.Lock()
 
     def key(self, wasm_sha256: str) -> str:
@@ -117,17 +136,7 @@ class ComponentCache:
         return self.path_for(wasm_sha256).is_file()
 
     def _validate(self, comp: component.Component) -> tuple[str, ...]:
-        ctype = comp.type
-        imports = tuple(sorted(ctype.imports(self.engine.engine)))
-        bad = [name for name in imports if not allowed_import(name)]
-        if bad:
-            raise CompileError(
-                "the component imports interfaces Roost does not provide: " + ", ".join(bad)
-            )
-        exports = ctype.exports(self.engine.engine)
-        if "run" not in exports:
-            raise CompileError("the component does not export run (world roost:app/app)")
-        return imports
+        return validate_component(self.engine, comp)
 
     def ensure(self, wasm: bytes) -> CompiledApp:
         """Validate ``wasm`` and make sure its ``.cwasm`` exists (compiling only if missing)."""
@@ -147,21 +156,31 @@ class ComponentCache:
                 return CompiledApp(
                     digest, path, self._validate(comp), cached=True, compile_seconds=0.0
                 )
-            if not wasm.startswith(b"\x00asm"):
-                raise CompileError("not a WebAssembly binary")
             start = time.perf_counter()
-            try:
-                comp = component.Component(self.engine.engine, wasm)
-            except wasmtime.WasmtimeError as exc:
-                raise CompileError(
-                    f"not a valid WebAssembly component: {_first_line(exc)}"
-                ) from None
-            imports = self._validate(comp)
-            data = comp.serialize()
+            imports = self._compile_in_child(wasm, path)
             elapsed = time.perf_counter() - start
             self.compiles += 1
-            write_atomic(path, data, suffix=".cwasm")
         return CompiledApp(digest, path, imports, cached=False, compile_seconds=elapsed)
+
+    def _compile_in_child(self, wasm: bytes, path: Path) -> tuple[str, ...]:
+        """Compile in a child process (see :mod:`roost.apps.compile_child` for why)."""
+        settings = json.dumps(asdict(self.engine.settings))
+        argv = [sys.executable, "-m", "roost.apps.compile_child", str(path)]
+        done = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
+            [*argv, self.engine.fingerprint, settings, str(self.compile_memory_bytes)],
+            input=wasm,
+            capture_output=True,
+        )
+        try:
+            answer = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError, UnicodeDecodeError):
+            answer = {}
+        if done.returncode == 0 and isinstance(answer.get("imports"), list):
+            return tuple(str(name) for name in answer["imports"])
+        if done.returncode == 2 and isinstance(answer.get("error"), str):
+            raise CompileError(answer["error"])
+        detail = answer.get("error") or done.stderr.decode(errors="replace").strip()[-300:]
+        raise CompilerFailed(f"the compiler process failed (exit {done.returncode}): {detail}")
 
     def _deserialize(self, path: Path) -> component.Component:
         return component.Component.deserialize_file(self.engine.engine, str(path))
@@ -172,6 +191,7 @@ class ComponentCache:
             comp = self._loaded.get(wasm_sha256)
             if comp is not None:
                 self._loaded.move_to_end(wasm_sha256)
+                self._last_used[wasm_sha256] = time.monotonic()
                 return comp
         path = self.path_for(wasm_sha256)
         if not path.is_file():
@@ -179,15 +199,70 @@ class ComponentCache:
         comp = self._deserialize(path)
         with self._loaded_lock:
             self._loaded[wasm_sha256] = comp
+            self._last_used[wasm_sha256] = time.monotonic()
             while len(self._loaded) > self.keep_loaded:
-                self._loaded.popitem(last=False)
+                gone, _ = self._loaded.popitem(last=False)
+                self._last_used.pop(gone, None)
         return comp
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The wasm digests whose components are in memory, least recently used first."""
+        with self._loaded_lock:
+            return tuple(self._loaded)
+
+    def release_idle(self, idle_seconds: float, *, now: float | None = None) -> int:
+        """Drop the components no run has loaded for ``idle_seconds``; how many went.
+
+        A loaded component maps its ``.cwasm`` (20-30 MB for a Python guest) and keeps
+        wasmtime's tables for it: resident memory a box at rest should not hold. Loading
+        one again costs about 2 ms (``deserialize_file``). A run still holding a dropped
+        component keeps its own reference until it ends.
+        """
+        cutoff = (time.monotonic() if now is None else now) - idle_seconds
+        with self._loaded_lock:
+            idle = [key for key, used in self._last_used.items() if used <= cutoff]
+            for key in idle:
+                self._loaded.pop(key, None)
+                del self._last_used[key]
+        return len(idle)
 
     def forget(self, wasm_sha256: str) -> None:
         """Drop the artifact (uninstall of the last app using this wasm)."""
         with self._loaded_lock:
             self._loaded.pop(wasm_sha256, None)
+            self._last_used.pop(wasm_sha256, None)
         self.path_for(wasm_sha256).unlink(missing_ok=True)
+
+
+def validate_component(engine: AppEngine, comp: component.Component) -> tuple[str, ...]:
+    """The component's imports, once checked against the Roost world; it must export run."""
+    ctype = comp.type
+    imports = tuple(sorted(ctype.imports(engine.engine)))
+    bad = [name for name in imports if not allowed_import(name)]
+    if bad:
+        raise CompileError(
+            "the component imports interfaces Roost does not provide: " + ", ".join(bad)
+        )
+    if "run" not in ctype.exports(engine.engine):
+        raise CompileError("the component does not export run (world roost:app/app)")
+    return imports
+
+
+def compile_component(engine: AppEngine, wasm: bytes, path: Path) -> tuple[str, ...]:
+    """Compile and validate ``wasm``, then write its ``.cwasm`` to ``path`` (whole or not at all).
+
+    Runs in the compiler's child process (:mod:`roost.apps.compile_child`).
+    """
+    if not wasm.startswith(b"\x00asm"):
+        raise CompileError("not a WebAssembly binary")
+    try:
+        comp = component.Component(engine.engine, wasm)
+    except wasmtime.WasmtimeError as exc:
+        raise CompileError(f"not a valid WebAssembly component: {_first_line(exc)}") from None
+    imports = validate_component(engine, comp)
+    write_atomic(path, comp.serialize(), suffix=".cwasm")
+    return imports
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
+import ctypes.util
 import os
+import threading
 from dataclasses import dataclass
 
 from roost.apps.budget import BudgetLike, OperatorLimits, RunBudget, effective_budget
@@ -54,11 +57,15 @@ class AppRuntime:
         max_concurrency: int = 4,
         per_tenant_concurrency: int | None = None,
         max_abandoned: int = 32,
+        release_after_seconds: float = 60.0,
+        compile_memory_bytes: int = 2 * 1024**3,
     ) -> None:
         self.engine = engine or get_engine()
         self.engine.start()
         self.limits = limits or OperatorLimits()
-        self.cache = ComponentCache(cache_dir, self.engine)
+        self.cache = ComponentCache(
+            cache_dir, self.engine, compile_memory_bytes=compile_memory_bytes
+        )
         self.linker = build_linker(self.engine)
         # Kept for compatibility; runs have their own threads (see runner.py).
         self.executor = concurrent.futures.ThreadPoolExecutor(
@@ -73,6 +80,13 @@ class AppRuntime:
         self._compile_executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="roost-app-compile"
         )
+        #: Components no run loaded for this long leave memory (0 keeps them).
+        self.release_after_seconds = release_after_seconds
+        self._closed = threading.Event()
+        if release_after_seconds > 0:
+            threading.Thread(
+                target=self._release_idle_components, name="roost-apps-release", daemon=True
+            ).start()
 
     def budget_for(self, requested: BudgetLike | None, compiled: CompiledApp) -> RunBudget:
         return effective_budget(requested, self.limits, python_guest=compiled.uses_wasi)
@@ -147,6 +161,25 @@ class AppRuntime:
             if future.done():
                 del self.abandoned[key]
 
+    def _release_idle_components(self) -> None:
+        period = min(15.0, self.release_after_seconds / 2)
+        while not self._closed.wait(period):
+            if self.cache.release_idle(self.release_after_seconds):
+                _return_free_heap()
+
     def close(self) -> None:
+        self._closed.set()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self._compile_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _return_free_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc keeps them otherwise).
+
+    wasmtime frees a released component's tables with ``free``; without a trim the process
+    stays as large as its busiest moment. A no-op where the C library has no ``malloc_trim``.
+    """
+    name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
+    if trim is not None:
+        trim(0)

@@ -50,6 +50,10 @@ class Config:
     apps_max_host_bytes: int = 512 * 1024 * 1024
     # The largest result or error a run may return.
     apps_max_output_bytes: int = 1024 * 1024
+    # A compiled app no run used for this long leaves memory (0: kept while serving).
+    apps_release_after_seconds: float = 60.0
+    # The compiler process's address-space cap, MiB (0: none); a Python app needs < 1 GiB.
+    apps_compile_memory_mib: int = 2048
     # Hosts a connector may reach even though they resolve to loopback/private addresses.
     egress_allow_private: tuple[str, ...] = ()
     # Where file bytes live: "local" (`{data_dir}/files`) or "s3" (an S3-compatible object

@@ -87,6 +87,10 @@ class StoreUnavailable(RoostError):
     """CouchDB did not answer (down, restarting, or timed out)."""
 
 
+class ServiceUnavailable(RoostError):
+    """The server cannot do this now (short of memory, say); the same request may work later."""
+
+
 class RangeNotSatisfiable(RoostError):
     """No byte range a client asked for overlaps the content."""
 

@@ -18,6 +18,7 @@ Running an installed app is :class:`roost.appstore.app_runs.AppRunner`'s.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.apps.budget import FUEL_PER_CPU_SECOND, OperatorLimits, effective_budget
+from roost.apps.compiler import CompilerFailed
 from roost.apps.manifest import AppManifest, ManifestError, parse_manifest
 from roost.apps.package import AppPackage, PackageError, read_package
 from roost.apps.runtime import AppRuntime, PreparedApp
@@ -34,7 +36,7 @@ from roost.appstore.installer import AppInstaller
 from roost.appstore.pending_installs import PendingInstalls
 from roost.config import Config
 from roost.couch import CouchClient
-from roost.errors import BadRequest, Forbidden, NotFound
+from roost.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from roost.instances import Instance
 from roost.jobs import JobService
 from roost.notifications import Notifications
@@ -42,6 +44,8 @@ from roost.permission_docs import PermissionDocs
 from roost.permissions import PermissionSet
 from roost.tokens import TokenService
 from roost.types import JSONDoc
+
+log = logging.getLogger(__name__)
 
 __all__ = ["APP_WORKER", "AppService", "ConsentRequired", "InstalledApp"]
 
@@ -173,6 +177,8 @@ class AppService:
                 limits=self.limits,
                 max_concurrency=max(1, self.config.apps_concurrency),
                 per_tenant_concurrency=self.per_instance_concurrency,
+                release_after_seconds=self.config.apps_release_after_seconds,
+                compile_memory_bytes=self.config.apps_compile_memory_mib * 1024 * 1024,
             )
         return self._runtime
 
@@ -266,6 +272,11 @@ class AppService:
             return await self.runtime.prepare(package)
         except ValueError as exc:  # CompileError, BudgetError, InvalidRule
             raise BadRequest(str(exc)) from None
+        except CompilerFailed as exc:  # the server's trouble (memory), not the package's
+            log.error("compiling %s failed: %s", package.manifest.slug, exc)
+            raise ServiceUnavailable(
+                "the server could not compile the app now; try again later"
+            ) from None
 
     async def consent_lines(self, manifest: AppManifest) -> list[str]:
         return manifest.describe()

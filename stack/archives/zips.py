@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from stream_zip import ZIP_32, ZIP_AUTO, async_stream_zip
-
 from roost.instances import Instance
 from roost.permissions import (
     FILES_DOCTYPE,
@@ -109,6 +107,8 @@ class FileArchive:
     async def _members(
         self, entries: list[ArchiveEntry]
     ) -> AsyncIterator[tuple[str, datetime, int, object, AsyncIterator[bytes]]]:
+        from stream_zip import ZIP_32, ZIP_AUTO  # imported late: see stream()
+
         targets = self.vfs.targets(self.instance)
         # Depth-first, parents before children; a stack, not recursion (deep trees).
         pending: list[tuple[FileDoc, str]] = [(e.doc, e.name) for e in reversed(entries)]
@@ -129,6 +129,10 @@ class FileArchive:
             yield path, _moment(doc), _FILE_MODE, method, content.chunks()
 
     def stream(self, entries: list[ArchiveEntry]) -> AsyncIterable[bytes]:
+        # Imported when a zip is asked for: stream_zip brings pycryptodome (for encrypted
+        # zips Roost never writes), about 8 MB a box at rest should not hold.
+        from stream_zip import async_stream_zip
+
         return async_stream_zip(
             self._members(entries),  # type: ignore[arg-type]
             get_compressobj=lambda: zlib.compressobj(wbits=-zlib.MAX_WBITS, level=_LEVEL),

@@ -57,26 +57,32 @@ class CategoriserApp:
         self.apps = apps
         self.jobs = jobs
         self.package_dir = package_dir or default_package_dir()
-        self._package: tuple[AppPackage, str] | None = None
+        #: The built wasm's digest: the package itself (18 MB of wasm) is read again when an
+        #: instance needs the install, never kept in memory between installs.
+        self._digest: str | None = None
         self._missing_told = False
         self._ready: set[str] = set()
         self._installs: dict[str, asyncio.Task[None]] = {}
 
-    def _built(self) -> tuple[AppPackage, str] | None:
-        if self._package is None:
-            try:
-                package = read_package(self.package_dir)
-            except (PackageError, OSError) as error:
-                if not self._missing_told:
-                    self._missing_told = True
-                    log.warning(
-                        "the categoriser app is not built: operations stay uncategorised "
-                        "(run examples/apps/build.sh)",
-                        extra={"fields": {"error": str(error)[:200]}},
-                    )
-                return None
-            self._package = (package, sha256_hex(package.wasm))
-        return self._package
+    def _read(self) -> AppPackage | None:
+        try:
+            package = read_package(self.package_dir)
+        except (PackageError, OSError) as error:
+            if not self._missing_told:
+                self._missing_told = True
+                log.warning(
+                    "the categoriser app is not built: operations stay uncategorised "
+                    "(run examples/apps/build.sh)",
+                    extra={"fields": {"error": str(error)[:200]}},
+                )
+            return None
+        self._digest = sha256_hex(package.wasm)
+        return package
+
+    def _built_digest(self) -> str | None:
+        if self._digest is None:
+            self._read()
+        return self._digest
 
     async def ensure(self, instance: Instance) -> None:
         """Make sure `instance` has the categoriser (checked once per process); returns at
@@ -91,12 +97,14 @@ class CategoriserApp:
 
     async def _install(self, instance: Instance) -> None:
         try:
-            built = await asyncio.to_thread(self._built)  # reads some MB of wasm
-            if built is None:
+            digest = await asyncio.to_thread(self._built_digest)  # reads some MB of wasm once
+            if digest is None:
                 return
-            package, digest = built
             installed = await self.apps.get_or_none(instance, SLUG)
             if installed is None or installed.wasm_sha256 != digest:
+                package = await asyncio.to_thread(self._read)
+                if package is None:
+                    return
                 # The stack's own app with a grant the person's data needs for Banks to
                 # categorise: consented for them, as the Banks trigger is made for them.
                 await self.apps.install(instance, package, consent=True)

@@ -6,7 +6,6 @@ the `notification-mail` job, never while a page is answered.
 
 from __future__ import annotations
 
-import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -58,6 +57,10 @@ def compose(settings: MailSettings, to: str, subject: str, body: str) -> EmailMe
 
 def send(settings: MailSettings, message: EmailMessage) -> None:
     """Deliver one message (blocking: call it in a thread)."""
+    # Imported on the first e-mail: most boxes never send one (smtplib brings the email
+    # package, several MB at rest).
+    import smtplib
+
     with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
         if settings.starttls:
             smtp.starttls(context=ssl.create_default_context())

@@ -39,6 +39,7 @@ ERROR_TABLE: Final[Mapping[type[Exception], ErrorAnswer]] = {
     errors.TooManyRequests: ErrorAnswer(429, "too_many_requests"),
     errors.InsufficientStorage: ErrorAnswer(507, "insufficient_storage"),
     errors.StoreUnavailable: ErrorAnswer(503, "store_unavailable"),
+    errors.ServiceUnavailable: ErrorAnswer(503, "service_unavailable"),
     # Files. A missing parent is a conflict (RFC 4918 §9.7.1), a missing file a 404.
     vfs.FileNotFound: ErrorAnswer(404, "not_found"),
     vfs.ParentMissing: ErrorAnswer(409, "parent_not_found"),

@@ -18,9 +18,16 @@ def package(
     folder = EXAMPLES / slug
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest.update(manifest_changes or {})
+    return package_of(slug, (folder / "app.wasm").read_bytes(), manifest, ui=ui)
+
+
+def package_of(
+    slug: str, wasm: bytes, manifest: dict[str, Any], *, ui: dict[str, bytes] | None = None
+) -> bytes:
+    """A package (`.tar.gz`) of `wasm` and `manifest`, in a top folder named `slug`."""
     files = {
         "manifest.json": json.dumps(manifest).encode(),
-        "app.wasm": (folder / "app.wasm").read_bytes(),
+        "app.wasm": wasm,
         **{f"ui/{k}": v for k, v in (ui or {}).items()},
     }
     buf = io.BytesIO()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import resource
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import wasmtime
 from roost.apps.compiler import (
     CompiledApp,
     CompileError,
+    CompilerFailed,
     ComponentCache,
     NotCompiled,
     allowed_import,
@@ -72,6 +75,48 @@ def test_a_corrupt_artifact_is_recompiled(tmp_path: Path, doc_stats_wasm: bytes)
     first.path.write_bytes(b"garbage")
     again = cache.ensure(doc_stats_wasm)
     assert not again.cached and cache.compiles == 2
+
+
+def test_a_component_idle_past_the_limit_leaves_memory(
+    tmp_path: Path, doc_stats_wasm: bytes
+) -> None:
+    cache = ComponentCache(tmp_path, get_engine())
+    digest = cache.ensure(doc_stats_wasm).wasm_sha256
+    cache.load(digest)
+    assert cache.loaded == (digest,)
+    assert cache.release_idle(60.0) == 0  # just used: kept
+    assert cache.loaded == (digest,)
+    assert cache.release_idle(60.0, now=time.monotonic() + 61.0) == 1
+    assert len(cache.loaded) == 0
+    # The next run loads it again from the artifact; nothing is compiled.
+    assert cache.load(digest) is not None
+    assert cache.loaded == (digest,) and cache.compiles == 1
+
+
+def test_the_compiler_runs_in_its_own_process(tmp_path: Path, doc_stats_wasm: bytes) -> None:
+    """Cranelift's half a gigabyte for a Python guest never stays in the serving process."""
+    cache = ComponentCache(tmp_path, get_engine())
+    before = _children_cpu_seconds()
+    cache.ensure(doc_stats_wasm)
+    assert _children_cpu_seconds() > before  # the compile's work was a child's
+
+
+def test_a_compiler_out_of_memory_fails_alone_and_writes_nothing(
+    tmp_path: Path, doc_stats_wasm: bytes
+) -> None:
+    # 32 MiB of address space: the compiler process cannot even start its interpreter.
+    cache = ComponentCache(tmp_path, get_engine(), compile_memory_bytes=32 * 1024 * 1024)
+    with pytest.raises(CompilerFailed, match="compiler process failed"):
+        cache.ensure(doc_stats_wasm)
+    assert cache.compiles == 0
+    assert not list(tmp_path.glob("*.cwasm")) and not list(tmp_path.glob(".tmp-*"))
+    # The same package compiles once the cap allows it: the package was never at fault.
+    assert not ComponentCache(tmp_path, get_engine()).ensure(doc_stats_wasm).cached
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def test_foreign_imports_are_refused(tmp_path: Path) -> None:

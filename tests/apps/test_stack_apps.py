@@ -10,14 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
+import wasmtime
 
 from roost.appstore import app_service
 from roost.config import Config
 from roost.instances import Instance
 from roost.services import Services
 
+from .conftest import EXAMPLES
 from .servers import FakeBank, Server, serve
-from .stack_helpers import install, package
+from .stack_helpers import install, package, package_of
+from .test_compiler import RUN_EXPORT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # builds + compiles Python guests once
 
@@ -268,3 +271,28 @@ async def test_sealed_credentials_open_only_for_their_connector_and_instance(
     ):
         with pytest.raises(Forbidden):
             vault.open(owner, account_id, slug, blob)
+
+
+async def test_an_install_whose_compiler_runs_out_of_memory_is_a_503_and_installs_nothing(
+    owner: httpx.AsyncClient, services: Services, stack_apps_ready: Path
+) -> None:
+    # A component no test compiled before (its own bytes), so the install must compile.
+    wasm = bytes(wasmtime.wat2wasm("(component" + RUN_EXPORT + ")"))
+    manifest = json.loads((EXAMPLES / "doc-stats" / "manifest.json").read_text())
+    manifest.update(slug="compile-starved", name="Starved", triggers=[])
+    data = package_of("compile-starved", wasm, manifest)
+    cache = app_service(services).runtime.cache
+    before = await owner.get("/apps/")
+    cache.compile_memory_bytes = 32 * 1024 * 1024  # the compiler cannot even start
+    try:
+        refused = await owner.post("/apps/install?consent=true", content=data)
+    finally:
+        cache.compile_memory_bytes = 2 * 1024**3
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"] == "service_unavailable"
+    assert "could not compile the app now" in refused.json()["reason"]
+    assert (await owner.get("/apps/")).json() == before.json()
+    # The package was never at fault: the same request installs once the compiler can run.
+    again = await owner.post("/apps/install?consent=true", content=data)
+    assert again.status_code == 201, again.text
+    assert (await owner.delete("/apps/compile-starved")).status_code == 200
