@@ -43,7 +43,7 @@ def _sample_paths(routes: list[BaseRoute]) -> list[str]:
         path = getattr(route, "path", None)
         if not isinstance(path, str):
             continue
-        for filler in ("x", "io.cozy.contacts", "_find", "a/b"):
+        for filler in ("x", "io.cozy.contacts", "_find", "a/b", "", "_local/a/b"):
             filled = re.sub(r"\{[^}]*\}", filler, path)
             paths |= {filled, filled + "/", filled.rstrip("/"), filled + "/more"}
     return sorted(paths)
