@@ -56,6 +56,7 @@ from roost.web.pages import outbox as outbox_page
 from roost.web.pages import photos as photos_page
 from roost.web.pages import shared as shared_pages
 from roost.web.pages import store as store_page
+from roost.web.routing import IndexedRouter
 
 # Hooks run at start-up and shutdown with the services (job runners, access-log flushers…).
 LifespanHook = Callable[[Services], Any]
@@ -147,6 +148,8 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # The same table, tried by first path segment (roost.web.routing says why).
+    app.router = IndexedRouter(app.router.routes, lifespan=lifespan)
     app.state.services = built
     app.state.connector_catalogue = catalogue_for(built.apps)  # Collect's "available" list
     # WebDAV over the stack's services, through the ports `roost.webdav` declares.

@@ -8,6 +8,7 @@ against the embedded PouchDB Server and against Apache CouchDB 3.x.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import time
@@ -18,6 +19,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from roost import fast_json
 from roost.couch_batches import Batcher
 from roost.couch_http import StorePool
 from roost.errors import (
@@ -62,7 +64,10 @@ def sanitize_prefix(text: str) -> str:
     return cleaned
 
 
+@functools.lru_cache(maxsize=4096)
 def quote_db(name: str) -> str:
+    # Cached: a name holds a `/` (`prefix_/doctype`), so `quote` takes its slow path, and
+    # the same few names are quoted on every store request.
     return quote(name, safe="")
 
 
@@ -147,7 +152,7 @@ class CouchClient:
         body = content
         send_headers = dict(headers or {})
         if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":")).encode()
+            body = fast_json.dumps(json_body, ensure_ascii=True)
             send_headers["Content-Type"] = "application/json"
         deadline = time.monotonic() + _CONNECT_RETRY_SECONDS
         delay = 0.05

@@ -44,21 +44,42 @@ class Batcher(Generic[Item, Answer]):
         return [item for item, _ in self._waiting.get(db, ())]
 
     async def submit(self, db: str, item: Item) -> Answer:
-        (answer,) = await self.submit_many(db, [item])
-        return answer
+        if db not in self._running:
+            # Nothing on its way to this database: the item leaves at once, from this very
+            # task (no drain task, no extra turn of the loop for a lone request); what
+            # arrives meanwhile waits, and leaves when this is back.
+            self._running.add(db)
+            try:
+                (answer,) = await self._send(db, [item])
+            finally:
+                self._running.discard(db)
+                if self._waiting.get(db):
+                    self._start_drain(db)
+            return answer
+        # One future awaited as it is: `gather` around a single one costs a wrapper future
+        # and callbacks on every store read and write.
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._enqueue(db, [(item, future)])
+        return await future
 
     async def submit_many(self, db: str, items: list[Item]) -> list[Answer]:
         """Several items that leave together (in the same request, unless more than
         `MAX_BATCH` wait); one answer per item, in order."""
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[Answer]] = [loop.create_future() for _ in items]
-        self._waiting.setdefault(db, []).extend(zip(items, futures, strict=True))
-        if db not in self._running:
-            self._running.add(db)
-            task = loop.create_task(self._drain(db))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        self._enqueue(db, list(zip(items, futures, strict=True)))
         return list(await asyncio.gather(*futures))
+
+    def _enqueue(self, db: str, entries: list[tuple[Item, asyncio.Future[Answer]]]) -> None:
+        self._waiting.setdefault(db, []).extend(entries)
+        if db not in self._running:
+            self._start_drain(db)
+
+    def _start_drain(self, db: str) -> None:
+        self._running.add(db)
+        task = asyncio.get_running_loop().create_task(self._drain(db))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _drain(self, db: str) -> None:
         try:

@@ -73,6 +73,12 @@ class DocumentService:
         except NotFound:
             return None
 
+    async def read(self, instance: Instance, doctype: str, doc_id: str) -> JSONDoc | None:
+        """The current revision, or None: `get_or_none`, but read together with the
+        database's other single reads waiting meanwhile (`roost.couch_batches`), so that
+        concurrent `/data` reads cost the store one request between them."""
+        return await self.couch.get_doc_or_none(instance.db(doctype), _check_id(doc_id))
+
     async def open_revs(
         self, instance: Instance, doctype: str, doc_id: str, open_revs: str | list[str], revs: bool
     ) -> list[JSONDoc]:

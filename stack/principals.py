@@ -15,8 +15,11 @@ from roost.app_passwords import SECRET_PREFIX, AppPasswords
 from roost.errors import Unauthorized
 from roost.instances import Instance
 from roost.permission_docs import PermissionDocs
-from roost.permissions import InvalidToken, PermissionSet, verify_token
+from roost.permissions import InvalidToken, PermissionSet
 from roost.sessions import SessionService
+from roost.tokens import VerifiedTokens
+
+_TOKEN_AUDIENCES = frozenset({"app", "konn", "access", "share", "cli"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Authenticator:
         self.sessions = sessions
         self.permission_docs = permission_docs
         self.app_passwords = app_passwords
+        self.verified_tokens = VerifiedTokens()
 
     async def authenticate(
         self,
@@ -98,13 +102,7 @@ class Authenticator:
 
     async def _from_token(self, instance: Instance, token: str) -> Principal:
         try:
-            claims = verify_token(
-                token,
-                secret=instance.secret,
-                issuer=instance.domain,
-                stamp=instance.stamp,
-                audiences=("app", "konn", "access", "share", "cli"),
-            )
+            claims = self.verified_tokens.verify(instance, token, _TOKEN_AUDIENCES)
         except InvalidToken as error:
             raise Unauthorized(f"invalid token: {error.reason}") from error
         if not claims.permission_id:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from roost import fast_json
 from roost.errors import BadRequest, Conflict, NotFound
 from roost.permissions import (
     SOME_DOCUMENTS,
@@ -30,6 +31,14 @@ from roost.types import JSONDoc
 from roost.web.context import instance_of, parse_json, principal_of, read_json, services_of
 
 DOCTYPES_DOCTYPE = "io.cozy.doctypes"
+
+
+class _JSONAnswer(JSONResponse):
+    """Starlette's JSON answer, encoded with orjson (`roost.fast_json.dumps`): documents
+    read from the store or from a request body, so never a non-finite float."""
+
+    def render(self, content: Any) -> bytes:
+        return fast_json.dumps(content)
 
 
 def _doctype(request: Request) -> str:
@@ -64,7 +73,7 @@ def _bool_param(request: Request, name: str) -> bool:
 
 
 def _write_answer(doctype: str, doc: JSONDoc, status: int) -> JSONResponse:
-    return JSONResponse(
+    return _JSONAnswer(
         {"id": doc["_id"], "rev": doc["_rev"], "type": doctype, "ok": True, "data": doc},
         status_code=status,
     )
@@ -87,17 +96,24 @@ async def get_document(request: Request) -> Response:
             params[flag] = True
     if "rev" in request.query_params:
         params["rev"] = request.query_params["rev"]
-    try:
-        doc = await services.documents.get(instance, doctype, doc_id, params)
-    except NotFound:
-        raise _missing() from None
+    if params:
+        try:
+            doc = await services.documents.get(instance, doctype, doc_id, params)
+        except NotFound:
+            raise _missing() from None
+    else:
+        # The current revision, read together with the other reads of the doctype.
+        found = await services.documents.read(instance, doctype, doc_id)
+        if found is None:
+            raise _missing()
+        doc = found
     _decide(principal, "GET", doctype, DocumentTarget(doc)).enforce()
     if params.get("rev"):
         # An old revision is readable only if the current one is, too.
         current = await services.documents.get_or_none(instance, doctype, doc_id)
         if current is not None:
             _decide(principal, "GET", doctype, DocumentTarget(current)).enforce()
-    return JSONResponse({**doc, "_type": doctype})
+    return _JSONAnswer({**doc, "_type": doctype})
 
 
 async def _get_open_revs(
@@ -127,7 +143,7 @@ async def _get_open_revs(
         revs=revs,
         latest=_bool_param(request, "latest"),
     )
-    return JSONResponse(entries)
+    return _JSONAnswer(entries)
 
 
 async def create_document(request: Request) -> Response:
@@ -210,9 +226,7 @@ async def delete_document(request: Request) -> Response:
     services.jobs.notify_change(
         instance, doctype, "DELETED", {**previous, "_rev": new_rev, "_deleted": True}
     )
-    return JSONResponse(
-        {"id": doc_id, "rev": new_rev, "type": doctype, "ok": True, "deleted": True}
-    )
+    return _JSONAnswer({"id": doc_id, "rev": new_rev, "type": doctype, "ok": True, "deleted": True})
 
 
 async def _whole_type_reader(request: Request) -> tuple[str, Principal]:
@@ -226,14 +240,14 @@ async def find_documents(request: Request) -> Response:
     doctype, _ = await _whole_type_reader(request)
     query = await read_json(request)
     services = services_of(request)
-    return JSONResponse(await services.documents.find(instance_of(request), doctype, query))
+    return _JSONAnswer(await services.documents.find(instance_of(request), doctype, query))
 
 
 async def create_index(request: Request) -> Response:
     doctype, _ = await _whole_type_reader(request)
     body = await read_json(request)
     services = services_of(request)
-    return JSONResponse(await services.documents.create_index(instance_of(request), doctype, body))
+    return _JSONAnswer(await services.documents.create_index(instance_of(request), doctype, body))
 
 
 def _int_param(value: Any, name: str, minimum: int = 0) -> int | None:
@@ -287,7 +301,7 @@ async def all_documents(request: Request) -> Response:
         startkey=startkey,
         endkey=endkey,
     )
-    return JSONResponse(result)
+    return _JSONAnswer(result)
 
 
 async def all_doctypes(request: Request) -> Response:
@@ -299,7 +313,7 @@ async def all_doctypes(request: Request) -> Response:
         for doctype in await services.documents.all_doctypes(instance_of(request))
         if is_readable(doctype)
     ]
-    return JSONResponse(doctypes)
+    return _JSONAnswer(doctypes)
 
 
 ROUTES = [

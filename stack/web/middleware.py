@@ -51,20 +51,20 @@ class RequestLogMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.observe(scope["path"], scope["method"], status, elapsed)
-            state = scope.get("state") or {}
-            instance = state.get("instance")
-            log.info(
-                "request",
-                extra={
-                    "fields": {
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round(elapsed * 1000, 2),
-                        "instance": getattr(instance, "domain", None),
-                    }
-                },
-            )
+            if log.isEnabledFor(logging.INFO):  # the line is not even built otherwise
+                instance = (scope.get("state") or {}).get("instance")
+                log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round(elapsed * 1000, 2),
+                            "instance": getattr(instance, "domain", None),
+                        }
+                    },
+                )
             request_id.reset(token)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -6,6 +6,7 @@ unless a test says otherwise.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -169,6 +170,24 @@ async def test_a_document_round_trip(owner: httpx.AsyncClient) -> None:
 
     gone = await owner.get(f"/data/{CONTACTS}/{doc_id}")
     assert _answer(gone) == _error(404, "not_found", "missing")
+
+
+async def test_concurrent_reads_each_get_their_own_document(owner: httpx.AsyncClient) -> None:
+    """Concurrent reads of a doctype share store requests (group reads): each still gets
+    its own document, and a deleted or missing one answers 404 like a lone read."""
+    written = []
+    for n in range(12):
+        created = await owner.post(f"/data/{CONTACTS}/", json={"fullname": f"Reader {n}"})
+        written.append(created.json()["data"])
+    gone = written.pop()
+    await owner.delete(f"/data/{CONTACTS}/{gone['_id']}", params={"rev": gone["_rev"]})
+    ids = [doc["_id"] for doc in written] + [gone["_id"], "never-written"]
+
+    answers = await asyncio.gather(*(owner.get(f"/data/{CONTACTS}/{i}") for i in ids))
+
+    expected = [(200, {**doc, "_type": CONTACTS}) for doc in written]
+    expected += [_error(404, "not_found", "missing")] * 2
+    assert [_answer(answer) for answer in answers] == expected
 
 
 async def test_put_with_an_id_creates_then_updates(owner: httpx.AsyncClient) -> None:
