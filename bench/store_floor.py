@@ -84,8 +84,10 @@ def store_rows(store: EmbeddedStore, files: int) -> dict[str, tuple[float, float
     limits = httpx.Limits(max_connections=CONCURRENCY * 2, max_keepalive_connections=16)
     pool = concurrent.futures.ThreadPoolExecutor(CONCURRENCY)
     with httpx.Client(base_url=store.url, timeout=120, limits=limits) as http:
-        for db in ("floor-one", "floor-bulk"):
+        for db in ("floor-one", "floor-bulk", "floor-warm"):
             http.put(f"/{db}").raise_for_status()
+        for index in range(100):  # warm-up (not counted)
+            http.put(f"/floor-warm/w{index}", json=FILE_DOC).raise_for_status()
 
         def body(index: int) -> bytes:
             return json.dumps({**FILE_DOC, "name": f"f{index:05d}.bin"}).encode()
@@ -155,6 +157,8 @@ def wsgidav_rows(server: Server, files: int) -> dict[str, tuple[float, float]]:
     bodies = [bytes([i % 256]) * 4096 for i in range(files)]
     with httpx.Client(auth=server.auth, timeout=120, limits=limits) as http:
         http.request("MKCOL", server.url + "small/")
+        for index in range(100):  # warm-up, as bench/dav.py's servers get (not counted)
+            http.put(server.url + f"warm-{index}.bin", content=bodies[0]).raise_for_status()
 
         def put() -> None:
             def one(index: int) -> None:
