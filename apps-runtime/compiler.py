@@ -179,7 +179,9 @@ class ComponentCache:
             return tuple(str(name) for name in answer["imports"])
         if done.returncode == 2 and isinstance(answer.get("error"), str):
             raise CompileError(answer["error"])
-        detail = answer.get("error") or done.stderr.decode(errors="replace").strip()[-300:]
+        # The child's last line says what went wrong (`MemoryError`); not its whole traceback.
+        lines = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]
+        detail = answer.get("error") or lines[-1][-300:]
         raise CompilerFailed(f"the compiler process failed (exit {done.returncode}): {detail}")
 
     def _deserialize(self, path: Path) -> component.Component:
