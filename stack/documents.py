@@ -15,7 +15,7 @@ from typing import Any
 
 from roost.couch import CouchClient, database_name
 from roost.doctypes import SchemaRegistry, stamp_metadata
-from roost.errors import BadRequest, Conflict, NotFound
+from roost.errors import BadRequest, Conflict
 from roost.instances import Instance
 from roost.types import JSONDoc
 
@@ -68,15 +68,9 @@ class DocumentService:
         return await self.couch.get_doc(instance.db(doctype), _check_id(doc_id), params=params)
 
     async def get_or_none(self, instance: Instance, doctype: str, doc_id: str) -> JSONDoc | None:
-        try:
-            return await self.get(instance, doctype, doc_id)
-        except NotFound:
-            return None
-
-    async def read(self, instance: Instance, doctype: str, doc_id: str) -> JSONDoc | None:
-        """The current revision, or None: `get_or_none`, but read together with the
-        database's other single reads waiting meanwhile (`roost.couch_batches`), so that
-        concurrent `/data` reads cost the store one request between them."""
+        """The current revision, or None. Read together with the database's other single
+        reads waiting meanwhile (`roost.couch_batches`): concurrent reads of one doctype,
+        `/data` GETs among them, cost the store one request between them."""
         return await self.couch.get_doc_or_none(instance.db(doctype), _check_id(doc_id))
 
     async def open_revs(

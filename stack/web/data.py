@@ -103,7 +103,7 @@ async def get_document(request: Request) -> Response:
             raise _missing() from None
     else:
         # The current revision, read together with the other reads of the doctype.
-        found = await services.documents.read(instance, doctype, doc_id)
+        found = await services.documents.get_or_none(instance, doctype, doc_id)
         if found is None:
             raise _missing()
         doc = found
