@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import httpx
@@ -50,11 +50,15 @@ class StoreStartError(StoreUnavailable):
     """The embedded store could not be started (not installed, exited, never answered)."""
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(avoid: Collection[int] = ()) -> int:
+    """A loopback port free right now, other than those in `avoid` (ports the caller is
+    about to bind itself: free now, so the kernel may hand them out too)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in avoid:
+            return port
 
 
 # Roost's PouchDB Server: PouchDB Server with a cap on the databases it keeps open
@@ -240,12 +244,14 @@ class EmbeddedStore:
         *,
         on_spawn: Callable[[int, int], None] | None = None,
         open_databases: int | None = None,
+        avoid_ports: Collection[int] = (),
     ) -> None:
         self.directory = store_directory(directory)
         # How many databases the store keeps open; None: ROOST_STORE_OPEN_DATABASES, else
         # the store's default (sized from its descriptor limit).
         self.open_databases = open_databases
-        self.port = port or free_port()
+        # `avoid_ports`: `roost serve`'s own HTTP port, not bound yet when the store starts.
+        self.port = port or free_port(avoid_ports)
         # Called with (pid, port) after each (re)spawn, before the store answers.
         self._on_spawn = on_spawn
         self._process: subprocess.Popen[bytes] | None = None

@@ -81,7 +81,10 @@ def serve(config: Config, host: str, port: int, *, demo: bool) -> None:
     stop = _StopSignals()
     with stop.installed():
         try:
-            with own_data_directory(config) as lock, _store(config, lock) as (url, restarts):
+            with (
+                own_data_directory(config) as lock,
+                _store(config, lock, port) as (url, restarts),
+            ):
                 if demo:
                     asyncio.run(_ensure_demo(config, url, port))
                     if not config.default_instance:
@@ -106,7 +109,9 @@ def serve(config: Config, host: str, port: int, *, demo: bool) -> None:
 
 
 @contextmanager
-def _store(config: Config, lock: DataDirectoryLock) -> Iterator[tuple[str, Callable[[], int]]]:
+def _store(
+    config: Config, lock: DataDirectoryLock, http_port: int
+) -> Iterator[tuple[str, Callable[[], int]]]:
     if config.couchdb_url:
         lock.write(StoreRuntime(owner_pid=os.getpid(), role="serve"))
         try:
@@ -114,7 +119,8 @@ def _store(config: Config, lock: DataDirectoryLock) -> Iterator[tuple[str, Calla
         finally:
             lock.clear()
         return
-    with own_embedded_store(config, lock, "serve") as store:
+    # The store must not take the port this server is about to bind (free until then).
+    with own_embedded_store(config, lock, "serve", avoid_ports=(http_port,)) as store:
         yield store.url, lambda: store.restarts
 
 

@@ -21,7 +21,7 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -54,7 +54,7 @@ def own_data_directory(config: Config) -> Iterator[DataDirectoryLock]:
 
 @contextmanager
 def own_embedded_store(
-    config: Config, lock: DataDirectoryLock, role: Role
+    config: Config, lock: DataDirectoryLock, role: Role, *, avoid_ports: Collection[int] = ()
 ) -> Iterator[EmbeddedStore]:
     """Start the embedded store under `lock`, after stopping any store a dead owner left."""
     stop_stray_stores(config.couch_dir, _recorded_store_pid(lock))
@@ -64,7 +64,9 @@ def own_embedded_store(
     def record(pid: int, port: int) -> None:
         lock.write(StoreRuntime(owner_pid=owner.owner_pid, role=role, store_pid=pid, port=port))
 
-    store = EmbeddedStore(config.couch_dir, port=_embedded_port(config), on_spawn=record)
+    store = EmbeddedStore(
+        config.couch_dir, port=_embedded_port(config), on_spawn=record, avoid_ports=avoid_ports
+    )
     try:
         store.start()
         yield store
