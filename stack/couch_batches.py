@@ -5,9 +5,11 @@ A WebDAV PUT of a small file costs a few single-document reads and writes, and P
 Server spends about 2 ms of CPU on each request whatever its size. So while one request
 to a database is on its way, the reads (and the writes) of that database that arrive meanwhile
 wait, and leave together as soon as it is back: one `_all_docs?keys` for the reads, one
-`_bulk_docs` for the writes. Nothing waits on a timer: a lone request leaves at once (as
-the plain `GET` / `PUT` it always was), and a batch leaves the moment the store is free
-again. Each caller still gets its own answer — its document, its revision, its conflict.
+`_bulk_docs` for the writes. Nothing waits on a timer: a request that finds the database
+idle waits one turn of the event loop (so the lookups a handler starts side by side leave
+as one request) and then leaves — alone as the plain `GET` / `PUT` it always was, or with
+those — and a batch leaves the moment the store is free again. Each caller still gets
+its own answer — its document, its revision, its conflict.
 
 A read is answered only by a store request that started after it arrived, so it sees
 every write that was acknowledged before it was made, exactly like its own `GET` would.
@@ -45,17 +47,28 @@ class Batcher(Generic[Item, Answer]):
 
     async def submit(self, db: str, item: Item) -> Answer:
         if db not in self._running:
-            # Nothing on its way to this database: the item leaves at once, from this very
-            # task (no drain task, no extra turn of the loop for a lone request); what
-            # arrives meanwhile waits, and leaves when this is back.
+            # Nothing on its way to this database. One turn of the loop first: the requests
+            # started beside this one (a `gather` of lookups) join it in one store request.
             self._running.add(db)
             try:
-                (answer,) = await self._send(db, [item])
-            finally:
-                self._running.discard(db)
-                if self._waiting.get(db):
-                    self._start_drain(db)
-            return answer
+                await asyncio.sleep(0)
+            except BaseException:
+                self._release(db)
+                raise
+            if not self._waiting.get(db):
+                # Alone: it leaves from this very task (no drain task); what arrives
+                # meanwhile waits, and leaves when this is back.
+                try:
+                    (answer,) = await self._send(db, [item])
+                finally:
+                    self._release(db)
+                return answer
+            # Joined: all of them leave together, through the drain (which outlives this
+            # task, so the others' answers never depend on this caller staying).
+            own: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+            self._waiting[db].insert(0, (item, own))
+            self._start_drain(db)
+            return await own
         # One future awaited as it is: `gather` around a single one costs a wrapper future
         # and callbacks on every store read and write.
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
@@ -73,6 +86,11 @@ class Batcher(Generic[Item, Answer]):
     def _enqueue(self, db: str, entries: list[tuple[Item, asyncio.Future[Answer]]]) -> None:
         self._waiting.setdefault(db, []).extend(entries)
         if db not in self._running:
+            self._start_drain(db)
+
+    def _release(self, db: str) -> None:
+        self._running.discard(db)
+        if self._waiting.get(db):
             self._start_drain(db)
 
     def _start_drain(self, db: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import resource
@@ -44,6 +45,29 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # From <linux/prctl.h>.
 _PR_SET_PDEATHSIG = 1
+
+
+# PouchDB Server's request log (`log.txt`) at its default level, "info", gets a line per
+# request: a write per request and a file that only grows. Warnings and errors still go to it.
+STORE_LOG_LEVEL = "warning"
+
+
+def seed_store_config(path: Path) -> None:
+    """Give PouchDB Server's `config.json` Roost's defaults where it names none (a value an
+    operator set is kept; a file that is not a JSON object is left for the store to refuse)."""
+    try:
+        config = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, ValueError):
+        return
+    if not isinstance(config, dict):
+        return
+    section = config.setdefault("log", {})
+    if not isinstance(section, dict) or "level" in section:
+        return
+    section["level"] = STORE_LOG_LEVEL
+    partial = path.with_name(path.name + ".roost-tmp")
+    partial.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    partial.replace(path)
 
 
 class StoreStartError(StoreUnavailable):
@@ -314,6 +338,7 @@ class EmbeddedStore:
         cap = self.open_databases or open_databases_setting()
         if cap is not None:
             command += ["--open-databases", str(cap)]
+        seed_store_config(self.directory / "config.json")
         log_file = (self.directory / "pouchdb-server.log").open("ab")
         # cwd = data dir: PouchDB Server writes config.json and log.txt in its cwd.
         # Its own session: a Ctrl-C in the terminal reaches Roost, which stops the store in
@@ -329,7 +354,9 @@ class EmbeddedStore:
                 str(self.directory),
                 "--config",
                 str(self.directory / "config.json"),
-                "--no-stdout-logs",
+                # PouchDB Server's own short flag: its option parser reads the long
+                # "--no-stdout-logs" as "stdout-logs: false" and keeps tailing its log.
+                "-n",
             ],
             cwd=self.directory,
             stdout=log_file,

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import couchdb
+import httpx
 import pytest
 
 from roost.config import Config
@@ -128,6 +130,33 @@ async def test_concurrent_reads_see_what_was_written_before_them(
     assert missing == [None, None, None]
     with pytest.raises(NotFound):
         await couch.get_doc(db, "never")
+
+
+async def test_lookups_started_side_by_side_leave_in_one_request(
+    couch: CouchClient, config: Config
+) -> None:
+    db = _db(config)
+    for n in range(3):
+        await couch.put_doc(db, {"_id": f"s-{n}", "n": n})
+    sent: list[str] = []
+    send = couch.request
+
+    async def counted(method: str, path: str, **options: Any) -> httpx.Response:
+        sent.append(f"{method} {path.rsplit('/', 1)[-1]}")
+        return await send(method, path, **options)
+
+    couch.request = counted  # type: ignore[method-assign]
+    found = await asyncio.gather(
+        *(couch.get_doc_or_none(db, f"s-{n}") for n in range(3)),
+        couch.get_doc_or_none(db, "absent"),
+    )
+    assert [None if doc is None else doc["n"] for doc in found] == [0, 1, 2, None]
+    assert sent == ["POST _all_docs"]
+    # A lone lookup is still the plain GET it always was.
+    sent.clear()
+    lone = await couch.get_doc_or_none(db, "s-1")
+    assert lone is not None and lone["n"] == 1
+    assert sent == ["GET s-1"]
 
 
 async def test_a_database_removed_meanwhile_is_created_again_on_write(

@@ -17,6 +17,7 @@ const fs = require('fs');
 const path = require('path');
 const { createRequire } = require('module');
 const { OpenDatabases } = require('./open-databases');
+const { ValidationFunctions } = require('./validation-functions');
 
 const PINNED = {
   'express-pouchdb': '4.2.0',
@@ -141,7 +142,36 @@ function holder(res) {
   };
 }
 
-function install(expressRequire, cap, log) {
+// How long a database's measured size is reused (`disk_size` in `GET /{db}`).
+const DISK_SIZE_TTL_MS = 2000;
+
+// pouchdb-size answers `disk_size` by walking the database's folder (an lstat per file) on
+// every `db.info()`, and pouchdb-validation calls `db.info()` before every write only to
+// learn the database's name: a folder walk per write. A size measured less than
+// `DISK_SIZE_TTL_MS` ago is reused (Apache CouchDB's own sizes also trail the writes).
+function cacheDiskSizes(sizePlugin) {
+  const walk = sizePlugin.getDiskSize;
+  const measured = new Map(); // database name -> { at, promise }
+  sizePlugin.getDiskSize = function (callback) {
+    const now = Date.now();
+    let entry = measured.get(this.name);
+    if (entry === undefined || now - entry.at > DISK_SIZE_TTL_MS) {
+      entry = { at: now, promise: Promise.resolve(walk.call(this)) };
+      measured.set(this.name, entry);
+      entry.promise.catch(() => measured.delete(this.name));
+      if (measured.size > 4096) {
+        measured.delete(measured.keys().next().value); // the oldest: the map stays small
+      }
+    }
+    if (typeof callback === 'function') {
+      entry.promise.then((size) => callback(null, size), callback);
+    }
+    return entry.promise;
+  };
+}
+
+function install(expressRequire, cap, log, validationFunctions) {
+  cacheDiskSizes(expressRequire('pouchdb-size'));
   const utils = expressRequire('./utils');
   const cleanFilename = expressRequire('./clean-filename');
   const createOrDelete = expressRequire('./create-or-delete-dbs');
@@ -149,7 +179,9 @@ function install(expressRequire, cap, log) {
 
   // Before express-pouchdb's modules load: they keep references to these two.
   createOrDelete.deleteDB = function (PouchDB, dbName, opts) {
-    return cacheOf(PouchDB, cap, log).destroy(dbName, opts);
+    validationFunctions.changed(dbName);
+    return cacheOf(PouchDB, cap, log).destroy(dbName, opts)
+      .finally(() => validationFunctions.changed(dbName));
   };
   // The replicator daemon's `_replicator` database: held for as long as the daemon runs.
   createOrDelete.getOrCreateDB = function (PouchDB, dbName) {
@@ -185,6 +217,7 @@ function install(expressRequire, cap, log) {
           return; // the client is gone: nothing to answer
         }
         const db = handle.db;
+        validationFunctions.install(db);
         // express-pouchdb's workaround for https://github.com/pouchdb/pouchdb/issues/5668
         if (/\//.test(dbName)) {
           const dir = db.__opts.prefix ? db.__opts.prefix + dbName : dbName;
@@ -245,7 +278,9 @@ function main() {
   });
   const expressRequire = createRequire(serverRequire.resolve('express-pouchdb'));
   const log = (message) => process.stderr.write('roost open databases: ' + message + '\n');
-  install(expressRequire, cap, log);
+  const validationFunctions = new ValidationFunctions();
+  validationFunctions.watch(serverRequire('pouchdb-core'));
+  install(expressRequire, cap, log, validationFunctions);
   // PouchDB Server reads its options from process.argv when it is loaded.
   process.argv = [process.argv[0], process.argv[1], ...rest];
   process.stdout.write('keeping at most ' + cap + ' databases open\n');
