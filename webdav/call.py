@@ -55,8 +55,11 @@ class Call(Generic[I]):
             url, self.header("host"), self.request.url.scheme, self.tree.normalize_name
         )
 
-    async def resolve(self, path: DavPath) -> Entry | None:
-        """The file or directory at `path` (None if missing, or hidden like the trash)."""
+    async def resolve(self, path: DavPath, *, reading: bool = False) -> Entry | None:
+        """The file or directory at `path` (None if missing, or hidden like the trash).
+
+        `reading`: for a read that follows at once (GET, HEAD): the tree may answer from
+        what it holds (see `Tree.child`); `resolve_again` asks the store."""
         key = path.segments
         if key in self.resolved:
             return self.resolved[key]
@@ -69,11 +72,16 @@ class Call(Generic[I]):
             parent = await self.resolve(path.parent)
             found = None
             if parent is not None and parent.is_dir:
-                found = await self.tree.child(self.instance, parent, path.name)
+                found = await self.tree.child(self.instance, parent, path.name, reading=reading)
         if found is not None:
             self.targets.remember(found)
         self.resolved[key] = found
         return found
+
+    async def resolve_again(self, path: DavPath) -> Entry | None:
+        """`path` resolved anew from the store (what `resolve(reading=True)` gave proved stale)."""
+        self.resolved.pop(path.segments, None)
+        return await self.resolve(path)
 
     async def all_locks(self) -> list[Lock]:
         # Read from the store on every request (never from a per-process copy): a lock

@@ -176,7 +176,11 @@ class FileTree(Protocol[I_contra]):
 
     async def root(self, instance: I_contra) -> Entry: ...
 
-    async def child(self, instance: I_contra, parent: Entry, name: str) -> Entry | None: ...
+    async def child(
+        self, instance: I_contra, parent: Entry, name: str, *, reading: bool = False
+    ) -> Entry | None:
+        """The member called `name`, or None. `reading`: for a read that follows at once
+        (GET, HEAD), which the tree may answer from what it holds of the parent."""
 
     async def confirm(self, instance: I_contra, directory: Entry) -> Entry:
         """The directory, as fit as the tree can cheaply make it for a write into it that

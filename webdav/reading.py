@@ -16,7 +16,7 @@ from .call import Call
 from .conditions import check_if, read_precondition
 from .dates import http_date, updated_datetime
 from .errors import XML, BadRequest, DavError
-from .ports import BlobStream, Entry
+from .ports import BlobStream, Entry, NotFound
 from .properties import PropRenderer
 
 I = TypeVar("I")  # noqa: E741
@@ -57,9 +57,26 @@ def options_response() -> Response:
     )
 
 
+class _ContentGone(Exception):
+    """The entry's content is not where the entry says (it was replaced or removed)."""
+
+
 async def get(call: Call[I]) -> Response:
-    """GET and HEAD: a file's bytes, or a small HTML listing of a collection."""
-    entry = await call.resolve(call.path)
+    """GET and HEAD: a file's bytes, or a small HTML listing of a collection.
+
+    The entry may come from what the tree holds (`resolve(reading=True)`); when its content
+    proves gone, another process replaced or removed it meanwhile, and the store is asked."""
+    try:
+        return await _get(call, await call.resolve(call.path, reading=True))
+    except _ContentGone:
+        pass
+    try:
+        return await _get(call, await call.resolve_again(call.path))
+    except _ContentGone:
+        raise DavError(404, "the file's content is missing") from None
+
+
+async def _get(call: Call[I], entry: Entry | None) -> Response:
     if entry is None:
         raise DavError(404, "not found")
     await allow_read(call, entry)
@@ -72,7 +89,10 @@ async def get(call: Call[I]) -> Response:
         return Response(status_code=not_modified, headers=headers)
     if entry.is_dir:
         return await _listing(call, entry, headers)
-    blob = await call.tree.open(call.instance, entry)
+    try:
+        blob = await call.tree.open(call.instance, entry)
+    except NotFound:
+        raise _ContentGone from None
     if blob.path is None:
         assert blob.stream is not None
         return _streamed(call, blob.stream, blob.mime, headers)
@@ -87,7 +107,7 @@ async def get(call: Call[I]) -> Response:
                 body if call.method == "GET" else b"", media_type=blob.mime, headers=headers
             )
     except FileNotFoundError:
-        raise DavError(404, "the file's content is missing") from None
+        raise _ContentGone from None
     return BlobResponse(blob.path, headers=headers, media_type=blob.mime, stat_result=stat)
 
 

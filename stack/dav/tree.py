@@ -126,9 +126,11 @@ class VfsTree:
         with as_port_errors():
             return entry_of(await self.vfs.root(instance))
 
-    async def child(self, instance: Instance, parent: Entry, name: str) -> Entry | None:
+    async def child(
+        self, instance: Instance, parent: Entry, name: str, *, reading: bool = False
+    ) -> Entry | None:
         with as_port_errors():
-            found = await self.vfs.child(instance, doc_of(parent), name)
+            found = await self.vfs.child(instance, doc_of(parent), name, reading=reading)
         return None if found is None else entry_of(found)
 
     async def confirm(self, instance: Instance, directory: Entry) -> Entry:

@@ -21,7 +21,7 @@ class ValidationFunctions {
   constructor() {
     // Database name -> a counter bumped before and after each write of a design document.
     this.generations = new Map();
-    // Database name -> { generation, answer } (the answer a promise).
+    // Database name -> { generation, answer } (the answer a settled promise).
     this.answers = new Map();
   }
 
@@ -89,15 +89,17 @@ class ValidationFunctions {
         return known.answer;
       }
       const answer = allDocs.call(this, Object.assign({}, DESIGN_RANGE));
-      cache.answers.set(name, { generation, answer });
-      answer.catch(() => {
-        if (cache.answers.get(name) && cache.answers.get(name).answer === answer) {
-          cache.answers.delete(name);
+      // Kept once it is read, and only if no design document was written meanwhile. A read
+      // still on its way is never shared: one that never ends (PouchDB Server leaves a
+      // request hanging now and then) must hold up its own write only, not every later one.
+      answer.then((read) => {
+        if ((cache.generations.get(name) || 0) === generation) {
+          cache.answers.set(name, { generation, answer: Promise.resolve(read) });
+          if (cache.answers.size > MAX_DATABASES) {
+            cache.answers.delete(cache.answers.keys().next().value);
+          }
         }
-      });
-      if (cache.answers.size > MAX_DATABASES) {
-        cache.answers.delete(cache.answers.keys().next().value);
-      }
+      }, () => {});
       return answer;
     };
   }

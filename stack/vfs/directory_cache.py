@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from roost.instances import Instance
@@ -47,6 +47,22 @@ class CachedListing:
     checked_at: float  # last known current (read, maintained or its token checked)
     read_at: float  # first read from the store
     token: str | None  # the folder's stamp the entries go with ("" none yet; None unknown)
+    # name -> file id, for lookups by name (an entry renamed since may leave its old name
+    # here: a lookup checks the entry's own name).
+    names: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            self.names = {doc.name: doc_id for doc_id, doc in self.entries.items()}
+
+    def put(self, doc: FileDoc) -> None:
+        self.entries[doc.id] = doc
+        self.names[doc.name] = doc.id
+
+    def named(self, name: str) -> FileDoc | None:
+        doc_id = self.names.get(name)
+        doc = None if doc_id is None else self.entries.get(doc_id)
+        return doc if doc is not None and doc.name == name else None
 
 
 class DirectoryCache:
@@ -109,7 +125,7 @@ class DirectoryCache:
             dir_id = None if raw.get("_deleted") else raw.get("dir_id")
             for listed_dir, listing in listings.items():
                 if dir_id == listed_dir:
-                    listing.entries[doc_id] = FileDoc(dict(raw))
+                    listing.put(FileDoc(dict(raw)))
                 else:
                     listing.entries.pop(doc_id, None)
         if created:
@@ -143,6 +159,12 @@ class DirectoryCache:
             return list(cached.entries.values())
         return None
 
+    def listed(self, instance: Instance, dir_id: str, name: str) -> FileDoc | None:
+        """The entry called `name` in the cached listing of `dir_id` (None if it holds no
+        such entry, or there is no listing); call right after `checked` confirmed it."""
+        cached = self._listings.get(instance.domain, {}).get(dir_id)
+        return None if cached is None else cached.named(name)
+
     def token_to_check(self, instance: Instance, dir_id: str) -> str | None:
         """The stamp a listing past `ttl` goes with, if checking it may spare a read."""
         cached = self._listings.get(instance.domain, {}).get(dir_id)
@@ -154,14 +176,21 @@ class DirectoryCache:
 
     def checked(self, instance: Instance, dir_id: str, token: str) -> list[FileDoc] | None:
         """The folder's stamp is `token` now: its listing, if that is the one it goes with."""
+        if not self.confirm(instance, dir_id, token):
+            return None
+        return list(self._listings[instance.domain][dir_id].entries.values())
+
+    def confirm(self, instance: Instance, dir_id: str, token: str) -> bool:
+        """The folder's stamp is `token` now: whether its listing goes with it (renewed for
+        `ttl` if so, dropped if not)."""
         cached = self._listings.get(instance.domain, {}).get(dir_id)
         if cached is None:
-            return None
+            return False
         if cached.token != token:
             del self._listings[instance.domain][dir_id]
-            return None
+            return False
         cached.checked_at = time.monotonic()
-        return list(cached.entries.values())
+        return True
 
     def keep_listing(
         self,

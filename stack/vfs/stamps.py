@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from roost.couch import CouchClient
+from roost.couch_batches import Batcher
 from roost.errors import RoostError
 from roost.instances import Instance
 
@@ -86,11 +87,22 @@ def stamp_id(parent_id: str, dir_id: str, generation: int) -> str:
     return f"{PREFIX}{parent_id}/{dir_id}/{generation:08d}"
 
 
-def _range(parent_id: str, dir_id: str | None = None) -> dict[str, Any]:
-    """The `_all_docs` range of the stamps of `parent_id`'s folders (or of one of them)."""
+def _range(parent_id: str, dir_id: str | None = None, since: int = 0) -> dict[str, Any]:
+    """The `_all_docs` range of the stamps of `parent_id`'s folders (or of one of them,
+    from its generation `since`: the withdrawn generations before it stay in the store as
+    deletions, each with its revision tree, and the store reads every one in the range)."""
     start = f"{PREFIX}{parent_id}/" + (f"{dir_id}/" if dir_id else "")
     # '0' follows '/': the end of the prefix.
-    return {"startkey": start, "endkey": start[:-1] + "0", "inclusive_end": False}
+    end = start[:-1] + "0"
+    if dir_id and since > 0:
+        start = stamp_id(parent_id, dir_id, since)
+    return {"startkey": start, "endkey": end, "inclusive_end": False}
+
+
+def generation_of(stamp: str) -> int:
+    """The generation a stamp token names (0 for none)."""
+    head = stamp.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def _parse(doc_id: str) -> tuple[str, int] | None:
@@ -129,6 +141,7 @@ class SubtreeStamps:
         self._waiting: dict[str, _Batch] = {}
         self._flushing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps weak references
+        self._reads: Batcher[tuple[Placed, int], str] = Batcher(self._read_batch)
 
     @staticmethod
     def db(instance: Instance) -> str:
@@ -253,11 +266,12 @@ class SubtreeStamps:
                 known[(dir_id, parent)] = newest[dir_id]
 
     async def _newest(
-        self, db: str, parent: str, dir_ids: set[str], *, narrow: bool
+        self, db: str, parent: str, dir_ids: set[str], *, narrow: bool, since: int = 0
     ) -> dict[str, _Known]:
-        """The newest generation of the stamps of `dir_ids`, all children of `parent`."""
+        """The newest generation of the stamps of `dir_ids`, all children of `parent`
+        (`since`: for a single directory, the oldest generation worth reading)."""
         only = next(iter(dir_ids)) if narrow and len(dir_ids) == 1 else None
-        result = await self.couch.all_docs(db, params=_range(parent, only))
+        result = await self.couch.all_docs(db, params=_range(parent, only, since))
         newest: dict[str, _Known] = {}
         for row in result["rows"]:
             parsed = _parse(str(row.get("id", "")))
@@ -270,6 +284,23 @@ class SubtreeStamps:
             ):
                 newest[dir_id] = _Known(generation, str(value["rev"]))
         return newest
+
+    async def current(self, instance: Instance, place: Placed, *, since: str = "") -> str:
+        """The stamp of one directory as stored now ("" for none), read by a store request
+        that started after this call; concurrent callers share the reads (one per
+        directory, `roost.couch_batches`). `since`: a stamp of it seen before — no older
+        generation is read."""
+        return await self._reads.submit(self.db(instance), (place, generation_of(since)))
+
+    async def _read_batch(self, db: str, wanted: list[tuple[Placed, int]]) -> list[str]:
+        since: dict[Placed, int] = {}
+        for place, generation in wanted:
+            since[place] = min(generation, since.get(place, generation))
+        found: dict[Placed, str] = {}
+        for (dir_id, parent), generation in sorted(since.items()):
+            newest = await self._newest(db, parent, {dir_id}, narrow=True, since=generation)
+            found[(dir_id, parent)] = token(newest.get(dir_id))
+        return [found[place] for place, _ in wanted]
 
     async def read(self, instance: Instance, placed: Iterable[Placed]) -> dict[str, str]:
         """The current stamp of each directory that has one: one range read per parent

@@ -46,14 +46,27 @@ class Tree:
     # -- finding entries -------------------------------------------------------------------
 
     async def child(
-        self, instance: Instance, directory: FileDoc | str, name: str
+        self, instance: Instance, directory: FileDoc | str, name: str, *, reading: bool = False
     ) -> FileDoc | None:
-        """The entry called `name` in `directory`, or None."""
+        """The entry called `name` in `directory`, or None.
+
+        `reading`: for a read that follows at once (a download). When this process holds a
+        listing of the folder, the folder's subtree stamp is read (one small read, shared by
+        the concurrent downloads of the folder) instead of the name and the document: if
+        the stamp is the one the listing goes with, nothing changed below the folder in any
+        process since, and the listing answers. So a download sees every write acknowledged
+        before it, whichever process made it, exactly as reading the documents would."""
         dir_id = directory if isinstance(directory, str) else directory.id
         name = normalize_name(name)
         cached = self.cache.child(instance, dir_id, name)
         if cached is not None:
             return cached
+        known = self.cache.token_to_check(instance, dir_id) if reading else None
+        if known is not None and isinstance(directory, FileDoc):
+            place = (directory.id, directory.dir_id or "")
+            stamp = await self.documents.stamps.current(instance, place, since=known)
+            if self.cache.confirm(instance, dir_id, stamp):
+                return self.cache.listed(instance, dir_id, name)
         await self.documents.ensure(instance)
         holder_id = await self.reservations.holder(instance, dir_id, name)
         if holder_id is None:
@@ -78,9 +91,11 @@ class Tree:
             raise NotADirectory(f"{directory.name!r} is not a directory")
         if not fresh:
             cached = self.cache.listing(instance, directory.id)
-            if cached is None and self.cache.token_to_check(instance, directory.id) is not None:
+            known = self.cache.token_to_check(instance, directory.id)
+            if cached is None and known is not None:
                 # Past the ttl: still the listing if the folder's stamp has not moved.
-                stamp = await self._stamp(instance, directory)
+                place = (directory.id, directory.dir_id or "")
+                stamp = await self.documents.stamps.current(instance, place, since=known)
                 cached = self.cache.checked(instance, directory.id, stamp)
             if cached is not None:
                 cached.sort(key=lambda doc: doc.name)

@@ -68,3 +68,32 @@ def test_one_name_is_created_once_across_processes(
     with _other(dav_site, live_server) as second:
         listing = second.request("PROPFIND", "/dav/files/procs2/", headers={"Depth": "1"})
     assert listing.text.count("<D:href>/dav/files/procs2/same/</D:href>") == 1
+
+
+def test_a_download_sees_what_the_other_process_just_wrote(
+    dav_site: DavSite, live_server: LiveServer
+) -> None:
+    """Downloads answer from the folder's listing this process holds once the folder's
+    stamp says nothing changed: a change made through the other process shows at once."""
+    with dav_site.client() as first, _other(dav_site, live_server) as second:
+        assert first.request("MKCOL", "/dav/files/fresh/").status_code == 201
+        assert first.put("/dav/files/fresh/a.txt", content=b"one").status_code == 201
+        assert first.request("PROPFIND", "/dav/files/fresh/", headers={"Depth": "1"}).is_success
+        assert first.get("/dav/files/fresh/a.txt").content == b"one"
+        assert second.put("/dav/files/fresh/a.txt", content=b"two").status_code == 204
+        again = first.get("/dav/files/fresh/a.txt")
+        assert again.content == b"two"
+        assert again.headers["ETag"] == second.head("/dav/files/fresh/a.txt").headers["ETag"]
+        assert second.put("/dav/files/fresh/b.txt", content=b"new").status_code == 201
+        assert first.get("/dav/files/fresh/b.txt").content == b"new"
+        assert (
+            second.request(
+                "MOVE", "/dav/files/fresh/a.txt", headers={"Destination": "/dav/files/fresh/c.txt"}
+            ).status_code
+            == 201
+        )
+        assert first.get("/dav/files/fresh/a.txt").status_code == 404
+        assert first.get("/dav/files/fresh/c.txt").content == b"two"
+        assert second.delete("/dav/files/fresh/c.txt").status_code == 204
+        assert first.get("/dav/files/fresh/c.txt").status_code == 404
+        assert first.head("/dav/files/fresh/b.txt").status_code == 200
