@@ -46,18 +46,26 @@ class Batcher(Generic[Item, Answer]):
         return [item for item, _ in self._waiting.get(db, ())]
 
     async def submit(self, db: str, item: Item) -> Answer:
+        loop = asyncio.get_running_loop()
         if db not in self._running:
             # Nothing on its way to this database. One turn of the loop first: the requests
             # started beside this one (a `gather` of lookups) join it in one store request.
+            # The item waits in the queue meanwhile, where `waiting` shows it (a batch never
+            # holds two writes of one document).
             self._running.add(db)
+            own: asyncio.Future[Answer] = loop.create_future()
+            self._waiting.setdefault(db, []).append((item, own))
             try:
                 await asyncio.sleep(0)
             except BaseException:
+                self._withdraw(db, own)
                 self._release(db)
                 raise
-            if not self._waiting.get(db):
+            queue = self._waiting.get(db, [])
+            if len(queue) == 1 and queue[0][1] is own:
                 # Alone: it leaves from this very task (no drain task); what arrives
                 # meanwhile waits, and leaves when this is back.
+                del self._waiting[db]
                 try:
                     (answer,) = await self._send(db, [item])
                 finally:
@@ -65,13 +73,11 @@ class Batcher(Generic[Item, Answer]):
                 return answer
             # Joined: all of them leave together, through the drain (which outlives this
             # task, so the others' answers never depend on this caller staying).
-            own: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-            self._waiting[db].insert(0, (item, own))
             self._start_drain(db)
             return await own
         # One future awaited as it is: `gather` around a single one costs a wrapper future
         # and callbacks on every store read and write.
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Answer] = loop.create_future()
         self._enqueue(db, [(item, future)])
         return await future
 
@@ -87,6 +93,13 @@ class Batcher(Generic[Item, Answer]):
         self._waiting.setdefault(db, []).extend(entries)
         if db not in self._running:
             self._start_drain(db)
+
+    def _withdraw(self, db: str, future: asyncio.Future[Answer]) -> None:
+        rest = [entry for entry in self._waiting.get(db, []) if entry[1] is not future]
+        if rest:
+            self._waiting[db] = rest
+        else:
+            self._waiting.pop(db, None)
 
     def _release(self, db: str) -> None:
         self._running.discard(db)

@@ -159,6 +159,42 @@ async def test_lookups_started_side_by_side_leave_in_one_request(
     assert sent == ["GET s-1"]
 
 
+async def test_two_writes_of_one_document_started_together_never_share_a_request(
+    couch: CouchClient, config: Config
+) -> None:
+    """PouchDB Server stores two writes of one id in one `_bulk_docs` inconsistently (its
+    `_changes` then crashes on the document): they must leave one after the other."""
+    db = _db(config)
+    await couch.put_doc(db, {"_id": "seed"})
+    bodies: list[Any] = []
+    send = couch.request
+
+    async def recorded(method: str, path: str, **options: Any) -> httpx.Response:
+        if method in ("PUT", "POST") and options.get("json_body") is not None:
+            bodies.append(options["json_body"])
+        return await send(method, path, **options)
+
+    couch.request = recorded  # type: ignore[method-assign]
+    for round_ in range(5):
+        same = f"same-{round_}"
+        outcomes = await asyncio.gather(
+            couch.put_doc(db, {"_id": same, "n": 1}),
+            couch.put_doc(db, {"_id": same, "n": 2}),
+            couch.put_doc(db, {"_id": f"other-{round_}"}),
+            return_exceptions=True,
+        )
+        assert sorted(type(o).__name__ for o in outcomes[:2]) == ["Conflict", "str"]
+        assert isinstance(outcomes[2], str)
+    for body in bodies:
+        ids = [doc["_id"] for doc in body.get("docs", [body])]
+        assert len(ids) == len(set(ids)), ids
+    # The store's feed reads every document (it died on a document written twice at once).
+    async with httpx.AsyncClient(base_url=config.couchdb_url or "") as raw:
+        feed = await raw.get(f"/{db}/_changes", params={"include_docs": "true"})
+    assert feed.status_code == 200
+    assert {row["id"] for row in feed.json()["results"]} >= {f"same-{n}" for n in range(5)}
+
+
 async def test_a_database_removed_meanwhile_is_created_again_on_write(
     couch: CouchClient, config: Config
 ) -> None:
