@@ -136,6 +136,18 @@ def _call_guest(
     budget: RunBudget,
     run: RunContext,
 ) -> RunResult:
+    with engine.guest_running():
+        return _call_guest_ticking(engine, linker, comp, input_text, budget, run)
+
+
+def _call_guest_ticking(
+    engine: AppEngine,
+    linker: component.Linker,
+    comp: component.Component,
+    input_text: str,
+    budget: RunBudget,
+    run: RunContext,
+) -> RunResult:
     token = CURRENT_RUN.set(run)
     start = time.perf_counter()
     store = wasmtime.Store(engine.engine)

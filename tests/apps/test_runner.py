@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from roost.apps.compiler import CompiledApp
+from roost.apps.engine import AppEngine
 from roost.apps.runner import RunResult, classify_trap
 from roost.apps.runtime import AppRuntime
 from roost.apps.services import Services
@@ -106,6 +107,39 @@ async def test_infinite_loop_stopped_by_epoch_deadline(
 ) -> None:
     r = await run(runtime, probe, {"mode": "loop"}, fuel=10**13, wall_seconds=0.3)
     assert not r.ok and r.reason == "time limit"
+
+
+def test_the_epoch_advances_only_while_a_guest_runs() -> None:
+    """A box at rest does not tick (its own engine here: the process-wide one may have a
+    guest of another test still running)."""
+    engine = AppEngine()
+    engine.start()
+    try:
+        assert engine.running and not engine.ticking
+        with engine.guest_running():
+            assert engine.ticking
+            with engine.guest_running():
+                assert engine.ticking
+            assert engine.ticking  # one guest still runs
+        assert not engine.ticking
+    finally:
+        engine.stop()
+    assert not engine.running  # a ticker at rest stops at once
+
+
+async def test_a_run_gets_its_whole_time_limit_after_a_pause(
+    runtime: AppRuntime, probe: CompiledApp
+) -> None:
+    """The epoch stood still while no guest ran: the next run is not cut short by ticks
+    counted during the pause (the pause is longer than its limit)."""
+    first = await run(runtime, probe, {"mode": "loop"}, fuel=200_000, wall_seconds=5)
+    assert not first.ok and "fuel" in (first.error or "")
+    await asyncio.sleep(0.5)
+    started = asyncio.get_running_loop().time()
+    stopped = await run(runtime, probe, {"mode": "loop"}, fuel=10**13, wall_seconds=0.3)
+    took = asyncio.get_running_loop().time() - started
+    assert not stopped.ok and stopped.reason == "time limit"
+    assert took >= 0.25
 
 
 async def test_the_loop_keeps_answering_while_a_guest_spins(
