@@ -136,79 +136,68 @@ def _call_guest(
     budget: RunBudget,
     run: RunContext,
 ) -> RunResult:
-    with engine.guest_running():
-        return _call_guest_ticking(engine, linker, comp, input_text, budget, run)
+    with engine.guest_running():  # the epoch advances while a guest runs
+        token = CURRENT_RUN.set(run)
+        start = time.perf_counter()
+        store = wasmtime.Store(engine.engine)
 
+        def failed(error: str, reason: str, detail: str | None = None) -> RunResult:
+            fields = {"error": error, "reason": reason, "detail": detail}
+            return _result(store, budget, start, run, ok=False, output=None, **fields)
 
-def _call_guest_ticking(
-    engine: AppEngine,
-    linker: component.Linker,
-    comp: component.Component,
-    input_text: str,
-    budget: RunBudget,
-    run: RunContext,
-) -> RunResult:
-    token = CURRENT_RUN.set(run)
-    start = time.perf_counter()
-    store = wasmtime.Store(engine.engine)
-
-    def failed(error: str, reason: str, detail: str | None = None) -> RunResult:
-        fields = {"error": error, "reason": reason, "detail": detail}
-        return _result(store, budget, start, run, ok=False, output=None, **fields)
-
-    try:
-        wasi = wasmtime.WasiConfig()  # nothing granted: no preopens, env, args, network
-        wasi.stdout_custom = run.log.stream("stdout")
-        wasi.stderr_custom = run.log.stream("stderr")
-        store.set_wasi(wasi)
-        store.set_limits(memory_size=budget.memory_bytes)
-        store.set_fuel(budget.fuel)
-        store.set_epoch_deadline(engine.ticks_for(budget.wall_seconds))
-        stage = "instantiate"
         try:
-            instance = linker.instantiate(store, comp)
-            func = instance.get_func(store, "run")
-            if func is None:
-                raise wasmtime.WasmtimeError("the component does not export run")
-            stage = "run"
-            value = func(store, input_text)
+            wasi = wasmtime.WasiConfig()  # nothing granted: no preopens, env, args, network
+            wasi.stdout_custom = run.log.stream("stdout")
+            wasi.stderr_custom = run.log.stream("stderr")
+            store.set_wasi(wasi)
+            store.set_limits(memory_size=budget.memory_bytes)
+            store.set_fuel(budget.fuel)
+            store.set_epoch_deadline(engine.ticks_for(budget.wall_seconds))
+            stage = "instantiate"
             try:
-                func.post_return(store)
-            except wasmtime.WasmtimeError:
-                pass
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                instance = linker.instantiate(store, comp)
+                func = instance.get_func(store, "run")
+                if func is None:
+                    raise wasmtime.WasmtimeError("the component does not export run")
+                stage = "run"
+                value = func(store, input_text)
+                try:
+                    func.post_return(store)
+                except wasmtime.WasmtimeError:
+                    pass
+            except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+                run.log.flush()
+                text = str(exc)
+                reason = classify_trap(text, run.log.text("stderr"))
+                if stage == "instantiate" and reason == "trap":
+                    reason = "instantiate"
+                if reason == "instantiate":
+                    error = f"the app could not start: {text.splitlines()[0] if text else ''}"[:300]
+                else:
+                    error = _trap_message(reason, text)
+                return failed(error, reason, text[-4000:])
             run.log.flush()
-            text = str(exc)
-            reason = classify_trap(text, run.log.text("stderr"))
-            if stage == "instantiate" and reason == "trap":
-                reason = "instantiate"
-            if reason == "instantiate":
-                error = f"the app could not start: {text.splitlines()[0] if text else ''}"[:300]
-            else:
-                error = _trap_message(reason, text)
-            return failed(error, reason, text[-4000:])
-        run.log.flush()
-        tag = getattr(value, "tag", None)
-        payload = getattr(value, "payload", value)
-        if not isinstance(payload, str):
-            payload = str(payload)
-        if _too_large(payload, budget.max_output_bytes):
-            del value, payload
-            what = "result" if tag == "ok" else "error"
-            cap = budget.max_output_bytes
-            return failed(
-                f"the app's {what} is larger than the {cap}-byte output cap", "output limit"
-            )
-        if tag == "ok":
-            return _result(
-                store, budget, start, run, ok=True, output=str(payload), error=None, reason=None
-            )
-        return failed(str(payload), "app error")
-    except Exception as exc:  # a host-side failure: report, never crash the caller's thread
-        run.log.flush()
-        return failed(f"runtime error: {type(exc).__name__}: {exc}"[:300], "trap", repr(exc))
-    finally:
-        CURRENT_RUN.reset(token)
+            tag = getattr(value, "tag", None)
+            payload = getattr(value, "payload", value)
+            if not isinstance(payload, str):
+                payload = str(payload)
+            if _too_large(payload, budget.max_output_bytes):
+                del value, payload
+                what = "result" if tag == "ok" else "error"
+                cap = budget.max_output_bytes
+                return failed(
+                    f"the app's {what} is larger than the {cap}-byte output cap", "output limit"
+                )
+            if tag == "ok":
+                return _result(
+                    store, budget, start, run, ok=True, output=str(payload), error=None, reason=None
+                )
+            return failed(str(payload), "app error")
+        except Exception as exc:  # a host-side failure: report, never crash the caller's thread
+            run.log.flush()
+            return failed(f"runtime error: {type(exc).__name__}: {exc}"[:300], "trap", repr(exc))
+        finally:
+            CURRENT_RUN.reset(token)
 
 
 def _too_large(text: str, cap: int) -> bool:

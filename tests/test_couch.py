@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
 
 import couchdb
 import httpx
@@ -19,6 +18,7 @@ import pytest
 from roost.config import Config
 from roost.couch import CouchClient
 from roost.errors import Conflict, NotFound, RoostError
+from tests.store_requests import StoreRequests
 
 
 @pytest.fixture
@@ -138,25 +138,18 @@ async def test_lookups_started_side_by_side_leave_in_one_request(
     db = _db(config)
     for n in range(3):
         await couch.put_doc(db, {"_id": f"s-{n}", "n": n})
-    sent: list[str] = []
-    send = couch.request
-
-    async def counted(method: str, path: str, **options: Any) -> httpx.Response:
-        sent.append(f"{method} {path.rsplit('/', 1)[-1]}")
-        return await send(method, path, **options)
-
-    couch.request = counted  # type: ignore[method-assign]
+    requests = StoreRequests(couch)
     found = await asyncio.gather(
         *(couch.get_doc_or_none(db, f"s-{n}") for n in range(3)),
         couch.get_doc_or_none(db, "absent"),
     )
     assert [None if doc is None else doc["n"] for doc in found] == [0, 1, 2, None]
-    assert sent == ["POST _all_docs"]
+    assert [(r.method, r.last_segment) for r in requests.sent] == [("POST", "_all_docs")]
     # A lone lookup is still the plain GET it always was.
-    sent.clear()
+    requests.clear()
     lone = await couch.get_doc_or_none(db, "s-1")
     assert lone is not None and lone["n"] == 1
-    assert sent == ["GET s-1"]
+    assert [(r.method, r.last_segment) for r in requests.sent] == [("GET", "s-1")]
 
 
 async def test_two_writes_of_one_document_started_together_never_share_a_request(
@@ -166,15 +159,7 @@ async def test_two_writes_of_one_document_started_together_never_share_a_request
     `_changes` then crashes on the document): they must leave one after the other."""
     db = _db(config)
     await couch.put_doc(db, {"_id": "seed"})
-    bodies: list[Any] = []
-    send = couch.request
-
-    async def recorded(method: str, path: str, **options: Any) -> httpx.Response:
-        if method in ("PUT", "POST") and options.get("json_body") is not None:
-            bodies.append(options["json_body"])
-        return await send(method, path, **options)
-
-    couch.request = recorded  # type: ignore[method-assign]
+    requests = StoreRequests(couch)
     for round_ in range(5):
         same = f"same-{round_}"
         outcomes = await asyncio.gather(
@@ -185,6 +170,11 @@ async def test_two_writes_of_one_document_started_together_never_share_a_request
         )
         assert sorted(type(o).__name__ for o in outcomes[:2]) == ["Conflict", "str"]
         assert isinstance(outcomes[2], str)
+    bodies = [
+        r.json_body
+        for r in requests.sent
+        if r.method in ("PUT", "POST") and r.json_body is not None
+    ]
     for body in bodies:
         ids = [doc["_id"] for doc in body.get("docs", [body])]
         assert len(ids) == len(set(ids)), ids

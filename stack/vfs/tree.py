@@ -63,8 +63,7 @@ class Tree:
             return cached
         known = self.cache.token_to_check(instance, dir_id) if reading else None
         if known is not None and isinstance(directory, FileDoc):
-            place = (directory.id, directory.dir_id or "")
-            stamp = await self.documents.stamps.current(instance, place, since=known)
+            stamp = await self._stamp(instance, directory, since=known)
             if self.cache.confirm(instance, dir_id, stamp):
                 return self.cache.listed(instance, dir_id, name)
         await self.documents.ensure(instance)
@@ -94,8 +93,7 @@ class Tree:
             known = self.cache.token_to_check(instance, directory.id)
             if cached is None and known is not None:
                 # Past the ttl: still the listing if the folder's stamp has not moved.
-                place = (directory.id, directory.dir_id or "")
-                stamp = await self.documents.stamps.current(instance, place, since=known)
+                stamp = await self._stamp(instance, directory, since=known)
                 cached = self.cache.checked(instance, directory.id, stamp)
             if cached is not None:
                 cached.sort(key=lambda doc: doc.name)
@@ -111,9 +109,10 @@ class Tree:
         )
         return list(entries)
 
-    async def _stamp(self, instance: Instance, directory: FileDoc) -> str:
+    async def _stamp(self, instance: Instance, directory: FileDoc, *, since: str = "") -> str:
+        """The folder's stamp as stored now ("" for none); `since`: one seen before."""
         place = (directory.id, directory.dir_id or "")
-        return (await self.documents.stamps.read(instance, [place])).get(directory.id, "")
+        return await self.documents.stamps.current(instance, place, since=since)
 
     async def _read_dir(self, instance: Instance, directory: FileDoc) -> list[FileDoc]:
         await self.documents.ensure(instance)
