@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_api import DOCTYPE, DOMAIN, interleaved, seed
+from data_api import DOCTYPE, DOMAIN, Requests, interleaved, seed
 
 from roost.config import Config
 from roost.couch import quote_db
@@ -62,36 +62,19 @@ def serve_floor(port: int, store_url: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
-async def measure(
+def measure(
     config: Config, floor_url: str, roost_url: str, pids: dict[str, int], total: int
 ) -> str:
     store_url = str(config.couchdb_url)
-    db, token, ids = await seed(config, store_url, roost_url)
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-    clients = {
-        "direct": httpx.AsyncClient(base_url=store_url, limits=limits, timeout=30),
-        "floor": httpx.AsyncClient(base_url=floor_url, limits=limits, timeout=30),
-        "roost": httpx.AsyncClient(
-            base_url=roost_url,
-            limits=limits,
-            timeout=30,
+    db, token, ids = asyncio.run(seed(config, store_url, roost_url))
+    paths = {
+        "direct": Requests([f"{store_url}/{quote_db(db)}/{doc_id}" for doc_id in ids]),
+        "floor": Requests([f"{floor_url}/{quote_db(db)}/{doc_id}" for doc_id in ids]),
+        "roost": Requests(
+            [f"{roost_url}/data/{DOCTYPE}/{doc_id}" for doc_id in ids],
             headers={"Host": DOMAIN, "Authorization": f"Bearer {token}"},
         ),
     }
-    paths = {
-        "direct": lambda doc_id: f"/{quote_db(db)}/{doc_id}",
-        "floor": lambda doc_id: f"/{quote_db(db)}/{doc_id}",
-        "roost": lambda doc_id: f"/data/{DOCTYPE}/{doc_id}",
-    }
-
-    def getter(name: str):  # type: ignore[no-untyped-def]
-        client, path = clients[name], paths[name]
-
-        async def one(index: int) -> None:
-            (await client.get(path(ids[index % len(ids)]))).raise_for_status()
-
-        return one
-
     lines = [
         "| concurrency | path | docs/s | ratio to direct | p50 / p99 ms | p50 overhead ms "
         "| proxy CPU ms/op |",
@@ -100,9 +83,7 @@ async def measure(
     processes = {name: [pid] for name, pid in pids.items()}
     for concurrency in (1, 16):
         count = total if concurrency > 1 else max(200, total // 4)
-        measured = await interleaved(
-            concurrency, count, {name: getter(name) for name in clients}, processes
-        )
+        measured = interleaved(concurrency, count, paths, processes)
         direct = measured["direct"].row("direct")
         for name, result in measured.items():
             row = result.row(name)
@@ -111,8 +92,6 @@ async def measure(
                 f"| {concurrency} | {name} | {row[1]:.0f} | **{row[1] / direct[1]:.2f}×** "
                 f"| {row[2]:.2f} / {row[3]:.2f} | {row[2] - direct[2]:+.2f} | {cpu} |"
             )
-    for client in clients.values():
-        await client.aclose()
     return "\n".join(lines)
 
 
@@ -143,9 +122,7 @@ def main() -> None:
                         raise RuntimeError("the floor app did not start") from None
                     time.sleep(0.2)
             pids = {"floor": floor.pid, "roost": stack.roost_pid}
-            table = asyncio.run(
-                measure(stack.config, floor_url, stack.roost_url, pids, args.requests)
-            )
+            table = measure(stack.config, floor_url, stack.roost_url, pids, args.requests)
         finally:
             floor.terminate()
             floor.wait(timeout=15)
