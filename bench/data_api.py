@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import Requests, drive
 from process_cpu import cpu_seconds, process_tree
 from report import median, percentile, write_section
 
@@ -40,55 +40,6 @@ DOCTYPE = "io.cozy.contacts"
 DOMAIN = "bench.roost.test"
 # Turns taken by the paths compared (see `interleaved`).
 ROUNDS = 5
-
-
-LOAD = Path(__file__).resolve().parent / "load.js"
-
-
-@dataclass(frozen=True)
-class Requests:
-    """What one path sends, request after request (`urls` taken in turn)."""
-
-    urls: list[str]
-    method: str = "GET"
-    headers: dict[str, str] = field(default_factory=dict)
-    body: str | None = None
-
-
-@dataclass(frozen=True)
-class Turn:
-    seconds: float
-    latencies: list[float]  # seconds
-    client_cpu: float  # seconds
-
-
-def drive(requests: Requests, concurrency: int, count: int) -> Turn:
-    """`count` requests, `concurrency` at a time, from `bench/load.js`: Node's HTTP client
-    costs about 0.4 ms of CPU per request where httpx costs about 2 ms, as much as the store
-    itself; with httpx the benchmark measured mostly its own client."""
-    spec: dict[str, object] = {
-        "urls": requests.urls,
-        "method": requests.method,
-        "headers": requests.headers,
-        "concurrency": concurrency,
-        "count": count,
-    }
-    if requests.body is not None:
-        spec["body"] = requests.body
-    done = subprocess.run(
-        ["node", str(LOAD)], input=json.dumps(spec).encode(), capture_output=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench/load.js failed: {done.stderr.decode(errors='replace')}")
-    result = json.loads(done.stdout)
-    failed = {status: n for status, n in result["statuses"].items() if not status.startswith("2")}
-    if failed:
-        raise RuntimeError(f"{requests.method} {requests.urls[0]}: answers {failed}")
-    return Turn(
-        result["seconds"],
-        [ms / 1000 for ms in result["latencies_ms"]],
-        result["cpu_ms"] / 1000,
-    )
 
 
 def _row(name: str, rate: float, latencies: list[float]) -> tuple[str, float, float, float]:

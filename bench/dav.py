@@ -4,10 +4,12 @@
 
 Starts the three servers on loopback ports with fresh roots under one temp folder
 (Roost: `roost serve` + the embedded PouchDB Server, or ROOST_COUCHDB_URL), then measures
-with one httpx client: a big PUT and GET (MiB/s), small PUTs and GETs at concurrency 8
-(files/s), PROPFIND Depth 1 of the small-file folder (ms, median of 5) and the servers'
-CPU seconds per operation (from /proc, the server and its children; Roost's figure also
-counts its store). Prints ratios against the references and writes docs/benchmarks.md.
+with one httpx client a big PUT and GET (MiB/s) and PROPFIND Depth 1 of the small-file
+folder (ms, median of 5); with `bench/load.js` (Node's HTTP client: httpx's own CPU per
+request was the bottleneck of the small-file figures) small PUTs and GETs at concurrency 8
+(files/s), every body checked; and the servers' CPU seconds per operation (from /proc, the
+server and its children; Roost's figure also counts its store). Prints ratios against the
+references and writes docs/benchmarks.md.
 Needs nginx-extras (`apt-get install nginx-extras`) for the nginx column; skipped if absent.
 """
 
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import hashlib
 import os
 import secrets
@@ -31,6 +32,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import Requests, Turn, basic_auth, drive
 from process_cpu import cpu_seconds, process_tree
 from report import median, write_section
 
@@ -215,6 +217,8 @@ class Result:
     cpu_propfind: float = 0.0  # ms per PROPFIND
     store_small_put: float = 0.0  # of cpu_small_put, ms spent by Roost's store
     store_small_get: float = 0.0
+    client_small_put: float = 0.0  # ms per file, the load generator's own CPU
+    client_small_get: float = 0.0
     entries: int = 0
     ok: bool = True
     notes: list[str] = field(default_factory=list)
@@ -270,15 +274,14 @@ def run(server: Server, big: bytes, small_count: int) -> Result:
 
         http.request("MKCOL", base + "bench/small/")
         bodies = [hashlib.sha256(str(i).encode()).digest() * 128 for i in range(small_count)]
-        pool = concurrent.futures.ThreadPoolExecutor(CONCURRENCY)
+        urls = [base + f"bench/small/f{index:05d}.bin" for index in range(small_count)]
+        auth = basic_auth(*server.auth)
+        turns: list[Turn] = []
 
         def put_small() -> None:
-            def one(index: int) -> None:
-                http.put(
-                    base + f"bench/small/f{index:05d}.bin", content=bodies[index]
-                ).raise_for_status()
-
-            list(pool.map(one, range(small_count)))
+            turns.append(
+                drive(Requests(urls, "PUT", auth, bodies=bodies), CONCURRENCY, small_count)
+            )
 
         store_before = server.cpu_seconds(server.extra_pids)
         seconds, cpu = _measure(server, put_small)
@@ -287,18 +290,18 @@ def run(server: Server, big: bytes, small_count: int) -> Result:
         )
         result.small_put = small_count / seconds
         result.cpu_small_put = cpu * 1000 / small_count
-        bad = 0
+        result.client_small_put = turns[-1].client_cpu * 1000 / small_count
+        expected = [hashlib.sha256(body).hexdigest() for body in bodies]
 
         def get_small() -> None:
-            nonlocal bad
-
-            def one(index: int) -> None:
-                nonlocal bad
-                response = http.get(base + f"bench/small/f{index:05d}.bin")
-                if response.status_code != 200 or response.content != bodies[index]:
-                    bad += 1
-
-            list(pool.map(one, range(small_count)))
+            turns.append(
+                drive(
+                    Requests(urls, headers=auth, expect_sha256=expected),
+                    CONCURRENCY,
+                    small_count,
+                    check=False,
+                )
+            )
 
         store_before = server.cpu_seconds(server.extra_pids)
         seconds, cpu = _measure(server, get_small)
@@ -307,10 +310,13 @@ def run(server: Server, big: bytes, small_count: int) -> Result:
         )
         result.small_get = small_count / seconds
         result.cpu_small_get = cpu * 1000 / small_count
+        result.client_small_get = turns[-1].client_cpu * 1000 / small_count
+        bad = turns[-1].mismatches + sum(
+            n for status, n in turns[-1].statuses.items() if status != "200"
+        )
         if bad:
             result.ok = False
             result.notes.append(f"{bad} small files wrong")
-        pool.shutdown()
 
         timings: list[float] = []
         cpus: list[float] = []
@@ -377,6 +383,14 @@ def table(results: dict[str, Result]) -> str:
             f"\nOf Roost's CPU per small PUT / GET, its store (PouchDB Server) used "
             f"{roost.store_small_put:.2f} / {roost.store_small_get:.2f} ms."
         )
+    lines.append(
+        "The load generator itself used "
+        + ", ".join(
+            f"{name} {r.client_small_put:.2f} / {r.client_small_get:.2f}"
+            for name, r in results.items()
+        )
+        + " ms of CPU per small PUT / GET."
+    )
     return "\n".join(lines)
 
 
@@ -419,7 +433,9 @@ def main() -> None:
     body = (
         f"Roost: one `roost serve` process (uvicorn) and its store ({backend}); nginx 1.22 "
         "with dav_ext (sendfile); WsgiDAV 4.4 on cheroot with its property manager and lock "
-        f"storage. One httpx client on loopback, concurrency {CONCURRENCY} for small files, "
+        "storage. On loopback: httpx for the big file and PROPFIND; `bench/load.js` (Node's "
+        "HTTP client, keep-alive; each body checked by its SHA-256) for the small files, "
+        f"concurrency {CONCURRENCY}, "
         f"{args.big_mib} MiB big file, {args.small} x 4 KiB small files; PROPFIND once "
         "right after the uploads "
         "(first) and the median of 5 in a row (Roost reuses a listing read within its "

@@ -1,9 +1,12 @@
 // A light HTTP load generator, so a benchmark measures the servers and not its client:
 // Python's httpx spends about 2 ms of CPU per request, as much as the store itself.
-// stdin: {"url", "method", "headers", "body" (a string, or absent), "urls" (optional
-// list cycled through instead of "url"), "concurrency", "count"}
-// stdout: {"seconds", "latencies_ms": [...], "statuses": {"201": n, ...}, "cpu_ms"}
+// stdin: {"urls" (request i goes to urls[i % length]), "method", "headers", "body" (a
+// string) or "bodies_base64" (request i sends bodies[i % length]), "expect_sha256"
+// (optional: response i's body must hash to expect[i % length]), "concurrency", "count"}
+// stdout: {"seconds", "latencies_ms": [...], "statuses": {"201": n, ...}, "sockets",
+// "mismatches" (bodies that did not hash as expected), "cpu_ms"}
 'use strict';
+const crypto = require('crypto');
 const http = require('http');
 
 function readStdin() {
@@ -17,13 +20,16 @@ function readStdin() {
 const seen = new WeakSet();
 let sockets = 0;
 
-function once(agent, target, spec, body) {
+// Resolves to [status, sha256 hex of the body or null].
+function once(agent, target, spec, body, hashing) {
+  const headers = body ? { ...spec.headers, 'Content-Length': String(body.length) } : spec.headers;
   return new Promise((resolve, reject) => {
     const request = http.request(target, {
-      agent, method: spec.method || 'GET', headers: spec.headers || {},
+      agent, method: spec.method || 'GET', headers: headers || {},
     }, (response) => {
-      response.on('data', () => {});
-      response.on('end', () => resolve(response.statusCode));
+      const hash = hashing ? crypto.createHash('sha256') : null;
+      response.on('data', (chunk) => { if (hash) hash.update(chunk); });
+      response.on('end', () => resolve([response.statusCode, hash ? hash.digest('hex') : null]));
       response.on('error', reject);
     });
     request.on('error', reject);
@@ -35,11 +41,14 @@ function once(agent, target, spec, body) {
 async function main() {
   const spec = await readStdin();
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-  const urls = spec.urls || [spec.url];
-  const body = spec.body === undefined ? undefined : Buffer.from(spec.body);
-  if (body) spec.headers = { ...spec.headers, 'Content-Length': String(body.length) };
+  const urls = spec.urls;
+  let bodies = [undefined];
+  if (spec.bodies_base64) bodies = spec.bodies_base64.map((b) => Buffer.from(b, 'base64'));
+  else if (spec.body !== undefined) bodies = [Buffer.from(spec.body)];
+  const expect = spec.expect_sha256 || null;
   const latencies = [];
   const statuses = {};
+  let mismatches = 0;
   let next = 0;
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
@@ -47,9 +56,11 @@ async function main() {
     while (next < spec.count) {
       const index = next++;
       const begin = process.hrtime.bigint();
-      const status = await once(agent, urls[index % urls.length], spec, body);
+      const body = bodies[index % bodies.length];
+      const [status, digest] = await once(agent, urls[index % urls.length], spec, body, expect);
       latencies.push(Number(process.hrtime.bigint() - begin) / 1e6);
       statuses[status] = (statuses[status] || 0) + 1;
+      if (expect && digest !== expect[index % expect.length]) mismatches += 1;
     }
   }
   await Promise.all(Array.from({ length: spec.concurrency }, worker));
@@ -57,7 +68,7 @@ async function main() {
   const used = process.cpuUsage(cpu);
   agent.destroy();
   process.stdout.write(JSON.stringify({
-    seconds, latencies_ms: latencies, statuses, sockets, cpu_ms: (used.user + used.system) / 1000,
+    seconds, latencies_ms: latencies, statuses, sockets, mismatches, cpu_ms: (used.user + used.system) / 1000,
   }));
 }
 

@@ -28,7 +28,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from data_api import DOCTYPE, DOMAIN, Requests, interleaved, seed
+from data_api import DOCTYPE, DOMAIN, interleaved, seed
+from load import Requests
 
 from roost.config import Config
 from roost.couch import quote_db
