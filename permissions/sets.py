@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from .budget import Budget, budget_within
@@ -133,12 +134,9 @@ class PermissionSet:
     @staticmethod
     def _prelude(verb: str, doctype: str) -> str | bool:
         """The normalised verb, or a final answer (True for OPTIONS, False when invalid)."""
-        normalised = request_verb(verb)
-        if normalised == "OPTIONS":
-            return True
-        if normalised not in ALL_VERBS or not is_valid_doctype(doctype):
-            return False
-        return normalised
+        if isinstance(verb, str) and isinstance(doctype, str):
+            return _prelude(verb, doctype)
+        return _prelude.__wrapped__(verb, doctype)
 
     def allows(self, verb: str, doctype: str, target: Target | None = None) -> bool:
         """Whether `verb` on `doctype` is allowed; with no target, on the whole doctype.
@@ -228,3 +226,15 @@ class PermissionSet:
             budget=self.budget,
             expires_at=self.expires_at,
         )
+
+
+# Asked two or more times per decision, for every document of a feed or a listing: pure,
+# so worked out once per (verb, doctype).
+@lru_cache(maxsize=2048)
+def _prelude(verb: str, doctype: str) -> str | bool:
+    normalised = request_verb(verb)
+    if normalised == "OPTIONS":
+        return True
+    if normalised not in ALL_VERBS or not is_valid_doctype(doctype):
+        return False
+    return normalised
