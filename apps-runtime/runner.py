@@ -18,17 +18,17 @@ come back in :class:`RunResult` with a short ``reason``:
 - ``"trap"``: any other trap (a Python exception escaping ``run``, stack overflow...);
 - ``"instantiate"``: the component could not be instantiated (link or start-up failure).
 
-The Store of a trapped run is simply dropped; nothing is reused between runs.
+The Store of a trapped run is simply dropped; nothing of a run is reused by the next (only
+its thread, which parks between runs and holds nothing of theirs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import wasmtime
 from wasmtime import component
@@ -36,6 +36,7 @@ from wasmtime import component
 from roost.apps.budget import RunBudget
 from roost.apps.context import CURRENT_RUN, LogLine, RunContext, RunLog
 from roost.apps.engine import AppEngine, get_engine
+from roost.apps.run_threads import RunThreads
 from roost.apps.services import AccessEntry, Services
 from roost.permissions import PermissionSet
 
@@ -236,14 +237,15 @@ def _result(
     )
 
 
+_THREADS: Final = RunThreads()
+
+
 def _start_thread(
     loop: asyncio.AbstractEventLoop, target: Any, *args: Any
 ) -> asyncio.Future[RunResult]:
-    """Run ``target(*args)`` in a new daemon thread; its result lands in an asyncio future.
-
-    A thread per run, not a pool: a pool's thread stuck in a blocking WASI call would stay
-    taken, and the pool could not replace it.
-    """
+    """Run ``target(*args)`` in a run thread (`roost.apps.run_threads`: a parked one, or a
+    new one when none is free, so a thread stuck in a blocking WASI call never holds up
+    another run); its result lands in an asyncio future."""
     future: asyncio.Future[RunResult] = loop.create_future()
 
     def deliver(value: RunResult | None, error: BaseException | None) -> None:
@@ -266,7 +268,7 @@ def _start_thread(
         except RuntimeError:
             pass  # the loop is gone: an abandoned run finishing late
 
-    threading.Thread(target=body, name="roost-app-run", daemon=True).start()
+    _THREADS.submit(body)
     return future
 
 
