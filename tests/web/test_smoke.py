@@ -45,3 +45,9 @@ async def test_metrics_count_requests(client: httpx.AsyncClient) -> None:
     text = (await client.get("/metrics")).text
     assert 'roost_http_requests_total{area="status",method="GET",status="200"}' in text
     assert "roost_http_request_duration_seconds_bucket" in text
+
+
+async def test_every_answer_carries_its_own_request_id(client: httpx.AsyncClient) -> None:
+    ids = [(await client.get("/status")).headers["x-request-id"] for _ in range(20)]
+    assert all(len(rid) == 16 and int(rid, 16) >= 0 for rid in ids)
+    assert len(set(ids)) == len(ids)

@@ -114,6 +114,23 @@ def test_put_get_range_etag_and_versions(dav_site: DavSite, services: Services) 
         )
 
 
+@pytest.mark.parametrize("size", [0, 1, 4096, 64 * 1024, 64 * 1024 + 1])
+def test_small_files_around_the_inline_read_answer_whole(dav_site: DavSite, size: int) -> None:
+    """Up to 64 KiB a GET is read in one go from the blob; past it, streamed. Either way
+    GET answers every byte and HEAD the same length with no body."""
+    data = bytes((i * 7) % 251 for i in range(size))
+    with dav_site.client() as http:
+        http.request("MKCOL", "/dav/files/inline/")
+        assert http.put(f"/dav/files/inline/{size}.bin", content=data).status_code == 201
+        got = http.get(f"/dav/files/inline/{size}.bin")
+        assert got.status_code == 200 and got.content == data
+        assert got.headers["content-length"] == str(size)
+        head = http.head(f"/dav/files/inline/{size}.bin")
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-length"] == str(size)
+        assert head.headers["etag"] == got.headers["etag"]
+
+
 async def test_overwrite_makes_a_version(dav_site: DavSite, services: Services) -> None:
     with dav_site.client() as http:
         http.request("MKCOL", "/dav/files/versions/")
