@@ -139,13 +139,15 @@ def run(stack: BenchStack, total: int) -> str:
     db, token, ids = asyncio.run(seed(stack.config, store_url, roost_url))
     json_type = {"Content-Type": "application/json"}
     as_roost = {"Host": DOMAIN, "Authorization": f"Bearer {token}"}
-    body = json.dumps(BODY)
+    bodies = [json.dumps(BODY).encode()]
     roost_get = Requests(
         [f"{roost_url}/data/{DOCTYPE}/{doc_id}" for doc_id in ids], headers=as_roost
     )
     direct_get = Requests([f"{store_url}/{quote_db(db)}/{doc_id}" for doc_id in ids])
-    roost_post = Requests([f"{roost_url}/data/{DOCTYPE}/"], "POST", {**as_roost, **json_type}, body)
-    direct_post = Requests([f"{store_url}/{quote_db(db)}"], "POST", json_type, body)
+    roost_post = Requests(
+        [f"{roost_url}/data/{DOCTYPE}/"], "POST", {**as_roost, **json_type}, bodies=bodies
+    )
+    direct_post = Requests([f"{store_url}/{quote_db(db)}"], "POST", json_type, bodies=bodies)
 
     processes = {"roost": roost_pids, "store": store_pids}
     rows = []

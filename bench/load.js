@@ -1,9 +1,9 @@
 // A light HTTP load generator, so a benchmark measures the servers and not its client:
 // Python's httpx spends about 2 ms of CPU per request, as much as the store itself.
-// stdin: {"urls" (request i goes to urls[i % length]), "method", "headers", "body" (a
-// string) or "bodies_base64" (request i sends bodies[i % length]), "expect_sha256"
+// stdin: {"urls" (request i goes to urls[i % length]), "method", "headers",
+// "bodies_base64" (optional: request i sends bodies[i % length]), "expect_sha256"
 // (optional: response i's body must hash to expect[i % length]), "concurrency", "count"}
-// stdout: {"seconds", "latencies_ms": [...], "statuses": {"201": n, ...}, "sockets",
+// stdout: {"seconds", "latencies_ms": [...], "statuses": {"201": n, ...},
 // "mismatches" (bodies that did not hash as expected), "cpu_ms"}
 'use strict';
 const crypto = require('crypto');
@@ -16,9 +16,6 @@ function readStdin() {
     process.stdin.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString())));
   });
 }
-
-const seen = new WeakSet();
-let sockets = 0;
 
 // Resolves to [status, sha256 hex of the body or null].
 function once(agent, target, spec, body, hashing) {
@@ -33,7 +30,6 @@ function once(agent, target, spec, body, hashing) {
       response.on('error', reject);
     });
     request.on('error', reject);
-    request.on('socket', (socket) => { if (!seen.has(socket)) { seen.add(socket); sockets += 1; } });
     request.end(body);
   });
 }
@@ -42,9 +38,9 @@ async function main() {
   const spec = await readStdin();
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
   const urls = spec.urls;
-  let bodies = [undefined];
-  if (spec.bodies_base64) bodies = spec.bodies_base64.map((b) => Buffer.from(b, 'base64'));
-  else if (spec.body !== undefined) bodies = [Buffer.from(spec.body)];
+  const bodies = spec.bodies_base64
+    ? spec.bodies_base64.map((b) => Buffer.from(b, 'base64'))
+    : [undefined];
   const expect = spec.expect_sha256 || null;
   const latencies = [];
   const statuses = {};
@@ -68,7 +64,7 @@ async function main() {
   const used = process.cpuUsage(cpu);
   agent.destroy();
   process.stdout.write(JSON.stringify({
-    seconds, latencies_ms: latencies, statuses, sockets, mismatches, cpu_ms: (used.user + used.system) / 1000,
+    seconds, latencies_ms: latencies, statuses, mismatches, cpu_ms: (used.user + used.system) / 1000,
   }));
 }
 

@@ -26,7 +26,6 @@ class Requests:
     urls: list[str]
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
-    body: str | None = None
     bodies: list[bytes] | None = None
     expect_sha256: list[str] | None = None
 
@@ -55,8 +54,6 @@ def drive(requests: Requests, concurrency: int, count: int, *, check: bool = Tru
         "concurrency": concurrency,
         "count": count,
     }
-    if requests.body is not None:
-        spec["body"] = requests.body
     if requests.bodies is not None:
         spec["bodies_base64"] = [base64.b64encode(body).decode() for body in requests.bodies]
     if requests.expect_sha256 is not None:
