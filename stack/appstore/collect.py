@@ -308,10 +308,15 @@ class Collect:
 
     async def runs(self, instance: Instance, slug: str) -> RunsSection:
         await self.connector(instance, slug)
+        # Pending first: a run is on record before its job finishes, so a job that is no
+        # longer pending here has its run in what is read next. Read the other way round, a
+        # run that finished in between would be neither pending nor shown, and the page
+        # would stop asking with the previous run on top.
+        pending = await self.pending(instance, slug)
         runs = await self.apps.connector_runs.recent(instance, slug, RUNS_SHOWN)
         return RunsSection(
             runs=tuple([RunView(r, await self._data_lines(instance, r)) for r in runs]),
-            pending=await self.pending(instance, slug),
+            pending=pending,
         )
 
     async def view(self, instance: Instance, slug: str) -> ConnectorView:

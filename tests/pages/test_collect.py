@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from roost.appstore.accounts import ACCOUNTS_DOCTYPE
+from roost.appstore.collect import Collect
 from roost.config import Config
 from roost.instances import Instance
 from roost.jobs import JobDoc
@@ -251,6 +252,50 @@ def _csrf(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found is not None
     return found.group(1)
+
+
+async def test_a_run_finishing_while_the_runs_are_read_is_still_pending_or_already_shown(
+    site: Site,
+    services: Services,
+    bank: Server,
+    bank_connector_built: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the page asks every second while a run is pending: whichever way the run and
+    the reading interleave, the answer says "still running" or shows the run, never the
+    previous run with nothing pending (the page would stop asking and show the old one)."""
+    await install_connector(services, site.instance, bank)
+    await services.apps.accounts.create(
+        site.instance,
+        SLUG,
+        {"login": FakeBank.LOGIN, "password": FakeBank.PASSWORD, "bank_url": bank.url},
+        label="My bank",
+    )
+    collect = Collect(services.apps, services.vfs)
+    job = await collect.run_now(site.instance, SLUG, None)
+    read_pending, read_recent = collect.pending, services.apps.connector_runs.recent
+    between: list[str] = []
+
+    async def then_run_it() -> None:
+        if not between:  # after the first of the two reads, the whole run happens
+            between.append("ran")
+            await run_queued_jobs(services, site.instance, 1)
+
+    async def pending(*args: Any) -> Any:
+        found = await read_pending(*args)
+        await then_run_it()
+        return found
+
+    async def recent(*args: Any) -> Any:
+        found = await read_recent(*args)
+        await then_run_it()
+        return found
+
+    monkeypatch.setattr(collect, "pending", pending)
+    monkeypatch.setattr(services.apps.connector_runs, "recent", recent)
+    section = await collect.runs(site.instance, SLUG)
+    assert between == ["ran"]
+    assert section.running or [r.run.job_id for r in section.runs] == [job.id]
 
 
 async def test_forms_refuse_bad_input_and_forgeries_and_change_nothing(
