@@ -4,6 +4,8 @@ The credentials are sealed with AES-256-GCM under a key derived (HKDF-SHA256) fr
 instance's own ``encryption_key``. The associated data binds a sealed blob to its instance,
 account id and connector slug, so a blob copied elsewhere does not open. Plain credentials
 exist only in memory, in the input of that connector's run.
+
+`cryptography` is imported on first use (see `roost/lean_imports.py`).
 """
 
 from __future__ import annotations
@@ -12,16 +14,14 @@ import base64
 import json
 import secrets
 from datetime import UTC, datetime
-from typing import Any
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from typing import TYPE_CHECKING, Any
 
 from roost.couch import CouchClient
 from roost.errors import BadRequest, Forbidden, NotFound
 from roost.instances import Instance
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = ["ACCOUNTS_DOCTYPE", "AccountVault"]
 
@@ -29,13 +29,19 @@ ACCOUNTS_DOCTYPE = "io.cozy.accounts"
 SCHEME = "v1"
 
 
-def _key(instance: Instance) -> bytes:
-    return HKDF(
+def _cipher(instance: Instance) -> AESGCM:
+    """AES-256-GCM under a key derived from the instance's own key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(
         algorithm=hashes.SHA256(),
         length=32,
         salt=b"roost-accounts",
         info=b"io.cozy.accounts credentials v1",
     ).derive(instance.encryption_key.encode())
+    return AESGCM(key)
 
 
 def _aad(instance: Instance, account_id: str, slug: str) -> bytes:
@@ -50,20 +56,20 @@ class AccountVault:
         self, instance: Instance, account_id: str, slug: str, credentials: dict[str, Any]
     ) -> str:
         nonce = secrets.token_bytes(12)
-        sealed = AESGCM(_key(instance)).encrypt(
+        sealed = _cipher(instance).encrypt(
             nonce, json.dumps(credentials).encode(), _aad(instance, account_id, slug)
         )
         return f"{SCHEME}:" + base64.b64encode(nonce + sealed).decode("ascii")
 
     def open(self, instance: Instance, account_id: str, slug: str, blob: str) -> dict[str, Any]:
+        from cryptography.exceptions import InvalidTag
+
         scheme, _, payload = blob.partition(":")
         if scheme != SCHEME:
             raise BadRequest("unknown credentials encoding")
         raw = base64.b64decode(payload)
         try:
-            plain = AESGCM(_key(instance)).decrypt(
-                raw[:12], raw[12:], _aad(instance, account_id, slug)
-            )
+            plain = _cipher(instance).decrypt(raw[:12], raw[12:], _aad(instance, account_id, slug))
         except InvalidTag:
             raise Forbidden("these credentials do not belong to this connector") from None
         value: dict[str, Any] = json.loads(plain)

@@ -5,6 +5,9 @@ fits in a TOML list or an environment variable. Its *key id* is the first 16 hex
 the SHA-256 of the raw bytes: an index's signature names the key it was made with, and only a
 key the operator trusts may verify it. Private keys are PKCS#8 PEM files, written with mode
 0600 (`cryptography` reads and writes both).
+
+`cryptography` is imported where a key is used, not with this module: a server that never
+checks a registry's signature keeps its 7 MB out of memory (see `roost/lean_imports.py`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,10 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
     "BadKey",
@@ -62,6 +65,9 @@ class PublicKey:
         return cls(raw)
 
     def verify(self, signature: bytes, data: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, data)
         except (InvalidSignature, ValueError):
@@ -75,6 +81,8 @@ class SigningKey:
 
     @property
     def public(self) -> PublicKey:
+        from cryptography.hazmat.primitives import serialization
+
         raw = self.private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
@@ -85,6 +93,9 @@ class SigningKey:
 
 
 def load_signing_key(path: Path) -> SigningKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         pem = path.read_bytes()
     except OSError as exc:
@@ -101,6 +112,9 @@ def load_signing_key(path: Path) -> SigningKey:
 def generate_key_pair(path: Path) -> SigningKey:
     """Write a new private key to ``path`` (0600, refusing to overwrite one) and its public
     key to ``path`` + ``.pub``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if path.exists():
         raise BadKey(f"{path} exists already; a key is never overwritten")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from PIL import ExifTags, Image
+if TYPE_CHECKING:
+    from PIL import Image
 
 EXTRACTOR_VERSION: Final = 2
 _ORIENTATION = 0x0112
@@ -65,6 +66,8 @@ def _degrees(value: object, reference: object, limit: float) -> float | None:
 
 def read_metadata(image: Image.Image) -> dict[str, Any]:
     """The metadata of an opened (not necessarily decoded) picture; never raises on bad EXIF."""
+    from PIL import ExifTags  # imported here, as in render.py: the server never needs it
+
     width, height = image.size
     metadata: dict[str, Any] = {
         "extractor_version": EXTRACTOR_VERSION,

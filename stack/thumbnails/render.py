@@ -11,6 +11,10 @@ scale when that still covers the largest thumbnail (`Image.draft`, done by libjp
 which is what makes a 12-megapixel photo cheap.
 
 Failures are `RenderError` with a sentence saying why; nothing else is meant to escape.
+
+Pillow is imported by the functions that use it, not by this module: the server imports
+this module only to name its functions to the workers, and a box that shows no picture
+keeps Pillow's 3 MB out of the server.
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
-
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, Any, Final
 
 from roost.thumbnails.metadata import read_metadata
 from roost.thumbnails.sizes import JPEG_QUALITY
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # A JPEG may be this large (it is decoded at a reduced scale); Pillow's own bomb check is
 # set to it too, with its warning turned into an error.
@@ -65,6 +70,8 @@ def configure_worker(memory_bytes: int | None = None, niceness: int = 0) -> None
         # Thumbnails are background work: requests keep the CPU when both want it.
         with contextlib.suppress(OSError):
             os.nice(niceness)
+    from PIL import Image, ImageFile
+
     Image.MAX_IMAGE_PIXELS = MAX_SOURCE_PIXELS
     warnings.simplefilter("error", Image.DecompressionBombWarning)
     # A photo cut short (an interrupted copy) still shows its top part, greyed below.
@@ -121,6 +128,8 @@ def _too_large(width: int, height: int) -> RenderError:
 
 
 def _open(source: str) -> Image.Image:
+    from PIL import Image, UnidentifiedImageError
+
     try:
         return Image.open(source)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -135,6 +144,8 @@ def _open(source: str) -> Image.Image:
 
 def _decode(image: Image.Image, box: int) -> Image.Image:
     """Load the pixels, at a reduced scale when the format allows, within the limits."""
+    from PIL import Image
+
     width, height = image.size
     if width <= 0 or height <= 0:
         raise RenderError("the picture has no pixels")
@@ -163,6 +174,8 @@ def _as_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in ("RGBA", "LA", "RGBa", "La"):
+        from PIL import Image
+
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
@@ -195,6 +208,8 @@ def render_image(
     source: str, targets: Targets, *, cpu_seconds: int = 30, want_metadata: bool = False
 ) -> Rendered:
     """Write the thumbnails of the picture at `source` (largest first, each from the last)."""
+    from PIL import Image, ImageOps
+
     if not targets:
         raise ValueError("no thumbnail asked for")
     limit_cpu(cpu_seconds)
