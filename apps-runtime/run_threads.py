@@ -50,16 +50,23 @@ class RunThreads:
             parked.job = job
             parked.wake.release()
             return
-        threading.Thread(target=self._serve, args=(job,), name=self.name, daemon=True).start()
+        fresh = _Parked()
+        fresh.job = job
+        threading.Thread(target=self._serve, args=(fresh,), name=self.name, daemon=True).start()
 
     def parked(self) -> int:
         with self._lock:
             return len(self._parked)
 
-    def _serve(self, job: Job) -> None:
-        me = _Parked()
+    def _serve(self, me: _Parked) -> None:
         while True:
+            # The job is taken out of `me` (which the thread's arguments hold for its whole
+            # life) and dropped once done: a parked thread holds nothing of its last run,
+            # whose closure keeps the run's component (tens of MB mapped) and input alive.
+            job, me.job = me.job, None
+            assert job is not None
             job()
+            del job
             with self._lock:
                 if len(self._parked) >= self.keep:
                     return
@@ -71,5 +78,3 @@ class RunThreads:
                         return
                 # Taken just as the wait ended: the job and its release are on their way.
                 me.wake.acquire()
-            assert me.job is not None
-            job, me.job = me.job, None

@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import ctypes
 import ctypes.util
+import gc
 import os
 import threading
 from dataclasses import dataclass
@@ -165,6 +166,10 @@ class AppRuntime:
         period = min(15.0, self.release_after_seconds / 2)
         while not self._closed.wait(period):
             if self.cache.release_idle(self.release_after_seconds):
+                # A component may also be held by garbage in a reference cycle (a run's
+                # frames kept by an exception); at rest nothing allocates, so Python's
+                # collector would not run by itself and the component would stay mapped.
+                gc.collect()
                 _return_free_heap()
 
     def close(self) -> None:

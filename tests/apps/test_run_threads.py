@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 from roost.apps.run_threads import RunThreads
 
@@ -88,3 +89,29 @@ def test_a_parked_thread_left_idle_ends() -> None:
     assert threads.parked() == 0
     _run(threads)
     assert threads.started == 2
+
+
+def test_a_parked_thread_holds_nothing_of_its_runs() -> None:
+    """A run's closure keeps its component (tens of MB) alive: once the runs are done, the
+    parked thread must not keep any of them, the first included."""
+
+    class Component:
+        pass
+
+    threads = RunThreads()
+    gone: list[weakref.ref[Component]] = []
+    for _ in range(2):  # the thread's first run, then a run it took when parked
+        component = Component()
+        gone.append(weakref.ref(component))
+        done = threading.Event()
+
+        def body(held: Component = component, done: threading.Event = done) -> None:
+            assert held is not None
+            done.set()
+
+        threads.submit(body)
+        assert done.wait(5)
+        _wait_parked(threads, 1)
+        del body, component
+    assert threads.started == 1
+    assert [ref() for ref in gone] == [None, None]
