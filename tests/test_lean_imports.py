@@ -24,8 +24,8 @@ def test_the_server_starts_without_the_libraries_it_does_not_call() -> None:
     loaded = run_fresh(
         """
         import json, sys
-        import roost.app, roost.cli
-        left_out = ("cryptography", "PIL", "rich", "pygments", "httpx._main")
+        import roost.app, roost.cli, roost.serve, uvicorn
+        left_out = ("cryptography", "PIL", "rich", "pygments", "httpx._main", "watchfiles")
         print(json.dumps({m: sys.modules.get(m) is not None for m in left_out}))
         """
     )
@@ -35,6 +35,7 @@ def test_the_server_starts_without_the_libraries_it_does_not_call() -> None:
         "rich": False,
         "pygments": False,
         "httpx._main": False,
+        "watchfiles": False,
     }
 
 
