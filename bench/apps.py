@@ -6,6 +6,7 @@ For the C example (doc-stats) and a Python guest (health-bills with no documents
 instantiate + ``run`` with host calls), runs/s at concurrency 2, and process RSS with the
 Python apps loaded. The reference, measured in the same run, is what Cozy does for each
 connector run: start a fresh Node.js process (here one that only prints a JSON answer).
+Runs on the event loop `roost serve` runs apps on (uvloop when installed, as uvicorn picks).
 Needs ``examples/apps/build.sh`` first; compiles into ``.cache/apps-cwasm`` once.
 
     .venv/bin/python bench/apps.py [--runs 200] [--no-write]
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ from report import write_section
 
 from roost.apps.budget import MIB, RunBudget
 from roost.apps.compiler import ComponentCache
+from roost.apps.run_threads import RunThreads
 from roost.apps.runtime import AppRuntime
 from roost.apps.services import NotFound, Services
 from roost.permissions import PermissionSet
@@ -82,10 +84,12 @@ def process_per_run(runs: int) -> float:
 
 
 async def handoff_p50(runs: int) -> float:
-    """p50 of the run mechanism with no wasm at all: a thread per run (so a guest blocked
-    past its deadline can be abandoned, issue 9) and one host call crossing to the event
-    loop and back, as `data.find` does."""
+    """p50 of the run mechanism with no wasm at all: a run thread (`RunThreads`, a parked
+    thread reused; a thread of its own so a guest blocked past its deadline can be
+    abandoned, issue 9) and one host call crossing to the event loop and back, as
+    `data.find` does."""
     loop = asyncio.get_running_loop()
+    threads = RunThreads()
 
     async def host_call() -> bytes:
         return b"[]"
@@ -98,7 +102,7 @@ async def handoff_p50(runs: int) -> float:
     for _ in range(runs):
         start = time.perf_counter()
         done: asyncio.Future[None] = loop.create_future()
-        threading.Thread(target=body, args=(done,), daemon=True).start()
+        threads.submit(functools.partial(body, done))
         await done
         times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -223,14 +227,25 @@ async def main() -> None:
         "The last column is what every run pays before the guest's own code runs (a fresh "
         "Store and `instantiate`), measured alone: wasmtime-py's component API has no "
         "`InstancePre` (50 and 51 checked), so imports are resolved again on each run. "
-        "Floor of the run mechanism itself, with no wasm at all (a thread per run, so a "
+        "Floor of the run mechanism itself, with no wasm at all (a run thread, so a "
         "guest blocked past its deadline can be abandoned, and one host call crossing to "
-        f"the event loop and back): p50 {handoff * 1000:.2f} ms."
+        f"the event loop and back): p50 {handoff * 1000:.2f} ms. Runs on the event loop "
+        f"`roost serve` runs apps on ({type(asyncio.get_running_loop()).__module__})."
         "\n\n" + "\n".join(lines)
     )
     if not args.no_write:
         write_section("Apps runtime (bench/apps.py)", body)
 
 
+def server_loop() -> asyncio.AbstractEventLoop:
+    """The event loop `roost serve` runs apps on: uvicorn's choice, uvloop when installed."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=server_loop) as runner:
+        runner.run(main())

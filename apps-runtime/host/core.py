@@ -23,7 +23,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from wasmtime import component
 
@@ -43,6 +43,7 @@ from roost.permissions import (
 )
 
 __all__ = [
+    "ANSWER_BYTES",
     "FILES_DOCTYPE",
     "MAX_PAYLOAD_BYTES",
     "MISSING",
@@ -53,7 +54,6 @@ __all__ = [
     "error_json",
     "guard",
     "json_object",
-    "json_size",
     "missing",
     "need_service",
     "require_some_rule",
@@ -80,6 +80,11 @@ def _err(code: str, message: str) -> component.Variant:
 
 def missing() -> NotFound:
     return NotFound(MISSING)
+
+
+#: ``Call.bytes`` for "as many bytes as the answer": `guard` fills it in from the answer it
+#: serialises anyway, so an answer of documents is not serialised twice to be measured.
+ANSWER_BYTES: Final = -1
 
 
 class Call:
@@ -140,6 +145,8 @@ def guard(interface: str, function: str, verb: str, impl: HostImpl) -> Callable[
             run.charge_call(size)
             result = impl(run, call, args)
             text = result if isinstance(result, str) else json.dumps(result)
+            if call.bytes == ANSWER_BYTES:
+                call.bytes = len(text)
             run.charge_bytes(len(text))
         except Hidden:  # outside the grant: answered exactly like a missing item
             call.done(False, "forbidden")
@@ -228,10 +235,6 @@ def require_some_rule(
 
 def visible(run: RunContext, doctype: str, doc: Mapping[str, Any]) -> bool:
     return decide_now(run.grant, "GET", doctype, DocumentTarget(doc)).allowed
-
-
-def json_size(value: Any) -> int:
-    return len(json.dumps(value, default=str))
 
 
 def request_body(req: Mapping[str, Any], *, encode_errors: str = "strict") -> bytes:

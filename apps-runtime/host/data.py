@@ -14,11 +14,11 @@ from typing import Any
 
 from roost.apps.context import RunContext
 from roost.apps.host.core import (
+    ANSWER_BYTES,
     Call,
     HostImpl,
     enforce,
     json_object,
-    json_size,
     missing,
     need_service,
     require_some_rule,
@@ -54,7 +54,7 @@ def _get(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     call.ids = (doc_id,)
     doc = _fetch(run, doctype, doc_id)
     enforce(run, "GET", doctype, DocumentTarget(doc))
-    call.count, call.bytes = 1, json_size(doc)
+    call.count, call.bytes = 1, ANSWER_BYTES
     return doc
 
 
@@ -111,7 +111,7 @@ def _find(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
         keep = set(fields) | {"_id", "_rev"}
         shown = [{k: v for k, v in d.items() if k in keep} for d in shown]
     out = {"docs": shown}
-    call.count, call.bytes = len(shown), json_size(out)
+    call.count, call.bytes = len(shown), ANSWER_BYTES
     call.ids = tuple(str(d.get("_id", "")) for d in shown[:20])
     return out
 
@@ -176,7 +176,7 @@ def _changes(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
         if visible(run, doctype, doc):
             results.append(change)
     out = {"results": results, "last_seq": str(feed.get("last_seq", since))}
-    call.count, call.bytes = len(results), json_size(out)
+    call.count, call.bytes = len(results), ANSWER_BYTES
     return out
 
 
@@ -197,7 +197,7 @@ def _get_many(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
             continue
         rows.append(doc)
         shown.append(doc_id)
-    call.count, call.bytes, call.ids = len(shown), json_size(rows), tuple(shown[:20])
+    call.count, call.bytes, call.ids = len(shown), ANSWER_BYTES, tuple(shown[:20])
     return rows
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from roost.apps.context import RunContext
 from roost.apps.host.core import (
+    ANSWER_BYTES,
     FILES_DOCTYPE,
     Call,
     HostImpl,
@@ -16,7 +17,6 @@ from roost.apps.host.core import (
     need_service,
     require_some_rule,
 )
-from roost.apps.host.core import json_size as _json_size
 from roost.apps.services import Invalid, NotFound
 from roost.permissions import FileTarget, PermissionDenied
 
@@ -42,7 +42,7 @@ def _list(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     svc = need_service(run.services.files, "files")
     entries = run.bridge(svc.list_dir(path))
     out = {"entries": entries}
-    call.count, call.bytes, call.ids = len(entries), _json_size(out), (target.id,)
+    call.count, call.bytes, call.ids = len(entries), ANSWER_BYTES, (target.id,)
     return out
 
 

@@ -273,6 +273,30 @@ async def test_selector_grant_sees_only_matching_documents(
     assert [(e.function, e.ids) for e in refused] == [("get", ("n2",))]
 
 
+async def test_an_access_entry_counts_the_bytes_the_app_received(
+    runtime: AppRuntime, probe: CompiledApp
+) -> None:
+    """What a read hands the app is what its access entry says it weighed."""
+    payload = {
+        "mode": "calls",
+        "calls": [
+            {"iface": "data", "fn": "find", "args": [OPS, "{}"]},
+            {"iface": "data", "fn": "get", "args": [OPS, "op1"]},
+            {"iface": "data", "fn": "changes_since", "args": [OPS, ""]},
+        ],
+    }
+    access = MemoryAccessLog()
+    r = await run(runtime, probe, payload, services=Services(data=seeded(), access_log=access))
+    assert r.ok, (r.reason, r.error)
+    answers = [seen["ok"] for seen in json.loads(r.output or "")]
+    by_function = {e.function: e.bytes for e in access.entries}
+    assert by_function == {
+        "find": len(answers[0]),
+        "get": len(answers[1]),
+        "changes-since": len(answers[2]),
+    }
+
+
 async def test_crud_through_the_host(runtime: AppRuntime, probe: CompiledApp) -> None:
     data = seeded()
     payload = {
