@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -79,3 +80,10 @@ def test_invalid_json_is_refused_like_json() -> None:
 
 def test_integers_past_64_bits_are_encoded_whole() -> None:
     assert fast_json.dumps({"n": 2**70}) == b'{"n":1180591620717411303424}'
+
+
+@given(st.binary(max_size=80) | st.text(alphabet="0123456789 -.e٣", max_size=60).map(str.encode))
+def test_a_long_run_of_digits_is_found_as_a_regular_expression_finds_it(data: bytes) -> None:
+    """19 ASCII digits in a row, exactly what `\\d{19}` finds in bytes (not other scripts'
+    digits: `٣` is not one)."""
+    assert fast_json.has_long_digit_run(data) == (re.search(rb"\d{19}", data) is not None)

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from roost import fast_json
 from roost.couch import CouchClient, quote_db, raise_for_couch
 from roost.errors import NotFound, StoreUnavailable
 from roost.permissions import PermissionSet
@@ -301,7 +302,7 @@ class ChangeFeed:
             stream.close()
             return [row.value for row in decoded], [row.text for row in decoded], stream.meta
         try:
-            answer = json.loads(response.content)
+            answer = fast_json.loads(response.content)
         except ValueError:
             raise StoreUnavailable("CouchDB answered with invalid JSON") from None
         rows = answer.get("results") if isinstance(answer, dict) else None

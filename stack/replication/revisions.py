@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from roost import fast_json
 from roost.couch import CouchClient, quote_db, quote_doc_id, raise_for_couch
 from roost.errors import BadRequest, NotFound, StoreUnavailable
 from roost.replication.scope import (
@@ -257,7 +258,7 @@ class Revisions:
         except NotFound:
             return {"results": []}, None
         try:
-            answer = json.loads(response.content)
+            answer = fast_json.loads(response.content)
         except ValueError:
             raise StoreUnavailable("CouchDB answered with invalid JSON") from None
         if not isinstance(answer, dict):
