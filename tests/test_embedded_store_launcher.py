@@ -11,6 +11,7 @@ writing them, and `GET /{db}` still reports a size.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from roost.config import Config
-from roost.embedded_store import STORE_LOG_LEVEL, seed_store_config
+from roost.embedded_store import STORE_LOG_LEVEL, seed_store_config, store_environment
 
 REFUSE_BAD = """function (newDoc, oldDoc, userCtx) {
   if (newDoc.bad) { throw({forbidden: 'bad documents are refused'}); }
@@ -163,3 +164,13 @@ def test_the_store_config_gets_a_quiet_request_log_and_keeps_what_an_operator_se
         "existing.json",
         "fresh.json",
     ]
+
+
+def test_the_store_runs_with_two_malloc_arenas_unless_the_operator_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert store_environment()["MALLOC_ARENA_MAX"] == "2"
+    assert store_environment()["PATH"] == os.environ["PATH"]  # Roost's own, otherwise
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "8")
+    assert store_environment()["MALLOC_ARENA_MAX"] == "8"
