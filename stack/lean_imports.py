@@ -16,7 +16,7 @@ A one-person box runs on a Raspberry Pi, where `roost serve` at rest is measured
   whenever watchfiles is installed. `roost serve` never reloads; uvicorn's fallback is
   its own polling reloader, which is never started either.
 
-Both are done only when the library was not imported yet, so nothing already loaded is
+Each is done only when the library was not imported yet, so nothing already loaded is
 changed.
 """
 
