@@ -27,6 +27,7 @@ import click
 import uvicorn
 
 from roost.config import Config
+from roost.heap import settle_after_start_up
 from roost.services import Services
 from roost.store_access import own_data_directory, own_embedded_store
 from roost.store_runtime import DataDirectoryLock, StoreRuntime
@@ -92,6 +93,7 @@ def serve(config: Config, host: str, port: int, *, demo: bool) -> None:
                         config = dataclasses.replace(config, default_instance=DEMO_DOMAIN)
                 app = create_app(config, couchdb_url=url)
                 app.state.services.store_restarts = restarts
+                settle_after_start_up()  # what the process keeps for life: out of the GC's walks
                 server = uvicorn.Server(
                     uvicorn.Config(
                         app,
