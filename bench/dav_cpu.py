@@ -1,14 +1,16 @@
 """CPU per small WebDAV PUT and GET, Roost and its store apart, optionally with a profile.
 
-    .venv/bin/python bench/dav_cpu.py [--files 600] [--profile roost.prof]
+    .venv/bin/python bench/dav_cpu.py [--files 600] [--warm-up 1000] [--profile roost.prof]
 
 Throughput on a shared 2-core machine says little; the CPU time each process spent per
 operation (utime + stime from /proc, before and after a fixed number of operations) is
 stable under load. Starts the embedded store (or uses ROOST_COUCHDB_URL) and one
-`roost serve`, warms up with 20 PUTs, then PUTs `--files` 4 KiB files at concurrency 8,
-GETs them back and PROPFINDs the folder once. With `--profile`, `roost serve` runs under
-cProfile and writes its stats there on exit (read them with `python -m pstats`).
-Prints the load average with each figure, and writes nothing else.
+`roost serve`, warms up with `--warm-up` PUTs and GETs elsewhere (as `bench/dav.py`: a
+store just started compiles its hot code during its first thousands of requests), then
+PUTs `--files` 4 KiB files at concurrency 8, GETs them back and PROPFINDs the folder once.
+With `--profile`, `roost serve` runs under cProfile and writes its stats there on exit
+(read them with `python -m pstats`). Prints the load average with each figure, and
+writes nothing else.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def runner(profile: str | None, trace: Path | None) -> list[str] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--files", type=int, default=600)
+    parser.add_argument("--warm-up", type=int, default=1000)
     parser.add_argument("--profile", help="write roost serve's cProfile stats to this file")
     parser.add_argument(
         "--py-spy",
@@ -89,10 +92,16 @@ def main() -> None:
             base = server.url
             http.request("MKCOL", base + "bench/")
             http.request("MKCOL", base + "bench/small/")
-            for n in range(20):
-                http.put(base + f"bench/warm{n}.bin", content=b"w" * 4096).raise_for_status()
-            bodies = [hashlib.sha256(str(n).encode()).digest() * 128 for n in range(count)]
+            http.request("MKCOL", base + "bench/warm/")
             pool = concurrent.futures.ThreadPoolExecutor(CONCURRENCY)
+
+            def warm(n: int) -> None:
+                url = base + f"bench/warm/w{n:05d}.bin"
+                http.put(url, content=b"w" * 4096).raise_for_status()
+                http.get(url).raise_for_status()
+
+            list(pool.map(warm, range(args.warm_up)))
+            bodies = [hashlib.sha256(str(n).encode()).digest() * 128 for n in range(count)]
 
             def phase(name: str, one: Callable[[int], None]) -> None:
                 requests_before = store_requests()
