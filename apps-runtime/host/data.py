@@ -21,8 +21,8 @@ from roost.apps.host.core import (
     json_object,
     missing,
     need_service,
+    readable,
     require_some_rule,
-    visible,
 )
 from roost.apps.services import Invalid, NotFound, TooLarge
 from roost.permissions import DocumentTarget, Hidden, PermissionDenied, Rule, match_type
@@ -105,7 +105,7 @@ def _find(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     docs = run.bridge(
         svc.find(doctype, selector, limit=min(limit, run.max_find_limit), skip=skip, sort=sort)
     )
-    shown = [d for d in docs if visible(run, doctype, d)]
+    shown = list(filter(readable(run, doctype), docs))
     fields = query.get("fields")
     if isinstance(fields, list) and all(isinstance(f, str) for f in fields):
         keep = set(fields) | {"_id", "_rev"}
@@ -169,11 +169,12 @@ def _changes(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     svc = need_service(run.services.data, "data")
     feed = run.bridge(svc.changes_since(doctype, since or "0", limit=run.max_find_limit))
     results = []
+    visible = readable(run, doctype)
     for change in feed.get("results", []):
         doc = change.get("doc")
         if not isinstance(doc, Mapping):
             doc = {"_id": change.get("id", ""), "_deleted": True}
-        if visible(run, doctype, doc):
+        if visible(doc):
             results.append(change)
     out = {"results": results, "last_seq": str(feed.get("last_seq", since))}
     call.count, call.bytes = len(results), ANSWER_BYTES
@@ -190,9 +191,10 @@ def _get_many(run: RunContext, call: Call, args: tuple[Any, ...]) -> Any:
     found: dict[str, Any] = run.bridge(svc.get_many(doctype, ids)) if ids else {}
     rows: list[dict[str, Any]] = []
     shown: list[str] = []
+    visible = readable(run, doctype)
     for doc_id in ids:
         doc = found.get(doc_id)
-        if doc is None or not visible(run, doctype, doc):
+        if doc is None or not visible(doc):
             rows.append({"id": doc_id, "error": "not_found", "message": "missing"})
             continue
         rows.append(doc)

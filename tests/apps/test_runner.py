@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from roost.apps.compiler import CompiledApp
+from roost.apps.host import core
 from roost.apps.engine import AppEngine
 from roost.apps.runner import RunResult, classify_trap
 from roost.apps.runtime import AppRuntime
 from roost.apps.services import Services
-from roost.permissions import PermissionSet
+from roost.permissions import DocumentTarget, PermissionSet
 
 from .conftest import budget
 from .fakes import FakeData, FakeNotifier, MemoryAccessLog
@@ -271,6 +272,34 @@ async def test_selector_grant_sees_only_matching_documents(
     assert [c["id"] for c in json.loads(changes["ok"])["results"]] == ["n1"]
     refused = [e for e in access.entries if not e.allowed]
     assert [(e.function, e.ids) for e in refused] == [("get", ("n2",))]
+
+
+async def test_a_whole_doctype_grant_is_decided_once_per_answer_a_selector_per_document(
+    runtime: AppRuntime, probe: CompiledApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading every one of 5 operations asks the one decision about the doctype, not about
+    each operation; under a selector grant, each note the store returned is decided on."""
+    targets: list[object] = []
+    real_decide = core.decide
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        targets.append(args[3] if len(args) > 3 else kwargs.get("target"))
+        return real_decide(*args, **kwargs)
+
+    monkeypatch.setattr(core, "decide", counting)
+    payload = {
+        "mode": "calls",
+        "calls": [
+            {"iface": "data", "fn": "find", "args": [OPS, "{}"]},
+            {"iface": "data", "fn": "find", "args": ["io.roost.notes", "{}"]},
+        ],
+    }
+    r = await run(runtime, probe, payload)
+    ops, notes = (json.loads(seen["ok"])["docs"] for seen in json.loads(r.output or ""))
+    assert len(ops) == 5
+    assert [d["_id"] for d in notes] == ["n1"]
+    documents = [t.id for t in targets if isinstance(t, DocumentTarget) and t.id]
+    assert documents == ["n1"]  # the grant's clause kept bob's note in the store
 
 
 async def test_an_access_entry_counts_the_bytes_the_app_received(
