@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from roost.apps.compiler import CompiledApp
-from roost.apps.host import core
 from roost.apps.engine import AppEngine
+from roost.apps.host import core
 from roost.apps.runner import RunResult, classify_trap
 from roost.apps.runtime import AppRuntime
 from roost.apps.services import Services
