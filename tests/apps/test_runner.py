@@ -14,7 +14,7 @@ from roost.apps.host import core
 from roost.apps.runner import RunResult, classify_trap
 from roost.apps.runtime import AppRuntime
 from roost.apps.services import Services
-from roost.permissions import DocumentTarget, PermissionSet
+from roost.permissions import DocumentTarget, PermissionSet, decide
 
 from .conftest import budget
 from .fakes import FakeData, FakeNotifier, MemoryAccessLog
@@ -280,13 +280,13 @@ async def test_a_whole_doctype_grant_is_decided_once_per_answer_a_selector_per_d
     """Reading every one of 5 operations asks the one decision about the doctype, not about
     each operation; under a selector grant, each note the store returned is decided on."""
     targets: list[object] = []
-    real_decide = core.decide
+    real_decide = decide
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         targets.append(args[3] if len(args) > 3 else kwargs.get("target"))
         return real_decide(*args, **kwargs)
 
-    monkeypatch.setattr(core, "decide", counting)
+    monkeypatch.setattr(core, "decide", counting)  # the decision the host functions ask
     payload = {
         "mode": "calls",
         "calls": [
