@@ -4,7 +4,6 @@ Pure logic, no I/O, no import of the rest of Roost. See docs/permissions.md.
 """
 
 from .budget import Budget, budget_within
-from .check import check
 from .decision import SOME_DOCUMENTS, Decision, Hidden, Outcome, SomeDocuments, Surface, decide
 from .doctypes import (
     FILES_DOCTYPE,
@@ -70,7 +69,6 @@ __all__ = [
     "TokenClaims",
     "Verb",
     "budget_within",
-    "check",
     "check_readable",
     "check_writable",
     "decide",

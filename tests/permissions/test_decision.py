@@ -13,7 +13,6 @@ from roost.permissions import (
     Outcome,
     PermissionDenied,
     PermissionSet,
-    check,
     decide,
 )
 
@@ -104,13 +103,13 @@ def test_some_documents_needs_a_rule_for_the_verb_only() -> None:
     assert gone.outcome is Outcome.DENY
 
 
-def test_check_needs_the_current_time_and_refuses_an_expired_set() -> None:
+def test_a_decision_needs_the_current_time_and_refuses_an_expired_set() -> None:
     expired = PermissionSet(rules=FAMILY.rules, expires_at=NOW - timedelta(seconds=1))
-    check(FAMILY, "GET", "io.cozy.contacts", FAMILY_DOC, now=NOW)
+    assert decide(FAMILY, "GET", "io.cozy.contacts", FAMILY_DOC, now=NOW).allowed
     with pytest.raises(PermissionDenied, match="expired"):
-        check(expired, "GET", "io.cozy.contacts", FAMILY_DOC, now=NOW)
+        decide(expired, "GET", "io.cozy.contacts", FAMILY_DOC, now=NOW).enforce()
     with pytest.raises(TypeError):
-        check(FAMILY, "GET", "io.cozy.contacts", FAMILY_DOC)  # type: ignore[call-arg]
+        decide(FAMILY, "GET", "io.cozy.contacts", FAMILY_DOC)  # type: ignore[call-arg]
 
 
 def test_enforce_openly_refuses_a_hidden_item_with_a_403() -> None:

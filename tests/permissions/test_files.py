@@ -14,10 +14,9 @@ from roost.permissions import (
     TRASH_DIR_ID,
     DocumentTarget,
     FileTarget,
-    PermissionDenied,
     PermissionSet,
     Rule,
-    check,
+    decide,
 )
 
 FILES = "io.cozy.files"
@@ -141,11 +140,8 @@ def test_inheritance(one_rule: Rule, expectations: dict[str, bool]) -> None:
     for node_id, expected in expectations.items():
         assert s.allows("GET", FILES, target(node_id)) is expected, node_id
         assert s.allows("HEAD", FILES, target(node_id)) is expected, node_id
-        if expected:
-            check(s, "GET", FILES, target(node_id), now=NOW)
-        else:
-            with pytest.raises(PermissionDenied):
-                check(s, "GET", FILES, target(node_id), now=NOW)
+        decision = decide(s, "GET", FILES, target(node_id), now=NOW, surface="stack")
+        assert decision.allowed is expected, node_id
 
 
 def test_no_inheritance_outside_io_cozy_files() -> None:

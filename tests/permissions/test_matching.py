@@ -1,4 +1,4 @@
-"""Matching documents (cozy-stack §2.4) and THE check."""
+"""Matching documents (cozy-stack §2.4) and the decision built on it."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from roost.permissions import (
     ALL_VERBS,
     DocumentTarget,
-    PermissionDenied,
+    Outcome,
     PermissionSet,
     Rule,
-    check,
+    decide,
 )
 
 GET = frozenset({"GET"})
@@ -196,14 +196,11 @@ def test_allows(
     s = PermissionSet(rules=tuple(rules))
     target = None if doc is None else DocumentTarget(doc)
     assert s.allows(verb, doctype, target) is expected
-    if expected:
-        check(s, verb, doctype, target, now=NOW)
-    else:
-        with pytest.raises(PermissionDenied) as err:
-            check(s, verb, doctype, target, now=NOW)
-        assert err.value.verb == verb
-        assert err.value.doctype == doctype
-        assert err.value.reason
+    decision = decide(s, verb, doctype, target, now=NOW, surface="stack")
+    assert decision.allowed is expected
+    if not expected:  # a document it may not see is hidden; anything else says why
+        assert decision.hidden or (decision.outcome is Outcome.DENY and decision.reason)
+        assert decision.doctype == doctype
 
 
 @pytest.mark.parametrize(
@@ -233,31 +230,34 @@ def test_allows_on_fields() -> None:
     assert not whole.allows_on_fields("GET", "io.cozy.triggers", trigger, "worker")
 
 
-def test_check_reasons() -> None:
+def test_decision_reasons() -> None:
     s = PermissionSet(rules=(Rule("io.cozy.contacts", GET, ("c1",)),))
-    with pytest.raises(PermissionDenied, match=r"no permission on io\.cozy\.files"):
-        check(s, "GET", "io.cozy.files", now=NOW)
-    with pytest.raises(PermissionDenied, match=r"no DELETE permission on io\.cozy\.contacts"):
-        check(s, "DELETE", "io.cozy.contacts", now=NOW)
-    with pytest.raises(PermissionDenied, match="whole doctype"):
-        check(s, "GET", "io.cozy.contacts", now=NOW)
-    with pytest.raises(PermissionDenied, match=r"this io\.cozy\.contacts document"):
-        check(s, "GET", "io.cozy.contacts", DocumentTarget({"_id": "c2"}), now=NOW)
-    with pytest.raises(PermissionDenied, match="not a method"):
-        check(s, "TRACE", "io.cozy.contacts", now=NOW)
-    with pytest.raises(PermissionDenied, match="not a valid doctype"):
-        check(s, "GET", "io..contacts", now=NOW)
-    check(s, "OPTIONS", "io.cozy.files", now=NOW)
-    check(s, "HEAD", "io.cozy.contacts", DocumentTarget({"_id": "c1"}), now=NOW)
+
+    def refusal(verb: str, doctype: str, target: DocumentTarget | None = None) -> str:
+        decision = decide(s, verb, doctype, target, now=NOW, surface="stack")
+        assert decision.outcome is Outcome.DENY
+        return decision.reason
+
+    assert refusal("GET", "io.cozy.files") == "no GET permission on io.cozy.files"
+    assert refusal("DELETE", "io.cozy.contacts") == "no DELETE permission on io.cozy.contacts"
+    assert "whole doctype" in refusal("GET", "io.cozy.contacts")
+    assert "not a method" in refusal("TRACE", "io.cozy.contacts")
+    assert "not a valid doctype" in refusal("GET", "io..contacts")
+    other = DocumentTarget({"_id": "c2"})
+    assert decide(s, "GET", "io.cozy.contacts", other, now=NOW).hidden
+    assert decide(s, "OPTIONS", "io.cozy.files", now=NOW, surface="stack").allowed
+    mine = DocumentTarget({"_id": "c1"})
+    assert decide(s, "HEAD", "io.cozy.contacts", mine, now=NOW).allowed
 
 
-def test_check_with_now_refuses_expired_sets() -> None:
+def test_a_decision_at_or_after_the_expiry_refuses() -> None:
     s = PermissionSet(
         rules=(Rule("io.cozy.contacts"),), expires_at=datetime(2030, 1, 1, tzinfo=UTC)
     )
-    check(s, "GET", "io.cozy.contacts", now=datetime(2029, 1, 1, tzinfo=UTC))
-    with pytest.raises(PermissionDenied, match="expired"):
-        check(s, "GET", "io.cozy.contacts", now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert decide(s, "GET", "io.cozy.contacts", now=datetime(2029, 1, 1, tzinfo=UTC)).allowed
+    expired = decide(s, "GET", "io.cozy.contacts", now=datetime(2030, 1, 1, tzinfo=UTC))
+    assert expired.outcome is Outcome.DENY
+    assert "expired" in expired.reason
 
 
 def test_maximal_allows_everything_valid() -> None:
@@ -371,8 +371,4 @@ def test_allows_matches_naive_reference(
     assert s.allows(verb, doctype, target) is expected
     if doc is None:
         assert s.allows_whole_type(verb, doctype) is expected
-    if expected:
-        check(s, verb, doctype, target, now=NOW)
-    else:
-        with pytest.raises(PermissionDenied):
-            check(s, verb, doctype, target, now=NOW)
+    assert decide(s, verb, doctype, target, now=NOW, surface="stack").allowed is expected
