@@ -85,6 +85,36 @@ async def test_each_filter_selects_what_it_says(
     assert await _ids(services, instance, OperationFilter(words="pharmacie garage")) == []
 
 
+async def test_a_search_over_many_batches_walks_every_match_once_newest_first(
+    services: Services, instance: Instance, seed: Seed
+) -> None:
+    """600 operations, four a day, one in nine a match: the pages of 7 go through batches
+    sized from what matched so far, and still give each match once, in order."""
+    docs = []
+    for index in range(600):
+        day = f"2025-{1 + index // 112:02d}-{1 + index // 4 % 28:02d}"
+        label = "CB ÉPICERIE RARE" if index % 9 == 0 else "CB COMMON SHOP"
+        docs.append(operation(f"op-{index:03d}", label, -1.0, day))
+    await seed(OPERATIONS_DOCTYPE, docs)
+    expected = sorted(
+        ((doc["date"], doc["_id"]) for doc in docs if "RARE" in doc["label"]), reverse=True
+    )
+    seen: list[tuple[str, str]] = []
+    cursor: OperationCursor | None = None
+    pages = 0
+    while True:
+        page = await services.banks.operations.page(
+            instance, OperationFilter(words="epicerie rare"), limit=7, after=cursor
+        )
+        pages += 1
+        seen += [(operation.date, operation.id) for operation in page.operations]
+        if page.cursor is None:
+            break
+        cursor = OperationCursor.decode(page.cursor.encode())
+    assert seen == expected
+    assert pages == len(expected) // 7 + 1
+
+
 @pytest.mark.parametrize(
     ("params", "reason"),
     [
