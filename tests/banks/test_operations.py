@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from roost.banks.doctypes import ACCOUNTS_DOCTYPE, OPERATIONS_DOCTYPE
-from roost.banks.operations import OperationCursor, OperationFilter
+from roost.banks.operations import OperationCursor, OperationFilter, _next_batch
 from roost.errors import BadRequest
 from roost.instances import Instance
 from roost.services import Services
@@ -113,6 +113,14 @@ async def test_a_search_over_many_batches_walks_every_match_once_newest_first(
         cursor = OperationCursor.decode(page.cursor.encode())
     assert seen == expected
     assert pages == len(expected) // 7 + 1
+
+
+def test_a_batch_is_sized_from_the_share_that_matched_so_far() -> None:
+    # 17 of 102 matched (one in six), 34 still missing: about 204 more, with a margin.
+    assert _next_batch(missing=34, found=17, scanned=102) == 255
+    assert _next_batch(missing=34, found=0, scanned=102) == 500  # nothing yet: the most
+    assert _next_batch(missing=40, found=10, scanned=5000) == 500  # never past the most
+    assert _next_batch(missing=3, found=47, scanned=47) == 4  # at least what is missing
 
 
 @pytest.mark.parametrize(
