@@ -401,7 +401,11 @@ def _page_size(
 ) -> int:
     """Rows to ask the store for next: what is still wanted, scaled by the share of rows
     that passed so far in this request, or else in the feed's previous one (`prior`), with
-    a margin, within [MIN_PAGE, PAGE_SIZE]."""
+    a margin of 5 %, within [MIN_PAGE, PAGE_SIZE]. The rows of a page past the last one
+    sent are read again by the device's next request: with 25 %, a restricted pull read a
+    fifth of its documents twice; with 5 %, a page sometimes falls short and a small one
+    follows. Three interleaved pairs of `bench/replication.py`: selector-restricted pull
+    0.76-0.85x against 0.59-0.75x of the direct pull."""
     if want is None:
         return PAGE_SIZE
     remaining = want - sent
@@ -411,7 +415,7 @@ def _page_size(
     elif rate == 0:
         estimate = PAGE_SIZE
     else:
-        estimate = math.ceil(remaining / rate * 1.25)
+        estimate = math.ceil(remaining / rate * 1.05)
     return max(MIN_PAGE, min(PAGE_SIZE, estimate))
 
 
