@@ -169,6 +169,7 @@ class LiveServer:
     """Roost served by uvicorn on a loopback port, in a thread, for external clients."""
 
     def __init__(self, app: Starlette, port: int) -> None:
+        self.app = app
         self.port = port
         self.server = uvicorn.Server(
             uvicorn.Config(

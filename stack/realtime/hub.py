@@ -55,6 +55,13 @@ class RealtimeHub:
         follower = self._followers.get(instance.db(doctype))
         return 0 if follower is None else len(follower.listeners)
 
+    def following(self, instance: Instance, doctype: str) -> bool:
+        """Whether this process follows that database from a known point of its feed: a
+        write made from now on reaches its subscribers. A client's socket may be open
+        before that (the protocol has no acknowledgement of SUBSCRIBE)."""
+        follower = self._followers.get(instance.db(doctype))
+        return follower is not None and follower.ready.is_set()
+
     async def listen(
         self, key: object, instance: Instance, doctype: str, listener: Listener
     ) -> None:

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from playwright.async_api import Browser, Page, expect
 
 from roost.notifications.preferences import MAIL_ID, PREFERENCES_DOCTYPE
 from roost.services import Services
+from tests.conftest import LiveServer
 from tests.pages.conftest import PHONE, Site, assert_accessible, new_context, screenshot, sign_in
 
 _POST = """async ([path, fields]) => {
@@ -35,8 +38,20 @@ async def _raise_two(services: Services, site: Site) -> None:
     )
 
 
+async def _following(live_server: LiveServer, site: Site, doctype: str) -> None:
+    """Until the server follows `doctype` for the site: the page's socket says it is open
+    as soon as it sent SUBSCRIBE, before the server has taken it (no acknowledgement in the
+    protocol), and a write in between would not be an event."""
+    hub = live_server.app.state.services.realtime
+    for _ in range(200):
+        if hub.following(site.instance, doctype):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the server never followed {doctype}")
+
+
 async def test_the_bell_home_and_the_notifications_page(
-    page: Page, site: Site, services: Services
+    page: Page, site: Site, services: Services, live_server: LiveServer
 ) -> None:
     await _raise_two(services, site)
     await sign_in(page, site)
@@ -62,6 +77,7 @@ async def test_the_bell_home_and_the_notifications_page(
 
     # A notification raised while the page is open appears at the top, without reload.
     await expect(bell).to_have_attribute("data-live", "1")
+    await _following(live_server, site, "io.cozy.notifications")
     await services.notifications.create(site.instance, source="stack", title="Backup finished")
     await expect(page.locator(".notification").first).to_contain_text("Backup finished")
     await expect(page.locator("#bell-count")).to_have_text("2")

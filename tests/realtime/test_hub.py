@@ -68,11 +68,13 @@ async def test_one_follower_per_database_stopped_when_the_last_subscriber_leaves
         for _ in range(3)
     ]
     try:
+        assert not hub.following(instance, CONTACTS)
         for session in sessions:
             await session.receive(_auth(token))
             await session.receive(_subscribe(CONTACTS))
         assert hub.followers == 1
         assert hub.listeners(instance, CONTACTS) == 3
+        assert hub.following(instance, CONTACTS)  # a SUBSCRIBE taken: writes from now on
         created = await _create(services, instance, "Shared")
         for session in sessions:
             frame = await _next_frame(session)
@@ -82,6 +84,7 @@ async def test_one_follower_per_database_stopped_when_the_last_subscriber_leaves
         for session in sessions[1:]:
             await session.aclose()
         assert hub.followers == 0
+        assert not hub.following(instance, CONTACTS)
         assert created
     finally:
         await hub.aclose()
