@@ -236,12 +236,11 @@ def _measure(server: Server, action: Callable[[], None]) -> tuple[float, float]:
     return time.perf_counter() - started, server.cpu_seconds() - cpu_before
 
 
-def warm_up(server: Server, count: int) -> float:
+def warm_up(server: Server, http: httpx.Client, count: int) -> float:
     """`count` small PUTs then GETs in `bench/warm/`; the server's CPU ms per PUT."""
     if count <= 0:
         return 0.0
-    with httpx.Client(auth=server.auth, timeout=300) as http:
-        http.request("MKCOL", server.url + "bench/warm/").raise_for_status()
+    http.request("MKCOL", server.url + "bench/warm/").raise_for_status()
     urls = [server.url + f"bench/warm/w{index:05d}.bin" for index in range(count)]
     bodies = [hashlib.sha256(b"warm%d" % index).digest() * 128 for index in range(count)]
     auth = basic_auth(*server.auth)
@@ -262,7 +261,7 @@ def run(server: Server, big: bytes, small_count: int, warm: int) -> Result:
         response = http.request("MKCOL", base + "bench/")
         if response.status_code not in (201, 405):
             raise RuntimeError(f"{server.name}: MKCOL {response.status_code}")
-        result.cold_cpu_small_put = warm_up(server, warm)
+        result.cold_cpu_small_put = warm_up(server, http, warm)
         big_mib = len(big) / 2**20
 
         def chunks() -> Iterator[bytes]:

@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any, Final
 
 from roost.banks.categories import CATEGORIES, displayed_category, parent_of
@@ -189,11 +190,16 @@ class OperationFilter:
             or (self.amount_min is not None or self.amount_max is not None)
         )
 
+    @cached_property
+    def _folded_words(self) -> tuple[str, ...]:
+        """The words searched, folded once per filter rather than once per operation."""
+        return tuple(_folded(self.words).split())
+
     def matches_here(self, operation: Operation) -> bool:
         """The conditions checked here (the store checked the account and the dates)."""
         if self.words:
             label = _folded(operation.label)
-            if not all(word in label for word in _folded(self.words).split()):
+            if not all(word in label for word in self._folded_words):
                 return False
         if self.category is not None:
             if self.category != operation.category and (
